@@ -1,0 +1,200 @@
+"""The classifier's stream: a faust app built by a factory, never at import.
+
+faust consumes `mentions.raw.v1` in batches and commits offsets of a batch
+only after the batch is acknowledged downstream: the agent awaits Kafka's
+acks for every classified or dead-lettered record before faust acks the
+events (faust's `take_events` acks when the loop body returns). Output goes
+through Switchboard's own idempotent producer rather than faust's (faust only
+enables idempotence in its exactly-once mode, which has open duplicate bugs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import faust
+from aiokafka.errors import KafkaError
+from switchboard_shared.events import DeadLetter, MentionClassified, utc_now
+from switchboard_shared.kafka import encode, new_producer
+from switchboard_shared.logs import fields
+from switchboard_shared.metrics import render
+from switchboard_shared.topics import CLASSIFIED, DEADLETTER, RAW
+
+from switchboard_classifier import metrics
+from switchboard_classifier.pipeline import SourceRecord, process
+from switchboard_classifier.rules import Ruleset
+from switchboard_classifier.settings import ClassifierSettings
+
+log = logging.getLogger(__name__)
+
+RETRY_BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+@dataclass
+class ClassifierState:
+    """What the agent and the health views share."""
+
+    settings: ClassifierSettings
+    ruleset: Ruleset
+    producer: Any = None
+    producer_started: bool = False
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+async def _send_batch(
+    state: ClassifierState, outputs: Sequence[MentionClassified | DeadLetter]
+) -> None:
+    """Write a batch and wait until Kafka acknowledged every record; retry until it does."""
+    prefix = state.settings.topic_prefix
+    attempt = 0
+    while True:
+        try:
+            futures = []
+            for out in outputs:
+                spec = DEADLETTER if isinstance(out, DeadLetter) else CLASSIFIED
+                key = out.mention_id.encode() if out.mention_id else None
+                futures.append(await state.producer.send(spec.name(prefix), encode(out), key=key))
+            await asyncio.wait_for(
+                asyncio.gather(*futures), state.settings.kafka_ack_timeout_seconds * 2
+            )
+            return
+        except (KafkaError, TimeoutError) as exc:
+            # Holding the batch stops the stream: nothing past it is committed,
+            # so waiting here is how Kafka trouble becomes backpressure, not loss.
+            metrics.PRODUCE_RETRIES.inc()
+            delay = RETRY_BACKOFF_SECONDS[min(attempt, len(RETRY_BACKOFF_SECONDS) - 1)]
+            log.warning(
+                "writing a batch to Kafka failed; retrying",
+                extra=fields(
+                    records=len(outputs), attempt=attempt + 1, error=repr(exc), retry_in=delay
+                ),
+            )
+            attempt += 1
+            await asyncio.sleep(delay)
+
+
+def classify_batch(
+    state: ClassifierState, records: Sequence[SourceRecord]
+) -> list[MentionClassified | DeadLetter]:
+    """Classify a batch of raw records and count what happened."""
+    outputs = [process(state.ruleset, record) for record in records]
+    now = utc_now()
+    for out in outputs:
+        if isinstance(out, DeadLetter):
+            metrics.DEADLETTERED.labels(out.reason).inc()
+            log.warning(
+                "record dead-lettered",
+                extra=fields(
+                    mention_id=out.mention_id,
+                    reason=out.reason,
+                    error=out.error,
+                    topic=out.source_topic,
+                    partition=out.partition,
+                    offset=out.offset,
+                ),
+            )
+        else:
+            metrics.CLASSIFIED.labels(out.classification.urgency.value).inc()
+            for topic in out.classification.topics:
+                metrics.TOPIC_TAGS.labels(topic).inc()
+            metrics.LAG_SECONDS.observe(max(0.0, (now - out.received_at).total_seconds()))
+    return outputs
+
+
+def create_app(settings: ClassifierSettings, ruleset: Ruleset) -> tuple[faust.App, ClassifierState]:
+    """Build the faust app, its agent and its health views."""
+    state = ClassifierState(settings=settings, ruleset=ruleset)
+    brokers = [
+        f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
+    ]
+    app = faust.App(
+        settings.classifier_group_id,
+        broker=brokers,
+        store="memory://",
+        autodiscover=False,
+        web_enabled=True,
+        web_bind=settings.classifier_host,
+        web_port=settings.classifier_port,
+        web_host=settings.classifier_host,
+        topic_replication_factor=settings.classifier_replication_factor,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_interval=1.0,
+    )
+    raw_topic = app.topic(
+        RAW.name(settings.topic_prefix),
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=RAW.partitions,
+        internal=False,
+    )
+    metrics.RULESET_INFO.labels(ruleset.version).set(1)
+
+    async def start_producer() -> None:
+        async with state.lock:
+            if not state.producer_started:
+                state.producer = new_producer(
+                    settings, client_id=f"{settings.classifier_group_id}-out"
+                )
+                await state.producer.start()
+                state.producer_started = True
+
+    @app.agent(
+        raw_topic, concurrency=1
+    )  # concurrency 1: faust can commit past in-flight events otherwise
+    async def classify(stream: Any) -> AsyncIterator[None]:  # a faust.Stream
+        await start_producer()
+        async for events in stream.take_events(
+            settings.classifier_batch_size, within=settings.classifier_batch_wait_seconds
+        ):
+            with metrics.BATCH_SECONDS.time():
+                records = [
+                    SourceRecord(
+                        topic=event.message.topic,
+                        partition=event.message.partition,
+                        offset=event.message.offset,
+                        value=event.message.value,
+                    )
+                    for event in events
+                ]
+                metrics.CONSUMED.inc(len(records))
+                outputs = classify_batch(state, records)
+                await _send_batch(state, outputs)
+            yield None
+
+    async def stop_producer(app: faust.App, **kwargs: Any) -> None:
+        if state.producer_started:
+            await state.producer.stop()
+            state.producer_started = False
+
+    app.on_before_shutdown.connect(cast(Any, stop_producer))
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok", "service": "classifier"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        problems = []
+        if not state.producer_started:
+            problems.append("kafka producer not started")
+        else:
+            try:
+                await asyncio.wait_for(state.producer.client.fetch_all_metadata(), 2.0)
+            except (KafkaError, TimeoutError, OSError) as exc:
+                problems.append(f"kafka unreachable: {exc!r}")
+        if problems:
+            return web.json({"status": "not ready", "problems": problems}, status=503)
+        return web.json({"status": "ready", "ruleset_version": state.ruleset.version})
+
+    @app.page("/metrics")
+    async def metrics_view(web: Any, request: Any) -> Any:
+        body, content_type = render()
+        return web.bytes(body, content_type=content_type.split(";")[0])
+
+    return app, state

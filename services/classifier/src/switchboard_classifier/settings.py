@@ -1,0 +1,33 @@
+"""The classifier's settings, read once by its entrypoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+from switchboard_shared.settings import CommonSettings
+
+
+class ClassifierSettings(CommonSettings):
+    """Settings of the classifier service (`SWITCHBOARD_CLASSIFIER_*`)."""
+
+    classifier_host: str = Field(
+        "127.0.0.1", description="Address the health/metrics server binds."
+    )
+    classifier_port: int = Field(8002, description="Port of /healthz, /readyz and /metrics.")
+    classifier_group_id: str = Field(
+        "switchboard-classifier", description="Kafka consumer group (also the faust app id)."
+    )
+    classifier_batch_size: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        500, description="Most mentions classified per batch."
+    )
+    classifier_batch_wait_seconds: Annotated[float, Field(gt=0)] = Field(
+        0.05, description="Longest wait to fill a batch before classifying what has come."
+    )
+    classifier_ruleset_path: Path | None = Field(
+        None, description="YAML rule set to use instead of the shipped one."
+    )
+    classifier_replication_factor: Annotated[int, Field(ge=1)] = Field(
+        1, description="Replication factor of faust's own internal topics."
+    )

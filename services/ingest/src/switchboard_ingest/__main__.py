@@ -1,0 +1,26 @@
+"""`python -m switchboard_ingest`: read settings once and serve the API."""
+
+from __future__ import annotations
+
+import uvicorn
+from switchboard_shared.logs import configure_logging
+
+from switchboard_ingest.app import create_app
+from switchboard_ingest.settings import IngestSettings
+
+
+def main() -> None:
+    """Serve the ingest API until stopped."""
+    settings = IngestSettings()
+    configure_logging("ingest", settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.ingest_host,
+        port=settings.ingest_port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Writing accepted mentions to Kafka: 202 only after the broker's ack.
+
+The producer starts in the background so the API can answer (with 503) while
+Kafka is still down; a write that is not acknowledged within the bound is
+refused with 503 rather than buffered without limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from switchboard_shared.events import MentionReceived
+from switchboard_shared.kafka import encode, ensure_topics, new_producer
+from switchboard_shared.logs import fields
+from switchboard_shared.topics import ALL, RAW
+
+from switchboard_ingest import metrics
+from switchboard_ingest.settings import IngestSettings
+
+log = logging.getLogger(__name__)
+
+
+class KafkaUnavailable(Exception):
+    """Kafka did not acknowledge a write; the caller should retry later."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class Ack:
+    """Where Kafka stored an accepted mention."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class Publisher:
+    """Owns the ingest producer: starts it, retries its start, writes with a bound."""
+
+    def __init__(self, settings: IngestSettings) -> None:
+        self.settings = settings
+        self.topic = RAW.name(settings.topic_prefix)
+        self._producer: AIOKafkaProducer | None = None
+        self._starter: asyncio.Task[None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        """True once the producer is started."""
+        return self._producer is not None
+
+    def start(self) -> None:
+        """Begin connecting in the background."""
+        self._starter = asyncio.create_task(self._start_until_connected(), name="producer-start")
+
+    async def _start_until_connected(self) -> None:
+        delay = 0.5
+        while True:
+            producer = new_producer(self.settings, client_id="switchboard-ingest")
+            try:
+                if self.settings.create_topics:
+                    await ensure_topics(self.settings, ALL)
+                await producer.start()
+            except (KafkaError, OSError, TimeoutError) as exc:
+                await producer.stop()
+                log.warning(
+                    "Kafka not reachable yet; intake answers 503 until it is",
+                    extra=fields(
+                        bootstrap=self.settings.kafka_bootstrap_servers,
+                        error=repr(exc),
+                        retry_in=delay,
+                    ),
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self._producer = producer
+            metrics.KAFKA_CONNECTED.set(1)
+            log.info("Kafka producer started", extra=fields(topic=self.topic))
+            return
+
+    async def stop(self) -> None:
+        """Flush and stop the producer."""
+        if self._starter is not None and not self._starter.done():
+            self._starter.cancel()
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+            metrics.KAFKA_CONNECTED.set(0)
+
+    async def check(self) -> str | None:
+        """None when Kafka answers a metadata request, else what is wrong."""
+        if self._producer is None:
+            return "kafka producer not started"
+        try:
+            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 2.0)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            return f"kafka unreachable: {exc!r}"
+        return None
+
+    async def publish(self, event: MentionReceived) -> Ack:
+        """Write one event and return once Kafka acknowledged it; raise KafkaUnavailable otherwise."""
+        producer = self._producer
+        if producer is None:
+            raise KafkaUnavailable("producer_not_started")
+        started = time.perf_counter()
+        timeout = self.settings.kafka_ack_timeout_seconds
+        try:
+            async with asyncio.timeout(timeout):
+                future = await producer.send(
+                    self.topic, encode(event), key=event.mention_id.encode()
+                )
+                metadata = await future
+        except TimeoutError as exc:
+            raise KafkaUnavailable("ack_timeout") from exc
+        except KafkaError as exc:
+            log.warning(
+                "Kafka refused a write",
+                extra=fields(mention_id=event.mention_id, error=repr(exc)),
+            )
+            raise KafkaUnavailable(type(exc).__name__) from exc
+        metrics.KAFKA_ACK_SECONDS.observe(time.perf_counter() - started)
+        return Ack(topic=metadata.topic, partition=metadata.partition, offset=metadata.offset)

@@ -1,0 +1,300 @@
+"""The router's Kafka loop: classified mentions in, queue items stored, offsets committed.
+
+Order per batch: store items (one database transaction) -> publish routed
+events and dead letters (await Kafka's acks) -> commit offsets. A crash at any
+point replays the batch, and replay changes nothing: an item is unique per
+mention id. A batch that cannot be stored is retried, never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from switchboard_shared.events import (
+    DeadLetter,
+    MentionClassified,
+    MentionRouted,
+    RoutedAction,
+    utc_now,
+)
+from switchboard_shared.kafka import encode, ensure_topics, new_consumer, new_producer
+from switchboard_shared.logs import fields
+from switchboard_shared.topics import ALL, CLASSIFIED, DEADLETTER, ROUTED
+
+from switchboard_router import metrics, store
+from switchboard_router.routing import Policy
+from switchboard_router.settings import RouterSettings
+
+log = logging.getLogger(__name__)
+
+STAGE = "router"
+BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A decoded, routed record ready to store."""
+
+    event: MentionClassified
+    item: store.NewItem
+
+
+def _dead(
+    record: ConsumerRecord[Any, Any], reason: str, error: str, mention_id: str | None
+) -> DeadLetter:
+    raw = record.value.decode("utf-8", errors="replace") if record.value else ""
+    return DeadLetter(
+        stage=STAGE,
+        reason=reason,
+        error=error,
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        mention_id=mention_id,
+        raw_payload=raw[:64_000],
+    )
+
+
+def prepare(policy: Policy, record: ConsumerRecord[Any, Any]) -> Prepared | DeadLetter:
+    """Decode and route one record, or say why it cannot be."""
+    if record.value is None:
+        return _dead(record, "empty", "record has no value", None)
+    try:
+        payload = json.loads(record.value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return _dead(record, "not_json", str(exc), None)
+    mention_id = payload.get("mention_id") if isinstance(payload, dict) else None
+    try:
+        event = MentionClassified.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return _dead(
+            record,
+            "schema",
+            f"{where}: {first['msg']}",
+            mention_id if isinstance(mention_id, str) else None,
+        )
+    try:
+        decision = policy.route(event.mention, event.classification)
+    except Exception as exc:  # a policy bug must not stop the stream
+        return _dead(record, "routing_error", f"{type(exc).__name__}: {exc}", event.mention_id)
+    c = event.classification
+    item = store.NewItem(
+        mention_id=event.mention_id,
+        queue_id=decision.queue_id,
+        urgency=c.urgency.value,
+        urgency_rank=c.urgency.rank,
+        score=c.score,
+        topics=list(c.topics),
+        reasons=[r.model_dump() for r in c.reasons],
+        rule=decision.rule,
+        ruleset_version=c.ruleset_version,
+        policy_version=policy.version,
+        source=event.mention.source.value,
+        source_id=event.mention.source_id,
+        text=event.mention.text,
+        mention=event.mention.model_dump(mode="json"),
+        received_at=event.received_at,
+        classified_at=event.classified_at,
+    )
+    return Prepared(event=event, item=item)
+
+
+class RouterConsumer:
+    """Consumes classified mentions into the store until stopped."""
+
+    def __init__(self, settings: RouterSettings, engine: Engine, policy: Policy) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.policy = policy
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.started = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Run the loop in the background."""
+        self._task = asyncio.create_task(self._run(), name="router-consumer")
+
+    async def stop(self) -> None:
+        """Stop the loop, then the clients."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+
+    async def _connect(self) -> None:
+        delay = 0.5
+        while True:
+            producer = new_producer(self.settings, client_id="switchboard-router")
+            consumer = new_consumer(
+                self.settings,
+                CLASSIFIED,
+                group_id=self.settings.router_group_id,
+                client_id="switchboard-router",
+            )
+            try:
+                if self.settings.create_topics:
+                    await ensure_topics(self.settings, ALL)
+                await producer.start()
+                await consumer.start()
+            except (KafkaError, OSError, TimeoutError) as exc:
+                await producer.stop()
+                await consumer.stop()
+                log.warning(
+                    "Kafka not reachable yet", extra=fields(error=repr(exc), retry_in=delay)
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self.producer, self.consumer = producer, consumer
+            self.started.set()
+            log.info("router consuming", extra=fields(group=self.settings.router_group_id))
+            return
+
+    async def _run(self) -> None:
+        await self._connect()
+        assert self.consumer is not None
+        while True:
+            batches = await self.consumer.getmany(
+                timeout_ms=500, max_records=self.settings.router_batch_size
+            )
+            records = [record for batch in batches.values() for record in batch]
+            if not records:
+                continue
+            with metrics.BATCH_SECONDS.time():
+                await self.handle_batch(records)
+                offsets = {tp: batch[-1].offset + 1 for tp, batch in batches.items() if batch}
+                await self._commit(offsets)
+
+    async def handle_batch(self, records: list[ConsumerRecord[Any, Any]]) -> None:
+        """Store a batch and publish what it produced; return only once both are durable."""
+        metrics.CONSUMED.inc(len(records))
+        results = [prepare(self.policy, record) for record in records]
+        prepared = [r for r in results if isinstance(r, Prepared)]
+        dead = [r for r in results if isinstance(r, DeadLetter)]
+        stored = await self._store(prepared)
+        by_mention = {p.item.mention_id: p for p in prepared}
+        now = utc_now()
+        outgoing: list[tuple[str, str | None, bytes]] = []
+        for item in stored:
+            p = by_mention[item.mention_id]
+            if item.created:
+                metrics.QUEUED.labels(item.queue_id, p.item.urgency).inc()
+                metrics.END_TO_END_SECONDS.observe(
+                    max(0.0, (now - p.item.received_at).total_seconds())
+                )
+                log.info(
+                    "mention queued",
+                    extra=fields(
+                        mention_id=item.mention_id,
+                        queue=item.queue_id,
+                        item_id=item.item_id,
+                        urgency=p.item.urgency,
+                        rule=p.item.rule,
+                    ),
+                )
+            else:
+                metrics.DUPLICATES.inc()
+            routed = MentionRouted(
+                mention_id=item.mention_id,
+                item_id=item.item_id,
+                queue_id=item.queue_id,
+                action=RoutedAction.QUEUED,
+                rule=p.item.rule,
+                urgency=p.event.classification.urgency,
+            )
+            outgoing.append(
+                (ROUTED.name(self.settings.topic_prefix), item.mention_id, encode(routed))
+            )
+        for letter in dead:
+            metrics.DEADLETTERED.labels(letter.reason).inc()
+            log.warning(
+                "record dead-lettered",
+                extra=fields(
+                    mention_id=letter.mention_id,
+                    reason=letter.reason,
+                    error=letter.error,
+                    topic=letter.source_topic,
+                    partition=letter.partition,
+                    offset=letter.offset,
+                ),
+            )
+            outgoing.append(
+                (DEADLETTER.name(self.settings.topic_prefix), letter.mention_id, encode(letter))
+            )
+        await self._publish(outgoing)
+
+    async def _store(self, prepared: list[Prepared]) -> list[store.StoredItem]:
+        attempt = 0
+        while True:
+            try:
+                return await asyncio.to_thread(
+                    store.save_items, self.engine, new_items=[p.item for p in prepared]
+                )
+            except SQLAlchemyError as exc:
+                # Retrying holds the partition: no offset moves past an unstored item.
+                metrics.RETRIES.labels("database").inc()
+                delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+                log.error(
+                    "storing a batch failed; retrying",
+                    extra=fields(
+                        items=len(prepared),
+                        attempt=attempt + 1,
+                        error=repr(exc)[:300],
+                        retry_in=delay,
+                    ),
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _publish(self, outgoing: list[tuple[str, str | None, bytes]]) -> None:
+        assert self.producer is not None
+        attempt = 0
+        while True:
+            try:
+                futures = [
+                    await self.producer.send(topic, value, key=key.encode() if key else None)
+                    for topic, key, value in outgoing
+                ]
+                await asyncio.wait_for(
+                    asyncio.gather(*futures), self.settings.kafka_ack_timeout_seconds * 2
+                )
+                return
+            except (KafkaError, TimeoutError) as exc:
+                metrics.RETRIES.labels("kafka").inc()
+                delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+                log.warning(
+                    "publishing routed events failed; retrying",
+                    extra=fields(
+                        records=len(outgoing), attempt=attempt + 1, error=repr(exc), retry_in=delay
+                    ),
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        assert self.consumer is not None
+        try:
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # After a rebalance another member owns these partitions and will
+            # replay the batch; storing is idempotent, so that is safe.
+            log.warning(
+                "offset commit failed; the batch will be replayed", extra=fields(error=repr(exc))
+            )

@@ -1,0 +1,195 @@
+"""Every event that crosses a topic, declared once.
+
+Events are frozen pydantic models carrying `schema_version`, their own
+`event_id` and their time. Changes are additive; a breaking change is a new
+topic version (`...v2`), never an edit in place.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+# One namespace for deterministic mention ids: the same (source, source id)
+# always yields the same mention id, whichever ingest replica sees it first.
+MENTION_ID_NAMESPACE = uuid.UUID("6f1c0b7e-5d0a-4c57-9d1e-2b7f3a9c8e41")
+
+MAX_TEXT_CHARS = 10_000
+MAX_METADATA_KEYS = 50
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def new_event_id() -> str:
+    """A fresh random id for one event."""
+    return str(uuid.uuid4())
+
+
+def mention_id_for(source: str, source_id: str) -> str:
+    """The stable mention id of (source, source id)."""
+    return str(uuid.uuid5(MENTION_ID_NAMESPACE, f"{source}:{source_id}"))
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Source(StrEnum):
+    """Where a mention came from."""
+
+    X = "x"
+    FACEBOOK = "facebook"
+    INSTAGRAM = "instagram"
+    REDDIT = "reddit"
+    NEXTDOOR = "nextdoor"
+    BLUESKY = "bluesky"
+    MASTODON = "mastodon"
+    RSS = "rss"
+    APP = "app"
+    EMAIL = "email"
+    SMS = "sms"
+    OTHER = "other"
+
+
+class Urgency(StrEnum):
+    """How soon somebody must act. Ordered from most to least urgent."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """0 for critical up to 3 for low: sorts the most urgent first."""
+        return _URGENCY_RANK[self]
+
+
+_URGENCY_RANK = {Urgency.CRITICAL: 0, Urgency.HIGH: 1, Urgency.NORMAL: 2, Urgency.LOW: 3}
+
+
+class Author(_Frozen):
+    """Who wrote the mention, as the platform reports it."""
+
+    handle: ShortText
+    display_name: Annotated[str, StringConstraints(max_length=256)] | None = None
+    follower_count: Annotated[int, Field(ge=0)] | None = None
+    verified: bool = False
+
+
+class GeoPoint(_Frozen):
+    """A WGS84 point."""
+
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+
+
+class MentionIn(_Frozen):
+    """A mention as a client submits it: the canonical mention, schema v1."""
+
+    source: Source
+    source_id: ShortText
+    text: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)
+    ]
+    created_at: AwareDatetime
+    author: Author | None = None
+    url: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    language: (
+        Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")] | None
+    ) = None
+    geo: GeoPoint | None = None
+    district: ShortText | None = None
+    metadata: Annotated[dict[str, Any], Field(max_length=MAX_METADATA_KEYS)] = Field(
+        default_factory=dict
+    )
+
+    @property
+    def mention_id(self) -> str:
+        """The stable id of this mention."""
+        return mention_id_for(self.source.value, self.source_id)
+
+
+class MentionReceived(_Frozen):
+    """On `mentions.raw.v1`: a mention accepted by ingest."""
+
+    schema_version: Literal[1] = 1
+    event_id: str = Field(default_factory=new_event_id)
+    mention_id: str
+    received_at: AwareDatetime = Field(default_factory=utc_now)
+    mention: MentionIn
+
+
+class Reason(_Frozen):
+    """Why the classifier decided something: which rule matched which words."""
+
+    rule: str
+    label: str
+    matched: tuple[str, ...] = ()
+
+
+class Classification(_Frozen):
+    """The classifier's verdict on one mention."""
+
+    urgency: Urgency
+    score: Annotated[float, Field(ge=0.0, le=1.0)]
+    topics: tuple[str, ...]
+    reasons: tuple[Reason, ...] = ()
+    ruleset_version: str
+
+
+class MentionClassified(_Frozen):
+    """On `mentions.classified.v1`: a received mention with its classification."""
+
+    schema_version: Literal[1] = 1
+    event_id: str = Field(default_factory=new_event_id)
+    mention_id: str
+    received_at: AwareDatetime
+    classified_at: AwareDatetime = Field(default_factory=utc_now)
+    mention: MentionIn
+    classification: Classification
+
+
+class RoutedAction(StrEnum):
+    """What happened to a queue item."""
+
+    QUEUED = "queued"
+
+
+class MentionRouted(_Frozen):
+    """On `mentions.routed.v1`: a change to a queue item."""
+
+    schema_version: Literal[1] = 1
+    event_id: str = Field(default_factory=new_event_id)
+    mention_id: str
+    item_id: int
+    queue_id: str
+    action: RoutedAction
+    rule: str
+    urgency: Urgency
+    at: AwareDatetime = Field(default_factory=utc_now)
+
+
+class DeadLetter(_Frozen):
+    """On `mentions.deadletter.v1`: a record a stage could not process, and why."""
+
+    schema_version: Literal[1] = 1
+    event_id: str = Field(default_factory=new_event_id)
+    stage: str
+    reason: str
+    error: str
+    source_topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    mention_id: str | None = None
+    raw_payload: str
+    failed_at: AwareDatetime = Field(default_factory=utc_now)

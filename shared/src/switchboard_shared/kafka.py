@@ -1,0 +1,120 @@
+"""Thin helpers over aiokafka: the no-loss client settings and topic creation.
+
+Producers are idempotent with `acks=all`; consumers never auto-commit (a stage
+commits after its effect is durable). Every client in Switchboard is built here
+so these choices are made once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from switchboard_shared.settings import CommonSettings
+from switchboard_shared.topics import TopicSpec
+
+log = logging.getLogger(__name__)
+
+
+def new_producer(settings: CommonSettings, *, client_id: str) -> AIOKafkaProducer:
+    """An idempotent producer: `acks=all`, retries without duplicates."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,  # also forces acks="all"
+        acks="all",
+        linger_ms=5,
+        request_timeout_ms=int(settings.kafka_ack_timeout_seconds * 1000),
+        compression_type=None,
+    )
+
+
+def new_consumer(
+    settings: CommonSettings, *topics: TopicSpec, group_id: str, client_id: str
+) -> AIOKafkaConsumer:
+    """A consumer in `group_id` that commits only when told to."""
+    return AIOKafkaConsumer(
+        *(spec.name(settings.topic_prefix) for spec in topics),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group_id,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+
+
+async def ensure_topics(
+    settings: CommonSettings, specs: Iterable[TopicSpec], *, timeout_seconds: float = 30.0
+) -> list[str]:
+    """Create the topics that are missing; return the names it created."""
+    wanted = {spec.name(settings.topic_prefix): spec for spec in specs}
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers, client_id="switchboard-admin"
+    )
+    await asyncio.wait_for(admin.start(), timeout_seconds)
+    try:
+        existing = set(await asyncio.wait_for(admin.list_topics(), timeout_seconds))
+        missing = [
+            NewTopic(
+                name=name,
+                num_partitions=spec.partitions,
+                replication_factor=-1,  # the broker's default, so one file fits one node or many
+                topic_configs={"retention.ms": str(spec.retention_ms)},
+            )
+            for name, spec in wanted.items()
+            if name not in existing
+        ]
+        if not missing:
+            return []
+        try:
+            response: Any = await asyncio.wait_for(admin.create_topics(missing), timeout_seconds)
+        except TopicAlreadyExistsError:
+            # Another replica created them between our list and our create.
+            return []
+        created = []
+        for name, code, *_ in getattr(response, "topic_errors", []):
+            if code == 0:
+                created.append(name)
+            elif code != TopicAlreadyExistsError.errno:
+                raise KafkaError(f"creating topic {name} failed with Kafka error code {code}")
+        if created:
+            log.info("created topics %s", ", ".join(sorted(created)))
+        return created
+    finally:
+        await admin.close()
+
+
+async def wait_for_kafka(settings: CommonSettings, *, timeout_seconds: float) -> None:
+    """Return once the cluster answers a metadata request; raise TimeoutError after the bound."""
+    deadline = asyncio.get_running_loop().time() + timeout_seconds
+    last_error: Exception | None = None
+    while asyncio.get_running_loop().time() < deadline:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap_servers, client_id="switchboard-probe"
+        )
+        try:
+            await asyncio.wait_for(admin.start(), 5)
+            await asyncio.wait_for(admin.list_topics(), 5)
+            return
+        except (KafkaError, OSError, TimeoutError) as exc:
+            last_error = exc
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+    raise TimeoutError(
+        f"Kafka at {settings.kafka_bootstrap_servers} did not answer within "
+        f"{timeout_seconds:.0f}s: {last_error!r}"
+    )
+
+
+def encode(event: Any) -> bytes:
+    """Serialise an event model to JSON bytes."""
+    data: bytes = event.model_dump_json().encode()
+    return data

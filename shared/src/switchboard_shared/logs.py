@@ -1,0 +1,46 @@
+"""Log set-up shared by the services: one line per event, key=value fields.
+
+An on-call engineer greps by `mention_id=`; every log line about one mention
+carries it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+
+class _KeyValueFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = getattr(record, "fields", None) or {}
+        extra = "".join(f" {key}={value}" for key, value in fields.items())
+        line = (
+            f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}.{int(record.msecs):03d}Z"
+            f" level={record.levelname} service={self.service} logger={record.name}"
+            f' msg="{record.getMessage()}"{extra}'
+        )
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def configure_logging(service: str, level: str) -> None:
+    """Send every log record to stderr as one key=value line."""
+    logging.Formatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_KeyValueFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # aiokafka is chatty about every reconnect attempt at INFO.
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+
+
+def fields(**values: object) -> dict[str, dict[str, object]]:
+    """`extra=` for a log call: key=value fields appended to the line."""
+    return {"fields": values}
