@@ -69,8 +69,18 @@ TEXTS: tuple[str, ...] = (
 SOURCES = ("x", "facebook", "instagram", "reddit", "nextdoor", "bluesky", "mastodon", "app", "sms")
 DISTRICTS = ("north", "south", "east", "west", "central", None, None)
 HANDLES = (
-    "maria_g", "jthompson", "night_owl_88", "pine_st_neighbor", "dad_of_three", "lucia.r",
-    "runner_kate", "oldtowncafe", "benji", "watchful_eye", "ana.morales", "sam_k",
+    "maria_g",
+    "jthompson",
+    "night_owl_88",
+    "pine_st_neighbor",
+    "dad_of_three",
+    "lucia.r",
+    "runner_kate",
+    "oldtowncafe",
+    "benji",
+    "watchful_eye",
+    "ana.morales",
+    "sam_k",
 )
 
 

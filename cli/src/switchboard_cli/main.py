@@ -1,8 +1,8 @@
 """`switchboard`: the operators' command line.
 
-    switchboard classify FILE|-     JSON-lines mentions in, classifications out
-    switchboard send FILE|-         post JSON-lines mentions to the ingest API
-    switchboard demo                post a realistic demo feed at a steady rate
+switchboard classify FILE|-     JSON-lines mentions in, classifications out
+switchboard send FILE|-         post JSON-lines mentions to the ingest API
+switchboard demo                post a realistic demo feed at a steady rate
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import IO, Any
 
 import httpx
 from pydantic import ValidationError
-
 from switchboard_classifier.rules import Ruleset, classify_mention
 from switchboard_shared.events import MentionIn
 from switchboard_shared.problems import field_errors
@@ -52,7 +51,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
                 print(f"line {number}: {first['field']}: {first['message']}", file=sys.stderr)
                 continue
             result = classify_mention(ruleset, mention)
-            record = {"mention_id": mention.mention_id, "classification": result.model_dump(mode="json")}
+            record = {
+                "mention_id": mention.mention_id,
+                "classification": result.model_dump(mode="json"),
+            }
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return 2 if bad else 0
 
@@ -67,7 +69,9 @@ def _post(client: httpx.Client, url: str, body: str | bytes, retries: int) -> ht
     raise AssertionError("unreachable")
 
 
-def _send_all(bodies: Iterable[tuple[str, str | bytes]], base_url: str, retries: int, rate: float | None) -> int:
+def _send_all(
+    bodies: Iterable[tuple[str, str | bytes]], base_url: str, retries: int, rate: float | None
+) -> int:
     failed = 0
     interval = 1.0 / rate if rate else 0.0
     next_at = time.monotonic()
@@ -86,10 +90,15 @@ def _send_all(bodies: Iterable[tuple[str, str | bytes]], base_url: str, retries:
                 continue
             answer: Any = response.json() if response.content else {}
             if response.status_code == 202:
-                print(json.dumps({"at": where, "status": 202, "mention_id": answer.get("mention_id")}))
+                print(
+                    json.dumps({"at": where, "status": 202, "mention_id": answer.get("mention_id")})
+                )
             else:
                 failed += 1
-                print(f"{where}: {response.status_code} {answer.get('detail', answer)}", file=sys.stderr)
+                print(
+                    f"{where}: {response.status_code} {answer.get('detail', answer)}",
+                    file=sys.stderr,
+                )
     return 1 if failed else 0
 
 
@@ -116,12 +125,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
-    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="switchboard", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     classify = sub.add_parser("classify", help="classify JSON-lines mentions (FILE or - for stdin)")
     classify.add_argument("file")
-    classify.add_argument("--rules", type=Path, default=None, help="a YAML rule set instead of the shipped one")
+    classify.add_argument(
+        "--rules", type=Path, default=None, help="a YAML rule set instead of the shipped one"
+    )
     classify.set_defaults(func=cmd_classify)
 
     for name, helptext, func in (
@@ -135,7 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--count", type=int, default=0, help="stop after this many (0: never)")
             p.add_argument("--seed", type=int, default=None)
         p.add_argument("--url", default=DEFAULT_INGEST_URL, help="ingest base URL")
-        p.add_argument("--rate", type=float, default=None if name == "send" else 2.0, help="mentions per second")
+        p.add_argument(
+            "--rate",
+            type=float,
+            default=None if name == "send" else 2.0,
+            help="mentions per second",
+        )
         p.add_argument("--retries", type=int, default=5, help="retries of a 503 answer")
         p.set_defaults(func=func)
     return parser

@@ -186,7 +186,9 @@ class RouterConsumer:
         """Store a batch and publish what it produced; return only once both are durable."""
         metrics.CONSUMED.inc(len(records))
         results = [prepare(self.policy, record) for record in records]
-        prepared = [r for r in results if isinstance(r, Prepared)]
+        # A redelivery inside one batch is the same mention twice: keep the first.
+        unique = {r.item.mention_id: r for r in reversed(results) if isinstance(r, Prepared)}
+        prepared = list(reversed(unique.values()))
         dead = [r for r in results if isinstance(r, DeadLetter)]
         stored = await self._store(prepared)
         by_mention = {p.item.mention_id: p for p in prepared}

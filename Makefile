@@ -1,0 +1,69 @@
+# Switchboard: every verb a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+# Test infrastructure runs on its own ports so it never collides with `make run`.
+TEST_KAFKA_PORT ?= 19092
+TEST_PG_PORT ?= 54329
+
+.PHONY: help install lint format test test-unit test-integration test-e2e run kafka-up kafka-down clean
+
+help: ## list the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(BIN)/switchboard: $(UV) uv.lock pyproject.toml shared/pyproject.toml services/*/pyproject.toml cli/pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(BIN)/switchboard ## install the pinned Python environment (.venv) and fetch Kafka
+	bash deploy/local/kafka.sh fetch
+
+lint: $(BIN)/switchboard ## ruff, mypy and the import contracts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: $(BIN)/switchboard ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install lint ## everything: lint, then unit, integration and e2e tests on a real Kafka and PostgreSQL
+	KAFKA_PORT=$(TEST_KAFKA_PORT) PG_PORT=$(TEST_PG_PORT) bash deploy/local/with-test-infra.sh $(BIN)/pytest
+
+test-unit: $(BIN)/switchboard ## unit tests only (no Kafka, no database)
+	$(BIN)/pytest -m "not kafka and not postgres and not e2e"
+
+test-integration: install ## integration tests on a real Kafka and PostgreSQL
+	KAFKA_PORT=$(TEST_KAFKA_PORT) PG_PORT=$(TEST_PG_PORT) bash deploy/local/with-test-infra.sh $(BIN)/pytest -m "kafka or postgres" -m "not e2e"
+
+test-e2e: install ## end-to-end tests: the three services as processes
+	KAFKA_PORT=$(TEST_KAFKA_PORT) PG_PORT=$(TEST_PG_PORT) bash deploy/local/with-test-infra.sh $(BIN)/pytest -m e2e
+
+run: install ## Kafka, the three services and a demo feed; Ctrl-C stops everything
+	bash deploy/local/run.sh
+
+kafka-up: install ## start the local Kafka broker (port 9092) and leave it running
+	bash deploy/local/kafka.sh start
+
+kafka-down: ## stop the local Kafka broker
+	bash deploy/local/kafka.sh stop
+
+clean: ## stop local brokers and databases and delete their data
+	-bash deploy/local/kafka.sh clean
+	-KAFKA_PORT=$(TEST_KAFKA_PORT) bash deploy/local/kafka.sh clean
+	-PG_PORT=$(TEST_PG_PORT) bash deploy/local/postgres.sh clean
+	rm -rf .run

@@ -1,0 +1,203 @@
+"""Fixtures every test directory shares: the real Kafka and PostgreSQL that
+`make test` starts, a fresh topic prefix and database per test, and helpers to
+read topics and run services as processes.
+
+Integration and e2e tests fail (never skip) when the infrastructure is
+missing: a green run must mean they ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+REPO = Path(__file__).resolve().parent
+
+
+def _required_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(
+            f"{name} is not set: run this test through `make test` (it starts Kafka and PostgreSQL)"
+        )
+    return value
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """host:port of the real broker `make test` started."""
+    return _required_env("SWITCHBOARD_TEST_KAFKA_BOOTSTRAP")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """SQLAlchemy URL of the throwaway PostgreSQL cluster's maintenance database."""
+    return _required_env("SWITCHBOARD_TEST_DATABASE_URL")
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A prefix no other test uses: every test gets its own topics."""
+    return f"test-{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+def database_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(postgres_admin_url)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    conninfo = f"host={admin.host} port={admin.port} user={admin.username} dbname={admin.database}"
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    """A TCP port on loopback nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def port_factory() -> Callable[[], int]:
+    """Hands out free loopback ports."""
+    return free_port
+
+
+class TopicReader:
+    """Reads a topic from the beginning until enough records arrived or a deadline passed."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+
+    async def read(self, topic: str, *, count: int, timeout: float = 30.0) -> list[Any]:
+        """At least `count` records of `topic` (all partitions), or as many as came before the deadline."""
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while len(records) < count and time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=300)
+                for batch in batches.values():
+                    records.extend(batch)
+        finally:
+            await consumer.stop()
+        return records
+
+    async def read_quiet(self, topic: str, *, settle: float = 2.0) -> list[Any]:
+        """Everything on `topic` once nothing new has arrived for `settle` seconds."""
+        return await self.read(topic, count=10**9, timeout=settle)
+
+
+@pytest.fixture
+def topic_reader(kafka_bootstrap: str) -> TopicReader:
+    """Reads topics of the real broker."""
+    return TopicReader(kafka_bootstrap)
+
+
+@pytest.fixture
+async def raw_producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    """A plain producer for writing test records (including poison) to a topic."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+class ServiceProcess:
+    """A Switchboard service run as `python -m <module>`, logging to a file."""
+
+    def __init__(self, module: str, env: dict[str, str], log_path: Path) -> None:
+        self.module = module
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
+        )
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines this process logged."""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_ready(self, url: str, timeout: float = 90.0) -> None:
+        """Poll `url` until it answers 200; fail with the log if the process dies or time runs out."""
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"{self.module} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                response = httpx.get(url, timeout=2)
+                if response.status_code == 200:
+                    return
+                last = f"{response.status_code} {response.text[:200]}"
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.3)
+        pytest.fail(
+            f"{self.module} not ready at {url} after {timeout}s ({last}):\n{self.log_tail()}"
+        )
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it lingers."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self._log.close()
+
+
+@pytest.fixture
+def service_runner(tmp_path: Path) -> Iterator[Callable[[str, dict[str, str]], ServiceProcess]]:
+    """Starts services as processes and stops them after the test."""
+    started: list[ServiceProcess] = []
+
+    def start(module: str, env: dict[str, str]) -> ServiceProcess:
+        process = ServiceProcess(module, env, tmp_path / f"{module}.log")
+        started.append(process)
+        return process
+
+    yield start
+    for process in reversed(started):
+        process.stop()
+
+
+def run_async(coro: Any) -> Any:
+    """Run a coroutine to completion from synchronous test code."""
+    return asyncio.run(coro)

@@ -1,0 +1,75 @@
+"""The classifier worker as a process on the real broker."""
+
+import json
+
+import httpx
+import pytest
+from switchboard_shared.events import (
+    DeadLetter,
+    MentionClassified,
+    MentionIn,
+    MentionReceived,
+    Urgency,
+)
+from switchboard_shared.topics import CLASSIFIED, DEADLETTER, RAW
+
+pytestmark = pytest.mark.kafka
+
+
+def raw_event(source_id, text):
+    m = MentionIn(source="sms", source_id=source_id, text=text, created_at="2026-11-29T22:00:00Z")
+    return MentionReceived(mention_id=m.mention_id, mention=m)
+
+
+async def test_worker_classifies_good_records_and_dead_letters_poison_without_stopping(
+    kafka_bootstrap, topic_prefix, port_factory, service_runner, raw_producer, topic_reader
+):
+    port = port_factory()
+    worker = service_runner(
+        "switchboard_classifier",
+        {
+            "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "SWITCHBOARD_TOPIC_PREFIX": topic_prefix,
+            "SWITCHBOARD_CLASSIFIER_GROUP_ID": f"{topic_prefix}classifier",
+            "SWITCHBOARD_CLASSIFIER_PORT": str(port),
+        },
+    )
+    worker.wait_ready(f"http://127.0.0.1:{port}/readyz")
+
+    emergency = raw_event("a1", "someone just got shot outside the Shell on 5th and Main")
+    chatter = raw_event("a2", "this new album is fire")
+    schema_broken = json.loads(raw_event("a3", "x").model_dump_json())
+    del schema_broken["mention"]["source"]
+    raw = RAW.name(topic_prefix)
+    # Poison first and in the middle: the good records after it must still flow.
+    await raw_producer.send_and_wait(raw, b"{not json", key=b"p1")
+    await raw_producer.send_and_wait(
+        raw, emergency.model_dump_json().encode(), key=emergency.mention_id.encode()
+    )
+    await raw_producer.send_and_wait(raw, json.dumps(schema_broken).encode(), key=b"p2")
+    await raw_producer.send_and_wait(
+        raw, chatter.model_dump_json().encode(), key=chatter.mention_id.encode()
+    )
+
+    classified = await topic_reader.read(CLASSIFIED.name(topic_prefix), count=2, timeout=60)
+    events = {
+        e.mention_id: e
+        for e in (MentionClassified.model_validate_json(r.value) for r in classified)
+    }
+    assert set(events) == {emergency.mention_id, chatter.mention_id}, worker.log_tail()
+    assert events[emergency.mention_id].classification.urgency is Urgency.CRITICAL
+    assert events[chatter.mention_id].classification.urgency is Urgency.LOW
+    assert all(r.key.decode() in events for r in classified)
+
+    dead = [
+        DeadLetter.model_validate_json(r.value)
+        for r in await topic_reader.read(DEADLETTER.name(topic_prefix), count=2, timeout=30)
+    ]
+    assert sorted(d.reason for d in dead) == ["not_json", "schema"]
+    schema_letter = next(d for d in dead if d.reason == "schema")
+    assert schema_letter.error.startswith("mention.source")
+    assert schema_letter.source_topic == raw and schema_letter.offset is not None
+
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    assert 'switchboard_classifier_classified_total{urgency="critical"} 1.0' in metrics
+    assert 'switchboard_classifier_deadlettered_total{reason="not_json"} 1.0' in metrics

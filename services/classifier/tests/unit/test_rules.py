@@ -1,0 +1,99 @@
+import re
+
+import pytest
+from switchboard_classifier.rules import Ruleset, RulesetError, classify_text
+from switchboard_shared.events import Urgency
+
+
+@pytest.fixture(scope="module")
+def ruleset():
+    return Ruleset.load()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "someone just got shot outside the Shell on 5th and Main",
+        "Shots fired near the school right now",
+        "There's a guy waving a gun in the parking lot, I'm hiding in my car",
+        "HELP my neighbor collapsed and he's not breathing",
+        "House on fire on Oak Street, flames coming out of the windows right now",
+        "Hay un tiroteo en la calle 8, escuché disparos ahora mismo",
+    ],
+)
+def test_emergencies_are_critical(ruleset, text):
+    result = classify_text(ruleset, text)
+    assert result.urgency is Urgency.CRITICAL, result
+    assert result.reasons, "a critical decision must say why"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this new album is fire",
+        "killing it at the fundraiser tonight",
+        "I'm dying lol",
+        "He's on fire tonight, 40 points already",
+        "Shooting hoops at Jefferson park if anyone wants to join",
+        "Thank you to the officers who helped my grandma today",
+    ],
+)
+def test_idioms_chatter_and_praise_are_low(ruleset, text):
+    assert classify_text(ruleset, text).urgency is Urgency.LOW
+
+
+def test_an_idiom_suppression_is_given_as_a_reason(ruleset):
+    result = classify_text(ruleset, "He's on fire tonight")
+    assert [(r.rule, r.label) for r in result.reasons] == [("idiom", "fire")]
+    assert result.topics == ("irrelevant",)
+
+
+def test_negation_lowers_an_active_threat_from_critical(ruleset):
+    plain = classify_text(ruleset, "Shots fired on Kent Ave")
+    negated = classify_text(ruleset, "Shots fired on Kent Ave, no one was hurt")
+    assert plain.urgency is Urgency.CRITICAL
+    assert negated.urgency is Urgency.HIGH
+    assert any(r.rule == "negation" for r in negated.reasons)
+
+
+def test_property_crime_in_progress_is_high_and_after_the_fact_normal(ruleset):
+    assert classify_text(ruleset, "Someone broke into my car last night").urgency is Urgency.NORMAL
+    assert (
+        classify_text(ruleset, "I can see someone breaking into a car right now").urgency
+        is Urgency.HIGH
+    )
+
+
+def test_reasons_name_the_matched_words(ruleset):
+    result = classify_text(ruleset, "Loud party next door again")
+    assert result.topics == ("noise_nuisance",)
+    reason = next(r for r in result.reasons if r.label == "noise_nuisance")
+    assert reason.rule == "topics.noise_nuisance"
+    assert reason.matched == ("Loud party",)
+
+
+def test_every_decision_records_the_ruleset_version(ruleset):
+    assert classify_text(ruleset, "anything at all").ruleset_version == ruleset.version
+
+
+def test_each_pack_compiles_to_one_regex(ruleset):
+    assert isinstance(ruleset.topic_regex, re.Pattern)
+    assert all(isinstance(rx, re.Pattern) for rx in ruleset.cue_regexes.values())
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "named"),
+    [
+        ("topics: {fire: [fire]}", "version"),
+        ("version: v1\ntopics: {fire: ['(unclosed']}", "topics.fire[0]"),
+        (
+            "version: v1\ntopics: {fire: [fire]}\nurgency: {critical_topics: [flood]}",
+            "urgency.critical_topics",
+        ),
+        ("version: v1\ntopics: {fire: fire}", "topics.fire"),
+    ],
+)
+def test_a_bad_ruleset_is_refused_naming_the_place(yaml_text, named):
+    with pytest.raises(RulesetError) as caught:
+        Ruleset.from_yaml(yaml_text)
+    assert named in str(caught.value)
