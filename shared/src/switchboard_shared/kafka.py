@@ -65,7 +65,7 @@ async def ensure_topics(
             NewTopic(
                 name=name,
                 num_partitions=spec.partitions,
-                replication_factor=-1,  # the broker's default, so one file fits one node or many
+                replication_factor=settings.topic_replication_factor,
                 topic_configs={"retention.ms": str(spec.retention_ms)},
             )
             for name, spec in wanted.items()

@@ -30,6 +30,9 @@ class CommonSettings(BaseSettings):
     kafka_ack_timeout_seconds: Annotated[float, Field(gt=0)] = Field(
         5.0, description="How long to wait for Kafka to acknowledge a write before giving up."
     )
+    topic_replication_factor: Annotated[int, Field(ge=1)] = Field(
+        1, description="Replication factor of topics created at start-up (3 on a production cluster)."
+    )
     create_topics: bool = Field(
         True, description="Create missing topics at start-up (off where an operator owns them)."
     )

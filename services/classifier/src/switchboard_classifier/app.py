@@ -120,7 +120,7 @@ def create_app(settings: ClassifierSettings, ruleset: Ruleset) -> tuple[faust.Ap
         web_bind=settings.classifier_host,
         web_port=settings.classifier_port,
         web_host=settings.classifier_host,
-        topic_replication_factor=settings.classifier_replication_factor,
+        topic_replication_factor=settings.topic_replication_factor,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,

@@ -28,6 +28,3 @@ class ClassifierSettings(CommonSettings):
     classifier_ruleset_path: Path | None = Field(
         None, description="YAML rule set to use instead of the shipped one."
     )
-    classifier_replication_factor: Annotated[int, Field(ge=1)] = Field(
-        1, description="Replication factor of faust's own internal topics."
-    )
