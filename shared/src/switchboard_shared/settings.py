@@ -31,7 +31,8 @@ class CommonSettings(BaseSettings):
         5.0, description="How long to wait for Kafka to acknowledge a write before giving up."
     )
     topic_replication_factor: Annotated[int, Field(ge=1)] = Field(
-        1, description="Replication factor of topics created at start-up (3 on a production cluster)."
+        1,
+        description="Replication factor of topics created at start-up (3 on a production cluster).",
     )
     create_topics: bool = Field(
         True, description="Create missing topics at start-up (off where an operator owns them)."

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from switchboard_shared.metrics import render
@@ -32,12 +32,20 @@ def get_engine(request: Request) -> Engine:
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
 class QueuePublic(BaseModel):
     """A queue and its open backlog."""
 
     queue_id: str
     depth: int
-    oldest_received_at: datetime | None
+    oldest_received_at: UtcDatetime | None
     top_urgency_rank: int | None
 
 
@@ -64,9 +72,9 @@ class ItemPublic(BaseModel):
     source: str
     source_id: str
     text: str
-    received_at: datetime
-    classified_at: datetime
-    queued_at: datetime
+    received_at: UtcDatetime
+    classified_at: UtcDatetime
+    queued_at: UtcDatetime
 
 
 class ItemPage(BaseModel):
@@ -75,11 +83,6 @@ class ItemPage(BaseModel):
     queue_id: str
     items: list[ItemPublic]
     next_cursor: str | None
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _encode_cursor(row: dict[str, Any]) -> str:

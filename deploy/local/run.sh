@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# `make run`: Kafka, the three services and a demo feed on this machine.
+#
+# Kafka runs from Maven Central's jars (kafka.sh); the router keeps its queues
+# in SQLite under .run/ unless SWITCHBOARD_DATABASE_URL says otherwise.
+# Ctrl-C stops the feed, the services and the broker, in that order.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+cd "$repo"
+bin="$repo/.venv/bin"
+logs="$repo/.run/logs"
+mkdir -p "$logs"
+
+export KAFKA_PORT="${KAFKA_PORT:-9092}"
+export SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS="${SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
+export SWITCHBOARD_DATABASE_URL="${SWITCHBOARD_DATABASE_URL:-sqlite:///$repo/.run/switchboard-router.db}"
+ingest_port="${SWITCHBOARD_INGEST_PORT:-8001}"
+classifier_port="${SWITCHBOARD_CLASSIFIER_PORT:-8002}"
+router_port="${SWITCHBOARD_ROUTER_PORT:-8003}"
+demo_rate="${SWITCHBOARD_DEMO_RATE:-2}"
+
+pids=()
+stopping=0
+stop_all() {
+  [ "$stopping" = 1 ] && return
+  stopping=1
+  echo >&2
+  echo "run.sh: stopping the demo feed and the services ..." >&2
+  for ((i=${#pids[@]}-1; i>=0; i--)); do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  bash "$here/kafka.sh" stop >&2 || true
+  echo "run.sh: everything stopped. Logs are in $logs" >&2
+}
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
+
+for port in "$ingest_port" "$classifier_port" "$router_port"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "run.sh: port $port is already in use; stop what holds it or set SWITCHBOARD_*_PORT" >&2
+    exit 1
+  fi
+done
+
+bash "$here/kafka.sh" start >/dev/null
+
+start() {  # start NAME MODULE: run a service in the background, logging to .run/logs/NAME.log
+  "$bin/python" -m "$2" >"$logs/$1.log" 2>&1 &
+  pids+=($!)
+}
+start ingest switchboard_ingest
+start classifier switchboard_classifier
+start router switchboard_router
+
+wait_ready() {  # wait_ready NAME URL
+  local deadline=$((SECONDS + 120))
+  until "$bin/python" -c "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('$2', timeout=2).status == 200 else 1)" 2>/dev/null; do
+    if ((SECONDS > deadline)); then
+      echo "run.sh: $1 not ready at $2 after 120s; last log lines:" >&2
+      tail -n 30 "$logs/$1.log" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  echo "run.sh: $1 ready" >&2
+}
+wait_ready ingest "http://127.0.0.1:$ingest_port/readyz"
+wait_ready classifier "http://127.0.0.1:$classifier_port/readyz"
+wait_ready router "http://127.0.0.1:$router_port/readyz"
+
+# What scripts and people need to talk to this stack. No service asks for
+# credentials yet; when one does, its demo key or token is written here too.
+credentials="$repo/.run/switchboard.env"
+cat >"$credentials" <<ENV
+SWITCHBOARD_INGEST_URL=http://127.0.0.1:$ingest_port
+SWITCHBOARD_CLASSIFIER_URL=http://127.0.0.1:$classifier_port
+SWITCHBOARD_ROUTER_URL=http://127.0.0.1:$router_port
+SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS=$SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS
+ENV
+
+"$bin/switchboard" demo --url "http://127.0.0.1:$ingest_port" --rate "$demo_rate" >"$logs/demo.log" 2>&1 &
+pids+=($!)
+
+cat <<TXT
+
+Switchboard is running (Ctrl-C stops everything).
+
+  Ingest API docs      http://127.0.0.1:$ingest_port/docs
+  Router API docs      http://127.0.0.1:$router_port/docs
+  Queues               curl http://127.0.0.1:$router_port/v1/queues
+  Emergency queue      curl http://127.0.0.1:$router_port/v1/queues/emergency/items
+  Metrics              curl http://127.0.0.1:{$ingest_port,$classifier_port,$router_port}/metrics
+  Post a mention       echo '{"source":"app","source_id":"1","text":"Shots fired at 5th and Main","created_at":"2026-11-29T22:00:00Z"}' | $bin/switchboard send -
+  Kafka                $SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS
+  Store                $SWITCHBOARD_DATABASE_URL
+  Endpoints file       $credentials
+  Logs                 $logs/{ingest,classifier,router,demo}.log
+  Demo feed            $demo_rate mentions/s (SWITCHBOARD_DEMO_RATE)
+
+TXT
+
+# Stay up until Ctrl-C, or until a service dies (then say which, and stop).
+while true; do
+  for i in 0 1 2; do
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      name=(ingest classifier router)
+      echo "run.sh: ${name[$i]} exited; last log lines:" >&2
+      tail -n 30 "$logs/${name[$i]}.log" >&2
+      exit 1
+    fi
+  done
+  sleep 2
+done

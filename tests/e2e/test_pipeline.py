@@ -1,0 +1,116 @@
+"""The whole pipeline: three services as processes on the real Kafka and PostgreSQL."""
+
+import time
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
+
+
+@pytest.fixture
+def pipeline(kafka_bootstrap, topic_prefix, database_url, port_factory, service_runner):
+    ports = {name: port_factory() for name in ("ingest", "classifier", "router")}
+    common = {
+        "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "SWITCHBOARD_TOPIC_PREFIX": topic_prefix,
+        "SWITCHBOARD_LOG_LEVEL": "INFO",
+    }
+    services = {
+        "ingest": service_runner(
+            "switchboard_ingest", {**common, "SWITCHBOARD_INGEST_PORT": str(ports["ingest"])}
+        ),
+        "classifier": service_runner(
+            "switchboard_classifier",
+            {
+                **common,
+                "SWITCHBOARD_CLASSIFIER_PORT": str(ports["classifier"]),
+                "SWITCHBOARD_CLASSIFIER_GROUP_ID": f"{topic_prefix}classifier",
+            },
+        ),
+        "router": service_runner(
+            "switchboard_router",
+            {
+                **common,
+                "SWITCHBOARD_ROUTER_PORT": str(ports["router"]),
+                "SWITCHBOARD_ROUTER_GROUP_ID": f"{topic_prefix}router",
+                "SWITCHBOARD_DATABASE_URL": database_url,
+            },
+        ),
+    }
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    for name, process in services.items():
+        process.wait_ready(f"{urls[name]}/readyz")
+    return urls, services
+
+
+def find_item(router_url, queue_id, mention_id, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = httpx.get(f"{router_url}/v1/queues/{queue_id}/items")
+        if response.status_code == 200:
+            for item in response.json()["items"]:
+                if item["mention_id"] == mention_id:
+                    return item
+        time.sleep(0.3)
+    return None
+
+
+def test_a_posted_emergency_lands_in_the_emergency_queue_with_its_reasons(pipeline):
+    urls, services = pipeline
+    emergency = {
+        "source": "x",
+        "source_id": "e2e-1",
+        "text": "someone just got shot outside the Shell on 5th and Main",
+        "created_at": "2026-11-29T22:00:00Z",
+        "district": "Central",
+    }
+    chatter = {
+        "source": "instagram",
+        "source_id": "e2e-2",
+        "text": "this new album is fire",
+        "created_at": "2026-11-29T22:00:00Z",
+    }
+    answers = [httpx.post(f"{urls['ingest']}/v1/mentions", json=m) for m in (emergency, chatter)]
+    assert [a.status_code for a in answers] == [202, 202], [a.text for a in answers]
+
+    item = find_item(urls["router"], "emergency", answers[0].json()["mention_id"])
+    assert item is not None, services["router"].log_tail() + services["classifier"].log_tail()
+    assert item["urgency"] == "critical"
+    assert item["rule"] == "critical-to-emergency"
+    assert "active_threat" in item["topics"]
+    assert any(r["rule"] == "topics.active_threat" for r in item["reasons"])
+    assert item["text"] == emergency["text"]
+
+    low = find_item(urls["router"], "general", answers[1].json()["mention_id"])
+    assert low is not None and low["urgency"] == "low"
+
+    # Posting the same mention again changes nothing downstream.
+    again = httpx.post(f"{urls['ingest']}/v1/mentions", json=emergency)
+    assert again.status_code == 202
+    assert again.json()["mention_id"] == answers[0].json()["mention_id"]
+    deadline = time.monotonic() + 30
+    while (
+        time.monotonic() < deadline
+        and "switchboard_router_duplicates_total 1.0"
+        not in httpx.get(f"{urls['router']}/metrics").text
+    ):
+        time.sleep(0.3)
+    queue = httpx.get(f"{urls['router']}/v1/queues/emergency/items").json()["items"]
+    assert [i["mention_id"] for i in queue] == [answers[0].json()["mention_id"]]
+
+    metrics = {name: httpx.get(f"{url}/metrics").text for name, url in urls.items()}
+    assert 'switchboard_ingest_accepted_total{source="x"} 2.0' in metrics["ingest"]
+    assert 'switchboard_classifier_classified_total{urgency="critical"}' in metrics["classifier"]
+    assert "switchboard_router_duplicates_total 1.0" in metrics["router"]
+    assert 'switchboard_router_queue_depth{queue="emergency"} 1.0' in metrics["router"]
+
+
+def test_a_malformed_mention_is_refused_naming_the_field(pipeline):
+    urls, _ = pipeline
+    response = httpx.post(
+        f"{urls['ingest']}/v1/mentions",
+        json={"source": "x", "source_id": "1", "created_at": "2026-11-29T22:00:00Z"},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "text"
