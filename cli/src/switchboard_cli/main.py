@@ -17,11 +17,11 @@ from typing import IO, Any
 
 import httpx
 from pydantic import ValidationError
+
 from switchboard_classifier.rules import Ruleset, classify_mention
+from switchboard_cli.demo import demo_mentions
 from switchboard_shared.events import MentionIn
 from switchboard_shared.problems import field_errors
-
-from switchboard_cli.demo import demo_mentions
 
 DEFAULT_INGEST_URL = "http://127.0.0.1:8001"
 

@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
+
 from switchboard_shared.events import (
     Classification,
     MentionClassified,

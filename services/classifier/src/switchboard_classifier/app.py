@@ -18,16 +18,16 @@ from typing import Any, cast
 
 import faust
 from aiokafka.errors import KafkaError
-from switchboard_shared.events import DeadLetter, MentionClassified, utc_now
-from switchboard_shared.kafka import encode, new_producer
-from switchboard_shared.logs import fields
-from switchboard_shared.metrics import render
-from switchboard_shared.topics import CLASSIFIED, DEADLETTER, RAW
 
 from switchboard_classifier import metrics
 from switchboard_classifier.pipeline import SourceRecord, process
 from switchboard_classifier.rules import Ruleset
 from switchboard_classifier.settings import ClassifierSettings
+from switchboard_shared.events import DeadLetter, MentionClassified, utc_now
+from switchboard_shared.kafka import encode, new_producer
+from switchboard_shared.logs import fields
+from switchboard_shared.metrics import render
+from switchboard_shared.topics import CLASSIFIED, DEADLETTER, RAW
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """The classifier's Prometheus metrics, declared once."""
 
 from prometheus_client import Counter, Gauge, Histogram
+
 from switchboard_shared.metrics import LATENCY_BUCKETS
 
 CONSUMED = Counter("switchboard_classifier_consumed_total", "Raw mentions read from Kafka.")

@@ -10,10 +10,10 @@ import json
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from switchboard_shared.events import DeadLetter, MentionClassified, MentionReceived
-from switchboard_shared.topics import RAW
 
 from switchboard_classifier.rules import Ruleset, classify_mention
+from switchboard_shared.events import DeadLetter, MentionClassified, MentionReceived
+from switchboard_shared.topics import RAW
 
 STAGE = "classifier"
 MAX_RAW_IN_DEADLETTER = 64_000

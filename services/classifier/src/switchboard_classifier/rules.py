@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from switchboard_shared.events import Classification, MentionIn, Reason, Urgency
 
 IRRELEVANT = "irrelevant"

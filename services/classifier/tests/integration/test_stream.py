@@ -4,6 +4,7 @@ import json
 
 import httpx
 import pytest
+
 from switchboard_shared.events import (
     DeadLetter,
     MentionClassified,

@@ -2,6 +2,7 @@ import json
 from dataclasses import replace
 
 import pytest
+
 from switchboard_classifier.pipeline import SourceRecord, process
 from switchboard_classifier.rules import Ruleset
 from switchboard_shared.events import (

@@ -1,6 +1,7 @@
 import re
 
 import pytest
+
 from switchboard_classifier.rules import Ruleset, RulesetError, classify_text
 from switchboard_shared.events import Urgency
 

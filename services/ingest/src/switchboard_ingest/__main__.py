@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uvicorn
-from switchboard_shared.logs import configure_logging
 
 from switchboard_ingest.app import create_app
 from switchboard_ingest.settings import IngestSettings
+from switchboard_shared.logs import configure_logging
 
 
 def main() -> None:

@@ -9,14 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
-from switchboard_shared.events import MentionIn, MentionReceived
-from switchboard_shared.logs import fields
-from switchboard_shared.metrics import render
-from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, field_errors, problem
 
 from switchboard_ingest import metrics
 from switchboard_ingest.publisher import KafkaUnavailable, Publisher
 from switchboard_ingest.settings import IngestSettings
+from switchboard_shared.events import MentionIn, MentionReceived
+from switchboard_shared.logs import fields
+from switchboard_shared.metrics import render
+from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, field_errors, problem
 
 log = logging.getLogger(__name__)
 

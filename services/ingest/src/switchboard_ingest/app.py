@@ -9,11 +9,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
 
 from switchboard_ingest.api import router
 from switchboard_ingest.publisher import Publisher
 from switchboard_ingest.settings import IngestSettings
+from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
 
 
 def create_app(settings: IngestSettings) -> FastAPI:

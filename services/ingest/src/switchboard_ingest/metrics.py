@@ -1,6 +1,7 @@
 """The ingest service's Prometheus metrics, declared once."""
 
 from prometheus_client import Counter, Gauge, Histogram
+
 from switchboard_shared.metrics import LATENCY_BUCKETS
 
 ACCEPTED = Counter(

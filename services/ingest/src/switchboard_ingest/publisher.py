@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+
+from switchboard_ingest import metrics
+from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import MentionReceived
 from switchboard_shared.kafka import encode, ensure_topics, new_producer
 from switchboard_shared.logs import fields
 from switchboard_shared.topics import ALL, RAW
-
-from switchboard_ingest import metrics
-from switchboard_ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 

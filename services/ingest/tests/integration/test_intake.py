@@ -5,12 +5,12 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
+
+from conftest import free_port, run_async
 from switchboard_ingest.app import create_app
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import MentionReceived
 from switchboard_shared.topics import RAW
-
-from conftest import free_port, run_async
 
 pytestmark = pytest.mark.kafka
 

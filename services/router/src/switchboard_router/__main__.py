@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uvicorn
-from switchboard_shared.logs import configure_logging
 
 from switchboard_router import store
 from switchboard_router.app import create_app
 from switchboard_router.routing import Policy
 from switchboard_router.settings import RouterSettings
+from switchboard_shared.logs import configure_logging
 
 
 def main() -> None:

@@ -14,11 +14,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from switchboard_shared.metrics import render
-from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
 
 from switchboard_router import metrics, store
 from switchboard_router.consumer import RouterConsumer
+from switchboard_shared.metrics import render
+from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
 
 router = APIRouter()
 

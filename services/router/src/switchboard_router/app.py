@@ -10,12 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
-from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
 
 from switchboard_router.api import router
 from switchboard_router.consumer import RouterConsumer
 from switchboard_router.routing import Policy
 from switchboard_router.settings import RouterSettings
+from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
 
 
 def create_app(

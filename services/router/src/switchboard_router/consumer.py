@@ -20,6 +20,10 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+
+from switchboard_router import metrics, store
+from switchboard_router.routing import Policy
+from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
     DeadLetter,
     MentionClassified,
@@ -30,10 +34,6 @@ from switchboard_shared.events import (
 from switchboard_shared.kafka import encode, ensure_topics, new_consumer, new_producer
 from switchboard_shared.logs import fields
 from switchboard_shared.topics import ALL, CLASSIFIED, DEADLETTER, ROUTED
-
-from switchboard_router import metrics, store
-from switchboard_router.routing import Policy
-from switchboard_router.settings import RouterSettings
 
 log = logging.getLogger(__name__)
 

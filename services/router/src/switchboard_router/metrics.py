@@ -1,6 +1,7 @@
 """The router's Prometheus metrics, declared once."""
 
 from prometheus_client import Counter, Gauge, Histogram
+
 from switchboard_shared.metrics import LATENCY_BUCKETS
 
 CONSUMED = Counter("switchboard_router_consumed_total", "Classified mentions read from Kafka.")

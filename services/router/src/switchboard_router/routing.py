@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from switchboard_shared.events import Classification, MentionIn, Urgency
 
 DEFAULT_RULE = "default"

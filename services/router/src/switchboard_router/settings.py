@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field
+
 from switchboard_shared.settings import CommonSettings
 
 

@@ -5,6 +5,7 @@ import time
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from switchboard_router import store
 from switchboard_router.consumer import RouterConsumer
 from switchboard_router.routing import Policy

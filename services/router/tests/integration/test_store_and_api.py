@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+
 from switchboard_router import store
 from switchboard_router.app import create_app
 from switchboard_router.routing import Policy

@@ -1,4 +1,5 @@
 import pytest
+
 from switchboard_router.routing import DEFAULT_RULE, Policy, PolicyError, queue_slug
 from switchboard_shared.events import Classification, MentionIn, Urgency
 

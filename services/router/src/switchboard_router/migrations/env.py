@@ -1,6 +1,7 @@
 """Alembic environment: runs on the connection `store.migrate` hands over."""
 
 from alembic import context
+
 from switchboard_router.models import metadata
 
 connection = context.config.attributes["connection"]
