@@ -16,6 +16,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 from sqlalchemy.engine import make_url
+
 from switchboard_classifier.settings import ClassifierSettings
 from switchboard_ingest.settings import IngestSettings
 from switchboard_router.settings import RouterSettings
