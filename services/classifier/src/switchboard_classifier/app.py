@@ -115,6 +115,7 @@ def create_app(settings: ClassifierSettings, ruleset: Ruleset) -> tuple[faust.Ap
         settings.classifier_group_id,
         broker=brokers,
         store="memory://",
+        datadir=str(settings.classifier_data_dir / "{conf.id}"),  # one folder per app id
         autodiscover=False,
         web_enabled=True,
         web_bind=settings.classifier_host,

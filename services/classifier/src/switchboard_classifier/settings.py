@@ -29,3 +29,7 @@ class ClassifierSettings(CommonSettings):
     classifier_ruleset_path: Path | None = Field(
         None, description="YAML rule set to use instead of the shipped one."
     )
+    classifier_data_dir: Path = Field(
+        Path(".run/classifier-data"),
+        description="Where faust keeps its local state (the stream keeps no tables, so it is small).",
+    )
