@@ -25,6 +25,8 @@ def main() -> None:
     if settings.create_topics:
         loop.run_until_complete(wait_for_kafka(settings, timeout_seconds=120))
         loop.run_until_complete(ensure_topics(settings, ALL))
+    # faust creates its own folder inside, but not the parents.
+    settings.classifier_data_dir.mkdir(parents=True, exist_ok=True)
     app, _ = create_app(settings, ruleset)
     # override_logging=False keeps our log format, so every service logs alike.
     worker = faust.Worker(

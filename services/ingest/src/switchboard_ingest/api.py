@@ -1,89 +1,114 @@
-"""Intake routes: validate, publish, answer 202 only after Kafka's ack."""
+"""HTTP intake routes: one mention, a batch, the published schema, health and metrics."""
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import json
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from switchboard_ingest import metrics
-from switchboard_ingest.publisher import KafkaUnavailable, Publisher
+from switchboard_ingest.auth import ApiKey, ApiKeys, forbidden
+from switchboard_ingest.http import IntakeDep, ProblemError, SettingsDep, read_body, unavailable
+from switchboard_ingest.intake import Intake, Outcome
+from switchboard_ingest.publisher import KafkaUnavailable
 from switchboard_ingest.settings import IngestSettings
-from switchboard_shared.events import MentionIn, MentionReceived
-from switchboard_shared.logs import fields
+from switchboard_shared.events import MentionIn
 from switchboard_shared.metrics import render
-from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, field_errors, problem
-
-log = logging.getLogger(__name__)
+from switchboard_shared.problems import field_errors
 
 router = APIRouter()
 
 
-def get_publisher(request: Request) -> Publisher:
-    """The app's publisher."""
-    publisher: Publisher = request.app.state.publisher
-    return publisher
+def authenticate(request: Request) -> ApiKey | None:
+    """The caller's API key (None when intake is open); 401 without a valid one."""
+    keys: ApiKeys = request.app.state.api_keys
+    try:
+        return keys.authenticate(request)
+    except ProblemError:
+        metrics.REJECTED.labels("unauthorized", "unknown").inc()
+        raise
 
 
-def get_settings(request: Request) -> IngestSettings:
-    """The app's settings."""
-    settings: IngestSettings = request.app.state.settings
-    return settings
-
-
-PublisherDep = Annotated[Publisher, Depends(get_publisher)]
-SettingsDep = Annotated[IngestSettings, Depends(get_settings)]
+CallerKey = Annotated[ApiKey | None, Depends(authenticate)]
 
 
 class Accepted(BaseModel):
-    """The answer to an accepted mention."""
+    """The answer to a mention Kafka has (202) or already had (200, duplicate)."""
 
     mention_id: str
-    status: str = "accepted"
-    topic: str
-    partition: int
-    offset: int
+    status: Literal["accepted", "duplicate"]
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
 
 
-def problem_response(status: int, kind: str, title: str, detail: str, **extra: Any) -> JSONResponse:
-    """A problem document as a response."""
-    headers = extra.pop("headers", None)
-    return JSONResponse(
-        problem(status, kind, title, detail, **extra),
-        status_code=status,
-        media_type=PROBLEM_CONTENT_TYPE,
-        headers=headers,
+class ItemResult(BaseModel):
+    """The outcome of one item of a batch."""
+
+    index: int
+    status: Literal["accepted", "duplicate", "invalid", "forbidden", "unavailable"]
+    mention_id: str | None = None
+    detail: str | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+class BatchResult(BaseModel):
+    """Per-item outcomes of a batch, and their counts."""
+
+    results: list[ItemResult]
+    counts: dict[str, int]
+
+
+def _invalid(exc: ValidationError, *, prefix: tuple[str | int, ...] = ()) -> ProblemError:
+    errors = field_errors(exc, prefix=prefix)
+    first = errors[0]
+    return ProblemError(
+        422,
+        "invalid-mention",
+        "Invalid mention",
+        f"{first['field']}: {first['message']}",
+        errors=errors,
     )
 
 
-async def _read_json_body(request: Request, settings: IngestSettings) -> bytes | JSONResponse:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        metrics.REJECTED.labels("unsupported_media_type").inc()
-        return problem_response(
-            415,
-            "unsupported-media-type",
-            "Unsupported media type",
-            f"content-type must be application/json, not {content_type or 'missing'!r}",
-        )
-    limit = settings.ingest_max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        metrics.REJECTED.labels("too_large").inc()
-        return problem_response(413, "too-large", "Body too large", f"body is over {limit} bytes")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            metrics.REJECTED.labels("too_large").inc()
-            return problem_response(
-                413, "too-large", "Body too large", f"body is over {limit} bytes"
-            )
-    return body
+_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": MentionIn.model_json_schema()}},
+    }
+}
+_BATCH_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["mentions"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "mentions": {"type": "array", "items": MentionIn.model_json_schema()}
+                    },
+                }
+            }
+        },
+    }
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid API key"},
+    403: {"description": "The key may not post for this source"},
+    413: {"description": "Body too large"},
+    415: {"description": "Not application/json"},
+    422: {"description": "Invalid; `errors` names each bad field"},
+    503: {
+        "description": "Kafka did not acknowledge; nothing accepted; retry after `Retry-After` seconds"
+    },
+}
 
 
 @router.post(
@@ -91,81 +116,204 @@ async def _read_json_body(request: Request, settings: IngestSettings) -> bytes |
     status_code=202,
     response_model=Accepted,
     summary="Submit one mention",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": MentionIn.model_json_schema()}},
-        }
-    },
-    responses={
-        415: {"description": "Not JSON"},
-        413: {"description": "Body too large"},
-        422: {"description": "Invalid mention; `errors` names each bad field"},
-        503: {"description": "Kafka did not acknowledge; retry after `Retry-After` seconds"},
-    },
+    openapi_extra=_SCHEMA,
+    responses={200: {"description": "Duplicate: already accepted", "model": Accepted}, **_ERRORS},
 )
 async def submit_mention(
-    request: Request, publisher: PublisherDep, settings: SettingsDep
+    request: Request, intake: IntakeDep, settings: SettingsDep, key: CallerKey
 ) -> Response:
-    """Validate one mention and answer 202 once Kafka has it."""
+    """Validate one mention; 202 once Kafka has it, 200 if it already had it."""
     started = time.perf_counter()
-    response = await _submit(request, publisher, settings)
-    metrics.REQUEST_SECONDS.labels("/v1/mentions", str(response.status_code)).observe(
-        time.perf_counter() - started
-    )
-    return response
-
-
-async def _submit(request: Request, publisher: Publisher, settings: IngestSettings) -> Response:
-    body = await _read_json_body(request, settings)
-    if isinstance(body, JSONResponse):
-        return body
+    status = 500
     try:
-        mention = MentionIn.model_validate_json(body)
-    except ValidationError as exc:
-        errors = field_errors(exc)
-        metrics.REJECTED.labels("invalid").inc()
-        first = errors[0]
-        return problem_response(
+        body = await read_body(request, settings)
+        try:
+            mention = MentionIn.model_validate_json(body)
+        except ValidationError as exc:
+            metrics.REJECTED.labels("invalid", "unknown").inc()
+            raise _invalid(exc) from exc
+        if key is not None and not key.allows(mention.source.value):
+            metrics.REJECTED.labels("forbidden", mention.source.value).inc()
+            raise forbidden(key, mention.source.value)
+        try:
+            result = await intake.submit(mention, via="api")
+        except KafkaUnavailable as exc:
+            raise unavailable(exc.cause, settings.ingest_retry_after_seconds) from exc
+        if result.outcome is Outcome.DUPLICATE:
+            status = 200
+            return JSONResponse(
+                Accepted(mention_id=result.mention_id, status="duplicate").model_dump(),
+                status_code=200,
+            )
+        assert result.ack is not None
+        status = 202
+        answer = Accepted(
+            mention_id=result.mention_id,
+            status="accepted",
+            topic=result.ack.topic,
+            partition=result.ack.partition,
+            offset=result.ack.offset,
+        )
+        return JSONResponse(answer.model_dump(), status_code=202)
+    except ProblemError as exc:
+        status = exc.status
+        raise
+    finally:
+        metrics.REQUEST_SECONDS.labels("/v1/mentions", str(status)).observe(
+            time.perf_counter() - started
+        )
+
+
+@router.post(
+    "/v1/mentions/batch",
+    response_model=BatchResult,
+    summary="Submit up to the configured number of mentions; one result per item",
+    openapi_extra=_BATCH_SCHEMA,
+    responses={
+        202: {"description": "Every item accepted or duplicate", "model": BatchResult},
+        207: {"description": "Mixed outcomes; see each item", "model": BatchResult},
+        **_ERRORS,
+    },
+)
+async def submit_batch(
+    request: Request, intake: IntakeDep, settings: SettingsDep, key: CallerKey
+) -> Response:
+    """Validate and submit each item on its own: one bad item does not reject the good ones."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await _submit_batch(request, intake, settings, key)
+        status = response.status_code
+        return response
+    except ProblemError as exc:
+        status = exc.status
+        raise
+    finally:
+        metrics.REQUEST_SECONDS.labels("/v1/mentions/batch", str(status)).observe(
+            time.perf_counter() - started
+        )
+
+
+async def _submit_batch(
+    request: Request, intake: Intake, settings: IngestSettings, key: ApiKey | None
+) -> Response:
+    body = await read_body(request, settings)
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        metrics.REJECTED.labels("invalid", "unknown").inc()
+        raise ProblemError(
             422,
-            "invalid-mention",
-            "Invalid mention",
-            f"{first['field']}: {first['message']}",
-            errors=errors,
+            "invalid-request",
+            "Invalid request",
+            f"(body): not JSON: {exc}",
+            errors=[{"field": "(body)", "message": f"not JSON: {exc}", "type": "json_invalid"}],
+        ) from exc
+    if (
+        not isinstance(payload, dict)
+        or set(payload) != {"mentions"}
+        or not isinstance(payload["mentions"], list)
+    ):
+        metrics.REJECTED.labels("invalid", "unknown").inc()
+        raise ProblemError(
+            422,
+            "invalid-request",
+            "Invalid request",
+            'mentions: an object {"mentions": [...]} is required',
+            errors=[
+                {
+                    "field": "mentions",
+                    "message": "an object with only a 'mentions' list",
+                    "type": "value_error",
+                }
+            ],
         )
-    event = MentionReceived(mention_id=mention.mention_id, mention=mention)
-    try:
-        ack = await publisher.publish(event)
-    except KafkaUnavailable as exc:
-        metrics.UNAVAILABLE.labels(exc.cause).inc()
-        retry_after = settings.ingest_retry_after_seconds
-        log.warning(
-            "mention refused: Kafka unavailable",
-            extra=fields(mention_id=event.mention_id, cause=exc.cause),
+    items = payload["mentions"]
+    limit = settings.ingest_batch_max_items
+    if not items or len(items) > limit:
+        metrics.REJECTED.labels("invalid", "unknown").inc()
+        raise ProblemError(
+            422,
+            "invalid-request",
+            "Invalid request",
+            f"mentions: between 1 and {limit} items are required",
+            errors=[
+                {
+                    "field": "mentions",
+                    "message": f"between 1 and {limit} items",
+                    "type": "value_error",
+                }
+            ],
         )
-        return problem_response(
-            503,
-            "kafka-unavailable",
-            "Temporarily unable to accept mentions",
-            f"Kafka did not acknowledge the write ({exc.cause}); nothing was accepted, retry later",
-            headers={"Retry-After": str(retry_after)},
-        )
-    metrics.ACCEPTED.labels(mention.source.value).inc()
-    log.info(
-        "mention accepted",
-        extra=fields(
-            mention_id=event.mention_id,
-            source=mention.source.value,
-            partition=ack.partition,
-            offset=ack.offset,
-        ),
-    )
+
+    results: list[ItemResult | None] = [None] * len(items)
+    to_submit = []
+    for index, item in enumerate(items):
+        try:
+            mention = MentionIn.model_validate(item)
+        except ValidationError as exc:
+            metrics.REJECTED.labels("invalid", "unknown").inc()
+            errors = field_errors(exc, prefix=("mentions", index))
+            results[index] = ItemResult(
+                index=index,
+                status="invalid",
+                detail=f"{errors[0]['field']}: {errors[0]['message']}",
+                errors=errors,
+            )
+            continue
+        if key is not None and not key.allows(mention.source.value):
+            metrics.REJECTED.labels("forbidden", mention.source.value).inc()
+            results[index] = ItemResult(
+                index=index,
+                status="forbidden",
+                mention_id=mention.mention_id,
+                detail=f"mentions.{index}.source: key {key.name!r} may not post mentions from {mention.source.value!r}",
+            )
+            continue
+        to_submit.append((index, mention))
+
+    async def one(index: int, mention: MentionIn) -> ItemResult:
+        try:
+            result = await intake.submit(mention, via="api_batch")
+        except KafkaUnavailable as exc:
+            return ItemResult(
+                index=index,
+                status="unavailable",
+                mention_id=mention.mention_id,
+                detail=f"Kafka did not acknowledge ({exc.cause}); retry this item",
+            )
+        return ItemResult(index=index, status=result.outcome.value, mention_id=result.mention_id)
+
+    for outcome in await asyncio.gather(*(one(i, m) for i, m in to_submit)):
+        results[outcome.index] = outcome
+    final = [r for r in results if r is not None]
+    counts: dict[str, int] = {}
+    for r in final:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    statuses = set(counts)
+    headers = None
+    if statuses <= {"accepted", "duplicate"}:
+        code = 202
+    elif statuses == {"invalid"}:
+        code = 422
+    elif statuses == {"unavailable"}:
+        code = 503
+        headers = {"Retry-After": str(settings.ingest_retry_after_seconds)}
+    else:
+        code = 207
+        if "unavailable" in statuses:
+            headers = {"Retry-After": str(settings.ingest_retry_after_seconds)}
     return JSONResponse(
-        Accepted(
-            mention_id=event.mention_id, topic=ack.topic, partition=ack.partition, offset=ack.offset
-        ).model_dump(),
-        status_code=202,
+        BatchResult(results=final, counts=counts).model_dump(exclude_none=True),
+        status_code=code,
+        headers=headers,
     )
+
+
+@router.get("/v1/schemas/mention.v1.json", summary="The canonical mention, as JSON Schema")
+async def mention_schema() -> JSONResponse:
+    """The JSON Schema every intake path validates against."""
+    return JSONResponse(MentionIn.model_json_schema(), media_type="application/schema+json")
 
 
 @router.get("/healthz", summary="The process is alive")
@@ -174,12 +322,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok", "service": "ingest"}
 
 
-@router.get("/readyz", summary="Kafka takes writes")
-async def readyz(publisher: PublisherDep) -> JSONResponse:
-    """Readiness: the producer is started and Kafka answers."""
-    trouble = await publisher.check()
-    if trouble:
-        return JSONResponse({"status": "not ready", "problems": [trouble]}, status_code=503)
+@router.get("/readyz", summary="Kafka takes writes and duplicates are known")
+async def readyz(intake: IntakeDep) -> JSONResponse:
+    """Readiness: the producer is started, Kafka answers and the duplicate memory is warm."""
+    problems = await intake.check()
+    if problems:
+        return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
     return JSONResponse({"status": "ready"})
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,23 +13,42 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from switchboard_ingest import webhooks
 from switchboard_ingest.api import router
-from switchboard_ingest.publisher import Publisher
+from switchboard_ingest.auth import ApiKeys
+from switchboard_ingest.connectors import build_connectors
+from switchboard_ingest.http import ProblemError, problem_response
+from switchboard_ingest.intake import Intake
 from switchboard_ingest.settings import IngestSettings
-from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
+from switchboard_shared.logs import fields
+
+log = logging.getLogger(__name__)
 
 
-def create_app(settings: IngestSettings) -> FastAPI:
-    """The ingest app with its publisher wired in."""
-    publisher = Publisher(settings)
+def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> FastAPI:
+    """The ingest app: intake, API keys, webhooks and (if enabled) pull connectors."""
+    intake = Intake(settings)
+    api_keys = ApiKeys.load(settings.ingest_api_keys_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        publisher.start()
+        intake.start()
+        tasks = []
+        if run_connectors:
+            for connector in build_connectors(settings, intake):
+                log.info("starting connector", extra=fields(connector=connector.name))
+                tasks.append(
+                    asyncio.create_task(connector.run(), name=f"connector-{connector.name}")
+                )
         try:
             yield
         finally:
-            await publisher.stop()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await intake.stop()
 
     app = FastAPI(
         title="Switchboard ingest",
@@ -35,20 +57,25 @@ def create_app(settings: IngestSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.publisher = publisher
+    app.state.intake = intake
+    app.state.api_keys = api_keys
     app.include_router(router)
+    app.include_router(webhooks.router)
+
+    @app.exception_handler(ProblemError)
+    async def problem_error(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            exc.status, exc.kind, exc.title, exc.detail, headers=exc.headers, **exc.extra
+        )
 
     @app.exception_handler(HTTPException)
     async def http_problem(request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse(
-            problem(
-                exc.status_code,
-                "http",
-                str(exc.detail),
-                f"{request.method} {request.url.path}: {exc.detail}",
-            ),
-            status_code=exc.status_code,
-            media_type=PROBLEM_CONTENT_TYPE,
+        return problem_response(
+            exc.status_code,
+            "http",
+            str(exc.detail),
+            f"{request.method} {request.url.path}: {exc.detail}",
+            headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(RequestValidationError)
@@ -57,16 +84,12 @@ def create_app(settings: IngestSettings) -> FastAPI:
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
             for e in exc.errors()
         ]
-        return JSONResponse(
-            problem(
-                422,
-                "invalid-request",
-                "Invalid request",
-                f"{errors[0]['field']}: {errors[0]['message']}",
-                errors=errors,
-            ),
-            status_code=422,
-            media_type=PROBLEM_CONTENT_TYPE,
+        return problem_response(
+            422,
+            "invalid-request",
+            "Invalid request",
+            f"{errors[0]['field']}: {errors[0]['message']}",
+            errors=errors,
         )
 
     return app

@@ -1,8 +1,9 @@
-"""Writing accepted mentions to Kafka: 202 only after the broker's ack.
+"""Writing to Kafka: 202 only after the broker's ack, 503 instead of unbounded buffering.
 
 The producer starts in the background so the API can answer (with 503) while
-Kafka is still down; a write that is not acknowledged within the bound is
-refused with 503 rather than buffered without limit.
+Kafka is still down. A write not acknowledged within the bound is refused,
+and so is a write beyond the in-flight limit: when Kafka is slow the callers
+are told to come back later rather than piling up in memory.
 """
 
 from __future__ import annotations
@@ -14,19 +15,19 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from pydantic import BaseModel
 
 from switchboard_ingest import metrics
 from switchboard_ingest.settings import IngestSettings
-from switchboard_shared.events import MentionReceived
 from switchboard_shared.kafka import encode, ensure_topics, new_producer
 from switchboard_shared.logs import fields
-from switchboard_shared.topics import ALL, RAW
+from switchboard_shared.topics import ALL
 
 log = logging.getLogger(__name__)
 
 
 class KafkaUnavailable(Exception):
-    """Kafka did not acknowledge a write; the caller should retry later."""
+    """Kafka did not acknowledge a write (or cannot take more); the caller should retry later."""
 
     def __init__(self, cause: str) -> None:
         super().__init__(cause)
@@ -35,7 +36,7 @@ class KafkaUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Ack:
-    """Where Kafka stored an accepted mention."""
+    """Where Kafka stored a record."""
 
     topic: str
     partition: int
@@ -43,13 +44,14 @@ class Ack:
 
 
 class Publisher:
-    """Owns the ingest producer: starts it, retries its start, writes with a bound."""
+    """Owns the ingest producer: starts it, retries its start, writes with bounds."""
 
     def __init__(self, settings: IngestSettings) -> None:
         self.settings = settings
-        self.topic = RAW.name(settings.topic_prefix)
         self._producer: AIOKafkaProducer | None = None
         self._starter: asyncio.Task[None] | None = None
+        self._in_flight = 0
+        self.topics_ready = asyncio.Event()
 
     @property
     def ready(self) -> bool:
@@ -67,6 +69,7 @@ class Publisher:
             try:
                 if self.settings.create_topics:
                     await ensure_topics(self.settings, ALL)
+                self.topics_ready.set()
                 await producer.start()
             except (KafkaError, OSError, TimeoutError) as exc:
                 await producer.stop()
@@ -83,7 +86,7 @@ class Publisher:
                 continue
             self._producer = producer
             metrics.KAFKA_CONNECTED.set(1)
-            log.info("Kafka producer started", extra=fields(topic=self.topic))
+            log.info("Kafka producer started")
             return
 
     async def stop(self) -> None:
@@ -105,26 +108,28 @@ class Publisher:
             return f"kafka unreachable: {exc!r}"
         return None
 
-    async def publish(self, event: MentionReceived) -> Ack:
-        """Write one event and return once Kafka acknowledged it; raise KafkaUnavailable otherwise."""
+    async def publish(self, topic: str, key: str | None, event: BaseModel) -> Ack:
+        """Write one event; return once Kafka acknowledged it, else raise KafkaUnavailable."""
         producer = self._producer
         if producer is None:
             raise KafkaUnavailable("producer_not_started")
+        if self._in_flight >= self.settings.ingest_max_in_flight:
+            raise KafkaUnavailable("too_many_in_flight")
+        self._in_flight += 1
+        metrics.IN_FLIGHT.set(self._in_flight)
         started = time.perf_counter()
-        timeout = self.settings.kafka_ack_timeout_seconds
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(self.settings.kafka_ack_timeout_seconds):
                 future = await producer.send(
-                    self.topic, encode(event), key=event.mention_id.encode()
+                    topic, encode(event), key=key.encode() if key else None
                 )
                 metadata = await future
         except TimeoutError as exc:
             raise KafkaUnavailable("ack_timeout") from exc
         except KafkaError as exc:
-            log.warning(
-                "Kafka refused a write",
-                extra=fields(mention_id=event.mention_id, error=repr(exc)),
-            )
             raise KafkaUnavailable(type(exc).__name__) from exc
+        finally:
+            self._in_flight -= 1
+            metrics.IN_FLIGHT.set(self._in_flight)
         metrics.KAFKA_ACK_SECONDS.observe(time.perf_counter() - started)
         return Ack(topic=metadata.topic, partition=metadata.partition, offset=metadata.offset)

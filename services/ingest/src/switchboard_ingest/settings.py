@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from switchboard_shared.settings import CommonSettings
 
@@ -15,8 +16,53 @@ class IngestSettings(CommonSettings):
     ingest_host: str = Field("127.0.0.1", description="Address the HTTP API binds.")
     ingest_port: int = Field(8001, description="Port of the HTTP API.")
     ingest_max_body_bytes: Annotated[int, Field(ge=1024)] = Field(
-        256 * 1024, description="Largest request body accepted; larger ones get 413."
+        1024 * 1024, description="Largest request body accepted; larger ones get 413."
+    )
+    ingest_batch_max_items: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        500, description="Most mentions in one POST /v1/mentions/batch."
     )
     ingest_retry_after_seconds: Annotated[int, Field(ge=1)] = Field(
         5, description="Retry-After sent with 503 when Kafka cannot take a write."
+    )
+    ingest_max_in_flight: Annotated[int, Field(ge=1)] = Field(
+        2000,
+        description="Most mentions waiting for Kafka's ack at once; beyond it intake answers 503.",
+    )
+    ingest_api_keys_file: Path | None = Field(
+        None,
+        description="JSON file of API keys (name, sha256 hash, sources). Unset: intake is open "
+        "to anyone (development only; a warning is logged).",
+    )
+    ingest_dedup_window_seconds: Annotated[int, Field(ge=0)] = Field(
+        24 * 3600, description="How long a (source, source id) is remembered as a duplicate."
+    )
+    ingest_dedup_max_entries: Annotated[int, Field(ge=1000)] = Field(
+        500_000, description="Most mention ids remembered for duplicate detection (oldest dropped)."
+    )
+    ingest_x_consumer_secret: SecretStr | None = Field(
+        None, description="X app consumer secret: enables /v1/webhooks/x (CRC and signatures)."
+    )
+    ingest_meta_app_secret: SecretStr | None = Field(
+        None, description="Meta app secret: enables /v1/webhooks/meta (X-Hub-Signature-256)."
+    )
+    ingest_meta_verify_token: SecretStr | None = Field(
+        None, description="Meta webhook verify token answered in the hub.challenge handshake."
+    )
+    ingest_state_dir: Path = Field(
+        Path(".run/ingest-state"), description="Where pull connectors keep their durable cursors."
+    )
+    ingest_rss_feeds: list[str] = Field(
+        default_factory=list, description='RSS/Atom feed URLs to poll (JSON list: ["https://..."]).'
+    )
+    ingest_rss_poll_seconds: Annotated[float, Field(ge=1)] = Field(
+        60.0, description="Seconds between polls of each feed (the polite rate)."
+    )
+    ingest_mastodon_base_url: str | None = Field(
+        None, description="Mastodon instance URL: enables the Mastodon streaming connector."
+    )
+    ingest_mastodon_hashtag: str | None = Field(
+        None, description="Hashtag (without #) the Mastodon connector follows."
+    )
+    ingest_mastodon_access_token: SecretStr | None = Field(
+        None, description="Mastodon access token, if the instance requires one for streaming."
     )

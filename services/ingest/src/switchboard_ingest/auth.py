@@ -1,0 +1,128 @@
+"""Per-source API keys for HTTP intake.
+
+Keys are stored hashed (SHA-256 of the key, hex) in a JSON file:
+`[{"name": "city-app", "sha256": "<hex>", "sources": ["app", "sms"]}]`;
+`"sources": ["*"]` allows every source. A request without a known key gets
+401; a key posting for a source it is not scoped to gets 403.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Request
+
+from switchboard_ingest.http import ProblemError
+from switchboard_shared.events import Source
+
+log = logging.getLogger(__name__)
+
+ANY_SOURCE = "*"
+
+
+def hash_key(key: str) -> str:
+    """The stored form of an API key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A known key: its name and the sources it may post for."""
+
+    name: str
+    sources: frozenset[str]
+
+    def allows(self, source: str) -> bool:
+        """True when this key may post mentions of `source`."""
+        return ANY_SOURCE in self.sources or source in self.sources
+
+
+class KeyFileError(ValueError):
+    """An API key file that cannot be used; the message names the entry and field."""
+
+
+class ApiKeys:
+    """The known keys, by hash. `open` when no key file is configured."""
+
+    def __init__(self, keys: dict[str, ApiKey] | None) -> None:
+        self._keys = keys
+
+    @property
+    def open(self) -> bool:
+        """True when intake needs no key (development only)."""
+        return self._keys is None
+
+    @classmethod
+    def load(cls, path: Path | None) -> ApiKeys:
+        """Keys from the JSON file at `path`; no file means open intake."""
+        if path is None:
+            log.warning("no API key file configured: anyone can post mentions (development only)")
+            return cls(None)
+        try:
+            entries = json.loads(path.read_text("utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise KeyFileError(f"{path}: {exc}") from exc
+        if not isinstance(entries, list):
+            raise KeyFileError(f"{path}: a JSON list of keys is required")
+        valid_sources = {s.value for s in Source} | {ANY_SOURCE}
+        keys = {}
+        for index, entry in enumerate(entries):
+            where = f"{path}[{index}]"
+            if not isinstance(entry, dict):
+                raise KeyFileError(f"{where}: an object is required")
+            digest, name, sources = entry.get("sha256"), entry.get("name"), entry.get("sources")
+            if not isinstance(name, str) or not name:
+                raise KeyFileError(f"{where}.name: a non-empty string is required")
+            if not isinstance(digest, str) or len(digest) != 64:
+                raise KeyFileError(
+                    f"{where}.sha256: the 64-character hex SHA-256 of the key is required"
+                )
+            if not isinstance(sources, list) or not sources or not set(sources) <= valid_sources:
+                raise KeyFileError(
+                    f"{where}.sources: a list of sources from {sorted(valid_sources)}"
+                )
+            keys[digest.lower()] = ApiKey(name=name, sources=frozenset(sources))
+        return cls(keys)
+
+    def authenticate(self, request: Request) -> ApiKey | None:
+        """The request's key, None when intake is open; raise a 401 problem otherwise."""
+        if self._keys is None:
+            return None
+        presented = request.headers.get("x-api-key")
+        authorization = request.headers.get("authorization", "")
+        if presented is None and authorization.lower().startswith("bearer "):
+            presented = authorization[7:].strip()
+        if not presented:
+            raise ProblemError(
+                401,
+                "unauthorized",
+                "API key required",
+                "send the key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+                headers={"WWW-Authenticate": 'Bearer realm="switchboard-ingest"'},
+            )
+        key = self._keys.get(hash_key(presented))
+        if key is None:
+            raise ProblemError(
+                401,
+                "unauthorized",
+                "Unknown API key",
+                "the API key is not known",
+                headers={
+                    "WWW-Authenticate": 'Bearer realm="switchboard-ingest", error="invalid_token"'
+                },
+            )
+        return key
+
+
+def forbidden(key: ApiKey, source: str) -> ProblemError:
+    """The 403 answer for a key posting outside its scope."""
+    return ProblemError(
+        403,
+        "forbidden-source",
+        "Source not allowed for this key",
+        f"source: key {key.name!r} may not post mentions from {source!r}",
+    )

@@ -1,0 +1,100 @@
+"""HTTP plumbing the ingest routes share: dependencies and problem answers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+
+from switchboard_ingest import metrics
+from switchboard_ingest.intake import Intake
+from switchboard_ingest.settings import IngestSettings
+from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
+
+
+def get_intake(request: Request) -> Intake:
+    """The app's intake."""
+    intake: Intake = request.app.state.intake
+    return intake
+
+
+def get_settings(request: Request) -> IngestSettings:
+    """The app's settings."""
+    settings: IngestSettings = request.app.state.settings
+    return settings
+
+
+IntakeDep = Annotated[Intake, Depends(get_intake)]
+SettingsDep = Annotated[IngestSettings, Depends(get_settings)]
+
+
+class ProblemError(Exception):
+    """Raised by a route or dependency to answer with a problem document."""
+
+    def __init__(self, status: int, kind: str, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.kind = kind
+        self.title = title
+        self.detail = detail
+        self.headers: dict[str, str] | None = extra.pop("headers", None)
+        self.extra = extra
+
+
+def problem_response(
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A problem document as a response."""
+    return JSONResponse(
+        problem(status, kind, title, detail, **extra),
+        status_code=status,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers=headers,
+    )
+
+
+def unavailable(cause: str, retry_after: int) -> ProblemError:
+    """The 503 answer when Kafka cannot take a write."""
+    return ProblemError(
+        503,
+        "kafka-unavailable",
+        "Temporarily unable to accept mentions",
+        f"Kafka did not acknowledge the write ({cause}); nothing was accepted, retry later",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+async def read_body(
+    request: Request, settings: IngestSettings, *, require_json: bool = True
+) -> bytes:
+    """The raw body, refusing a wrong content type (415) or an oversized body (413)."""
+    if require_json:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            metrics.REJECTED.labels("unsupported_media_type", "unknown").inc()
+            raise ProblemError(
+                415,
+                "unsupported-media-type",
+                "Unsupported media type",
+                f"content-type must be application/json, not {content_type or 'missing'!r}",
+            )
+    limit = settings.ingest_max_body_bytes
+    declared = request.headers.get("content-length")
+    too_large = ProblemError(413, "too-large", "Body too large", f"body is over {limit} bytes")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        metrics.REJECTED.labels("too_large", "unknown").inc()
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            metrics.REJECTED.labels("too_large", "unknown").inc()
+            raise too_large
+    return bytes(body)

@@ -1,0 +1,164 @@
+"""The one path every mention takes into Switchboard, whatever door it came through.
+
+HTTP intake, platform webhooks, pull connectors and replays all call
+`Intake.submit` with a canonical mention, and `Intake.dead_letter` with what
+they could not turn into one. Here duplicates are answered, writes are bounded
+and counted, and nothing is called accepted before Kafka acknowledged it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+
+from switchboard_ingest import metrics
+from switchboard_ingest.dedup import RawTopicTail, SeenMentions
+from switchboard_ingest.publisher import Ack, KafkaUnavailable, Publisher
+from switchboard_ingest.settings import IngestSettings
+from switchboard_shared.events import DeadLetter, MentionIn, MentionReceived
+from switchboard_shared.logs import fields
+from switchboard_shared.topics import DEADLETTER, RAW
+
+log = logging.getLogger(__name__)
+
+STAGE = "ingest"
+MAX_RAW_IN_DEADLETTER = 64_000
+
+
+class Outcome(StrEnum):
+    """What became of a submitted mention."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The answer to one submission."""
+
+    mention_id: str
+    outcome: Outcome
+    ack: Ack | None = None
+
+
+class Intake:
+    """Submits canonical mentions to Kafka exactly once within the duplicate window."""
+
+    def __init__(self, settings: IngestSettings) -> None:
+        self.settings = settings
+        self.publisher = Publisher(settings)
+        self.seen = SeenMentions(
+            window_seconds=settings.ingest_dedup_window_seconds,
+            max_entries=settings.ingest_dedup_max_entries,
+        )
+        self.tail = RawTopicTail(settings, self.seen)
+        self._pending: dict[str, asyncio.Future[Result]] = {}
+        self.raw_topic = RAW.name(settings.topic_prefix)
+        self.deadletter_topic = DEADLETTER.name(settings.topic_prefix)
+
+    def start(self) -> None:
+        """Connect to Kafka and start remembering accepted mentions, in the background."""
+        self.publisher.start()
+        self.tail.start()
+
+    async def stop(self) -> None:
+        """Stop remembering and flush the producer."""
+        await self.tail.stop()
+        await self.publisher.stop()
+
+    async def check(self) -> list[str]:
+        """What keeps intake from being ready (empty when ready)."""
+        problems = []
+        trouble = await self.publisher.check()
+        if trouble:
+            problems.append(trouble)
+        if not self.tail.caught_up.is_set():
+            problems.append("duplicate memory still reading the raw topic")
+        return problems
+
+    async def submit(self, mention: MentionIn, *, via: str) -> Result:
+        """Accept a mention once Kafka has it, or say it is a duplicate; raise KafkaUnavailable."""
+        mention_id = mention.mention_id
+        source = mention.source.value
+        if not self.tail.caught_up.is_set():
+            metrics.UNAVAILABLE.labels("dedup_warming_up").inc()
+            raise KafkaUnavailable("dedup_warming_up")
+        if self.seen.contains(mention_id):
+            return self._duplicate(mention_id, source, via)
+        pending = self._pending.get(mention_id)
+        if pending is not None:
+            # The same mention is being written right now (a retry racing its
+            # original): wait for that write and answer as a duplicate of it.
+            try:
+                await asyncio.shield(pending)
+            except KafkaUnavailable:
+                pass
+            else:
+                return self._duplicate(mention_id, source, via)
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._pending[mention_id] = future
+        try:
+            event = MentionReceived(mention_id=mention_id, mention=mention)
+            ack = await self.publisher.publish(self.raw_topic, mention_id, event)
+        except KafkaUnavailable as exc:
+            metrics.UNAVAILABLE.labels(exc.cause).inc()
+            log.warning(
+                "mention refused: Kafka unavailable",
+                extra=fields(mention_id=mention_id, source=source, via=via, cause=exc.cause),
+            )
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiting duplicates re-raise it themselves
+            raise
+        finally:
+            self._pending.pop(mention_id, None)
+        self.seen.add(mention_id)
+        result = Result(mention_id=mention_id, outcome=Outcome.ACCEPTED, ack=ack)
+        future.set_result(result)
+        metrics.ACCEPTED.labels(source, via).inc()
+        log.info(
+            "mention accepted",
+            extra=fields(
+                mention_id=mention_id,
+                source=source,
+                via=via,
+                partition=ack.partition,
+                offset=ack.offset,
+            ),
+        )
+        return result
+
+    def _duplicate(self, mention_id: str, source: str, via: str) -> Result:
+        metrics.DUPLICATES.labels(source, via).inc()
+        log.info("duplicate mention", extra=fields(mention_id=mention_id, source=source, via=via))
+        return Result(mention_id=mention_id, outcome=Outcome.DUPLICATE)
+
+    async def dead_letter(
+        self,
+        *,
+        source: str,
+        via: str,
+        reason: str,
+        error: str,
+        raw: bytes | str,
+        mention_id: str | None = None,
+    ) -> Ack:
+        """Park a record that could not become a canonical mention; raise KafkaUnavailable."""
+        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+        letter = DeadLetter(
+            stage=f"{STAGE}.{via}",
+            reason=reason,
+            error=error,
+            mention_id=mention_id,
+            raw_payload=text[:MAX_RAW_IN_DEADLETTER],
+        )
+        ack = await self.publisher.publish(self.deadletter_topic, mention_id, letter)
+        metrics.DEADLETTERED.labels(source, reason).inc()
+        log.warning(
+            "record dead-lettered",
+            extra=fields(
+                mention_id=mention_id, source=source, via=via, reason=reason, error=error[:300]
+            ),
+        )
+        return ack
