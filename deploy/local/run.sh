@@ -42,6 +42,27 @@ for port in "$ingest_port" "$classifier_port" "$router_port"; do
   fi
 done
 
+# The demo's credentials: one ingest API key allowed for every source, kept
+# across runs. Only its hash goes to the key file ingest reads.
+credentials="$repo/.run/switchboard.env"
+keys_file="$repo/.run/ingest-api-keys.json"
+api_key="$(sed -n 's/^SWITCHBOARD_INGEST_API_KEY=//p' "$credentials" 2>/dev/null || true)"
+if [ -z "$api_key" ] || [ ! -s "$keys_file" ]; then
+  minted="$("$bin/switchboard" new-api-key demo '*')"
+  api_key="$(printf '%s' "$minted" | "$bin/python" -c 'import json, sys; print(json.load(sys.stdin)["key"])')"
+  printf '%s' "$minted" | "$bin/python" -c 'import json, sys; print(json.dumps([json.load(sys.stdin)["key_file_entry"]]))' >"$keys_file"
+fi
+export SWITCHBOARD_INGEST_API_KEYS_FILE="$keys_file"
+export SWITCHBOARD_INGEST_API_KEY="$api_key"
+cat >"$credentials" <<ENV
+SWITCHBOARD_INGEST_URL=http://127.0.0.1:$ingest_port
+SWITCHBOARD_INGEST_API_KEY=$api_key
+SWITCHBOARD_CLASSIFIER_URL=http://127.0.0.1:$classifier_port
+SWITCHBOARD_ROUTER_URL=http://127.0.0.1:$router_port
+SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS=$SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS
+ENV
+chmod 600 "$credentials"
+
 bash "$here/kafka.sh" start >/dev/null
 
 start() {  # start NAME MODULE: run a service in the background, logging to .run/logs/NAME.log
@@ -68,16 +89,6 @@ wait_ready ingest "http://127.0.0.1:$ingest_port/readyz"
 wait_ready classifier "http://127.0.0.1:$classifier_port/readyz"
 wait_ready router "http://127.0.0.1:$router_port/readyz"
 
-# What scripts and people need to talk to this stack. No service asks for
-# credentials yet; when one does, its demo key or token is written here too.
-credentials="$repo/.run/switchboard.env"
-cat >"$credentials" <<ENV
-SWITCHBOARD_INGEST_URL=http://127.0.0.1:$ingest_port
-SWITCHBOARD_CLASSIFIER_URL=http://127.0.0.1:$classifier_port
-SWITCHBOARD_ROUTER_URL=http://127.0.0.1:$router_port
-SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS=$SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS
-ENV
-
 "$bin/switchboard" demo --url "http://127.0.0.1:$ingest_port" --rate "$demo_rate" >"$logs/demo.log" 2>&1 &
 pids+=($!)
 
@@ -91,9 +102,10 @@ Switchboard is running (Ctrl-C stops everything).
   Emergency queue      curl http://127.0.0.1:$router_port/v1/queues/emergency/items
   Metrics              curl http://127.0.0.1:{$ingest_port,$classifier_port,$router_port}/metrics
   Post a mention       echo '{"source":"app","source_id":"1","text":"Shots fired at 5th and Main","created_at":"2026-11-29T22:00:00Z"}' | $bin/switchboard send -
+                       (the ingest API wants the key: Authorization: Bearer \$SWITCHBOARD_INGEST_API_KEY)
   Kafka                $SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS
   Store                $SWITCHBOARD_DATABASE_URL
-  Endpoints file       $credentials
+  Credentials          $credentials (source it: set -a; . $credentials; set +a)
   Logs                 $logs/{ingest,classifier,router,demo}.log
   Demo feed            $demo_rate mentions/s (SWITCHBOARD_DEMO_RATE)
 

@@ -1,14 +1,26 @@
 """`switchboard`: the operators' command line.
 
-switchboard classify FILE|-     JSON-lines mentions in, classifications out
-switchboard send FILE|-         post JSON-lines mentions to the ingest API
-switchboard demo                post a realistic demo feed at a steady rate
+    switchboard classify FILE|-       JSON-lines mentions in, classifications out
+    switchboard send FILE|-           post JSON-lines mentions to the ingest API, one by one
+    switchboard replay FILE|- --rate N/s
+                                      stream a JSON-lines file through ingest's batch
+                                      intake at a steady rate (backfills and drills)
+    switchboard demo                  post a realistic demo feed at a steady rate
+    switchboard new-api-key NAME SOURCE...
+                                      mint an API key and print its key-file entry
+    switchboard schema                print the canonical mention's JSON Schema
+
+The ingest URL and API key come from --url / --api-key or from
+SWITCHBOARD_INGEST_URL / SWITCHBOARD_INGEST_API_KEY (as `make run` writes them).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
+import secrets
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -20,7 +32,7 @@ from pydantic import ValidationError
 
 from switchboard_classifier.rules import Ruleset, classify_mention
 from switchboard_cli.demo import demo_mentions
-from switchboard_shared.events import MentionIn
+from switchboard_shared.events import MentionIn, Source
 from switchboard_shared.problems import field_errors
 
 DEFAULT_INGEST_URL = "http://127.0.0.1:8001"
@@ -33,7 +45,22 @@ def _open(name: str) -> IO[str]:
 def _lines(stream: IO[str]) -> Iterator[tuple[int, str]]:
     for number, line in enumerate(stream, start=1):
         if line.strip():
-            yield number, line
+            yield number, line.strip()
+
+
+def _rate(text: str) -> float:
+    """'200/s', '200' -> 200.0 mentions per second."""
+    value = float(text.removesuffix("/s"))
+    if value <= 0:
+        raise argparse.ArgumentTypeError("the rate must be above 0")
+    return value
+
+
+def _headers(api_key: str | None) -> dict[str, str]:
+    headers = {"content-type": "application/json"}
+    if api_key:
+        headers["authorization"] = f"Bearer {api_key}"
+    return headers
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -59,39 +86,58 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 2 if bad else 0
 
 
-def _post(client: httpx.Client, url: str, body: str | bytes, retries: int) -> httpx.Response:
-    """POST a mention; on 503 wait for Retry-After and try again, up to `retries` times."""
+def _post(
+    client: httpx.Client, url: str, body: str | bytes, headers: dict[str, str], retries: int
+) -> httpx.Response:
+    """POST; on 503 wait for Retry-After and try again, up to `retries` times."""
     for attempt in range(retries + 1):
-        response = client.post(url, content=body, headers={"content-type": "application/json"})
+        response = client.post(url, content=body, headers=headers)
         if response.status_code != 503 or attempt == retries:
             return response
         time.sleep(float(response.headers.get("retry-after", "1")))
     raise AssertionError("unreachable")
 
 
-def _send_all(
-    bodies: Iterable[tuple[str, str | bytes]], base_url: str, retries: int, rate: float | None
-) -> int:
+class _Pacer:
+    """Spaces work at a fixed rate (open loop: late work is not made up by bursts beyond one)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.next_at = time.monotonic()
+
+    def wait(self, units: int = 1) -> None:
+        if not self.interval:
+            return
+        delay = self.next_at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        self.next_at = max(self.next_at, time.monotonic() - self.interval) + self.interval * units
+
+
+def _send_all(bodies: Iterable[tuple[str, str | bytes]], args: argparse.Namespace) -> int:
     failed = 0
-    interval = 1.0 / rate if rate else 0.0
-    next_at = time.monotonic()
+    pacer = _Pacer(args.rate)
+    url = f"{args.url.rstrip('/')}/v1/mentions"
+    headers = _headers(args.api_key)
     with httpx.Client(timeout=30) as client:
         for where, body in bodies:
-            if interval:
-                next_at += interval
-                delay = next_at - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+            pacer.wait()
             try:
-                response = _post(client, f"{base_url}/v1/mentions", body, retries)
+                response = _post(client, url, body, headers, args.retries)
             except httpx.HTTPError as exc:
                 failed += 1
                 print(f"{where}: cannot reach ingest: {exc}", file=sys.stderr)
                 continue
             answer: Any = response.json() if response.content else {}
-            if response.status_code == 202:
+            if response.status_code in (200, 202):
                 print(
-                    json.dumps({"at": where, "status": 202, "mention_id": answer.get("mention_id")})
+                    json.dumps(
+                        {
+                            "at": where,
+                            "status": answer.get("status"),
+                            "mention_id": answer.get("mention_id"),
+                        }
+                    )
                 )
             else:
                 failed += 1
@@ -103,30 +149,126 @@ def _send_all(
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    """Post JSON-lines mentions to the ingest API."""
+    """Post JSON-lines mentions to the ingest API, one request each."""
     with _open(args.file) as stream:
-        bodies = ((f"line {number}", line.strip()) for number, line in _lines(stream))
-        return _send_all(bodies, args.url.rstrip("/"), args.retries, args.rate)
+        return _send_all(((f"line {n}", line) for n, line in _lines(stream)), args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Post a realistic demo feed until the count is reached (or forever)."""
     feed = demo_mentions(args.seed)
-    count = args.count
 
     def bodies() -> Iterator[tuple[str, bytes]]:
         for number, mention in enumerate(feed, start=1):
-            if count and number > count:
+            if args.count and number > args.count:
                 return
             yield f"demo {number}", json.dumps(mention).encode()
 
-    return _send_all(bodies(), args.url.rstrip("/"), args.retries, args.rate)
+    return _send_all(bodies(), args)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Stream a JSON-lines file through batch intake at a steady rate; report every line."""
+    url = f"{args.url.rstrip('/')}/v1/mentions/batch"
+    headers = _headers(args.api_key)
+    # About ten requests a second: small enough to keep the rate smooth.
+    chunk = max(1, min(args.batch_size, int(args.rate / 10) or 1))
+    pacer = _Pacer(args.rate)
+    totals: dict[str, int] = {}
+    unreadable = 0
+
+    def chunks() -> Iterator[list[tuple[int, Any]]]:
+        nonlocal unreadable
+        batch: list[tuple[int, Any]] = []
+        with _open(args.file) as stream:
+            for number, line in _lines(stream):
+                try:
+                    batch.append((number, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    unreadable += 1
+                    print(f"line {number}: not JSON: {exc}", file=sys.stderr)
+                    continue
+                if len(batch) == chunk:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+
+    with httpx.Client(timeout=60) as client:
+        for batch in chunks():
+            pending = batch
+            for attempt in range(args.retries + 1):
+                pacer.wait(len(pending))
+                body = json.dumps({"mentions": [item for _, item in pending]})
+                try:
+                    response = client.post(url, content=body, headers=headers)
+                except httpx.HTTPError as exc:
+                    print(
+                        f"lines {pending[0][0]}-{pending[-1][0]}: cannot reach ingest: {exc}",
+                        file=sys.stderr,
+                    )
+                    totals["unreachable"] = totals.get("unreachable", 0) + len(pending)
+                    break
+                if response.status_code in (401, 403, 413, 415) or (
+                    response.status_code == 422 and "results" not in response.json()
+                ):
+                    print(
+                        f"lines {pending[0][0]}-{pending[-1][0]}: {response.status_code} {response.json().get('detail')}",
+                        file=sys.stderr,
+                    )
+                    totals["refused"] = totals.get("refused", 0) + len(pending)
+                    break
+                retry = []
+                for result in response.json()["results"]:
+                    number, item = pending[result["index"]]
+                    if result["status"] == "unavailable" and attempt < args.retries:
+                        retry.append((number, item))
+                        continue
+                    totals[result["status"]] = totals.get(result["status"], 0) + 1
+                    if result["status"] not in ("accepted", "duplicate"):
+                        print(
+                            f"line {number}: {result['status']}: {result.get('detail', '')}",
+                            file=sys.stderr,
+                        )
+                if not retry:
+                    break
+                time.sleep(float(response.headers.get("retry-after", "1")))
+                pending = retry
+    if unreadable:
+        totals["not_json"] = unreadable
+    print(json.dumps({"replayed": totals}))
+    return 0 if set(totals) <= {"accepted", "duplicate"} else 1
+
+
+def cmd_new_api_key(args: argparse.Namespace) -> int:
+    """Mint a key; print it once, and the entry (with only its hash) for the key file."""
+    valid = {s.value for s in Source} | {"*"}
+    unknown = [s for s in args.sources if s not in valid]
+    if unknown:
+        print(f"unknown sources {unknown}; choose from {sorted(valid)}", file=sys.stderr)
+        return 2
+    key = secrets.token_urlsafe(32)
+    entry = {
+        "name": args.name,
+        "sha256": hashlib.sha256(key.encode()).hexdigest(),
+        "sources": args.sources,
+    }
+    print(json.dumps({"key": key, "key_file_entry": entry}))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print the canonical mention's JSON Schema."""
+    print(json.dumps(MentionIn.model_json_schema(), indent=2, sort_keys=True))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
-        prog="switchboard", description=__doc__.splitlines()[0] if __doc__ else None
+        prog="switchboard",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -137,25 +279,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     classify.set_defaults(func=cmd_classify)
 
-    for name, helptext, func in (
-        ("send", "post JSON-lines mentions (FILE or - for stdin) to the ingest API", cmd_send),
-        ("demo", "post a realistic demo feed to the ingest API", cmd_demo),
-    ):
-        p = sub.add_parser(name, help=helptext)
-        if name == "send":
-            p.add_argument("file")
-        else:
-            p.add_argument("--count", type=int, default=0, help="stop after this many (0: never)")
-            p.add_argument("--seed", type=int, default=None)
-        p.add_argument("--url", default=DEFAULT_INGEST_URL, help="ingest base URL")
+    def ingest_options(p: argparse.ArgumentParser, default_rate: float | None) -> None:
         p.add_argument(
-            "--rate",
-            type=float,
-            default=None if name == "send" else 2.0,
-            help="mentions per second",
+            "--url",
+            default=os.environ.get("SWITCHBOARD_INGEST_URL", DEFAULT_INGEST_URL),
+            help="ingest base URL",
+        )
+        p.add_argument(
+            "--api-key", default=os.environ.get("SWITCHBOARD_INGEST_API_KEY"), help="ingest API key"
+        )
+        p.add_argument(
+            "--rate", type=_rate, default=default_rate, help="mentions per second (e.g. 200/s)"
         )
         p.add_argument("--retries", type=int, default=5, help="retries of a 503 answer")
-        p.set_defaults(func=func)
+
+    send = sub.add_parser("send", help="post JSON-lines mentions (FILE or -) to the ingest API")
+    send.add_argument("file")
+    ingest_options(send, None)
+    send.set_defaults(func=cmd_send)
+
+    replay = sub.add_parser(
+        "replay", help="stream a JSON-lines file through batch intake at --rate"
+    )
+    replay.add_argument("file")
+    ingest_options(replay, 100.0)
+    replay.add_argument("--batch-size", type=int, default=500, help="most mentions per request")
+    replay.set_defaults(func=cmd_replay)
+
+    demo = sub.add_parser("demo", help="post a realistic demo feed to the ingest API")
+    demo.add_argument("--count", type=int, default=0, help="stop after this many (0: never)")
+    demo.add_argument("--seed", type=int, default=None)
+    ingest_options(demo, 2.0)
+    demo.set_defaults(func=cmd_demo)
+
+    new_key = sub.add_parser(
+        "new-api-key", help="mint an ingest API key for some sources ('*' for all)"
+    )
+    new_key.add_argument("name")
+    new_key.add_argument("sources", nargs="+")
+    new_key.set_defaults(func=cmd_new_api_key)
+
+    schema = sub.add_parser("schema", help="print the canonical mention's JSON Schema")
+    schema.set_defaults(func=cmd_schema)
     return parser
 
 

@@ -7,12 +7,13 @@ topic version (`...v2`), never an edit in place.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 # One namespace for deterministic mention ids: the same (source, source id)
 # always yields the same mention id, whichever ingest replica sees it first.
@@ -20,6 +21,9 @@ MENTION_ID_NAMESPACE = uuid.UUID("6f1c0b7e-5d0a-4c57-9d1e-2b7f3a9c8e41")
 
 MAX_TEXT_CHARS = 10_000
 MAX_METADATA_KEYS = 50
+MAX_METADATA_JSON_BYTES = 8 * 1024
+MAX_REFERENCES = 10
+MAX_MEDIA = 20
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 
@@ -93,6 +97,24 @@ class GeoPoint(_Frozen):
     lon: Annotated[float, Field(ge=-180, le=180)]
 
 
+Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+
+
+class Reference(_Frozen):
+    """Another post this mention replies to, quotes or reposts."""
+
+    kind: Literal["reply", "quote", "repost"]
+    source_id: ShortText
+    url: Url | None = None
+
+
+class MediaLink(_Frozen):
+    """A picture, video or other attachment of the mention."""
+
+    url: Url
+    kind: Literal["image", "video", "audio", "link", "other"] = "other"
+
+
 class MentionIn(_Frozen):
     """A mention as a client submits it: the canonical mention, schema v1."""
 
@@ -103,15 +125,25 @@ class MentionIn(_Frozen):
     ]
     created_at: AwareDatetime
     author: Author | None = None
-    url: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    url: Url | None = None
     language: (
         Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")] | None
     ) = None
     geo: GeoPoint | None = None
     district: ShortText | None = None
+    references: Annotated[tuple[Reference, ...], Field(max_length=MAX_REFERENCES)] = ()
+    media: Annotated[tuple[MediaLink, ...], Field(max_length=MAX_MEDIA)] = ()
     metadata: Annotated[dict[str, Any], Field(max_length=MAX_METADATA_KEYS)] = Field(
         default_factory=dict
     )
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_is_small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(value, default=str).encode())
+        if size > MAX_METADATA_JSON_BYTES:
+            raise ValueError(f"metadata is {size} bytes as JSON; at most {MAX_METADATA_JSON_BYTES}")
+        return value
 
     @property
     def mention_id(self) -> str:

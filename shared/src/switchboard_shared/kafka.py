@@ -118,3 +118,19 @@ def encode(event: Any) -> bytes:
     """Serialise an event model to JSON bytes."""
     data: bytes = event.model_dump_json().encode()
     return data
+
+
+async def partitions_of(settings: CommonSettings, topic: str) -> list[int]:
+    """The partition ids of `topic` (empty while it does not exist)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers, client_id="switchboard-admin"
+    )
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    for entry in described:
+        if entry.get("topic") == topic and entry.get("error_code", 0) == 0:
+            return sorted(p["partition"] for p in entry.get("partitions", []))
+    return []

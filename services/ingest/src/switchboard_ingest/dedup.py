@@ -30,6 +30,7 @@ from aiokafka.errors import KafkaError
 
 from switchboard_ingest import metrics
 from switchboard_ingest.settings import IngestSettings
+from switchboard_shared.kafka import partitions_of
 from switchboard_shared.logs import fields
 from switchboard_shared.topics import RAW
 
@@ -121,13 +122,11 @@ class RawTopicTail:
         )
         await consumer.start()
         try:
-            partitions = None
-            while not partitions:
-                partitions = consumer.partitions_for_topic(topic)
-                if not partitions:
-                    await consumer.topics()  # refreshes metadata
-                    await asyncio.sleep(0.2)
-            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            partitions = await partitions_of(self.settings, topic)
+            while not partitions:  # ingest creates the topics at start-up, maybe just now
+                await asyncio.sleep(0.2)
+                partitions = await partitions_of(self.settings, topic)
+            tps = [TopicPartition(topic, p) for p in partitions]
             consumer.assign(tps)
             since_ms = int((time.time() - self.settings.ingest_dedup_window_seconds) * 1000)
             starts = await consumer.offsets_for_times(dict.fromkeys(tps, max(since_ms, 0)))
