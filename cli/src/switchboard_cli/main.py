@@ -99,7 +99,7 @@ def _post(
 
 
 class _Pacer:
-    """Spaces work at a fixed rate (open loop: late work is not made up by bursts beyond one)."""
+    """Spaces work at a fixed rate; after a stall it resumes the rate rather than bursting to catch up."""
 
     def __init__(self, rate: float | None) -> None:
         self.interval = 1.0 / rate if rate else 0.0
@@ -111,7 +111,7 @@ class _Pacer:
         delay = self.next_at - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        self.next_at = max(self.next_at, time.monotonic() - self.interval) + self.interval * units
+        self.next_at = max(self.next_at, time.monotonic()) + self.interval * units
 
 
 def _send_all(bodies: Iterable[tuple[str, str | bytes]], args: argparse.Namespace) -> int:

@@ -40,3 +40,42 @@ def test_classify_reports_a_bad_line_by_number_and_field(tmp_path, capsys):
     path.write_text('{"source": "x", "source_id": "1", "created_at": "2026-11-29T22:00:00Z"}\n')
     assert main(["classify", str(path)]) == 2
     assert "line 1: text: Field required" in capsys.readouterr().err
+
+
+def test_the_pacer_spaces_work_at_the_rate_without_bursting_to_catch_up(monkeypatch):
+    from switchboard_cli import main as cli
+
+    clock = {"now": 100.0}
+    slept = []
+    monkeypatch.setattr(cli.time, "monotonic", lambda: clock["now"])
+
+    def sleep(seconds):
+        slept.append(round(seconds, 3))
+        clock["now"] += seconds
+
+    monkeypatch.setattr(cli.time, "sleep", sleep)
+    pacer = cli._Pacer(10.0)
+    for _ in range(3):
+        pacer.wait()
+    assert slept == [0.1, 0.1]
+    clock["now"] += 5  # a stall: the pacer does not then fire a burst to catch up
+    pacer.wait()
+    pacer.wait()
+    assert slept == [0.1, 0.1, 0.1]
+
+
+def test_new_api_key_prints_the_key_once_and_only_its_hash_for_the_file(capsys):
+    import hashlib
+
+    assert main(["new-api-key", "city-app", "app", "sms"]) == 0
+    minted = json.loads(capsys.readouterr().out)
+    assert minted["key_file_entry"] == {"name": "city-app", "sha256": hashlib.sha256(minted["key"].encode()).hexdigest(), "sources": ["app", "sms"]}
+    assert main(["new-api-key", "x", "telegraph"]) == 2
+
+
+def test_the_published_json_schema_file_matches_the_model(capsys):
+    from pathlib import Path
+
+    assert main(["schema"]) == 0
+    published = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "mention.v1.json"
+    assert json.loads(published.read_text()) == json.loads(capsys.readouterr().out)

@@ -1,7 +1,231 @@
-"""Platform webhooks (X account activity, Meta): verified before anything is accepted."""
+"""Platform webhooks (X account activity, Meta): verified before anything is accepted.
+
+This module owns the webhook doors: each is enabled by its secret in the
+settings, answers the platform's handshake, checks the signature over the raw
+body before reading it, and hands every mention to `Intake.submit` and every
+item it cannot map to `Intake.dead_letter`. A delivery is answered 200 only
+once Kafka has acknowledged all of it, and 503 otherwise: platforms redeliver,
+and duplicate detection makes redelivery safe. Payload shapes and signatures
+are `platforms.py`'s business.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, SecretStr
+
+from switchboard_ingest import metrics, platforms
+from switchboard_ingest.http import IntakeDep, ProblemError, SettingsDep, read_body, unavailable
+from switchboard_ingest.intake import Intake, Outcome, Result
+from switchboard_ingest.platforms import Mapped
+from switchboard_ingest.publisher import Ack, KafkaUnavailable
+from switchboard_ingest.settings import IngestSettings
+from switchboard_shared.events import mention_id_for
+from switchboard_shared.logs import fields
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["webhooks"])
+
+X_ROUTE = "/v1/webhooks/x"
+META_ROUTE = "/v1/webhooks/meta"
+NORMALISATION = "normalisation"
+
+
+class DeliveryResult(BaseModel):
+    """What became of a verified delivery: counts, and the ids of the mentions Kafka has."""
+
+    accepted: int
+    duplicates: int
+    dead_lettered: int
+    ignored: int
+    mention_ids: list[str]
+
+
+def _enabled(secret: SecretStr | None, route: str, setting: str) -> str:
+    """The secret of a webhook, or 404 when it is not configured (the door does not exist)."""
+    if secret is None:
+        raise ProblemError(
+            404,
+            "not-found",
+            "Webhook not enabled",
+            f"{route} is not enabled on this deployment (set SWITCHBOARD_{setting.upper()})",
+        )
+    return secret.get_secret_value()
+
+
+def _missing_parameter(name: str) -> ProblemError:
+    return ProblemError(
+        422,
+        "invalid-request",
+        "Invalid request",
+        f"{name}: query parameter is required",
+        errors=[{"field": name, "message": "query parameter is required", "type": "missing"}],
+    )
+
+
+def _bad_signature(source: str, header: str, present: bool) -> ProblemError:
+    metrics.REJECTED.labels("bad_signature", source).inc()
+    what = "does not match the body" if present else "is missing"
+    return ProblemError(
+        401,
+        "bad-signature",
+        "Bad signature",
+        f"{header} {what}; nothing was accepted",
+    )
+
+
+@asynccontextmanager
+async def _timed(route: str) -> AsyncIterator[None]:
+    """Observe a webhook request's duration under its final status."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        yield
+        status = 200
+    except ProblemError as exc:
+        status = exc.status
+        raise
+    finally:
+        metrics.REQUEST_SECONDS.labels(route, str(status)).observe(time.perf_counter() - started)
+
+
+# --- X ----------------------------------------------------------------------
+
+
+@router.get(X_ROUTE, summary="Answer X's challenge-response check (CRC)")
+async def x_crc(
+    settings: SettingsDep, crc_token: Annotated[str | None, Query()] = None
+) -> JSONResponse:
+    """The HMAC of `crc_token` under the consumer secret, proving this endpoint holds it."""
+    secret = _enabled(settings.ingest_x_consumer_secret, X_ROUTE, "ingest_x_consumer_secret")
+    # Checked here rather than by FastAPI so a disabled webhook answers 404 first.
+    if not crc_token:
+        raise _missing_parameter("crc_token")
+    return JSONResponse({"response_token": platforms.x_crc_response_token(secret, crc_token)})
+
+
+@router.post(X_ROUTE, summary="Receive X account activity", response_model=DeliveryResult)
+async def x_events(request: Request, intake: IntakeDep, settings: SettingsDep) -> JSONResponse:
+    """Verify the signature, then submit each created tweet; 200 once Kafka has all of it."""
+    async with _timed(X_ROUTE):
+        secret = _enabled(settings.ingest_x_consumer_secret, X_ROUTE, "ingest_x_consumer_secret")
+        body = await read_body(request, settings, require_json=False)
+        presented = request.headers.get(platforms.X_SIGNATURE_HEADER)
+        if not platforms.same_secret(platforms.x_signature(secret, body), presented):
+            raise _bad_signature("x", platforms.X_SIGNATURE_HEADER, presented is not None)
+        mapped = _map(body, platforms.map_x_payload, source="x")
+        return await _deliver(mapped, intake, settings, via="webhook_x")
+
+
+# --- Meta -------------------------------------------------------------------
+
+
+@router.get(META_ROUTE, summary="Answer Meta's subscription handshake")
+async def meta_handshake(
+    settings: SettingsDep,
+    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+    verify_token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
+    challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
+) -> PlainTextResponse:
+    """Echo `hub.challenge` when `hub.verify_token` is ours; 403 otherwise."""
+    _enabled(settings.ingest_meta_app_secret, META_ROUTE, "ingest_meta_app_secret")
+    if not challenge:
+        raise _missing_parameter("hub.challenge")
+    expected = settings.ingest_meta_verify_token
+    if (
+        mode != "subscribe"
+        or expected is None
+        or not platforms.same_secret(expected.get_secret_value(), verify_token)
+    ):
+        metrics.REJECTED.labels("bad_verify_token", "meta").inc()
+        raise ProblemError(
+            403,
+            "forbidden",
+            "Handshake refused",
+            "hub.mode must be 'subscribe' and hub.verify_token must be this deployment's token",
+        )
+    # nosniff: the echoed challenge is caller-chosen text and must stay text.
+    return PlainTextResponse(challenge, headers={"X-Content-Type-Options": "nosniff"})
+
+
+@router.post(
+    META_ROUTE, summary="Receive Meta (Page feed, Instagram) changes", response_model=DeliveryResult
+)
+async def meta_events(request: Request, intake: IntakeDep, settings: SettingsDep) -> JSONResponse:
+    """Verify the signature, then submit each added post or comment; 200 once Kafka has all of it."""
+    async with _timed(META_ROUTE):
+        secret = _enabled(settings.ingest_meta_app_secret, META_ROUTE, "ingest_meta_app_secret")
+        body = await read_body(request, settings, require_json=False)
+        presented = request.headers.get(platforms.META_SIGNATURE_HEADER)
+        if not platforms.same_secret(platforms.meta_signature(secret, body), presented):
+            # Meta's payload says whether it is Facebook or Instagram, but an
+            # unverified payload is not read at all.
+            raise _bad_signature("meta", platforms.META_SIGNATURE_HEADER, presented is not None)
+        mapped = _map(body, platforms.map_meta_payload, source="unknown")
+        return await _deliver(mapped, intake, settings, via="webhook_meta")
+
+
+# --- shared -----------------------------------------------------------------
+
+
+def _map(body: bytes, mapper: Callable[[Any], Mapped], *, source: str) -> Mapped:
+    """What a verified body yields; a body that is not JSON is dead-lettered whole, never retried."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        error = f"(body): not JSON: {exc}"
+        raw = body.decode("utf-8", errors="replace")
+        return Mapped(unmappable=[platforms.Unmappable(source, error, raw)])
+    return mapper(payload)
+
+
+async def _deliver(
+    mapped: Mapped, intake: Intake, settings: IngestSettings, *, via: str
+) -> JSONResponse:
+    """Submit every mention and dead-letter every unmappable item; 503 if Kafka missed any."""
+    writes: list[Awaitable[Result | Ack]] = [intake.submit(m, via=via) for m in mapped.mentions]
+    writes += [
+        intake.dead_letter(
+            source=item.source,
+            via=via,
+            reason=NORMALISATION,
+            error=item.error,
+            raw=item.raw,
+            mention_id=(
+                mention_id_for(item.source, item.source_id) if item.source_id is not None else None
+            ),
+        )
+        for item in mapped.unmappable
+    ]
+    # Every write runs to its end even when one fails, so a retry finds the
+    # ones that did land as duplicates rather than racing them.
+    outcomes = await asyncio.gather(*writes, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, KafkaUnavailable):
+            log.warning(
+                "webhook delivery refused: Kafka unavailable",
+                extra=fields(via=via, cause=outcome.cause, items=len(outcomes)),
+            )
+            raise unavailable(outcome.cause, settings.ingest_retry_after_seconds) from outcome
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    results = [o for o in outcomes if isinstance(o, Result)]
+    answer = DeliveryResult(
+        accepted=sum(r.outcome is Outcome.ACCEPTED for r in results),
+        duplicates=sum(r.outcome is Outcome.DUPLICATE for r in results),
+        dead_lettered=len(mapped.unmappable),
+        ignored=mapped.ignored,
+        mention_ids=[r.mention_id for r in results],
+    )
+    return JSONResponse(answer.model_dump())

@@ -1,0 +1,236 @@
+"""Platform webhooks on the real broker: only signed deliveries reach the topics."""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import free_port, run_async
+from switchboard_ingest.app import create_app
+from switchboard_ingest.settings import IngestSettings
+from switchboard_shared.events import DeadLetter, MentionReceived, mention_id_for
+from switchboard_shared.topics import DEADLETTER, RAW
+
+pytestmark = pytest.mark.kafka
+
+X_SECRET = "x-consumer-secret"
+META_SECRET = "meta-app-secret"
+VERIFY_TOKEN = "verify-me"
+
+
+def tweet(tweet_id: str, text: str) -> dict:
+    return {
+        "id_str": tweet_id,
+        "created_at": "Sat Nov 29 22:00:00 +0000 2025",
+        "text": text,
+        "user": {"id_str": "42", "screen_name": "maria_g", "name": "Maria", "followers_count": 7},
+        "lang": "en",
+    }
+
+
+X_PAYLOAD = {
+    "for_user_id": "2244994945",
+    "tweet_create_events": [
+        tweet("1864400000000000001", "Shots fired near 5th and Main"),
+        tweet("1864400000000000002", "Road blocked by police at 5th"),
+    ],
+    "favorite_events": [{"id": "ignored"}],
+}
+GOOD_CHANGE = {
+    "field": "feed",
+    "value": {
+        "item": "comment",
+        "verb": "add",
+        "post_id": "1044_222",
+        "comment_id": "222_333",
+        "message": "Power has been out on Oak Ave since noon",
+        "from": {"id": "5550001", "name": "Dana"},
+        "created_time": 1764453000,
+    },
+}
+UNMAPPABLE_CHANGE = {
+    "field": "feed",
+    "value": {"item": "post", "verb": "add", "post_id": "1044_444", "from": {"id": "5550002"}},
+}
+META_PAYLOAD = {
+    "object": "page",
+    "entry": [{"id": "1044", "time": 1764453600, "changes": [GOOD_CHANGE, UNMAPPABLE_CHANGE]}],
+}
+
+
+def x_signed(payload: dict) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(payload).encode()
+    digest = hmac.new(X_SECRET.encode(), body, hashlib.sha256).digest()
+    signature = "sha256=" + base64.b64encode(digest).decode()
+    return body, {"x-twitter-webhooks-signature": signature, "content-type": "application/json"}
+
+
+def meta_signed(payload: dict) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(payload).encode()
+    signature = "sha256=" + hmac.new(META_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return body, {"x-hub-signature-256": signature, "content-type": "application/json"}
+
+
+def wait_ready(client: TestClient, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if client.get("/readyz").status_code == 200:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"ingest not ready: {client.get('/readyz').json()}")
+
+
+@pytest.fixture
+def settings(kafka_bootstrap, topic_prefix):
+    return IngestSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        ingest_x_consumer_secret=X_SECRET,
+        ingest_meta_app_secret=META_SECRET,
+        ingest_meta_verify_token=VERIFY_TOKEN,
+    )
+
+
+@pytest.fixture
+def client(settings):
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        yield client
+
+
+def test_x_crc_challenge_is_answered_with_the_hmac_of_the_token(client):
+    response = client.get("/v1/webhooks/x", params={"crc_token": "challenge-123"})
+    assert response.status_code == 200
+    digest = hmac.new(X_SECRET.encode(), b"challenge-123", hashlib.sha256).digest()
+    assert response.json() == {"response_token": "sha256=" + base64.b64encode(digest).decode()}
+    missing = client.get("/v1/webhooks/x")
+    assert missing.status_code == 422
+    assert missing.json()["errors"][0]["field"] == "crc_token"
+
+
+def test_meta_handshake_echoes_the_challenge_only_for_our_verify_token(client):
+    params = {
+        "hub.mode": "subscribe",
+        "hub.verify_token": VERIFY_TOKEN,
+        "hub.challenge": "1158201444",
+    }
+    response = client.get("/v1/webhooks/meta", params=params)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text == "1158201444"
+    refused = client.get("/v1/webhooks/meta", params={**params, "hub.verify_token": "guess"})
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_signed_x_delivery_lands_canonical_mentions_on_the_raw_topic(
+    client, settings, topic_reader
+):
+    body, headers = x_signed(X_PAYLOAD)
+    response = client.post("/v1/webhooks/x", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    ids = [mention_id_for("x", t["id_str"]) for t in X_PAYLOAD["tweet_create_events"]]
+    assert response.json() == {
+        "accepted": 2,
+        "duplicates": 0,
+        "dead_lettered": 0,
+        "ignored": 1,
+        "mention_ids": ids,
+    }
+    records = run_async(topic_reader.read(RAW.name(settings.topic_prefix), count=2, timeout=10))
+    events = {
+        e.mention_id: e for e in (MentionReceived.model_validate_json(r.value) for r in records)
+    }
+    assert set(events) == set(ids)
+    mention = events[ids[0]].mention
+    assert mention.text == "Shots fired near 5th and Main"
+    assert mention.url == "https://x.com/maria_g/status/1864400000000000001"
+    assert mention.author is not None and mention.author.handle == "maria_g"
+    assert mention.created_at.tzinfo is not None
+    assert mention.metadata["account_id"] == "2244994945"
+
+
+def test_redelivery_of_the_same_signed_payload_is_answered_as_duplicates(
+    client, settings, topic_reader
+):
+    body, headers = x_signed(X_PAYLOAD)
+    assert client.post("/v1/webhooks/x", content=body, headers=headers).json()["accepted"] == 2
+    again = client.post("/v1/webhooks/x", content=body, headers=headers)
+    assert again.status_code == 200
+    assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 2)
+    records = run_async(topic_reader.read_quiet(RAW.name(settings.topic_prefix), settle=2))
+    assert len(records) == 2
+    assert "switchboard_ingest_duplicates_total" in client.get("/metrics").text
+
+
+@pytest.mark.parametrize("signature", [None, "sha256=bm90IHRoZSBzaWduYXR1cmU=", "garbage"])
+def test_a_bad_or_missing_signature_gets_401_and_nothing_is_produced(
+    client, settings, topic_reader, signature
+):
+    body, headers = x_signed(X_PAYLOAD)
+    del headers["x-twitter-webhooks-signature"]
+    if signature is not None:
+        headers["x-twitter-webhooks-signature"] = signature
+    response = client.post("/v1/webhooks/x", content=body, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+    body, headers = meta_signed(META_PAYLOAD)
+    tampered = body.replace(b"Oak Ave", b"Elm St")
+    assert client.post("/v1/webhooks/meta", content=tampered, headers=headers).status_code == 401
+
+    for topic in (RAW, DEADLETTER):
+        assert (
+            run_async(topic_reader.read_quiet(topic.name(settings.topic_prefix), settle=1.5)) == []
+        )
+    assert 'reason="bad_signature"' in client.get("/metrics").text
+
+
+def test_a_meta_delivery_submits_the_good_change_and_dead_letters_the_unmappable_one(
+    client, settings, topic_reader
+):
+    body, headers = meta_signed(META_PAYLOAD)
+    response = client.post("/v1/webhooks/meta", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["accepted"], answer["dead_lettered"], answer["ignored"]) == (1, 1, 0)
+    assert answer["mention_ids"] == [mention_id_for("facebook", "222_333")]
+
+    raw = run_async(topic_reader.read_quiet(RAW.name(settings.topic_prefix), settle=2))
+    assert len(raw) == 1
+    mention = MentionReceived.model_validate_json(raw[0].value).mention
+    assert (mention.source.value, mention.source_id) == ("facebook", "222_333")
+    assert mention.text == GOOD_CHANGE["value"]["message"]
+
+    dead = run_async(topic_reader.read(DEADLETTER.name(settings.topic_prefix), count=1, timeout=10))
+    assert len(dead) == 1
+    letter = DeadLetter.model_validate_json(dead[0].value)
+    assert letter.reason == "normalisation"
+    assert letter.error.startswith("entry.0.changes.1.value.message")
+    assert json.loads(letter.raw_payload) == UNMAPPABLE_CHANGE
+    assert letter.mention_id == mention_id_for("facebook", "1044_444")
+
+
+def test_webhooks_without_their_secret_do_not_exist(kafka_bootstrap, topic_prefix):
+    settings = IngestSettings(kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/v1/webhooks/x", params={"crc_token": "t"}).status_code == 404
+        assert client.post("/v1/webhooks/meta", content=b"{}").status_code == 404
+
+
+def test_unreachable_kafka_gets_503_with_retry_after_so_the_platform_redelivers(topic_prefix):
+    settings = IngestSettings(
+        kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
+        topic_prefix=topic_prefix,
+        kafka_ack_timeout_seconds=1,
+        ingest_meta_app_secret=META_SECRET,
+    )
+    with TestClient(create_app(settings)) as client:
+        body, headers = meta_signed(META_PAYLOAD)
+        response = client.post("/v1/webhooks/meta", content=body, headers=headers)
+        assert response.status_code == 503
+        assert int(response.headers["retry-after"]) >= 1
