@@ -1,9 +1,16 @@
-"""Pull connectors: sources ingest fetches from rather than waits for."""
+"""Pull connectors: sources ingest fetches from rather than waits for.
+
+Owns which connectors the settings enable; each connector module owns its
+protocol, its mapping to canonical mentions and its durable cursor.
+"""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from switchboard_ingest.connectors.cursor import CursorStore
+from switchboard_ingest.connectors.mastodon import MastodonConnector
+from switchboard_ingest.connectors.rss import RssConnector, rss_connector_names
 from switchboard_ingest.intake import Intake
 from switchboard_ingest.settings import IngestSettings
 
@@ -18,5 +25,28 @@ class Connector(Protocol):
 
 
 def build_connectors(settings: IngestSettings, intake: Intake) -> list[Connector]:
-    """The connectors the settings enable."""
-    return []
+    """The connectors the settings enable: one per feed, and Mastodon when configured."""
+    store = CursorStore(settings.ingest_state_dir)
+    feeds = list(dict.fromkeys(settings.ingest_rss_feeds))  # a feed listed twice is polled once
+    connectors: list[Connector] = [
+        RssConnector(
+            name=name,
+            feed_url=url,
+            intake=intake,
+            store=store,
+            poll_seconds=settings.ingest_rss_poll_seconds,
+        )
+        for url, name in zip(feeds, rss_connector_names(feeds), strict=True)
+    ]
+    if settings.ingest_mastodon_base_url and settings.ingest_mastodon_hashtag:
+        token = settings.ingest_mastodon_access_token
+        connectors.append(
+            MastodonConnector(
+                base_url=settings.ingest_mastodon_base_url,
+                hashtag=settings.ingest_mastodon_hashtag,
+                intake=intake,
+                store=store,
+                access_token=token.get_secret_value() if token else None,
+            )
+        )
+    return connectors

@@ -1,0 +1,193 @@
+"""What every pull connector shares: HTML to text, back-off, and submitting without skipping.
+
+A connector never drops an item because Kafka was unavailable: it waits and
+retries the same item until intake has answered for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+from switchboard_ingest.intake import Intake, Result
+from switchboard_ingest.publisher import KafkaUnavailable
+from switchboard_shared.events import MAX_TEXT_CHARS, MentionIn
+from switchboard_shared.logs import fields
+
+log = logging.getLogger(__name__)
+
+# Exceptions a pure mapping raises on input it cannot turn into a mention
+# (pydantic's ValidationError is a ValueError).
+MAPPING_ERRORS = (ValueError, TypeError, KeyError, AttributeError)
+
+_BLOCK_TAGS = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
+    ]
+)
+_INVISIBLE_TAGS = frozenset({"script", "style", "template", "noscript"})
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _INVISIBLE_TAGS:
+            self._hidden_depth += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _INVISIBLE_TAGS:
+            self._hidden_depth = max(0, self._hidden_depth - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden_depth:
+            self.parts.append(data)
+
+
+def strip_html(html: str) -> str:
+    """The readable text of an HTML fragment: tags dropped, entities decoded, whitespace tidied."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def bound_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """`text` cut to at most `limit` characters, marked with an ellipsis when cut."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+def bound_or_none(value: str | None, limit: int) -> str | None:
+    """`value` cut to `limit` characters; None when empty."""
+    if not value:
+        return None
+    value = value.strip()
+    return value[:limit] or None
+
+
+def as_utc(moment: datetime) -> datetime:
+    """`moment` as an aware UTC datetime (a naive one is taken to be UTC already)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+class Backoff:
+    """Exponentially growing delays, capped, with jitter so replicas do not retry in step."""
+
+    def __init__(self, initial: float, cap: float) -> None:
+        self.initial = initial
+        self.cap = max(cap, initial)
+        self._next = initial
+
+    def next_delay(self) -> float:
+        """The delay before the next attempt; each call doubles the one after, up to the cap."""
+        delay = self._next
+        self._next = min(self._next * 2, self.cap)
+        return delay * random.uniform(0.8, 1.0)
+
+    def reset(self) -> None:
+        """Start again from the initial delay (after a success)."""
+        self._next = self.initial
+
+
+async def submit_until_answered(
+    intake: Intake, mention: MentionIn, *, via: str, connector: str, backoff: Backoff
+) -> Result:
+    """Submit `mention`, retrying the same mention while Kafka is unavailable."""
+    while True:
+        try:
+            result = await intake.submit(mention, via=via)
+        except KafkaUnavailable as exc:
+            delay = backoff.next_delay()
+            log.warning(
+                "connector waits for Kafka before retrying the same mention",
+                extra=fields(
+                    connector=connector,
+                    mention_id=mention.mention_id,
+                    cause=exc.cause,
+                    retry_in=round(delay, 2),
+                ),
+            )
+            await asyncio.sleep(delay)
+            continue
+        backoff.reset()
+        return result
+
+
+async def dead_letter_until_taken(
+    intake: Intake,
+    *,
+    source: str,
+    via: str,
+    connector: str,
+    error: str,
+    raw: str,
+    backoff: Backoff,
+) -> None:
+    """Park an item that cannot become a mention, retrying while Kafka is unavailable."""
+    while True:
+        try:
+            await intake.dead_letter(
+                source=source, via=via, reason="normalisation", error=error, raw=raw
+            )
+        except KafkaUnavailable as exc:
+            delay = backoff.next_delay()
+            log.warning(
+                "connector waits for Kafka before dead-lettering",
+                extra=fields(connector=connector, cause=exc.cause, retry_in=round(delay, 2)),
+            )
+            await asyncio.sleep(delay)
+            continue
+        backoff.reset()
+        return
+
+
+def utc_now() -> datetime:
+    """The current time, aware in UTC."""
+    return datetime.now(UTC)
