@@ -54,7 +54,7 @@ class Intake:
             max_entries=settings.ingest_dedup_max_entries,
         )
         self.tail = RawTopicTail(settings, self.seen)
-        self._pending: dict[str, asyncio.Future[Result]] = {}
+        self._pending: dict[str, asyncio.Future[Ack]] = {}
         self.raw_topic = RAW.name(settings.topic_prefix)
         self.deadletter_topic = DEADLETTER.name(settings.topic_prefix)
 
@@ -89,16 +89,24 @@ class Intake:
             return self._duplicate(mention_id, source, via)
         pending = self._pending.get(mention_id)
         if pending is not None:
-            # The same mention is being written right now (a retry racing its
-            # original): wait for that write and answer as a duplicate of it.
+            # This mention is being written right now (a retry racing its
+            # original, or the original's ack was late and the producer still
+            # holds it): wait for that write rather than writing a twin.
             try:
-                await asyncio.shield(pending)
+                await asyncio.wait_for(
+                    asyncio.shield(pending), self.settings.kafka_ack_timeout_seconds
+                )
+            except TimeoutError as exc:
+                metrics.UNAVAILABLE.labels("previous_write_unresolved").inc()
+                raise KafkaUnavailable("previous_write_unresolved") from exc
             except KafkaUnavailable:
-                pass
+                pass  # the earlier write failed for good: write it now
             else:
                 return self._duplicate(mention_id, source, via)
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._pending[mention_id] = future
+        # Until this write settles, a concurrent submit of the same mention waits on it.
+        settled: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+        self._pending[mention_id] = settled
+        settled.add_done_callback(lambda done: self._settled(mention_id, done))
         try:
             event = MentionReceived(mention_id=mention_id, mention=mention)
             ack = await self.publisher.publish(self.raw_topic, mention_id, event)
@@ -108,14 +116,15 @@ class Intake:
                 "mention refused: Kafka unavailable",
                 extra=fields(mention_id=mention_id, source=source, via=via, cause=exc.cause),
             )
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiting duplicates re-raise it themselves
+            if exc.delivery is None:
+                settled.set_exception(exc)
+            else:
+                # The producer still holds the record and may yet land it.
+                exc.delivery.add_done_callback(lambda late: _copy_outcome(late, settled))
             raise
-        finally:
-            self._pending.pop(mention_id, None)
+        settled.set_result(ack)
         self.seen.add(mention_id)
         result = Result(mention_id=mention_id, outcome=Outcome.ACCEPTED, ack=ack)
-        future.set_result(result)
         metrics.ACCEPTED.labels(source, via).inc()
         log.info(
             "mention accepted",
@@ -128,6 +137,20 @@ class Intake:
             ),
         )
         return result
+
+    def _settled(self, mention_id: str, done: asyncio.Future[Ack]) -> None:
+        if self._pending.get(mention_id) is done:
+            del self._pending[mention_id]
+        if done.cancelled() or done.exception() is not None:
+            return
+        if not self.seen.contains(mention_id):
+            # An acknowledgement that came after we answered 503: the mention
+            # is on the topic after all, so a retry must be a duplicate.
+            log.info(
+                "late acknowledgement: mention landed after a 503",
+                extra=fields(mention_id=mention_id),
+            )
+        self.seen.add(mention_id)
 
     def _duplicate(self, mention_id: str, source: str, via: str) -> Result:
         metrics.DUPLICATES.labels(source, via).inc()
@@ -162,3 +185,14 @@ class Intake:
             ),
         )
         return ack
+
+
+def _copy_outcome(source: asyncio.Future[Ack], target: asyncio.Future[Ack]) -> None:
+    if target.done():
+        return
+    if source.cancelled():
+        target.set_exception(KafkaUnavailable("cancelled"))
+    elif (error := source.exception()) is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(source.result())

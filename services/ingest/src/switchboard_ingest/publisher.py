@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -27,11 +28,16 @@ log = logging.getLogger(__name__)
 
 
 class KafkaUnavailable(Exception):
-    """Kafka did not acknowledge a write (or cannot take more); the caller should retry later."""
+    """Kafka did not acknowledge a write (or cannot take more); the caller should retry later.
 
-    def __init__(self, cause: str) -> None:
+    `delivery` is set when the record was handed to the producer but not
+    acknowledged in time: the producer keeps retrying it, so it may still land.
+    """
+
+    def __init__(self, cause: str, delivery: asyncio.Future[Ack] | None = None) -> None:
         super().__init__(cause)
         self.cause = cause
+        self.delivery = delivery
 
 
 @dataclass(frozen=True)
@@ -123,13 +129,40 @@ class Publisher:
                 future = await producer.send(
                     topic, encode(event), key=key.encode() if key else None
                 )
-                metadata = await future
         except TimeoutError as exc:
-            raise KafkaUnavailable("ack_timeout") from exc
+            self._done()
+            raise KafkaUnavailable("metadata_timeout") from exc
         except KafkaError as exc:
+            self._done()
             raise KafkaUnavailable(type(exc).__name__) from exc
-        finally:
-            self._in_flight -= 1
-            metrics.IN_FLIGHT.set(self._in_flight)
-        metrics.KAFKA_ACK_SECONDS.observe(time.perf_counter() - started)
-        return Ack(topic=metadata.topic, partition=metadata.partition, offset=metadata.offset)
+        # From here the record is the producer's: it retries it until it lands
+        # or expires, whatever we answer. Track that outcome rather than
+        # forgetting it, so a retry of the same mention cannot write a twin.
+        delivery: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+
+        def settle(sent: asyncio.Future[object]) -> None:
+            self._done()
+            if delivery.done():
+                return
+            if sent.cancelled():
+                delivery.set_exception(KafkaUnavailable("cancelled"))
+            elif (error := sent.exception()) is not None:
+                delivery.set_exception(KafkaUnavailable(type(error).__name__))
+            else:
+                metadata: Any = sent.result()
+                metrics.KAFKA_ACK_SECONDS.observe(time.perf_counter() - started)
+                delivery.set_result(
+                    Ack(topic=metadata.topic, partition=metadata.partition, offset=metadata.offset)
+                )
+
+        future.add_done_callback(settle)
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(delivery), self.settings.kafka_ack_timeout_seconds
+            )
+        except TimeoutError as exc:
+            raise KafkaUnavailable("ack_timeout", delivery) from exc
+
+    def _done(self) -> None:
+        self._in_flight -= 1
+        metrics.IN_FLIGHT.set(self._in_flight)

@@ -189,3 +189,27 @@ def test_nothing_hostile_reached_kafka(hostile_client, topic_reader):
     _, prefix = hostile_client
     assert run_async(topic_reader.read_quiet(RAW.name(prefix), settle=2)) == []
     assert run_async(topic_reader.read_quiet(DEADLETTER.name(prefix), settle=1)) == []
+
+
+@SETTINGS
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["crc_token", "hub.mode", "hub.verify_token", "hub.challenge", "x"]),
+        st.text(max_size=200),
+        max_size=4,
+    )
+)
+def test_webhook_handshakes_never_fail_with_a_server_error(hostile_client, params):
+    client, _ = hostile_client
+    x = client.get("/v1/webhooks/x", params=params)
+    if x.status_code == 200:
+        assert x.json()["response_token"].startswith("sha256=")
+        assert "crc_token" in params
+    else:
+        assert_problem(x)
+    meta = client.get("/v1/webhooks/meta", params=params)
+    if meta.status_code == 200:
+        assert params.get("hub.verify_token") == "verify-me"
+        assert meta.text == params["hub.challenge"]
+    else:
+        assert_problem(meta)
