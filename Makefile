@@ -15,7 +15,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 TEST_KAFKA_PORT ?= 19092
 TEST_PG_PORT ?= 54329
 
-.PHONY: help install lint format test test-unit test-integration test-e2e run kafka-up kafka-down clean
+.PHONY: help install lint format test test-unit test-integration test-e2e bench bench-quick run kafka-up kafka-down clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -52,6 +52,16 @@ test-integration: install ## integration tests on a real Kafka and PostgreSQL
 
 test-e2e: install ## end-to-end tests: the three services as processes
 	KAFKA_PORT=$(TEST_KAFKA_PORT) PG_PORT=$(TEST_PG_PORT) bash deploy/local/with-test-infra.sh $(BIN)/pytest -m e2e
+
+# Benchmarks get a broker and database of their own, apart from tests and `make run`.
+BENCH_KAFKA_PORT ?= 18092
+BENCH_PG_PORT ?= 54319
+
+bench: install ## throughput and latency report (.run/bench/): ceiling, each stage, whole pipeline, burst, RSS
+	KAFKA_PORT=$(BENCH_KAFKA_PORT) PG_PORT=$(BENCH_PG_PORT) KAFKA_HEAP=1g bash deploy/local/with-test-infra.sh $(BIN)/python -m tests.bench.run_bench
+
+bench-quick: install ## the same, a quarter of the volume
+	KAFKA_PORT=$(BENCH_KAFKA_PORT) PG_PORT=$(BENCH_PG_PORT) KAFKA_HEAP=1g bash deploy/local/with-test-infra.sh $(BIN)/python -m tests.bench.run_bench --quick
 
 run: install ## Kafka, the three services and a demo feed; Ctrl-C stops everything
 	bash deploy/local/run.sh
