@@ -15,7 +15,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 TEST_KAFKA_PORT ?= 19092
 TEST_PG_PORT ?= 54329
 
-.PHONY: help install lint format test test-unit test-integration test-e2e bench bench-quick run kafka-up kafka-down clean
+.PHONY: help install lint format test test-faults test-unit test-integration test-e2e bench bench-quick run kafka-up kafka-down clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -41,17 +41,20 @@ format: $(BIN)/switchboard ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install lint ## everything: lint, then unit, integration and e2e tests on a real Kafka and PostgreSQL
-	KAFKA_PORT=$(TEST_KAFKA_PORT) PG_PORT=$(TEST_PG_PORT) bash deploy/local/with-test-infra.sh $(BIN)/pytest
+test: install lint ## everything: lint, then unit, integration, e2e and the quick fault drills on a real Kafka and PostgreSQL
+	KAFKA_PORT=$(TEST_KAFKA_PORT) PG_PORT=$(TEST_PG_PORT) bash deploy/local/with-test-infra.sh $(BIN)/pytest -m "not faults or quick"
+
+test-faults: install ## every fault-injection scenario, 3 runs each (table in .run/faults/results.jsonl)
+	SWITCHBOARD_FAULT_RUNS=3 KAFKA_PORT=$(TEST_KAFKA_PORT) PG_PORT=$(TEST_PG_PORT) bash deploy/local/with-test-infra.sh $(BIN)/pytest -m faults tests/faults
 
 test-unit: $(BIN)/switchboard ## unit tests only (no Kafka, no database)
 	$(BIN)/pytest -m "not kafka and not postgres and not e2e"
 
 test-integration: install ## integration tests on a real Kafka and PostgreSQL
-	KAFKA_PORT=$(TEST_KAFKA_PORT) PG_PORT=$(TEST_PG_PORT) bash deploy/local/with-test-infra.sh $(BIN)/pytest -m "kafka or postgres" -m "not e2e"
+	KAFKA_PORT=$(TEST_KAFKA_PORT) PG_PORT=$(TEST_PG_PORT) bash deploy/local/with-test-infra.sh $(BIN)/pytest -m "(kafka or postgres) and not e2e"
 
 test-e2e: install ## end-to-end tests: the three services as processes
-	KAFKA_PORT=$(TEST_KAFKA_PORT) PG_PORT=$(TEST_PG_PORT) bash deploy/local/with-test-infra.sh $(BIN)/pytest -m e2e
+	KAFKA_PORT=$(TEST_KAFKA_PORT) PG_PORT=$(TEST_PG_PORT) bash deploy/local/with-test-infra.sh $(BIN)/pytest -m "e2e and not faults"
 
 # Benchmarks get a broker and database of their own, apart from tests and `make run`.
 BENCH_KAFKA_PORT ?= 18092
