@@ -169,14 +169,32 @@ class Reason(_Frozen):
     matched: tuple[str, ...] = ()
 
 
+class Location(_Frozen):
+    """Where a mention places its event, and how the classifier found it."""
+
+    text: str
+    how: Literal["address", "intersection", "landmark", "geo"]
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+
+
 class Classification(_Frozen):
-    """The classifier's verdict on one mention."""
+    """The classifier's verdict on one mention.
+
+    `score` is the confidence in `urgency`; the fields after `ruleset_version`
+    were added later and have defaults, so older events still validate.
+    """
 
     urgency: Urgency
     score: Annotated[float, Field(ge=0.0, le=1.0)]
     topics: tuple[str, ...]
     reasons: tuple[Reason, ...] = ()
     ruleset_version: str
+    topic_scores: dict[str, float] = Field(default_factory=dict)
+    language: str | None = None
+    location: Location | None = None
+    district: str | None = None
+    model_version: str | None = None
 
 
 class MentionClassified(_Frozen):
@@ -195,6 +213,19 @@ class RoutedAction(StrEnum):
     """What happened to a queue item."""
 
     QUEUED = "queued"
+    CLAIMED = "claimed"
+    ASSIGNED = "assigned"
+    HEARTBEAT = "heartbeat"
+    ACKNOWLEDGED = "acknowledged"
+    RELEASED = "released"
+    TRANSFERRED = "transferred"
+    RESOLVED = "resolved"
+    NOTE_ADDED = "note_added"
+    LEASE_EXPIRED = "lease_expired"
+    SLA_BREACHED = "sla_breached"
+    ESCALATED = "escalated"
+    PRIORITY_RAISED = "priority_raised"
+    FEEDBACK = "feedback"
 
 
 class MentionRouted(_Frozen):
@@ -208,6 +239,44 @@ class MentionRouted(_Frozen):
     action: RoutedAction
     rule: str
     urgency: Urgency
+    at: AwareDatetime = Field(default_factory=utc_now)
+    actor: str | None = None
+    assignee: str | None = None
+    status: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class MentionEscalated(_Frozen):
+    """On `mentions.escalated.v1`: a queue item breached its SLA and climbed a tier."""
+
+    schema_version: Literal[1] = 1
+    event_id: str = Field(default_factory=new_event_id)
+    mention_id: str
+    item_id: int
+    queue_id: str
+    urgency: Urgency
+    tier: Annotated[int, Field(ge=1)]
+    breach: Literal["claim", "ack"]
+    breached_at: AwareDatetime
+    actions: tuple[str, ...] = ()
+    notify: str | None = None
+    at: AwareDatetime = Field(default_factory=utc_now)
+
+
+class MentionFeedback(_Frozen):
+    """On `mentions.feedback.v1`: an officer's correction of the classifier's verdict."""
+
+    schema_version: Literal[1] = 1
+    event_id: str = Field(default_factory=new_event_id)
+    mention_id: str
+    item_id: int
+    officer_id: str
+    original_urgency: Urgency
+    original_topics: tuple[str, ...]
+    urgency: Urgency | None = None
+    topics: tuple[str, ...] | None = None
+    comment: str | None = None
+    ruleset_version: str
     at: AwareDatetime = Field(default_factory=utc_now)
 
 

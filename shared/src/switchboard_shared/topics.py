@@ -34,8 +34,16 @@ class TopicSpec:
 RAW = TopicSpec("mentions.raw.v1", 6, "mention_id", events.MentionReceived)
 CLASSIFIED = TopicSpec("mentions.classified.v1", 6, "mention_id", events.MentionClassified)
 ROUTED = TopicSpec("mentions.routed.v1", 6, "mention_id", events.MentionRouted)
+ESCALATED = TopicSpec("mentions.escalated.v1", 6, "mention_id", events.MentionEscalated)
+FEEDBACK = TopicSpec(
+    "mentions.feedback.v1",
+    6,
+    "mention_id",
+    events.MentionFeedback,
+    retention_ms=90 * 24 * 3600 * 1000,
+)
 DEADLETTER = TopicSpec(
     "mentions.deadletter.v1", 6, "mention_id", events.DeadLetter, retention_ms=30 * 24 * 3600 * 1000
 )
 
-ALL: tuple[TopicSpec, ...] = (RAW, CLASSIFIED, ROUTED, DEADLETTER)
+ALL: tuple[TopicSpec, ...] = (RAW, CLASSIFIED, ROUTED, ESCALATED, FEEDBACK, DEADLETTER)

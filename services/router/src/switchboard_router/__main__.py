@@ -1,12 +1,15 @@
-"""`python -m switchboard_router`: read settings once, migrate, serve and consume."""
+"""`python -m switchboard_router`: read settings once, migrate, bootstrap the
+admin token if one is configured, then serve and consume."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import uvicorn
 
-from switchboard_router import store
+from switchboard_router import people, store
 from switchboard_router.app import create_app
-from switchboard_router.routing import Policy
+from switchboard_router.policy_file import PolicyHolder
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.logs import configure_logging
 
@@ -15,11 +18,17 @@ def main() -> None:
     """Migrate the store, then serve the API and consume until stopped."""
     settings = RouterSettings()
     configure_logging("router", settings.log_level)
-    policy = Policy.load(settings.router_policy_path)
+    policies = PolicyHolder.load(settings.router_policy_path)
     engine = store.make_engine(settings.database_url)
     store.migrate(engine)
+    if settings.router_bootstrap_admin_token is not None:
+        people.ensure_admin(
+            engine,
+            token=settings.router_bootstrap_admin_token.get_secret_value(),
+            now=datetime.now(UTC),
+        )
     uvicorn.run(
-        create_app(settings, engine, policy),
+        create_app(settings, engine, policies),
         host=settings.router_host,
         port=settings.router_port,
         log_config=None,

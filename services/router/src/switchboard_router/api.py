@@ -1,26 +1,102 @@
-"""The router's HTTP API: queues and their items, health and metrics."""
+"""The router's HTTP API: queues, items and the work on them, officers and
+memberships for admins, routing explanations, the change stream, health and
+metrics.
+
+Views are thin: authenticate (`CurrentCaller`), call `work` / `people` /
+`store` in a thread, shape the answer. Every error is an RFC 9457 problem
+document naming the field; anything the caller may not read is a 404.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
-from pydantic import AfterValidator, BaseModel
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from switchboard_router import metrics, store
+from switchboard_router import metrics, people, relay, store, stream, work
+from switchboard_router.assignment import AssignmentMode
 from switchboard_router.consumer import RouterConsumer
+from switchboard_router.policy_file import PolicyHolder
+from switchboard_router.schemas import (
+    MAX_ITEM_ID,
+    OFFICER_ID_PATTERN,
+    QUEUE_ID_PATTERN,
+    AuditPublic,
+    ExplainRequest,
+    ExplainStep,
+    Explanation,
+    FeedbackCreate,
+    FeedbackPublic,
+    ItemDetail,
+    ItemPage,
+    ItemPublic,
+    MemberAdd,
+    MemberList,
+    MemberPublic,
+    NoteCreate,
+    NotePublic,
+    OfficerCreate,
+    OfficerList,
+    OfficerPublic,
+    OfficerUpdate,
+    PolicyPublic,
+    Problem,
+    QueueCreate,
+    QueueList,
+    QueuePublic,
+    QueueUpdate,
+    Resolve,
+    Shift,
+    TokenIssued,
+    Transfer,
+)
+from switchboard_router.security import Principal, Role
 from switchboard_shared.metrics import render
-from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
 
 router = APIRouter()
+T = TypeVar("T")
+
+
+class ApiProblem(Exception):
+    """An error answer: status, problem kind, title, detail and the field at fault."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.title, self.detail = status, kind, title, detail
+        self.field, self.headers = field, headers
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem answers a route gives."""
+    text = {
+        401: "No valid bearer token",
+        403: "Not allowed for this role",
+        404: "No such thing (or not one you may see)",
+        409: "The item's state does not allow this",
+        413: "Body too large",
+        422: "Invalid request; `errors` names each field",
+    }
+    return {code: {"model": Problem, "description": text[code]} for code in (401, 413, 422, *codes)}
 
 
 def get_engine(request: Request) -> Engine:
@@ -29,128 +105,720 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
+def get_policies(request: Request) -> PolicyHolder:
+    """The routing policy holder."""
+    holder: PolicyHolder = request.app.state.policies
+    return holder
+
+
 EngineDep = Annotated[Engine, Depends(get_engine)]
+PoliciesDep = Annotated[PolicyHolder, Depends(get_policies)]
+bearer = HTTPBearer(auto_error=False, description="An officer's or service's token.")
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+async def current_caller(
+    engine: EngineDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The authenticated caller; 401 without a valid, unrevoked token."""
+    challenge = {"WWW-Authenticate": 'Bearer realm="switchboard-router"'}
+    if credentials is None or not credentials.credentials:
+        raise ApiProblem(
+            401, "unauthorized", "Unauthorized", "a bearer token is required", headers=challenge
+        )
+    if len(credentials.credentials) > 512:
+        principal = None
+    else:
+        principal = await asyncio.to_thread(
+            people.authenticate, engine, token=credentials.credentials
+        )
+    if principal is None:
+        raise ApiProblem(
+            401, "unauthorized", "Unauthorized", "unknown or revoked token", headers=challenge
+        )
+    return principal
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_aware)]
+CurrentCaller = Annotated[Principal, Depends(current_caller)]
 
 
-class QueuePublic(BaseModel):
-    """A queue and its open backlog."""
-
-    queue_id: str
-    depth: int
-    oldest_received_at: UtcDatetime | None
-    top_urgency_rank: int | None
+def require_admin(caller: Principal) -> None:
+    """403 unless the caller is an admin."""
+    if caller.role is not Role.ADMIN:
+        raise ApiProblem(403, "forbidden", "Forbidden", "only admins may do this")
 
 
-class QueueList(BaseModel):
-    """Every queue."""
-
-    queues: list[QueuePublic]
-
-
-class ItemPublic(BaseModel):
-    """A queue item with the classifier's reasons and the rule that placed it."""
-
-    item_id: int
-    mention_id: str
-    queue_id: str
-    status: str
-    urgency: str
-    score: float
-    topics: list[str]
-    reasons: list[dict[str, Any]]
-    rule: str
-    ruleset_version: str
-    policy_version: str
-    source: str
-    source_id: str
-    text: str
-    received_at: UtcDatetime
-    classified_at: UtcDatetime
-    queued_at: UtcDatetime
+QueuePath = Annotated[str, Path(pattern=QUEUE_ID_PATTERN, description="Queue id.")]
+OfficerPath = Annotated[str, Path(pattern=OFFICER_ID_PATTERN, description="Officer id.")]
+ItemPath = Annotated[int, Path(ge=1, le=MAX_ITEM_ID, description="Item id.")]
 
 
-class ItemPage(BaseModel):
-    """One page of a queue, most urgent then oldest first."""
+async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a store call in a thread, turning its refusals into problem answers."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except work.WorkError as exc:
+        raise ApiProblem(
+            exc.status, exc.kind, type(exc).__name__, exc.detail, field=exc.field
+        ) from exc
+    except people.Missing as exc:
+        raise ApiProblem(404, "not-found", "Not found", str(exc)) from exc
+    except people.Exists as exc:
+        raise ApiProblem(409, "conflict", "Conflict", str(exc)) from exc
 
-    queue_id: str
-    items: list[ItemPublic]
-    next_cursor: str | None
+
+def _wake(request: Request) -> None:
+    request.app.state.relay.wake()
+
+
+def _clock(request: Request) -> work.Clock:
+    return work.Clock(
+        now=datetime.now(UTC),
+        lease_seconds=request.app.state.settings.router_lease_seconds,
+        policy=request.app.state.policies.current(),
+    )
 
 
 def _encode_cursor(row: dict[str, Any]) -> str:
-    key = [row["urgency_rank"], _aware(row["received_at"]).isoformat(), row["id"]]
+    key = [row["priority_rank"], work.aware(row["received_at"]).isoformat(), row["id"]]  # type: ignore[union-attr]
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
 
 
 def _decode_cursor(cursor: str) -> tuple[int, datetime, int]:
     try:
         rank, received, item_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return int(rank), datetime.fromisoformat(received), int(item_id)
-    except (binascii.Error, ValueError, TypeError, json.JSONDecodeError) as exc:
+        when = datetime.fromisoformat(received)
+        when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+        rank, item_id = int(rank), int(item_id)
+        if not (-(2**15) < rank < 2**15 and 0 <= item_id <= MAX_ITEM_ID):
+            raise ValueError("out of range")
+        return rank, when, item_id
+    except (binascii.Error, ValueError, TypeError, OverflowError, UnicodeError) as exc:
         raise ValueError("not a cursor this API issued") from exc
 
 
-def _problem(status: int, kind: str, title: str, detail: str, **extra: Any) -> JSONResponse:
-    return JSONResponse(
-        problem(status, kind, title, detail, **extra),
-        status_code=status,
-        media_type=PROBLEM_CONTENT_TYPE,
+def _queue_public(policy: Any, q: dict[str, Any]) -> QueuePublic:
+    settings = policy.queue_settings(q["queue_id"])
+    return QueuePublic(
+        **{k: v for k, v in q.items() if k not in ("assignment_mode", "supervisor_queue")},
+        assignment_mode=AssignmentMode(q["assignment_mode"] or settings.assignment),
+        supervisor_queue=q["supervisor_queue"] or settings.supervisor_queue,
     )
 
 
-@router.get("/v1/queues", response_model=QueueList, summary="Queues and their open backlog")
-def get_queues(engine: EngineDep) -> QueueList:
-    """Every queue with its depth and oldest open item."""
-    return QueueList(queues=[QueuePublic(**q) for q in store.list_queues(engine)])
+# Queues ---------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/v1/queues", response_model=QueueList, summary="Queues you may see", responses=errors()
+)
+async def get_queues(caller: CurrentCaller, engine: EngineDep, policies: PoliciesDep) -> QueueList:
+    """Your queues (every queue for admins and services) with depth and oldest open item."""
+    only = None if caller.sees_everything else caller.queues
+    rows = await _call(store.list_queues, engine, only=only)
+    return QueueList(queues=[_queue_public(policies.current(), q) for q in rows])
+
+
+@router.post(
+    "/v1/queues",
+    response_model=QueuePublic,
+    status_code=201,
+    summary="Create a queue (admin)",
+    responses=errors(403, 409),
+)
+async def create_queue(
+    body: QueueCreate, caller: CurrentCaller, engine: EngineDep, policies: PoliciesDep
+) -> QueuePublic:
+    """A new queue; settings left unset follow the routing policy."""
+    require_admin(caller)
+    await _call(
+        people.create_queue,
+        engine,
+        queue_id=body.queue_id,
+        assignment_mode=body.assignment_mode.value if body.assignment_mode else None,
+        supervisor_queue=body.supervisor_queue,
+        now=datetime.now(UTC),
+    )
+    [row] = await _call(store.list_queues, engine, only=frozenset({body.queue_id}))
+    return _queue_public(policies.current(), row)
+
+
+@router.patch(
+    "/v1/queues/{queue_id}",
+    response_model=QueuePublic,
+    summary="Change a queue's settings (admin)",
+    responses=errors(403, 404),
+)
+async def update_queue(
+    queue_id: QueuePath,
+    body: QueueUpdate,
+    caller: CurrentCaller,
+    engine: EngineDep,
+    policies: PoliciesDep,
+) -> QueuePublic:
+    """Set the assignment mode or supervisor queue; `null` returns it to the policy's."""
+    require_admin(caller)
+    changes = body.model_dump(exclude_unset=True, mode="json")
+    await _call(people.update_queue, engine, queue_id=queue_id, changes=changes)
+    [row] = await _call(store.list_queues, engine, only=frozenset({queue_id}))
+    return _queue_public(policies.current(), row)
 
 
 @router.get(
     "/v1/queues/{queue_id}/items",
     response_model=ItemPage,
-    summary="Items of a queue, most urgent first",
-    responses={404: {"description": "No such queue"}, 422: {"description": "Bad cursor or limit"}},
+    summary="Items of a queue, highest priority then oldest first",
+    responses=errors(404),
 )
-def get_queue_items(
-    queue_id: str,
+async def get_queue_items(
+    queue_id: QueuePath,
+    caller: CurrentCaller,
     engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=200, description="Items per page.")] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
-) -> Response | ItemPage:
-    """A page of a queue's items ordered by urgency then age."""
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+    ] = None,
+    status: Annotated[
+        Literal["active", "open", "claimed", "acknowledged", "resolved", "all"],
+        Query(description="`active` (default): everything not resolved."),
+    ] = "active",
+) -> ItemPage:
+    """A page of a queue's items (and items copied to it as a watch queue)."""
     after = None
     if cursor is not None:
         try:
             after = _decode_cursor(cursor)
         except ValueError as exc:
-            return _problem(
+            raise ApiProblem(
                 422,
                 "invalid-request",
                 "Invalid request",
                 f"query.cursor: {exc}",
-                errors=[{"field": "query.cursor", "message": str(exc), "type": "value_error"}],
-            )
-    if not store.queue_exists(engine, queue_id=queue_id):
-        return _problem(404, "not-found", "No such queue", f"queue {queue_id!r} does not exist")
-    rows = store.list_items(engine, queue_id=queue_id, limit=limit + 1, after=after)
+                field="query.cursor",
+            ) from exc
+    if not caller.can_read(queue_id) or not await _call(
+        store.queue_exists, engine, queue_id=queue_id
+    ):
+        raise ApiProblem(404, "not-found", "No such queue", f"queue {queue_id!r} does not exist")
+    statuses = {
+        "active": ("open", "claimed", "acknowledged"),
+        "all": None,
+    }.get(status, (status,))
+    rows = await _call(
+        store.list_items, engine, queue_id=queue_id, limit=limit + 1, after=after, statuses=statuses
+    )
     page, more = rows[:limit], len(rows) > limit
     return ItemPage(
         queue_id=queue_id,
-        items=[
-            ItemPublic(
-                item_id=row["id"], **{k: v for k, v in row.items() if k in ItemPublic.model_fields}
-            )
-            for row in page
-        ],
+        items=[ItemPublic.of(row) for row in page],
         next_cursor=_encode_cursor(page[-1]) if more else None,
     )
+
+
+@router.get(
+    "/v1/queues/{queue_id}/members",
+    response_model=MemberList,
+    summary="Members of a queue (admins, and supervisors of the queue)",
+    responses=errors(403, 404),
+)
+async def get_members(queue_id: QueuePath, caller: CurrentCaller, engine: EngineDep) -> MemberList:
+    """Who works the queue, on duty or not."""
+    if not caller.can_read(queue_id) or not await _call(
+        store.queue_exists, engine, queue_id=queue_id
+    ):
+        raise ApiProblem(404, "not-found", "No such queue", f"queue {queue_id!r} does not exist")
+    if not caller.is_supervisor and caller.role is not Role.SERVICE:
+        raise ApiProblem(403, "forbidden", "Forbidden", "only supervisors and admins list members")
+    rows = await _call(people.list_members, engine, queue_id=queue_id)
+    return MemberList(
+        queue_id=queue_id,
+        members=[
+            MemberPublic(officer_id=r["id"], **{k: v for k, v in r.items() if k != "id"})
+            for r in rows
+        ],
+    )
+
+
+@router.post(
+    "/v1/queues/{queue_id}/members",
+    response_model=MemberList,
+    status_code=201,
+    summary="Put an officer in a queue (admin)",
+    responses=errors(403, 404),
+)
+async def add_member(
+    queue_id: QueuePath, body: MemberAdd, caller: CurrentCaller, engine: EngineDep
+) -> MemberList:
+    """Add a member (idempotent); returns the queue's members."""
+    require_admin(caller)
+    await _call(
+        people.add_member,
+        engine,
+        queue_id=queue_id,
+        officer_id=body.officer_id,
+        now=datetime.now(UTC),
+    )
+    rows = await _call(people.list_members, engine, queue_id=queue_id)
+    return MemberList(
+        queue_id=queue_id,
+        members=[
+            MemberPublic(officer_id=r["id"], **{k: v for k, v in r.items() if k != "id"})
+            for r in rows
+        ],
+    )
+
+
+@router.delete(
+    "/v1/queues/{queue_id}/members/{officer_id}",
+    status_code=204,
+    summary="Take an officer out of a queue (admin)",
+    responses=errors(403, 404),
+)
+async def remove_member(
+    queue_id: QueuePath, officer_id: OfficerPath, caller: CurrentCaller, engine: EngineDep
+) -> Response:
+    """Remove a member."""
+    require_admin(caller)
+    await _call(people.remove_member, engine, queue_id=queue_id, officer_id=officer_id)
+    return Response(status_code=204)
+
+
+# Officers -------------------------------------------------------------------------------------
+
+
+def _officer_public(row: dict[str, Any]) -> OfficerPublic:
+    return OfficerPublic(officer_id=row["id"], **{k: v for k, v in row.items() if k != "id"})
+
+
+@router.get("/v1/me", response_model=OfficerPublic, summary="Who you are", responses=errors())
+async def me(caller: CurrentCaller, engine: EngineDep) -> OfficerPublic:
+    """The caller's officer record and queues."""
+    return _officer_public(await _call(people.get_officer, engine, officer_id=caller.officer_id))
+
+
+@router.post(
+    "/v1/officers",
+    response_model=OfficerPublic,
+    status_code=201,
+    summary="Create an officer or service account (admin)",
+    responses=errors(403),
+)
+async def create_officer(
+    body: OfficerCreate, caller: CurrentCaller, engine: EngineDep
+) -> OfficerPublic:
+    """A new officer with a generated `officer_id`; give them a token next."""
+    require_admin(caller)
+    row = await _call(
+        people.create_officer,
+        engine,
+        name=body.name,
+        role=body.role,
+        capacity=body.capacity,
+        on_duty=body.on_duty,
+        now=datetime.now(UTC),
+    )
+    return _officer_public(row)
+
+
+@router.get(
+    "/v1/officers",
+    response_model=OfficerList,
+    summary="Every officer (admin)",
+    responses=errors(403),
+)
+async def list_officers(caller: CurrentCaller, engine: EngineDep) -> OfficerList:
+    """Every officer with their queues."""
+    require_admin(caller)
+    return OfficerList(
+        officers=[_officer_public(r) for r in await _call(people.list_officers, engine)]
+    )
+
+
+@router.get(
+    "/v1/officers/{officer_id}",
+    response_model=OfficerPublic,
+    summary="One officer (admin, or yourself)",
+    responses=errors(404),
+)
+async def get_officer(
+    officer_id: OfficerPath, caller: CurrentCaller, engine: EngineDep
+) -> OfficerPublic:
+    """An officer's record and queues."""
+    if caller.role is not Role.ADMIN and officer_id != caller.officer_id:
+        raise ApiProblem(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
+    return _officer_public(await _call(people.get_officer, engine, officer_id=officer_id))
+
+
+@router.patch(
+    "/v1/officers/{officer_id}",
+    response_model=OfficerPublic,
+    summary="Change an officer (admin)",
+    responses=errors(403, 404),
+)
+async def update_officer(
+    officer_id: OfficerPath, body: OfficerUpdate, caller: CurrentCaller, engine: EngineDep
+) -> OfficerPublic:
+    """Change name, role, capacity or duty."""
+    require_admin(caller)
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    return _officer_public(
+        await _call(people.update_officer, engine, officer_id=officer_id, changes=changes)
+    )
+
+
+@router.post(
+    "/v1/officers/{officer_id}/shift",
+    response_model=OfficerPublic,
+    summary="Go on or off duty (yourself, or an admin for anyone)",
+    responses=errors(404),
+)
+async def shift(
+    officer_id: OfficerPath, body: Shift, caller: CurrentCaller, engine: EngineDep
+) -> OfficerPublic:
+    """Start or end a shift: only on-duty officers are assigned items."""
+    if caller.role is not Role.ADMIN and officer_id != caller.officer_id:
+        raise ApiProblem(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
+    return _officer_public(
+        await _call(
+            people.update_officer, engine, officer_id=officer_id, changes={"on_duty": body.on_duty}
+        )
+    )
+
+
+@router.post(
+    "/v1/officers/{officer_id}/tokens",
+    response_model=TokenIssued,
+    status_code=201,
+    summary="Issue a bearer token (admin); shown once",
+    responses=errors(403, 404),
+)
+async def issue_token(
+    officer_id: OfficerPath, caller: CurrentCaller, engine: EngineDep
+) -> TokenIssued:
+    """A new token for the officer. Only its hash is kept: store it now."""
+    require_admin(caller)
+    token_id, token = await _call(
+        people.issue_token, engine, officer_id=officer_id, now=datetime.now(UTC)
+    )
+    return TokenIssued(token_id=token_id, officer_id=officer_id, token=token)
+
+
+@router.delete(
+    "/v1/officers/{officer_id}/tokens/{token_id}",
+    status_code=204,
+    summary="Revoke a token (admin)",
+    responses=errors(403, 404),
+)
+async def revoke_token(
+    officer_id: OfficerPath,
+    token_id: Annotated[str, Path(pattern=OFFICER_ID_PATTERN)],
+    caller: CurrentCaller,
+    engine: EngineDep,
+) -> Response:
+    """The token stops working at once."""
+    require_admin(caller)
+    await _call(
+        people.revoke_token, engine, officer_id=officer_id, token_id=token_id, now=datetime.now(UTC)
+    )
+    return Response(status_code=204)
+
+
+# Items ----------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/v1/items/{item_id}",
+    response_model=ItemDetail,
+    summary="An item with its reasons, rule, notes and audit trail",
+    responses=errors(404),
+)
+async def get_item(item_id: ItemPath, caller: CurrentCaller, engine: EngineDep) -> ItemDetail:
+    """Everything about one item you may see."""
+    row = await _call(work.detail, engine, item_id=item_id, actor=caller)
+    base = ItemPublic.of(row).model_dump()
+    return ItemDetail(
+        **base,
+        mention=row["mention"],
+        watch_queues=row["watch_queues"],
+        notes=[
+            NotePublic(note_id=n["id"], **{k: v for k, v in n.items() if k != "id"})
+            for n in row["notes"]
+        ],
+        audit=[
+            AuditPublic(
+                audit_id=a["id"],
+                at=a["at"],
+                actor=a["actor"],
+                action=a["action"],
+                queue_id=a["queue_id"],
+                details=a["details"],
+            )
+            for a in row["audit"]
+        ],
+    )
+
+
+def _step(name: str, fn: Callable[..., dict[str, Any]], summary: str, doc: str) -> None:
+    async def view(
+        item_id: ItemPath, request: Request, caller: CurrentCaller, engine: EngineDep
+    ) -> ItemPublic:
+        row = await _call(fn, engine, item_id=item_id, actor=caller, clock=_clock(request))
+        _wake(request)
+        return ItemPublic.of(row)
+
+    view.__doc__ = doc
+    view.__name__ = f"{name}_item"
+    router.add_api_route(
+        f"/v1/items/{{item_id}}/{name}",
+        view,
+        methods=["POST"],
+        response_model=ItemPublic,
+        summary=summary,
+        responses=errors(403, 404, 409),
+    )
+
+
+_step(
+    "claim",
+    work.claim,
+    "Claim an open item",
+    "Take the item; of several concurrent claims exactly one wins (409 for the rest).",
+)
+_step(
+    "heartbeat",
+    work.heartbeat,
+    "Extend your claim's lease",
+    "Keep a claim you are still working on from expiring.",
+)
+_step(
+    "ack",
+    work.acknowledge,
+    "Acknowledge your claim",
+    "Confirm you are on it: the lease and the SLA clock stop.",
+)
+_step(
+    "release",
+    work.release,
+    "Give an item back to the pool",
+    "The holder (or a supervisor) returns the item to its queue.",
+)
+
+
+@router.post(
+    "/v1/items/{item_id}/transfer",
+    response_model=ItemPublic,
+    summary="Move an item to another queue or officer",
+    responses=errors(403, 404, 409),
+)
+async def transfer_item(
+    item_id: ItemPath, body: Transfer, request: Request, caller: CurrentCaller, engine: EngineDep
+) -> ItemPublic:
+    """To a queue's pool, or straight to an officer (supervisors), or both."""
+    if body.queue_id is None and body.officer_id is None:
+        raise ApiProblem(
+            422,
+            "invalid-request",
+            "Invalid request",
+            "body.queue_id: give queue_id, officer_id or both",
+            field="body.queue_id",
+        )
+    row = await _call(
+        work.transfer,
+        engine,
+        item_id=item_id,
+        actor=caller,
+        clock=_clock(request),
+        queue_id=body.queue_id,
+        officer_id=body.officer_id,
+        reason=body.reason,
+    )
+    _wake(request)
+    return ItemPublic.of(row)
+
+
+@router.post(
+    "/v1/items/{item_id}/resolve",
+    response_model=ItemPublic,
+    summary="Resolve an item with a disposition",
+    responses=errors(403, 404, 409),
+)
+async def resolve_item(
+    item_id: ItemPath, body: Resolve, request: Request, caller: CurrentCaller, engine: EngineDep
+) -> ItemPublic:
+    """Close the item: actioned, referred, duplicate, no_action or false_alarm."""
+    row = await _call(
+        work.resolve,
+        engine,
+        item_id=item_id,
+        actor=caller,
+        clock=_clock(request),
+        disposition=body.disposition,
+        note=body.note,
+    )
+    _wake(request)
+    return ItemPublic.of(row)
+
+
+@router.post(
+    "/v1/items/{item_id}/notes",
+    response_model=NotePublic,
+    status_code=201,
+    summary="Add a note to an item",
+    responses=errors(403, 404),
+)
+async def add_note(
+    item_id: ItemPath, body: NoteCreate, request: Request, caller: CurrentCaller, engine: EngineDep
+) -> NotePublic:
+    """A note in the item's record (and an audit entry)."""
+    note = await _call(
+        work.add_note, engine, item_id=item_id, actor=caller, now=datetime.now(UTC), text=body.text
+    )
+    _wake(request)
+    return NotePublic(**note)
+
+
+@router.post(
+    "/v1/items/{item_id}/feedback",
+    response_model=FeedbackPublic,
+    status_code=202,
+    summary="Correct the classification (published for the classifier)",
+    responses=errors(403, 404),
+)
+async def give_feedback(
+    item_id: ItemPath,
+    body: FeedbackCreate,
+    request: Request,
+    caller: CurrentCaller,
+    engine: EngineDep,
+) -> FeedbackPublic:
+    """Say what the urgency or topics should have been; goes to `mentions.feedback.v1`."""
+    if body.urgency is None and body.topics is None and body.comment is None:
+        raise ApiProblem(
+            422,
+            "invalid-request",
+            "Invalid request",
+            "body.urgency: give urgency, topics or comment",
+            field="body.urgency",
+        )
+    event = await _call(
+        work.feedback,
+        engine,
+        item_id=item_id,
+        actor=caller,
+        now=datetime.now(UTC),
+        urgency=body.urgency,
+        topics=tuple(body.topics) if body.topics is not None else None,
+        comment=body.comment,
+    )
+    _wake(request)
+    return FeedbackPublic(
+        event_id=event.event_id,
+        mention_id=event.mention_id,
+        item_id=event.item_id,
+        urgency=event.urgency,
+        topics=list(event.topics) if event.topics is not None else None,
+        comment=event.comment,
+    )
+
+
+# Routing --------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/routing/explain",
+    response_model=Explanation,
+    summary="Where a mention would go, and why",
+    responses=errors(),
+)
+async def explain(
+    body: ExplainRequest, caller: CurrentCaller, policies: PoliciesDep
+) -> Explanation:
+    """Route a mention through the policy in force without storing anything."""
+    policy = policies.current()
+    decision = policy.explain(body.mention, body.classification)
+    settings = policy.queue_settings(decision.queue_id)
+    sla = policy.sla_for(decision.queue_id, body.classification.urgency)
+    return Explanation(
+        policy_version=policy.version,
+        queue_id=decision.queue_id,
+        rule=decision.rule,
+        priority_boost=decision.priority_boost,
+        watch_queues=list(decision.watch_queues),
+        tagged_by=list(decision.tagged_by),
+        assignment_mode=settings.assignment,
+        supervisor_queue=settings.supervisor_queue,
+        sla=sla.name if sla else None,
+        claim_seconds=sla.claim_seconds if sla else None,
+        ack_seconds=sla.ack_seconds if sla else None,
+        trace=[
+            ExplainStep(rule=s.rule, outcome=s.outcome, reason=s.reason) for s in decision.trace
+        ],  # type: ignore[arg-type]
+    )
+
+
+@router.get(
+    "/v1/routing",
+    response_model=PolicyPublic,
+    summary="The routing policy in force",
+    responses=errors(),
+)
+async def get_policy(caller: CurrentCaller, policies: PoliciesDep) -> PolicyPublic:
+    """Its version, default queue, rule names and where it was loaded from."""
+    policy = policies.current()
+    return PolicyPublic(
+        version=policy.version,
+        default_queue=policy.default_queue,
+        rules=[r.name for r in policy.rules],
+        source=str(policies.path) if policies.path else "shipped",
+    )
+
+
+# Stream ---------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/v1/stream",
+    summary="Server-sent events of item changes in your queues",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "An endless event stream"},
+        **errors(),
+    },
+)
+async def item_stream(
+    request: Request,
+    caller: CurrentCaller,
+    engine: EngineDep,
+    last_event_id: Annotated[str | None, Header(max_length=32)] = None,
+) -> StreamingResponse:
+    """Each change is `id: <audit id>`, `event: <action>`, `data: {...}`; reconnect with `Last-Event-ID`."""
+    resume = None
+    if last_event_id is not None:
+        try:
+            resume = max(0, min(int(last_event_id), MAX_ITEM_ID))
+        except ValueError as exc:
+            raise ApiProblem(
+                422,
+                "invalid-request",
+                "Invalid request",
+                "header.last-event-id: an audit id is required",
+                field="header.last-event-id",
+            ) from exc
+    body = stream.events(
+        engine,
+        actor=caller,
+        last_event_id=resume,
+        poll_seconds=request.app.state.settings.router_stream_poll_seconds,
+        disconnected=request.is_disconnected,
+    )
+    return StreamingResponse(
+        body,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+# Health and metrics ---------------------------------------------------------------------------
 
 
 @router.get("/healthz", summary="The process is alive")
@@ -159,7 +827,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok", "service": "router"}
 
 
-@router.get("/readyz", summary="Kafka and the database work")
+@router.get(
+    "/readyz",
+    summary="Kafka and the database work",
+    responses={503: {"description": "Not ready; `problems` says why"}},
+)
 async def readyz(request: Request, engine: EngineDep) -> JSONResponse:
     """Readiness: the database answers and the consumer is connected to Kafka."""
     problems = []
@@ -180,17 +852,31 @@ async def readyz(request: Request, engine: EngineDep) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-@router.get("/metrics", summary="Prometheus metrics")
-def metrics_view(engine: EngineDep) -> Response:
+def _observe_queues(engine: Engine) -> None:
+    now = datetime.now(UTC)
+    for q in store.list_queues(engine):
+        metrics.QUEUE_DEPTH.labels(q["queue_id"]).set(q["depth"])
+        for urgency in ("critical", "high", "normal", "low"):
+            metrics.QUEUE_DEPTH_BY_URGENCY.labels(q["queue_id"], urgency).set(
+                q["depth_by_urgency"].get(urgency, 0)
+            )
+        oldest = work.aware(q["oldest_received_at"])
+        metrics.QUEUE_OLDEST_SECONDS.labels(q["queue_id"]).set(
+            (now - oldest).total_seconds() if oldest else 0.0
+        )
+    metrics.OUTBOX_BACKLOG.set(relay.backlog(engine))
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
+async def metrics_view(engine: EngineDep) -> Response:
     """Prometheus text exposition, with queue gauges read from the store."""
-    try:
-        now = datetime.now(UTC)
-        for q in store.list_queues(engine):
-            metrics.QUEUE_DEPTH.labels(q["queue_id"]).set(q["depth"])
-            oldest = q["oldest_received_at"]
-            age = (now - _aware(oldest)).total_seconds() if oldest else 0.0
-            metrics.QUEUE_OLDEST_SECONDS.labels(q["queue_id"]).set(age)
-    except SQLAlchemyError:
-        pass  # the scrape still answers; /readyz reports the database
+    # The scrape still answers when the database does not; /readyz reports it.
+    with contextlib.suppress(SQLAlchemyError):
+        await asyncio.to_thread(_observe_queues, engine)
     body, content_type = render()
     return Response(body, media_type=content_type)

@@ -1,61 +1,181 @@
-"""The router FastAPI app, built by a factory from settings."""
+"""The router FastAPI app, built by a factory from settings.
+
+Besides the API the app runs three background tasks: the Kafka consumer
+(classified mentions in), the outbox relay (work-step events out) and the
+clock (lease expiry, SLA breaches, escalation, assignment, policy reload).
+`consume=False` leaves Kafka out entirely (events wait in the outbox);
+`clock=False` leaves the clock out (tests drive `clock.tick` themselves).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 
-from switchboard_router.api import router
+from switchboard_router.api import ApiProblem, router
+from switchboard_router.clock import ClockTask
 from switchboard_router.consumer import RouterConsumer
+from switchboard_router.policy_file import PolicyHolder
+from switchboard_router.relay import OutboxRelay
 from switchboard_router.routing import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
 
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyLimit:
+    """Answers 413 to a request body larger than `limit` bytes, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._too_large(send)
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        body = JSONResponse(
+            problem(413, "too-large", "Body too large", f"body: at most {self.limit} bytes"),
+            status_code=413,
+            media_type=PROBLEM_CONTENT_TYPE,
+        )
+        await send({"type": "http.response.start", "status": 413, "headers": body.raw_headers})
+        await send({"type": "http.response.body", "body": body.body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _problem_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
+
 
 def create_app(
-    settings: RouterSettings, engine: Engine, policy: Policy, *, consume: bool = True
+    settings: RouterSettings,
+    engine: Engine,
+    policy: Policy | PolicyHolder,
+    *,
+    consume: bool = True,
+    clock: bool = True,
 ) -> FastAPI:
-    """The router app: API over `engine`, and (unless told not to) the Kafka consumer."""
-    consumer = RouterConsumer(settings, engine, policy)
+    """The router app over `engine`, with (unless told not to) Kafka and the clock."""
+    policies = policy if isinstance(policy, PolicyHolder) else PolicyHolder(policy)
+    consumer = RouterConsumer(settings, engine, policies)
+    relay = OutboxRelay(settings, engine, lambda: consumer.producer if consume else None)
+
+    def after_tick() -> None:
+        relay.wake()
+
+    def current_policy() -> Policy:
+        policies.maybe_reload()
+        return policies.current()
+
+    clock_task = ClockTask(
+        engine,
+        policy=current_policy,
+        lease_seconds=settings.router_lease_seconds,
+        interval=settings.router_clock_seconds,
+        after_tick=after_tick,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if consume:
             consumer.start()
+        relay.start()
+        if clock:
+            clock_task.start()
         try:
             yield
         finally:
+            await clock_task.stop()
+            await relay.stop()
             await consumer.stop()
 
     app = FastAPI(
         title="Switchboard router",
-        version="0.1.0",
-        description="Officer queues of classified mentions.",
+        version="0.2.0",
+        description=(
+            "Officer queues of classified mentions: claim, acknowledge, transfer and resolve "
+            "items; SLAs and escalation; officers, tokens and memberships. Send "
+            "`Authorization: Bearer <token>`. Errors are RFC 9457 problem documents."
+        ),
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.policy = policy
+    app.state.policies = policies
     app.state.consumer = consumer
+    app.state.relay = relay
+    app.state.clock = clock_task
     app.include_router(router)
+    app.add_middleware(BodyLimit, limit=settings.router_max_body_bytes)  # type: ignore[arg-type]
+
+    @app.exception_handler(ApiProblem)
+    async def api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
+        extra: dict[str, Any] = {}
+        if exc.field:
+            extra["errors"] = [{"field": exc.field, "message": exc.detail, "type": exc.kind}]
+        return _problem_response(
+            exc.status, problem(exc.status, exc.kind, exc.title, exc.detail, **extra), exc.headers
+        )
 
     @app.exception_handler(HTTPException)
     async def http_problem(request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse(
+        return _problem_response(
+            exc.status_code,
             problem(
                 exc.status_code,
                 "http",
                 str(exc.detail),
                 f"{request.method} {request.url.path}: {exc.detail}",
             ),
-            status_code=exc.status_code,
-            media_type=PROBLEM_CONTENT_TYPE,
+            getattr(exc, "headers", None),
         )
 
     @app.exception_handler(RequestValidationError)
@@ -64,7 +184,8 @@ def create_app(
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
             for e in exc.errors()
         ]
-        return JSONResponse(
+        return _problem_response(
+            422,
             problem(
                 422,
                 "invalid-request",
@@ -72,8 +193,23 @@ def create_app(
                 f"{errors[0]['field']}: {errors[0]['message']}",
                 errors=errors,
             ),
-            status_code=422,
-            media_type=PROBLEM_CONTENT_TYPE,
         )
 
+    def openapi() -> dict[str, Any]:
+        # Error answers are problem documents: say so, so clients (and schemathesis) expect it.
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for answer in operation.get("responses", {}).values():
+                        content = answer.get("content", {})
+                        body = content.get("application/json")
+                        if body and body.get("schema", {}).get("$ref", "").endswith("/Problem"):
+                            content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -4,6 +4,10 @@ Order per batch: store items (one database transaction) -> publish routed
 events and dead letters (await Kafka's acks) -> commit offsets. A crash at any
 point replays the batch, and replay changes nothing: an item is unique per
 mention id. A batch that cannot be stored is retried, never skipped.
+
+The `queued` events are published here directly (the offsets are the
+redelivery mechanism); every later step of an item goes through the outbox
+(`relay.py`). The claim SLA clock starts when the item is stored.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -22,6 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from switchboard_router import metrics, store
+from switchboard_router.policy_file import PolicyHolder
 from switchboard_router.routing import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
@@ -65,7 +71,9 @@ def _dead(
     )
 
 
-def prepare(policy: Policy, record: ConsumerRecord[Any, Any]) -> Prepared | DeadLetter:
+def prepare(
+    policy: Policy, record: ConsumerRecord[Any, Any], *, now: datetime | None = None
+) -> Prepared | DeadLetter:
     """Decode and route one record, or say why it cannot be."""
     if record.value is None:
         return _dead(record, "empty", "record has no value", None)
@@ -90,6 +98,8 @@ def prepare(policy: Policy, record: ConsumerRecord[Any, Any]) -> Prepared | Dead
     except Exception as exc:  # a policy bug must not stop the stream
         return _dead(record, "routing_error", f"{type(exc).__name__}: {exc}", event.mention_id)
     c = event.classification
+    queued_at = now or utc_now()
+    sla = policy.sla_for(decision.queue_id, c.urgency)
     item = store.NewItem(
         mention_id=event.mention_id,
         queue_id=decision.queue_id,
@@ -105,8 +115,12 @@ def prepare(policy: Policy, record: ConsumerRecord[Any, Any]) -> Prepared | Dead
         source_id=event.mention.source_id,
         text=event.mention.text,
         mention=event.mention.model_dump(mode="json"),
-        received_at=event.received_at,
-        classified_at=event.classified_at,
+        received_at=event.received_at.astimezone(UTC),
+        classified_at=event.classified_at.astimezone(UTC),
+        priority_rank=c.urgency.rank - decision.priority_boost,
+        sla_due_at=None if sla is None else sla.claim_due(queued_at),
+        watch_queues=decision.watch_queues,
+        queued_at=queued_at,
     )
     return Prepared(event=event, item=item)
 
@@ -114,14 +128,17 @@ def prepare(policy: Policy, record: ConsumerRecord[Any, Any]) -> Prepared | Dead
 class RouterConsumer:
     """Consumes classified mentions into the store until stopped."""
 
-    def __init__(self, settings: RouterSettings, engine: Engine, policy: Policy) -> None:
+    def __init__(
+        self, settings: RouterSettings, engine: Engine, policy: Policy | PolicyHolder
+    ) -> None:
         self.settings = settings
         self.engine = engine
-        self.policy = policy
+        self.policies = policy if isinstance(policy, PolicyHolder) else PolicyHolder(policy)
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.started = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._next_offsets: dict[TopicPartition, int] = {}
 
     def start(self) -> None:
         """Run the loop in the background."""
@@ -175,17 +192,20 @@ class RouterConsumer:
                 timeout_ms=500, max_records=self.settings.router_batch_size
             )
             records = [record for batch in batches.values() for record in batch]
+            self._observe_lag()
             if not records:
                 continue
             with metrics.BATCH_SECONDS.time():
                 await self.handle_batch(records)
                 offsets = {tp: batch[-1].offset + 1 for tp, batch in batches.items() if batch}
                 await self._commit(offsets)
+                self._next_offsets.update(offsets)
 
     async def handle_batch(self, records: list[ConsumerRecord[Any, Any]]) -> None:
         """Store a batch and publish what it produced; return only once both are durable."""
         metrics.CONSUMED.inc(len(records))
-        results = [prepare(self.policy, record) for record in records]
+        policy, now = self.policies.current(), utc_now()
+        results = [prepare(policy, record, now=now) for record in records]
         # A redelivery inside one batch is the same mention twice: keep the first.
         unique = {r.item.mention_id: r for r in reversed(results) if isinstance(r, Prepared)}
         prepared = list(reversed(unique.values()))
@@ -241,6 +261,15 @@ class RouterConsumer:
                 (DEADLETTER.name(self.settings.topic_prefix), letter.mention_id, encode(letter))
             )
         await self._publish(outgoing)
+
+    def _observe_lag(self) -> None:
+        # Lag = the partition's high-water mark minus the next offset this member will handle.
+        assert self.consumer is not None
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            position = self._next_offsets.get(tp)
+            if highwater is not None and position is not None:
+                metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, highwater - position))
 
     async def _store(self, prepared: list[Prepared]) -> list[store.StoredItem]:
         attempt = 0

@@ -1,6 +1,6 @@
 """The router's Prometheus metrics, declared once."""
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, Info
 
 from switchboard_shared.metrics import LATENCY_BUCKETS
 
@@ -37,8 +37,68 @@ END_TO_END_SECONDS = Histogram(
 QUEUE_DEPTH = Gauge(
     "switchboard_router_queue_depth", "Open items per queue (read at scrape time).", ["queue"]
 )
+QUEUE_DEPTH_BY_URGENCY = Gauge(
+    "switchboard_router_queue_depth_by_urgency",
+    "Open items per queue and urgency (read at scrape time).",
+    ["queue", "urgency"],
+)
 QUEUE_OLDEST_SECONDS = Gauge(
     "switchboard_router_queue_oldest_item_age_seconds",
     "Age of the oldest open item per queue (read at scrape time).",
     ["queue"],
 )
+
+# Work on items. Times are measured from when the item was queued.
+WORK_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
+TIME_TO_CLAIM = Histogram(
+    "switchboard_router_time_to_claim_seconds",
+    "Queued to claimed (by an officer or by assignment), by urgency.",
+    ["urgency"],
+    buckets=WORK_BUCKETS,
+)
+TIME_TO_ACK = Histogram(
+    "switchboard_router_time_to_acknowledge_seconds",
+    "Queued to acknowledged, by urgency.",
+    ["urgency"],
+    buckets=WORK_BUCKETS,
+)
+TIME_TO_RESOLVE = Histogram(
+    "switchboard_router_time_to_resolve_seconds",
+    "Queued to resolved, by urgency.",
+    ["urgency"],
+    buckets=WORK_BUCKETS,
+)
+SLA_BREACHES = Counter(
+    "switchboard_router_sla_breaches_total",
+    "Items that missed a claim or acknowledge deadline, by queue and deadline.",
+    ["queue", "breach"],
+)
+ESCALATIONS = Counter(
+    "switchboard_router_escalations_total",
+    "Escalation tiers fired, by queue (before the step) and tier.",
+    ["queue", "tier"],
+)
+EXPIRED_CLAIMS = Counter(
+    "switchboard_router_expired_claims_total",
+    "Claims whose lease ran out, returning the item to the pool, by queue.",
+    ["queue"],
+)
+CONSUMER_LAG = Gauge(
+    "switchboard_router_consumer_lag_records",
+    "Classified mentions on the partition not yet handled by this member, by partition.",
+    ["partition"],
+)
+EVENTS_PUBLISHED = Counter(
+    "switchboard_router_outbox_published_total",
+    "Events the outbox relay published (work steps, escalations, feedback).",
+)
+OUTBOX_BACKLOG = Gauge(
+    "switchboard_router_outbox_backlog",
+    "Events waiting in the outbox (read at scrape time).",
+)
+POLICY_RELOADS = Counter(
+    "switchboard_router_policy_reloads_total",
+    "Routing policy file changes, by outcome (loaded or refused).",
+    ["outcome"],
+)
+POLICY_VERSION = Info("switchboard_router_policy", "The routing policy version in force.")

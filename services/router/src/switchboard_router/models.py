@@ -1,10 +1,16 @@
-"""The router's tables (SQLAlchemy Core). Alembic migrations create them."""
+"""The router's tables (SQLAlchemy Core). Alembic migrations create them.
+
+Times are stored in UTC. On SQLite they come back naive; readers add UTC.
+The audit table is append-only: migration 0002 installs triggers that refuse
+UPDATE and DELETE on it (PostgreSQL and SQLite alike).
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -16,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     func,
 )
 
@@ -29,6 +36,41 @@ queues = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # NULL: the policy's `queues` settings apply.
+    Column("assignment_mode", String(16), nullable=True),
+    Column("supervisor_queue", String(64), nullable=True),
+)
+
+officers = Table(
+    "officers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("on_duty", Boolean, nullable=False, server_default=false()),
+    Column("capacity", Integer, nullable=False, server_default="5"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("officer_id", String(64), ForeignKey("officers.id"), nullable=False),
+    # sha256 of the token: a stolen database gives no usable token.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("queue_id", String(64), ForeignKey("queues.id"), primary_key=True),
+    Column("officer_id", String(64), ForeignKey("officers.id"), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Round-robin state lives with the membership so it survives restarts.
+    Column("last_assigned_at", DateTime(timezone=True), nullable=True),
 )
 
 items = Table(
@@ -54,9 +96,78 @@ items = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("classified_at", DateTime(timezone=True), nullable=False),
     Column("queued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Work state (migration 0002). Lower priority_rank is served first: it
+    # starts at the urgency's rank and each raise subtracts one.
+    Column("priority_rank", SmallInteger, nullable=False, server_default="2"),
+    Column("assignee", String(64), ForeignKey("officers.id"), nullable=True),
+    Column("claimed_at", DateTime(timezone=True), nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("disposition", String(32), nullable=True),
+    Column("sla_due_at", DateTime(timezone=True), nullable=True),
+    Column("breached_at", DateTime(timezone=True), nullable=True),
+    Column("breach", String(8), nullable=True),
+    Column("escalation_tier", SmallInteger, nullable=False, server_default="0"),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
 )
 
 # The queue view reads most urgent first, then oldest.
 Index(
     "ix_items_queue_order", items.c.queue_id, items.c.urgency_rank, items.c.received_at, items.c.id
+)
+Index(
+    "ix_items_queue_priority",
+    items.c.queue_id,
+    items.c.priority_rank,
+    items.c.received_at,
+    items.c.id,
+)
+Index("ix_items_lease", items.c.status, items.c.lease_expires_at)
+Index("ix_items_sla_due", items.c.sla_due_at)
+Index("ix_items_assignee", items.c.assignee, items.c.status)
+
+# Watch copies: the item lives in one queue; members of a watch queue may read it.
+watches = Table(
+    "watches",
+    metadata,
+    Column("queue_id", String(64), ForeignKey("queues.id"), primary_key=True),
+    Column("item_id", ItemId, ForeignKey("items.id"), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", ItemId, primary_key=True, autoincrement=True),
+    Column("item_id", ItemId, ForeignKey("items.id"), nullable=False, index=True),
+    Column("officer_id", String(64), ForeignKey("officers.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("text", Text, nullable=False),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", ItemId, primary_key=True, autoincrement=True),
+    Column("item_id", ItemId, ForeignKey("items.id"), nullable=True, index=True),
+    # The item's queue after the step: what the stream filters on.
+    Column("queue_id", String(64), nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("details", JSON, nullable=False),
+)
+
+# Events waiting for Kafka: written in the step's transaction, published and
+# deleted by the relay, so an event is never lost between commit and send.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", ItemId, primary_key=True, autoincrement=True),
+    Column("topic", String(64), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from switchboard_shared.settings import CommonSettings
 
@@ -21,6 +21,24 @@ class RouterSettings(CommonSettings):
     )
     router_policy_path: Path | None = Field(
         None, description="YAML routing policy to use instead of the shipped one."
+    )
+    router_bootstrap_admin_token: SecretStr | None = Field(
+        None,
+        description="When set, an admin whose bearer token is this value exists after start-up (stored hashed).",
+    )
+    router_lease_seconds: Annotated[float, Field(gt=0)] = Field(
+        120.0,
+        description="How long a claim holds without acknowledgement or heartbeat before the item returns to the pool.",
+    )
+    router_clock_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
+        1.0,
+        description="Interval of the clock: lease expiry, SLA breaches, escalation, assignment, policy reload.",
+    )
+    router_max_body_bytes: Annotated[int, Field(ge=1024)] = Field(
+        65_536, description="Largest request body accepted; larger ones get 413."
+    )
+    router_stream_poll_seconds: Annotated[float, Field(gt=0, le=10)] = Field(
+        0.5, description="How often GET /v1/stream looks for new item changes."
     )
     database_url: str = Field(
         "sqlite:///.run/switchboard-router.db",

@@ -3,11 +3,13 @@
 Keyword-only functions over a SQLAlchemy engine (sync: called from a thread by
 the consumer, from FastAPI's thread pool by the API). Works on PostgreSQL and
 SQLite; the one dialect-specific piece is INSERT ... ON CONFLICT DO NOTHING.
+A new item gets its watch copies and its `queued` audit record in the same
+transaction, so a replayed mention adds none of them twice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -15,11 +17,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, select, text, tuple_
+from sqlalchemy import Engine, create_engine, event, func, insert, or_, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
-from switchboard_router.models import items, queues
+from switchboard_router.models import audit, items, queues, watches
 
 
 def make_engine(url: str) -> Engine:
@@ -78,6 +80,10 @@ class NewItem:
     mention: dict[str, Any]
     received_at: datetime
     classified_at: datetime
+    priority_rank: int = 2
+    sla_due_at: datetime | None = None
+    watch_queues: tuple[str, ...] = field(default=())
+    queued_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -106,20 +112,50 @@ def save_items(engine: Engine, *, new_items: list[NewItem]) -> list[StoredItem]:
                 select(items.c.mention_id).where(items.c.mention_id.in_(mention_ids))
             )
         )
-        queue_ids = sorted({item.queue_id for item in new_items})
+        queue_ids = sorted(
+            {item.queue_id for item in new_items} | {w for i in new_items for w in i.watch_queues}
+        )
         connection.execute(
             _insert(engine, queues).on_conflict_do_nothing(index_elements=["id"]),
             [{"id": q} for q in queue_ids],
         )
         connection.execute(
             _insert(engine, items).on_conflict_do_nothing(index_elements=["mention_id"]),
-            [item.__dict__ for item in new_items],
+            [_row(item) for item in new_items],
         )
         rows = connection.execute(
-            select(items.c.id, items.c.mention_id, items.c.queue_id).where(
+            select(items.c.id, items.c.mention_id, items.c.queue_id, items.c.queued_at).where(
                 items.c.mention_id.in_(mention_ids)
             )
         ).all()
+        by_mention = {item.mention_id: item for item in new_items}
+        created = [row for row in rows if row.mention_id not in before]
+        copies = [
+            {"queue_id": w, "item_id": row.id}
+            for row in created
+            for w in by_mention[row.mention_id].watch_queues
+        ]
+        if copies:
+            connection.execute(insert(watches), copies)
+        if created:
+            connection.execute(
+                insert(audit),
+                [
+                    {
+                        "item_id": row.id,
+                        "queue_id": row.queue_id,
+                        "at": by_mention[row.mention_id].queued_at or row.queued_at,
+                        "actor": "router",
+                        "action": "queued",
+                        "details": {
+                            "rule": by_mention[row.mention_id].rule,
+                            "policy_version": by_mention[row.mention_id].policy_version,
+                            "watch_queues": list(by_mention[row.mention_id].watch_queues),
+                        },
+                    }
+                    for row in created
+                ],
+            )
     return [
         StoredItem(
             item_id=row.id,
@@ -131,36 +167,69 @@ def save_items(engine: Engine, *, new_items: list[NewItem]) -> list[StoredItem]:
     ]
 
 
-def list_queues(engine: Engine) -> list[dict[str, Any]]:
-    """Every queue with its open depth and the age of its oldest open item."""
+def _row(item: NewItem) -> dict[str, Any]:
+    row = {k: v for k, v in item.__dict__.items() if k not in ("watch_queues", "queued_at")}
+    if item.queued_at is not None:
+        row["queued_at"] = item.queued_at
+    return row
+
+
+def list_queues(engine: Engine, *, only: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """Queues (all, or those in `only`) with open depth by urgency and oldest open item."""
     open_items = (
         select(
             items.c.queue_id,
+            items.c.urgency,
             func.count().label("depth"),
             func.min(items.c.received_at).label("oldest_received_at"),
             func.min(items.c.urgency_rank).label("top_rank"),
         )
         .where(items.c.status == "open")
-        .group_by(items.c.queue_id)
+        .group_by(items.c.queue_id, items.c.urgency)
         .subquery()
     )
     query = (
         select(
-            queues.c.id, open_items.c.depth, open_items.c.oldest_received_at, open_items.c.top_rank
+            queues.c.id,
+            queues.c.assignment_mode,
+            queues.c.supervisor_queue,
+            open_items.c.urgency,
+            open_items.c.depth,
+            open_items.c.oldest_received_at,
+            open_items.c.top_rank,
         )
         .select_from(queues.outerjoin(open_items, open_items.c.queue_id == queues.c.id))
         .order_by(queues.c.id)
     )
+    if only is not None:
+        query = query.where(queues.c.id.in_(sorted(only)))
+    out: dict[str, dict[str, Any]] = {}
     with engine.connect() as connection:
-        return [
-            {
-                "queue_id": row.id,
-                "depth": row.depth or 0,
-                "oldest_received_at": row.oldest_received_at,
-                "top_urgency_rank": row.top_rank,
-            }
-            for row in connection.execute(query)
-        ]
+        for row in connection.execute(query):
+            q = out.setdefault(
+                row.id,
+                {
+                    "queue_id": row.id,
+                    "depth": 0,
+                    "depth_by_urgency": {},
+                    "oldest_received_at": None,
+                    "top_urgency_rank": None,
+                    "assignment_mode": row.assignment_mode,
+                    "supervisor_queue": row.supervisor_queue,
+                },
+            )
+            if row.urgency is None:
+                continue
+            q["depth"] += row.depth
+            q["depth_by_urgency"][row.urgency] = row.depth
+            oldest = row.oldest_received_at
+            if q["oldest_received_at"] is None or (
+                oldest is not None and oldest < q["oldest_received_at"]
+            ):
+                q["oldest_received_at"] = oldest
+            if q["top_urgency_rank"] is None or row.top_rank < q["top_urgency_rank"]:
+                q["top_urgency_rank"] = row.top_rank
+    return list(out.values())
 
 
 def queue_exists(engine: Engine, *, queue_id: str) -> bool:
@@ -170,15 +239,23 @@ def queue_exists(engine: Engine, *, queue_id: str) -> bool:
 
 
 def list_items(
-    engine: Engine, *, queue_id: str, limit: int, after: tuple[int, datetime, int] | None
+    engine: Engine,
+    *,
+    queue_id: str,
+    limit: int,
+    after: tuple[int, datetime, int] | None,
+    statuses: tuple[str, ...] | None = None,
 ) -> list[dict[str, Any]]:
-    """Items of a queue, most urgent first then oldest; `after` is the last row's sort key."""
-    query = select(items).where(items.c.queue_id == queue_id)
+    """Items of a queue and its watch copies, by priority then oldest; `after` is the last sort key."""
+    watched = select(watches.c.item_id).where(watches.c.queue_id == queue_id)
+    query = select(items).where(or_(items.c.queue_id == queue_id, items.c.id.in_(watched)))
+    if statuses is not None:
+        query = query.where(items.c.status.in_(statuses))
     if after is not None:
         query = query.where(
-            tuple_(items.c.urgency_rank, items.c.received_at, items.c.id) > tuple_(*after)
+            tuple_(items.c.priority_rank, items.c.received_at, items.c.id) > tuple_(*after)
         )
-    query = query.order_by(items.c.urgency_rank, items.c.received_at, items.c.id).limit(limit)
+    query = query.order_by(items.c.priority_rank, items.c.received_at, items.c.id).limit(limit)
     with engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(query)]
 

@@ -1,0 +1,395 @@
+"""The router's clock: expired leases, SLA breaches, escalation ladders and
+automatic assignment, every second, from database state alone.
+
+Nothing is kept in memory between ticks, so a restarted router (or another
+replica) carries on exactly where the last tick stopped: a breach that fell
+due while the router was down is found on the first tick after start-up.
+
+Several replicas may tick at once. On PostgreSQL each step runs in a
+transaction holding `pg_try_advisory_xact_lock`, so one replica does a step
+at a time and the others skip it; and every change is a conditional UPDATE
+(`... WHERE escalation_tier = <tier before>`, `... WHERE status = 'claimed'
+AND lease_expires_at <= now`) so even two runs of the same step cannot
+escalate an item twice or expire a fresh claim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from switchboard_router import metrics
+from switchboard_router.assignment import AssignmentMode, Candidate, choose
+from switchboard_router.models import items, memberships, officers, queues
+from switchboard_router.routing import MAX_BOOST, Policy
+from switchboard_router.sla import SUPERVISOR, due_tiers
+from switchboard_router.work import (
+    ACTIVE,
+    ROUTER_ACTOR,
+    Clock,
+    assign,
+    aware,
+    enqueue,
+    insert_ignore,
+    load,
+    record,
+    reopen_values,
+)
+from switchboard_shared.events import MentionEscalated, RoutedAction, Urgency
+from switchboard_shared.logs import fields
+from switchboard_shared.topics import ESCALATED
+
+log = logging.getLogger(__name__)
+
+_LOCK_KEY = 0x5B_0C10C  # one advisory lock for the router's clock steps
+BATCH = 500
+
+
+def _locked(conn: Connection) -> bool:
+    if conn.dialect.name != "postgresql":
+        return True
+    return bool(conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY}))
+
+
+def expire_leases(engine: Engine, clock: Clock) -> int:
+    """Return claimed items whose lease ran out to their queue's pool."""
+    done = 0
+    with engine.begin() as conn:
+        if not _locked(conn):
+            return 0
+        rows = conn.execute(
+            select(items)
+            .where(items.c.status == "claimed", items.c.lease_expires_at <= clock.now)
+            .order_by(items.c.lease_expires_at)
+            .limit(BATCH)
+        ).all()
+        for row in rows:
+            if (
+                conn.execute(
+                    update(items)
+                    .where(
+                        items.c.id == row.id,
+                        items.c.status == "claimed",
+                        items.c.assignee == row.assignee,
+                        items.c.lease_expires_at <= clock.now,
+                    )
+                    .values(**reopen_values(clock, row.queue_id, row.urgency))
+                ).rowcount
+                != 1
+            ):
+                continue
+            record(
+                conn,
+                load(conn, row.id),
+                RoutedAction.LEASE_EXPIRED,
+                actor=ROUTER_ACTOR,
+                now=clock.now,
+                details={"previous_assignee": row.assignee},
+            )
+            metrics.EXPIRED_CLAIMS.labels(row.queue_id).inc()
+            log.info(
+                "claim lease expired",
+                extra=fields(mention_id=row.mention_id, item_id=row.id, officer=row.assignee),
+            )
+            done += 1
+    return done
+
+
+def detect_breaches(engine: Engine, clock: Clock) -> int:
+    """Mark items whose claim or acknowledge deadline passed."""
+    done = 0
+    with engine.begin() as conn:
+        if not _locked(conn):
+            return 0
+        rows = conn.execute(
+            select(items)
+            .where(
+                items.c.sla_due_at <= clock.now,
+                items.c.breached_at.is_(None),
+                items.c.status.in_(("open", "claimed")),
+            )
+            .limit(BATCH)
+        ).all()
+        for row in rows:
+            breach = "claim" if row.status == "open" else "ack"
+            if (
+                conn.execute(
+                    update(items)
+                    .where(
+                        items.c.id == row.id,
+                        items.c.breached_at.is_(None),
+                        items.c.status == row.status,
+                    )
+                    .values(breached_at=clock.now, breach=breach, updated_at=clock.now)
+                ).rowcount
+                != 1
+            ):
+                continue
+            record(
+                conn,
+                load(conn, row.id),
+                RoutedAction.SLA_BREACHED,
+                actor=ROUTER_ACTOR,
+                now=clock.now,
+                details={"breach": breach, "due_at": aware(row.sla_due_at)},
+            )
+            metrics.SLA_BREACHES.labels(row.queue_id, breach).inc()
+            log.warning(
+                "SLA breached",
+                extra=fields(
+                    mention_id=row.mention_id, item_id=row.id, queue=row.queue_id, breach=breach
+                ),
+            )
+            done += 1
+    return done
+
+
+def _supervisor_queue(conn: Connection, policy: Policy, queue_id: str) -> str | None:
+    stored = conn.scalar(select(queues.c.supervisor_queue).where(queues.c.id == queue_id))
+    return stored or policy.queue_settings(queue_id).supervisor_queue
+
+
+def climb_ladders(engine: Engine, clock: Clock) -> int:
+    """Fire the escalation tiers that fell due for breached items."""
+    fired = 0
+    with engine.begin() as conn:
+        if not _locked(conn):
+            return 0
+        rows = conn.execute(
+            select(items)
+            .where(items.c.breached_at.is_not(None), items.c.status.in_(("open", "claimed")))
+            .limit(BATCH)
+        ).all()
+        for row in rows:
+            sla = clock.policy.sla_for(row.queue_id, Urgency(row.urgency))
+            if sla is None:
+                continue
+            breached_at = aware(row.breached_at)
+            assert breached_at is not None
+            for number, tier in due_tiers(
+                sla, breached_at=breached_at, tiers_done=row.escalation_tier, now=clock.now
+            ):
+                current = load(conn, row.id)
+                values: dict[str, Any] = {"escalation_tier": number, "updated_at": clock.now}
+                if tier.raise_priority:
+                    values["priority_rank"] = max(
+                        current.priority_rank - tier.raise_priority, -MAX_BOOST
+                    )
+                target = None
+                if tier.move_to:
+                    target = (
+                        _supervisor_queue(conn, clock.policy, current.queue_id)
+                        if tier.move_to == SUPERVISOR
+                        else tier.move_to
+                    )
+                    if target and target != current.queue_id:
+                        conn.execute(
+                            insert_ignore(conn, queues).on_conflict_do_nothing(
+                                index_elements=["id"]
+                            ),
+                            [{"id": target, "created_at": clock.now}],
+                        )
+                        values |= reopen_values(clock, target, current.urgency) | {
+                            "queue_id": target
+                        }
+                        values.pop("sla_due_at")  # still in breach: the ladder goes on
+                    else:
+                        target = None
+                if (
+                    conn.execute(
+                        update(items)
+                        .where(items.c.id == row.id, items.c.escalation_tier == number - 1)
+                        .values(**values)
+                    ).rowcount
+                    != 1
+                ):
+                    break  # another replica climbed this rung
+                after = load(conn, row.id)
+                details = {
+                    "tier": number,
+                    "sla": sla.name,
+                    "breach": row.breach,
+                    "actions": list(tier.actions),
+                    "notify": tier.notify,
+                    "from_queue": current.queue_id,
+                    "to_queue": target,
+                    "priority_rank": after.priority_rank,
+                }
+                record(
+                    conn,
+                    after,
+                    RoutedAction.ESCALATED,
+                    actor=ROUTER_ACTOR,
+                    now=clock.now,
+                    details=details,
+                )
+                if tier.escalate:
+                    enqueue(
+                        conn,
+                        ESCALATED,
+                        row.mention_id,
+                        MentionEscalated(
+                            mention_id=row.mention_id,
+                            item_id=row.id,
+                            queue_id=after.queue_id,
+                            urgency=Urgency(row.urgency),
+                            tier=number,
+                            breach="ack" if row.breach == "ack" else "claim",
+                            breached_at=breached_at,
+                            actions=tier.actions,
+                            notify=tier.notify,
+                            at=clock.now,
+                        ),
+                        clock.now,
+                    )
+                metrics.ESCALATIONS.labels(current.queue_id, str(number)).inc()
+                log.warning(
+                    "item escalated",
+                    extra=fields(
+                        mention_id=row.mention_id, item_id=row.id, tier=number, to_queue=target
+                    ),
+                )
+                fired += 1
+    return fired
+
+
+def assign_backlog(engine: Engine, clock: Clock) -> int:
+    """Hand open items of round-robin and least-loaded queues to on-duty members with room."""
+    given = 0
+    with engine.begin() as conn:
+        if not _locked(conn):
+            return 0
+        queue_ids = conn.scalars(
+            select(items.c.queue_id).where(items.c.status == "open").distinct()
+        ).all()
+        for queue_id in queue_ids:
+            stored = conn.scalar(select(queues.c.assignment_mode).where(queues.c.id == queue_id))
+            mode = (
+                AssignmentMode(stored)
+                if stored
+                else clock.policy.queue_settings(queue_id).assignment
+            )
+            if mode is AssignmentMode.OPEN:
+                continue
+            load_by = (
+                select(items.c.assignee, func.count().label("n"))
+                .where(items.c.status.in_(ACTIVE))
+                .group_by(items.c.assignee)
+                .subquery()
+            )
+            members = conn.execute(
+                select(
+                    officers.c.id, officers.c.capacity, memberships.c.last_assigned_at, load_by.c.n
+                )
+                .select_from(
+                    memberships.join(officers, officers.c.id == memberships.c.officer_id).outerjoin(
+                        load_by, load_by.c.assignee == officers.c.id
+                    )
+                )
+                .where(
+                    memberships.c.queue_id == queue_id,
+                    officers.c.on_duty.is_(True),
+                    officers.c.role.in_(("officer", "supervisor")),
+                )
+            ).all()
+            candidates = {
+                m.id: Candidate(m.id, m.n or 0, m.capacity, aware(m.last_assigned_at))
+                for m in members
+            }
+            if not candidates:
+                continue
+            backlog = conn.execute(
+                select(items)
+                .where(items.c.queue_id == queue_id, items.c.status == "open")
+                .order_by(items.c.priority_rank, items.c.received_at, items.c.id)
+                .limit(BATCH)
+            ).all()
+            for row in backlog:
+                chosen = choose(mode, list(candidates.values()))
+                if chosen is None:
+                    break
+                if not assign(
+                    conn,
+                    row,
+                    chosen.officer_id,
+                    clock,
+                    actor=ROUTER_ACTOR,
+                    action=RoutedAction.ASSIGNED,
+                ):
+                    continue
+                conn.execute(
+                    update(memberships)
+                    .where(
+                        memberships.c.queue_id == queue_id,
+                        memberships.c.officer_id == chosen.officer_id,
+                    )
+                    .values(last_assigned_at=clock.now)
+                )
+                candidates[chosen.officer_id] = Candidate(
+                    chosen.officer_id, chosen.load + 1, chosen.capacity, clock.now
+                )
+                given += 1
+    return given
+
+
+def tick(engine: Engine, clock: Clock) -> dict[str, int]:
+    """One pass of every clock step; returns how much each did."""
+    return {
+        "expired": expire_leases(engine, clock),
+        "breached": detect_breaches(engine, clock),
+        "escalated": climb_ladders(engine, clock),
+        "assigned": assign_backlog(engine, clock),
+    }
+
+
+class ClockTask:
+    """Runs `tick` every `interval` seconds in a thread until stopped."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        policy: Callable[[], Policy],
+        lease_seconds: float,
+        interval: float,
+        after_tick: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.lease_seconds = lease_seconds
+        self.interval = interval
+        self.after_tick = after_tick
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Tick in the background."""
+        self._task = asyncio.create_task(self._run(), name="router-clock")
+
+    async def stop(self) -> None:
+        """Stop ticking."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            clock = Clock(
+                now=datetime.now(UTC), lease_seconds=self.lease_seconds, policy=self.policy()
+            )
+            try:
+                done = await asyncio.to_thread(tick, self.engine, clock)
+                if any(done.values()):
+                    self.after_tick()
+            except SQLAlchemyError as exc:
+                log.error(
+                    "clock tick failed; retrying next tick", extra=fields(error=repr(exc)[:300])
+                )
+            await asyncio.sleep(self.interval)

@@ -1,0 +1,75 @@
+"""The routing policy in force, reloaded when its file changes.
+
+`PolicyHolder.current()` is what the consumer, the clock and the API ask; the
+clock calls `maybe_reload()` every tick. A changed file (new mtime or size)
+is parsed and validated whole; a bad one is logged with the rule and field
+the validator named, and the previous policy stays in force. The policy
+shipped inside the package (no path configured) never changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from switchboard_router import metrics
+from switchboard_router.routing import Policy, PolicyError
+from switchboard_shared.logs import fields
+
+log = logging.getLogger(__name__)
+
+
+class PolicyHolder:
+    """The current policy and where it came from."""
+
+    def __init__(self, policy: Policy, path: Path | None = None) -> None:
+        self._policy = policy
+        self.path = path
+        self._stamp = self._stat()
+        self._lock = threading.Lock()
+        metrics.POLICY_VERSION.info({"version": policy.version})
+
+    @classmethod
+    def load(cls, path: Path | None) -> PolicyHolder:
+        """Load the policy at `path` (or the shipped one); a bad file fails start-up."""
+        return cls(Policy.load(path), path)
+
+    def _stat(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def current(self) -> Policy:
+        """The policy in force."""
+        return self._policy
+
+    def maybe_reload(self) -> bool:
+        """Reload if the file changed; True when a new policy took effect."""
+        if self.path is None:
+            return False
+        with self._lock:
+            stamp = self._stat()
+            if stamp is None or stamp == self._stamp:
+                return False
+            self._stamp = stamp
+            try:
+                policy = Policy.load(self.path)
+            except (PolicyError, OSError, UnicodeDecodeError) as exc:
+                metrics.POLICY_RELOADS.labels("refused").inc()
+                log.error(
+                    "routing policy file refused; the previous policy stays in force",
+                    extra=fields(path=str(self.path), error=str(exc), version=self._policy.version),
+                )
+                return False
+            self._policy = policy
+            metrics.POLICY_RELOADS.labels("loaded").inc()
+            metrics.POLICY_VERSION.info({"version": policy.version})
+            log.info(
+                "routing policy reloaded", extra=fields(path=str(self.path), version=policy.version)
+            )
+            return True
