@@ -165,6 +165,13 @@ async def group_lag(bootstrap: str, group: str, topic: str, partitions: int) -> 
         await consumer.stop()
 
 
+async def _read_keys(bootstrap: str, topic: str) -> list[str]:
+    from conftest import TopicReader
+
+    records = await TopicReader(bootstrap).read_quiet(topic, settle=2)
+    return [r.key.decode() for r in records if r.key]
+
+
 def wait_until(predicate, timeout: float, step: float = 0.5) -> float | None:
     """Seconds until predicate() held, or None if it never did within `timeout`."""
     started = time.monotonic()
@@ -237,6 +244,10 @@ def run_scenario(name, inject, broker, database_url, tmp_path, poison=None):
         60,
     )
     stack.stop_all()
+    # Items are unique by construction (one row per mention id), so also count
+    # copies on the raw topic: ingest must not have written any mention twice.
+    reader_records = run_async(_read_keys(broker.bootstrap, RAW.name(prefix)))
+    raw_copies = Counter(reader_records)
     result = {
         "fault": name,
         "prefix": prefix,
@@ -245,6 +256,7 @@ def run_scenario(name, inject, broker, database_url, tmp_path, poison=None):
         "queued": len(counts),
         "lost": len(load.accepted - set(counts)),
         "duplicated": sum(1 for c in counts.values() if c > 1),
+        "raw_duplicates": sum(1 for m in load.accepted if raw_copies[m] > 1),
         "refused": dict(load.refusals),
         "unexplained": load.unexplained[:5],
         "recovery_seconds": round(
@@ -257,6 +269,7 @@ def run_scenario(name, inject, broker, database_url, tmp_path, poison=None):
     assert load.accepted, f"no mention was accepted at all: {result}"
     assert result["lost"] == 0, result
     assert result["duplicated"] == 0, result
+    assert result["raw_duplicates"] == 0, result
     assert result["unexplained"] == [], result
     assert lag_zero is not None, result
     return result
