@@ -233,3 +233,40 @@ def test_prometheus_scrapes_every_service_where_compose_serves_it():
         assert f"{name}:{default_port(name)}" in scraped.get(name, set()), (
             f"prometheus does not scrape {name} at {name}:{default_port(name)}"
         )
+
+
+def test_prometheus_mounts_its_alert_rules_beside_its_config():
+    config = yaml.safe_load(PROMETHEUS_FILE.read_text())
+    mounts = [str(volume) for volume in compose_service("prometheus").get("volumes") or []]
+    for rule_file in config.get("rule_files") or []:
+        # Prometheus resolves rule_files relative to the config file.
+        source = PROMETHEUS_FILE.parent / rule_file
+        assert source.is_file(), f"prometheus.yml names {rule_file}, which does not exist"
+        mount = f"./deploy/prometheus/{rule_file}:/etc/prometheus/{rule_file}"
+        assert any(m.startswith(mount) for m in mounts), f"{rule_file} is not mounted"
+    assert config.get("rule_files"), "prometheus.yml loads no alert rules"
+
+
+def test_grafana_is_provisioned_with_the_dashboards_and_compose_prometheus():
+    grafana = compose_service("grafana")
+    assert str(grafana["image"]).startswith("grafana/grafana:")
+    assert (3000, 3000) in published_ports(grafana)
+    mounts = {
+        str(volume).rsplit(":", 1)[0] if str(volume).endswith(":ro") else str(volume)
+        for volume in grafana.get("volumes") or []
+    }
+    mounted = dict(mount.split(":", 1) for mount in mounts)
+    provisioning = mounted.get("./deploy/grafana/provisioning")
+    dashboards_at = mounted.get("./deploy/grafana/dashboards")
+    assert provisioning == "/etc/grafana/provisioning"
+    providers = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/dashboards/switchboard.yml").read_text()
+    )["providers"]
+    assert [p["options"]["path"] for p in providers] == [dashboards_at]
+    assert sorted((ROOT / "deploy/grafana/dashboards").glob("*.json")), "no dashboards"
+    datasources = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text()
+    )["datasources"]
+    prometheus_port = published_ports(compose_service("prometheus"))[0][1]
+    assert [d["url"] for d in datasources] == [f"http://prometheus:{prometheus_port}"]
+    assert "prometheus" in grafana.get("depends_on", [])
