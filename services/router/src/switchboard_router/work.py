@@ -117,7 +117,7 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Append the audit record of a step on `row` (the item after it) and queue its event."""
-    details = details or {}
+    details = json.loads(json.dumps(details or {}, default=str))
     conn.execute(
         insert(audit).values(
             item_id=row.id,
@@ -139,7 +139,7 @@ def record(
         actor=actor,
         assignee=row.assignee,
         status=row.status,
-        details=json.loads(json.dumps(details, default=str)),
+        details=details,
     )
     enqueue(conn, ROUTED, row.mention_id, event, now)
 
