@@ -1,0 +1,201 @@
+"""The Kubernetes overlays agree with the code: topics, settings, probes, scaling caps.
+
+Each overlay in deploy/k8s/overlays is rendered offline by deploy/k8s/render.sh
+(`kubectl kustomize`, or a pinned kustomize it installs with `go install`), so
+what is checked is what `kubectl apply -k` would send.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+from switchboard_classifier.settings import ClassifierSettings
+from switchboard_ingest.settings import IngestSettings
+from switchboard_router.settings import RouterSettings
+from switchboard_shared import topics
+from switchboard_shared.settings import ENV_PREFIX
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+RENDER = K8S / "render.sh"
+OVERLAYS = sorted(path.name for path in (K8S / "overlays").iterdir() if path.is_dir())
+
+SETTINGS: dict[str, type[BaseSettings]] = {
+    "switchboard-ingest": IngestSettings,
+    "switchboard-classifier": ClassifierSettings,
+    "switchboard-router": RouterSettings,
+}
+# The topic each lag-scaled stage consumes.
+CONSUMES = {"switchboard-classifier": topics.RAW, "switchboard-router": topics.CLASSIFIED}
+
+
+@pytest.fixture(scope="session")
+def renderer() -> str:
+    """A Kustomize renderer, installed by deploy/k8s/render.sh (go install) if none is there."""
+    result = subprocess.run(
+        ["bash", str(RENDER), "--install"], capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def rendered(renderer: str) -> dict[str, list[dict[str, Any]]]:
+    """Every overlay's rendered objects."""
+    out = {}
+    for overlay in OVERLAYS:
+        result = subprocess.run(
+            ["bash", str(RENDER), overlay], capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, f"{overlay} ({renderer}): {result.stderr}"
+        out[overlay] = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return out
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in docs if doc["kind"] == kind]
+
+
+def by_name(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in of_kind(docs, kind)}
+
+
+def test_there_are_dev_and_production_overlays():
+    assert {"dev", "production"} <= set(OVERLAYS)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_topic_in_code_has_a_kafka_topic_with_its_partitions_and_retention(rendered, overlay):
+    docs = rendered[overlay]
+    declared = {doc["spec"]["topicName"]: doc for doc in of_kind(docs, "KafkaTopic")}
+    clusters = set(by_name(docs, "Kafka"))
+    for spec in topics.ALL:
+        topic = declared.get(spec.name())
+        assert topic, f"{overlay}: no KafkaTopic for {spec.name()}"
+        assert topic["spec"]["partitions"] == spec.partitions, spec.name()
+        assert int(topic["spec"]["config"]["retention.ms"]) == spec.retention_ms, spec.name()
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] in clusters
+    assert set(declared) == {spec.name() for spec in topics.ALL}, "a KafkaTopic not in code"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_kafka_runs_in_kraft_mode_from_node_pools(rendered, overlay):
+    docs = rendered[overlay]
+    (kafka,) = of_kind(docs, "Kafka")
+    assert "zookeeper" not in kafka["spec"]
+    assert kafka["metadata"]["annotations"]["strimzi.io/kraft"] == "enabled"
+    assert kafka["metadata"]["annotations"]["strimzi.io/node-pools"] == "enabled"
+    assert kafka["spec"]["kafka"]["config"]["auto.create.topics.enable"] is False
+    pools = of_kind(docs, "KafkaNodePool")
+    roles = {role for pool in pools for role in pool["spec"]["roles"]}
+    assert roles == {"controller", "broker"}
+    assert all(pool["metadata"]["labels"]["strimzi.io/cluster"] == "switchboard" for pool in pools)
+    brokers = sum(pool["spec"]["replicas"] for pool in pools if "broker" in pool["spec"]["roles"])
+    for topic in of_kind(docs, "KafkaTopic"):
+        assert topic["spec"]["replicas"] <= brokers
+        assert int(topic["spec"]["config"]["min.insync.replicas"]) <= topic["spec"]["replicas"]
+    assert "kafkaExporter" in kafka["spec"], "the lag alert needs Strimzi's Kafka Exporter"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_deployment_has_probes_resources_and_a_disruption_budget(rendered, overlay):
+    docs = rendered[overlay]
+    deployments = by_name(docs, "Deployment")
+    assert set(deployments) == set(SETTINGS)
+    budgets = of_kind(docs, "PodDisruptionBudget")
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]
+        for container in pod["spec"]["containers"]:
+            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
+            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
+            resources = container["resources"]
+            assert {"cpu", "memory"} <= set(resources["requests"]), name
+            assert {"cpu", "memory"} <= set(resources["limits"]), name
+            port = SETTINGS[name].model_fields[f"{name.split('-')[1]}_port"].default
+            assert port in [p["containerPort"] for p in container["ports"]], name
+        labels = pod["metadata"]["labels"]
+        assert any(
+            budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+            for budget in budgets
+        ), f"{overlay}: {name} has no PodDisruptionBudget"
+
+
+def environment_names(docs: list[dict[str, Any]], deployment: dict[str, Any]) -> set[str]:
+    """Every variable a Deployment's containers get: ConfigMap keys and env entries."""
+    config_maps = by_name(docs, "ConfigMap")
+    names = set()
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        for source in container.get("envFrom", []):
+            ref = source["configMapRef"]["name"]
+            assert ref in config_maps, f"{ref} is not rendered"
+            names.update(config_maps[ref]["data"])
+        names.update(entry["name"] for entry in container.get("env", []))
+    return names
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_config_map_and_env_keys_are_real_settings_of_their_service(rendered, overlay):
+    docs = rendered[overlay]
+    for name, deployment in by_name(docs, "Deployment").items():
+        fields = {f"{ENV_PREFIX}{field.upper()}" for field in SETTINGS[name].model_fields}
+        named = environment_names(docs, deployment)
+        assert {f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS", f"{ENV_PREFIX}CREATE_TOPICS"} <= named
+        unknown = {key for key in named if key.startswith(ENV_PREFIX)} - fields
+        assert not unknown, f"{overlay}: {name} gets {sorted(unknown)}, not settings"
+        assert named <= fields, f"{overlay}: {name} gets non-Switchboard variables"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_secrets_are_referenced_never_shipped(rendered, overlay):
+    docs = rendered[overlay]
+    assert not of_kind(docs, "Secret"), "secret values do not belong in the repository"
+    router = by_name(docs, "Deployment")["switchboard-router"]
+    env = {e["name"]: e for e in router["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "secretKeyRef" in env[f"{ENV_PREFIX}DATABASE_URL"]["valueFrom"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_lag_scaling_is_capped_at_the_partitions_of_the_consumed_topic(rendered, overlay):
+    docs = rendered[overlay]
+    scaled = {doc["spec"]["scaleTargetRef"]["name"]: doc for doc in of_kind(docs, "ScaledObject")}
+    assert set(scaled) == set(CONSUMES)
+    deployments = by_name(docs, "Deployment")
+    config = by_name(docs, "ConfigMap")
+    for name, spec in CONSUMES.items():
+        scaled_object = scaled[name]
+        assert scaled_object["spec"]["maxReplicaCount"] <= spec.partitions, name
+        assert 1 <= scaled_object["spec"]["minReplicaCount"] <= spec.partitions
+        (trigger,) = scaled_object["spec"]["triggers"]
+        assert trigger["type"] == "kafka"
+        assert trigger["metadata"]["topic"] == spec.name()
+        # The trigger watches the group the service really joins.
+        service = name.split("-")[1]
+        group_key = f"{ENV_PREFIX}{service.upper()}_GROUP_ID"
+        groups = {cm["data"][group_key] for cm in config.values() if group_key in cm["data"]}
+        default = SETTINGS[name].model_fields[f"{service}_group_id"].default
+        assert trigger["metadata"]["consumerGroup"] in (groups or {default})
+        assert name in deployments
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_bootstrap_from_the_strimzi_plain_listener(rendered, overlay):
+    docs = rendered[overlay]
+    (kafka,) = of_kind(docs, "Kafka")
+    plain = next(
+        listener for listener in kafka["spec"]["kafka"]["listeners"] if not listener["tls"]
+    )
+    expected = f"{kafka['metadata']['name']}-kafka-bootstrap:{plain['port']}"
+    bootstrap = {
+        cm["data"][f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"]
+        for cm in of_kind(docs, "ConfigMap")
+        if f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS" in cm["data"]
+    }
+    assert bootstrap == {expected}
+    for scaled_object in of_kind(docs, "ScaledObject"):
+        assert scaled_object["spec"]["triggers"][0]["metadata"]["bootstrapServers"] == expected
