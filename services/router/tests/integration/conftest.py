@@ -62,14 +62,21 @@ def _add_officer(client, queues, *, role="officer", on_duty=False, capacity=5):
     """Create an officer in `queues` (created if missing); return (id, auth headers)."""
     answer = client.post(
         "/v1/officers",
-        json={"name": f"{role} of {queues}", "role": role, "on_duty": on_duty, "capacity": capacity},
+        json={
+            "name": f"{role} of {queues}",
+            "role": role,
+            "on_duty": on_duty,
+            "capacity": capacity,
+        },
         headers=ADMIN,
     )
     assert answer.status_code == 201, answer.text
     officer_id = answer.json()["officer_id"]
     for queue in queues:
         client.post("/v1/queues", json={"queue_id": queue}, headers=ADMIN)
-        joined = client.post(f"/v1/queues/{queue}/members", json={"officer_id": officer_id}, headers=ADMIN)
+        joined = client.post(
+            f"/v1/queues/{queue}/members", json={"officer_id": officer_id}, headers=ADMIN
+        )
         assert joined.status_code == 201, joined.text
     token = client.post(f"/v1/officers/{officer_id}/tokens", headers=ADMIN).json()["token"]
     return officer_id, {"authorization": f"Bearer {token}"}

@@ -45,7 +45,8 @@ ITEM_ENDPOINTS = [e for e in ENDPOINTS if "{item}" in e[1]]
 ADMIN_ONLY = [
     e
     for e in ENDPOINTS
-    if e[1].startswith("/v1/officers") and not e[1].endswith(("/shift", "/{officer}"))
+    if e[1].startswith("/v1/officers")
+    and not e[1].endswith(("/shift", "/{officer}"))
     or (e[1] == "/v1/queues" and e[0] == "POST")
     or e[0] in ("PATCH", "DELETE")
     or (e[1].endswith("/members") and e[0] == "POST")
@@ -63,7 +64,10 @@ def world(engine, client, add_officer, put_items, make_item):
 def fill(path, body, world):
     path = path.format(item=world["item"], officer=world["officer"])
     if body is not None:
-        body = {k: (v.format(officer=world["officer"]) if isinstance(v, str) else v) for k, v in body.items()}
+        body = {
+            k: (v.format(officer=world["officer"]) if isinstance(v, str) else v)
+            for k, v in body.items()
+        }
     return path, body
 
 
@@ -85,7 +89,9 @@ def test_an_officer_outside_the_items_queue_gets_the_same_404_as_for_no_item(cli
         answer = client.request(method, real, json=body, headers=world["headers"])
         missing = client.request(method, absent, json=body, headers=world["headers"])
         assert (answer.status_code, missing.status_code) == (404, 404), (real, answer.text)
-        assert answer.json()["detail"] == missing.json()["detail"].replace("999999", str(world["item"]))
+        assert answer.json()["detail"] == missing.json()["detail"].replace(
+            "999999", str(world["item"])
+        )
 
 
 def test_an_officer_cannot_list_or_see_another_queue(client, world):
@@ -105,13 +111,18 @@ def test_admin_endpoints_are_refused_to_officers_and_supervisors(client, world, 
             assert answer.status_code == 403, (method, path, answer.text)
 
 
-def test_a_member_works_the_item_and_a_revoked_token_stops_working(client, world, add_officer, admin):
+def test_a_member_works_the_item_and_a_revoked_token_stops_working(
+    client, world, add_officer, admin
+):
     officer_id, headers = add_officer(client, ["general"])
     item = world["item"]
     assert client.get(f"/v1/items/{item}", headers=headers).status_code == 200
     assert client.post(f"/v1/items/{item}/claim", headers=headers).json()["assignee"] == officer_id
     token_id = client.post(f"/v1/officers/{officer_id}/tokens", headers=admin).json()["token_id"]
-    assert client.delete(f"/v1/officers/{officer_id}/tokens/{token_id}", headers=admin).status_code == 204
+    assert (
+        client.delete(f"/v1/officers/{officer_id}/tokens/{token_id}", headers=admin).status_code
+        == 204
+    )
     assert client.get("/v1/me", headers=headers).status_code == 200  # the first token still works
 
 

@@ -35,7 +35,12 @@ POLICY = Policy.from_mapping(
                 "ack_seconds": 30,
                 "ladder": [
                     {"after_seconds": 0, "raise_priority": 1},
-                    {"after_seconds": 120, "move_to": "supervisor", "escalate": True, "notify": "duty"},
+                    {
+                        "after_seconds": 120,
+                        "move_to": "supervisor",
+                        "escalate": True,
+                        "notify": "duty",
+                    },
                 ],
             }
         ],
@@ -48,10 +53,14 @@ def at(seconds):
 
 
 def officer(engine, queues, *, on_duty=False, capacity=5, role=Role.OFFICER):
-    row = people.create_officer(engine, name="o", role=role, capacity=capacity, on_duty=on_duty, now=NOW)
+    row = people.create_officer(
+        engine, name="o", role=role, capacity=capacity, on_duty=on_duty, now=NOW
+    )
     for q in queues:
         try:
-            people.create_queue(engine, queue_id=q, assignment_mode=None, supervisor_queue=None, now=NOW)
+            people.create_queue(
+                engine, queue_id=q, assignment_mode=None, supervisor_queue=None, now=NOW
+            )
         except people.Exists:
             pass
         people.add_member(engine, queue_id=q, officer_id=row["id"], now=NOW)
@@ -60,12 +69,19 @@ def officer(engine, queues, *, on_duty=False, capacity=5, role=Role.OFFICER):
 
 def actions(engine, item_id):
     with engine.connect() as conn:
-        return [r.action for r in conn.execute(select(audit).where(audit.c.item_id == item_id).order_by(audit.c.id))]
+        return [
+            r.action
+            for r in conn.execute(
+                select(audit).where(audit.c.item_id == item_id).order_by(audit.c.id)
+            )
+        ]
 
 
 def outbox_events(engine, topic):
     with engine.connect() as conn:
-        rows = conn.execute(select(outbox).where(outbox.c.topic == topic).order_by(outbox.c.id)).all()
+        rows = conn.execute(
+            select(outbox).where(outbox.c.topic == topic).order_by(outbox.c.id)
+        ).all()
     return [json.loads(r.payload) for r in rows]
 
 
@@ -122,16 +138,37 @@ def test_an_acknowledged_item_keeps_its_owner_and_is_resolved_with_a_disposition
     item = work.detail(engine, item_id=item_id, actor=ann)
     assert (item["status"], item["disposition"]) == ("resolved", "actioned")
     assert [n["text"] for n in item["notes"]] == ["called the caller back"]
-    assert actions(engine, item_id) == ["queued", "claimed", "acknowledged", "note_added", "resolved"]
+    assert actions(engine, item_id) == [
+        "queued",
+        "claimed",
+        "acknowledged",
+        "note_added",
+        "resolved",
+    ]
 
 
 def test_a_missed_claim_deadline_climbs_the_ladder_once_per_tier(engine, put_items, make_item):
     item_id = put_items(engine, make_item("m1", sla_due_at=NOW + timedelta(seconds=60)))["m1"]
     admin = Principal(officer_id="admin", name="a", role=Role.ADMIN, queues=frozenset())
-    assert clock.tick(engine, at(59)) == {"expired": 0, "breached": 0, "escalated": 0, "assigned": 0}
-    assert clock.tick(engine, at(61)) == {"expired": 0, "breached": 1, "escalated": 1, "assigned": 0}
+    assert clock.tick(engine, at(59)) == {
+        "expired": 0,
+        "breached": 0,
+        "escalated": 0,
+        "assigned": 0,
+    }
+    assert clock.tick(engine, at(61)) == {
+        "expired": 0,
+        "breached": 1,
+        "escalated": 1,
+        "assigned": 0,
+    }
     for _ in range(2):  # another tick (or replica) changes nothing
-        assert clock.tick(engine, at(62)) == {"expired": 0, "breached": 0, "escalated": 0, "assigned": 0}
+        assert clock.tick(engine, at(62)) == {
+            "expired": 0,
+            "breached": 0,
+            "escalated": 0,
+            "assigned": 0,
+        }
     item = work.detail(engine, item_id=item_id, actor=admin)
     assert (item["escalation_tier"], item["priority_rank"], item["breach"]) == (1, 1, "claim")
     assert clock.tick(engine, at(61 + 119))["escalated"] == 0
@@ -141,7 +178,11 @@ def test_a_missed_claim_deadline_climbs_the_ladder_once_per_tier(engine, put_ite
     assert (item["escalation_tier"], item["queue_id"], item["status"]) == (2, "supervisors", "open")
     assert actions(engine, item_id) == ["queued", "sla_breached", "escalated", "escalated"]
     [escalation] = outbox_events(engine, "mentions.escalated.v1")
-    assert (escalation["tier"], escalation["notify"], escalation["queue_id"]) == (2, "duty", "supervisors")
+    assert (escalation["tier"], escalation["notify"], escalation["queue_id"]) == (
+        2,
+        "duty",
+        "supervisors",
+    )
 
 
 def test_round_robin_takes_turns_among_on_duty_members_with_room(engine, put_items, make_item):
@@ -153,8 +194,12 @@ def test_round_robin_takes_turns_among_on_duty_members_with_room(engine, put_ite
     admin = Principal(officer_id="admin", name="a", role=Role.ADMIN, queues=frozenset())
     owners = [work.detail(engine, item_id=ids[f"m{n}"], actor=admin)["assignee"] for n in range(5)]
     assert sorted(owners[:4]) == sorted([a.officer_id, b.officer_id] * 2)
-    assert owners[0] != owners[1] and owners[4] is None  # oldest first; nobody has room for the fifth
-    work.acknowledge(engine, item_id=ids["m0"], actor=a if owners[0] == a.officer_id else b, clock=at(1))
+    assert (
+        owners[0] != owners[1] and owners[4] is None
+    )  # oldest first; nobody has room for the fifth
+    work.acknowledge(
+        engine, item_id=ids["m0"], actor=a if owners[0] == a.officer_id else b, clock=at(1)
+    )
     work.resolve(
         engine,
         item_id=ids["m0"],
@@ -167,7 +212,9 @@ def test_round_robin_takes_turns_among_on_duty_members_with_room(engine, put_ite
     assert work.detail(engine, item_id=ids["m4"], actor=admin)["assignee"] == owners[0]
 
 
-def test_least_loaded_gives_the_next_item_to_the_officer_with_most_room(engine, put_items, make_item):
+def test_least_loaded_gives_the_next_item_to_the_officer_with_most_room(
+    engine, put_items, make_item
+):
     busy = officer(engine, ["ll", "other"], on_duty=True, capacity=4)
     free = officer(engine, ["ll"], on_duty=True, capacity=4)
     other_ids = put_items(engine, *[make_item(f"o{n}", queue="other") for n in range(3)])
@@ -190,7 +237,13 @@ def test_an_officer_cannot_release_or_resolve_someone_elses_claim_but_a_supervis
     with pytest.raises(work.Conflict):
         work.release(engine, item_id=item_id, actor=bob, clock=at(1))
     work.transfer(
-        engine, item_id=item_id, actor=sup, clock=at(2), queue_id=None, officer_id=bob.officer_id, reason="shift change"
+        engine,
+        item_id=item_id,
+        actor=sup,
+        clock=at(2),
+        queue_id=None,
+        officer_id=bob.officer_id,
+        reason="shift change",
     )
     assert work.detail(engine, item_id=item_id, actor=ann)["assignee"] == bob.officer_id
     work.release(engine, item_id=item_id, actor=sup, clock=at(3))
