@@ -14,6 +14,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
 API_KEY = "e2e-key"
 AUTH = {"authorization": f"Bearer {API_KEY}"}
+ROUTER_ADMIN_TOKEN = "e2e-router-admin"
+ROUTER_AUTH = {"authorization": f"Bearer {ROUTER_ADMIN_TOKEN}"}
 
 
 @pytest.fixture
@@ -55,6 +57,7 @@ def pipeline(kafka_bootstrap, topic_prefix, database_url, port_factory, service_
                 "SWITCHBOARD_ROUTER_PORT": str(ports["router"]),
                 "SWITCHBOARD_ROUTER_GROUP_ID": f"{topic_prefix}router",
                 "SWITCHBOARD_DATABASE_URL": database_url,
+                "SWITCHBOARD_ROUTER_BOOTSTRAP_ADMIN_TOKEN": ROUTER_ADMIN_TOKEN,
             },
         ),
     }
@@ -67,7 +70,7 @@ def pipeline(kafka_bootstrap, topic_prefix, database_url, port_factory, service_
 def find_item(router_url, queue_id, mention_id, timeout=60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        response = httpx.get(f"{router_url}/v1/queues/{queue_id}/items")
+        response = httpx.get(f"{router_url}/v1/queues/{queue_id}/items", headers=ROUTER_AUTH)
         if response.status_code == 200:
             for item in response.json()["items"]:
                 if item["mention_id"] == mention_id:
@@ -113,7 +116,9 @@ def test_a_posted_emergency_lands_in_the_emergency_queue_with_its_reasons(pipeli
     assert again.status_code == 200
     assert again.json()["status"] == "duplicate"
     assert again.json()["mention_id"] == answers[0].json()["mention_id"]
-    queue = httpx.get(f"{urls['router']}/v1/queues/emergency/items").json()["items"]
+    queue = httpx.get(f"{urls['router']}/v1/queues/emergency/items", headers=ROUTER_AUTH).json()[
+        "items"
+    ]
     assert [i["mention_id"] for i in queue] == [answers[0].json()["mention_id"]]
 
     metrics = {name: httpx.get(f"{url}/metrics").text for name, url in urls.items()}

@@ -45,8 +45,7 @@ ITEM_ENDPOINTS = [e for e in ENDPOINTS if "{item}" in e[1]]
 ADMIN_ONLY = [
     e
     for e in ENDPOINTS
-    if e[1].startswith("/v1/officers")
-    and not e[1].endswith(("/shift", "/{officer}"))
+    if (e[1].startswith("/v1/officers") and not e[1].endswith(("/shift", "/{officer}")))
     or (e[1] == "/v1/queues" and e[0] == "POST")
     or e[0] in ("PATCH", "DELETE")
     or (e[1].endswith("/members") and e[0] == "POST")

@@ -23,8 +23,7 @@ from switchboard_shared.events import (
     Urgency,
     utc_now,
 )
-from switchboard_shared.kafka import ensure_topics
-from switchboard_shared.topics import ALL, CLASSIFIED, ESCALATED, ROUTED
+from switchboard_shared.topics import CLASSIFIED, ESCALATED, ROUTED
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

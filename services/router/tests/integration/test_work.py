@@ -1,6 +1,7 @@
 """Claims, leases, SLA ladders and assignment on a real PostgreSQL, the clock
 driven by hand (`clock.tick` with a chosen time) so no test waits."""
 
+import contextlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -57,12 +58,10 @@ def officer(engine, queues, *, on_duty=False, capacity=5, role=Role.OFFICER):
         engine, name="o", role=role, capacity=capacity, on_duty=on_duty, now=NOW
     )
     for q in queues:
-        try:
+        with contextlib.suppress(people.Exists):
             people.create_queue(
                 engine, queue_id=q, assignment_mode=None, supervisor_queue=None, now=NOW
             )
-        except people.Exists:
-            pass
         people.add_member(engine, queue_id=q, officer_id=row["id"], now=NOW)
     return Principal(officer_id=row["id"], name="o", role=role, queues=frozenset(queues))
 

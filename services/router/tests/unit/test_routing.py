@@ -90,3 +90,101 @@ def test_a_bad_policy_is_refused_naming_the_rule_and_field(data, named):
     with pytest.raises(PolicyError) as caught:
         Policy.from_mapping(data)
     assert named in str(caught.value)
+
+
+def rich_policy():
+    return Policy.from_mapping(
+        {
+            "version": "2",
+            "default_queue": "general",
+            "rules": [
+                {"name": "reach", "when": {"author_min_followers": 1000}, "watch": ["media-watch"]},
+                {"name": "verified", "when": {"author_verified": True}, "raise_priority": 1},
+                {"name": "stadium", "when": {"text_matches": "(?i)stadium"}, "queue": "events"},
+                {
+                    "name": "north",
+                    "when": {"districts": ["North Side"], "languages": ["es"]},
+                    "queue": "north-es",
+                },
+                {
+                    "name": "app",
+                    "when": {"sources": ["app"], "topics_all": ["noise", "night"]},
+                    "queue": "noise",
+                },
+            ],
+            "queues": {"events": {"assignment": "round_robin", "supervisor_queue": "events-lead"}},
+        }
+    )
+
+
+def test_tagging_rules_add_watch_queues_and_priority_and_evaluation_goes_on():
+    author = {"handle": "a", "follower_count": 5000, "verified": True}
+    crowd = MentionIn(
+        source="x",
+        source_id="1",
+        text="Crush at the STADIUM",
+        created_at="2026-11-29T22:00:00Z",
+        author=author,
+    )
+    decision = rich_policy().explain(crowd, verdict(Urgency.HIGH))
+    assert (decision.queue_id, decision.rule) == ("events", "stadium")
+    assert decision.watch_queues == ("media-watch",)
+    assert decision.priority_boost == 1
+    assert [s.outcome for s in decision.trace] == ["tagged", "tagged", "placed"]
+
+
+def test_district_language_source_and_all_topics_conditions():
+    policy = rich_policy()
+    assert (
+        policy.route(mention(district="north side", language="es"), verdict(Urgency.LOW)).queue_id
+        == "north-es"
+    )
+    assert (
+        policy.route(mention(district="north side", language="en"), verdict(Urgency.LOW)).queue_id
+        == "general"
+    )
+    noisy = MentionIn(source="app", source_id="1", text="t", created_at="2026-11-29T22:00:00Z")
+    assert policy.route(noisy, verdict(Urgency.LOW, "noise", "night")).queue_id == "noise"
+    assert policy.route(noisy, verdict(Urgency.LOW, "noise")).queue_id == "general"
+
+
+def test_the_classifiers_district_wins_over_the_mentions():
+    class WithDistrict:
+        def __init__(self, base, district):
+            self._base, self.district = base, district
+
+        def __getattr__(self, name):
+            return getattr(self._base, name)
+
+    decision = Policy.load().route(
+        mention(district="North"), WithDistrict(verdict(Urgency.HIGH), "South Bay")
+    )
+    assert decision.queue_id == "district-south-bay"
+
+
+def test_queue_settings_come_from_the_first_matching_entry_else_an_open_pool():
+    policy = rich_policy()
+    assert policy.queue_settings("events").supervisor_queue == "events-lead"
+    assert policy.queue_settings("events").assignment.value == "round_robin"
+    assert policy.queue_settings("other").assignment.value == "open"
+    shipped = Policy.load()
+    assert shipped.queue_settings("district-north").assignment.value == "round_robin"
+
+
+@pytest.mark.parametrize(
+    ("rule", "named"),
+    [
+        ({"name": "a", "queue": "q", "when": {"text_matches": "("}}, "rule 'a'.when.text_matches"),
+        (
+            {"name": "a", "queue": "q", "when": {"author_min_followers": -1}},
+            "rule 'a'.when.author_min_followers",
+        ),
+        ({"name": "a"}, "rule 'a'.queue"),
+        ({"name": "a", "watch": ["Not A Queue"]}, "rule 'a'.watch"),
+        ({"name": "a", "queue": "q", "colour": "red"}, "rule 'a'"),
+    ],
+)
+def test_bad_richer_rules_are_refused_naming_the_rule_and_field(rule, named):
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_mapping({"version": "1", "default_queue": "g", "rules": [rule]})
+    assert named in str(caught.value)
