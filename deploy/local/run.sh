@@ -47,6 +47,10 @@ done
 credentials="$repo/.run/switchboard.env"
 keys_file="$repo/.run/ingest-api-keys.json"
 api_key="$(sed -n 's/^SWITCHBOARD_INGEST_API_KEY=//p' "$credentials" 2>/dev/null || true)"
+admin_token="$(sed -n 's/^SWITCHBOARD_ADMIN_TOKEN=//p' "$credentials" 2>/dev/null || true)"
+if [ -z "$admin_token" ]; then
+  admin_token="$("$bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))')"
+fi
 if [ -z "$api_key" ] || [ ! -s "$keys_file" ]; then
   minted="$("$bin/switchboard" new-api-key demo '*')"
   api_key="$(printf '%s' "$minted" | "$bin/python" -c 'import json, sys; print(json.load(sys.stdin)["key"])')"
@@ -54,9 +58,11 @@ if [ -z "$api_key" ] || [ ! -s "$keys_file" ]; then
 fi
 export SWITCHBOARD_INGEST_API_KEYS_FILE="$keys_file"
 export SWITCHBOARD_INGEST_API_KEY="$api_key"
+export SWITCHBOARD_ROUTER_BOOTSTRAP_ADMIN_TOKEN="$admin_token"
 cat >"$credentials" <<ENV
 SWITCHBOARD_INGEST_URL=http://127.0.0.1:$ingest_port
 SWITCHBOARD_INGEST_API_KEY=$api_key
+SWITCHBOARD_ADMIN_TOKEN=$admin_token
 SWITCHBOARD_CLASSIFIER_URL=http://127.0.0.1:$classifier_port
 SWITCHBOARD_ROUTER_URL=http://127.0.0.1:$router_port
 SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS=$SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS
@@ -98,8 +104,9 @@ Switchboard is running (Ctrl-C stops everything).
 
   Ingest API docs      http://127.0.0.1:$ingest_port/docs
   Router API docs      http://127.0.0.1:$router_port/docs
-  Queues               curl http://127.0.0.1:$router_port/v1/queues
-  Emergency queue      curl http://127.0.0.1:$router_port/v1/queues/emergency/items
+  Queues               curl -H "Authorization: Bearer $admin_token" http://127.0.0.1:$router_port/v1/queues
+  Emergency queue      curl -H "Authorization: Bearer $admin_token" http://127.0.0.1:$router_port/v1/queues/emergency/items
+  Console              http://127.0.0.1:$router_port/console/  (sign in with the admin token above)
   Metrics              curl http://127.0.0.1:{$ingest_port,$classifier_port,$router_port}/metrics
   Post a mention       echo '{"source":"app","source_id":"1","text":"Shots fired at 5th and Main","created_at":"2026-11-29T22:00:00Z"}' | $bin/switchboard send -
                        (the ingest API wants the key: Authorization: Bearer \$SWITCHBOARD_INGEST_API_KEY)
