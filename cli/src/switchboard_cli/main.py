@@ -1,6 +1,11 @@
 """`switchboard`: the operators' command line.
 
-    switchboard classify FILE|-       JSON-lines mentions in, classifications out
+    switchboard classify FILE|- [--model DIR]
+                                      JSON-lines mentions in, one classification per line out
+    switchboard train --data FILE --out DIR
+                                      train a classifier model on gold-format JSON lines
+    switchboard evaluate --data FILE [--model DIR]
+                                      precision, recall, F1 and confusion matrix as JSON
     switchboard send FILE|-           post JSON-lines mentions to the ingest API, one by one
     switchboard replay FILE|- --rate N/s
                                       stream a JSON-lines file through ingest's batch
@@ -28,12 +33,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
-from pydantic import ValidationError
 
-from switchboard_classifier.rules import Ruleset, classify_mention
+from switchboard_cli.classifying import add_parsers
 from switchboard_cli.demo import demo_mentions
 from switchboard_shared.events import MentionIn, Source
-from switchboard_shared.problems import field_errors
 
 DEFAULT_INGEST_URL = "http://127.0.0.1:8001"
 
@@ -61,29 +64,6 @@ def _headers(api_key: str | None) -> dict[str, str]:
     if api_key:
         headers["authorization"] = f"Bearer {api_key}"
     return headers
-
-
-def cmd_classify(args: argparse.Namespace) -> int:
-    """Classify JSON-lines mentions with the same rules the stream uses."""
-    ruleset = Ruleset.load(args.rules)
-    bad = 0
-    out = sys.stdout
-    with _open(args.file) as stream:
-        for number, line in _lines(stream):
-            try:
-                mention = MentionIn.model_validate_json(line)
-            except ValidationError as exc:
-                bad += 1
-                first = field_errors(exc)[0]
-                print(f"line {number}: {first['field']}: {first['message']}", file=sys.stderr)
-                continue
-            result = classify_mention(ruleset, mention)
-            record = {
-                "mention_id": mention.mention_id,
-                "classification": result.model_dump(mode="json"),
-            }
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return 2 if bad else 0
 
 
 def _post(
@@ -272,12 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    classify = sub.add_parser("classify", help="classify JSON-lines mentions (FILE or - for stdin)")
-    classify.add_argument("file")
-    classify.add_argument(
-        "--rules", type=Path, default=None, help="a YAML rule set instead of the shipped one"
-    )
-    classify.set_defaults(func=cmd_classify)
+    add_parsers(sub)
 
     def ingest_options(p: argparse.ArgumentParser, default_rate: float | None) -> None:
         p.add_argument(

@@ -31,8 +31,34 @@ def test_classify_writes_one_classification_per_mention(tmp_path, capsys):
     assert main(["classify", str(path)]) == 0
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(out) == 4
-    assert out[1]["classification"]["urgency"] == "critical"
-    assert out[1]["mention_id"] == MentionIn.model_validate_json(lines[1]).mention_id
+    assert [list(o) for o in out] == [
+        [
+            "id",
+            "urgency",
+            "urgency_score",
+            "topics",
+            "topic_scores",
+            "reasons",
+            "language",
+            "location",
+            "district",
+            "versions",
+        ]
+    ] * 4
+    assert out[1]["urgency"] == "critical"
+    assert out[1]["id"] == MentionIn.model_validate_json(lines[1]).mention_id
+    assert out[1]["language"] == "en"
+    assert out[1]["location"] == {
+        "text": "5th and Main",
+        "how": "intersection",
+        "lat": 40.0,
+        "lon": -74.975,
+    }
+    assert out[1]["district"] == "Harbor"
+    assert set(out[1]["versions"]) == {"ruleset", "model"} and all(out[1]["versions"].values())
+    fired = [r for r in out[1]["reasons"] if r["rule"] == "topics.active_threat"]
+    assert fired and fired[0]["matched"] == ["Shots fired"]
+    assert 0.0 <= out[1]["urgency_score"] <= 1.0
 
 
 def test_classify_reports_a_bad_line_by_number_and_field(tmp_path, capsys):
@@ -69,7 +95,11 @@ def test_new_api_key_prints_the_key_once_and_only_its_hash_for_the_file(capsys):
 
     assert main(["new-api-key", "city-app", "app", "sms"]) == 0
     minted = json.loads(capsys.readouterr().out)
-    assert minted["key_file_entry"] == {"name": "city-app", "sha256": hashlib.sha256(minted["key"].encode()).hexdigest(), "sources": ["app", "sms"]}
+    assert minted["key_file_entry"] == {
+        "name": "city-app",
+        "sha256": hashlib.sha256(minted["key"].encode()).hexdigest(),
+        "sources": ["app", "sms"],
+    }
     assert main(["new-api-key", "x", "telegraph"]) == 2
 
 
@@ -79,3 +109,69 @@ def test_the_published_json_schema_file_matches_the_model(capsys):
     assert main(["schema"]) == 0
     published = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "mention.v1.json"
     assert json.loads(published.read_text()) == json.loads(capsys.readouterr().out)
+
+
+def test_evaluate_prints_per_label_scores_macro_f1_and_the_confusion_matrix(tmp_path, capsys):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "text": "Shots fired near the school right now",
+                    "urgency": "critical",
+                    "topics": ["active_threat"],
+                    "hard_negative": False,
+                },
+                {
+                    "text": "this new album is fire",
+                    "urgency": "low",
+                    "topics": ["irrelevant"],
+                    "hard_negative": True,
+                },
+                {
+                    "text": "Loud party next door again",
+                    "urgency": "normal",
+                    "topics": ["noise_nuisance"],
+                    "hard_negative": False,
+                },
+            ]
+        )
+        + "\n"
+    )
+    assert main(["evaluate", "--data", str(gold)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["urgency"]["per_label"]) == {"critical", "high", "normal", "low"}
+    assert set(report["urgency"]["per_label"]["critical"]) == {
+        "precision",
+        "recall",
+        "f1",
+        "support",
+    }
+    assert report["urgency"]["confusion_matrix"]["matrix"][0][0] == 1
+    assert "macro_f1" in report["urgency"] and "micro_f1" in report["topics"]
+    assert report["hard_negatives"] == {"count": 1, "false_critical_or_high": 0, "rate": 0.0}
+
+
+def test_train_saves_a_model_that_classify_and_evaluate_can_use(tmp_path, capsys):
+    from switchboard_classifier.evaluation import gold_path
+
+    out = tmp_path / "model"
+    assert main(["train", "--data", str(gold_path("train")), "--out", str(out)]) == 0
+    saved = json.loads(capsys.readouterr().out)
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["version"] == saved["version"] and len(meta["training_data_sha256"]) == 64
+    path = tmp_path / "in.jsonl"
+    path.write_text(
+        json.dumps(
+            {
+                "source": "x",
+                "source_id": "1",
+                "created_at": "2026-11-29T22:00:00Z",
+                "text": "thank you officers",
+            }
+        )
+        + "\n"
+    )
+    assert main(["classify", str(path), "--model", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["versions"]["model"] == saved["version"]

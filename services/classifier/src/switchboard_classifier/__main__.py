@@ -8,7 +8,7 @@ import logging
 import faust
 
 from switchboard_classifier.app import create_app
-from switchboard_classifier.rules import Ruleset
+from switchboard_classifier.reload import Reloader, Sources
 from switchboard_classifier.settings import ClassifierSettings
 from switchboard_shared.kafka import ensure_topics, wait_for_kafka
 from switchboard_shared.logs import configure_logging
@@ -19,7 +19,16 @@ def main() -> None:
     """Start the classifier worker and block until it stops."""
     settings = ClassifierSettings()
     configure_logging("classifier", settings.log_level)
-    ruleset = Ruleset.load(settings.classifier_ruleset_path)
+    reloader = Reloader(
+        Sources(
+            ruleset=settings.classifier_ruleset_path,
+            model=settings.classifier_model_path,
+            gazetteer=settings.classifier_gazetteer_path,
+            districts=settings.classifier_districts_path,
+            use_model=settings.classifier_use_model,
+        ),
+        interval=settings.classifier_reload_seconds,
+    )
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     if settings.create_topics:
@@ -27,13 +36,13 @@ def main() -> None:
         loop.run_until_complete(ensure_topics(settings, ALL))
     # faust creates its own folder inside, but not the parents.
     settings.classifier_data_dir.mkdir(parents=True, exist_ok=True)
-    app, _ = create_app(settings, ruleset)
+    app, _ = create_app(settings, reloader)
     # override_logging=False keeps our log format, so every service logs alike.
     worker = faust.Worker(
         app, loop=loop, loglevel=settings.log_level.lower(), override_logging=False
     )
 
-    logging.getLogger(__name__).info("classifier starting with rule set %s", ruleset.version)
+    logging.getLogger(__name__).info("classifier starting with %s", reloader.current.versions)
     worker.execute_from_commandline()
 
 

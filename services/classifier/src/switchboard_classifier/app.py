@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -20,8 +21,9 @@ import faust
 from aiokafka.errors import KafkaError
 
 from switchboard_classifier import metrics
-from switchboard_classifier.pipeline import SourceRecord, process
-from switchboard_classifier.rules import Ruleset
+from switchboard_classifier.combine import Classifier
+from switchboard_classifier.pipeline import SourceRecord, process_batch
+from switchboard_classifier.reload import Reloader
 from switchboard_classifier.settings import ClassifierSettings
 from switchboard_shared.events import DeadLetter, MentionClassified, utc_now
 from switchboard_shared.kafka import encode, new_producer
@@ -39,7 +41,7 @@ class ClassifierState:
     """What the agent and the health views share."""
 
     settings: ClassifierSettings
-    ruleset: Ruleset
+    reloader: Reloader
     producer: Any = None
     producer_started: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -77,11 +79,24 @@ async def _send_batch(
             await asyncio.sleep(delay)
 
 
+def publish_versions(classifier: Classifier) -> None:
+    """Show the versions in use on /metrics."""
+    metrics.RULESET_INFO.clear()
+    metrics.RULESET_INFO.labels(classifier.ruleset.version).set(1)
+    metrics.MODEL_INFO.clear()
+    metrics.MODEL_INFO.labels(classifier.model.version if classifier.model else "none").set(1)
+
+
 def classify_batch(
     state: ClassifierState, records: Sequence[SourceRecord]
 ) -> list[MentionClassified | DeadLetter]:
     """Classify a batch of raw records and count what happened."""
-    outputs = [process(state.ruleset, record) for record in records]
+    started = time.perf_counter()
+    outputs = process_batch(state.reloader.current, records)
+    elapsed = time.perf_counter() - started
+    metrics.CLASSIFY_SECONDS.observe(elapsed)
+    if records:
+        metrics.MENTION_SECONDS.observe(elapsed / len(records))
     now = utc_now()
     for out in outputs:
         if isinstance(out, DeadLetter):
@@ -101,13 +116,29 @@ def classify_batch(
             metrics.CLASSIFIED.labels(out.classification.urgency.value).inc()
             for topic in out.classification.topics:
                 metrics.TOPIC_TAGS.labels(topic).inc()
+            for reason in out.classification.reasons:
+                metrics.RULE_HITS.labels(reason.rule).inc()
             metrics.LAG_SECONDS.observe(max(0.0, (now - out.received_at).total_seconds()))
     return outputs
 
 
-def create_app(settings: ClassifierSettings, ruleset: Ruleset) -> tuple[faust.App, ClassifierState]:
+async def maybe_reload(state: ClassifierState) -> None:
+    """Swap in a new classifier if its files changed (the building runs off the loop)."""
+    reloader = state.reloader
+    failures = reloader.failures
+    swapped = await asyncio.get_running_loop().run_in_executor(None, reloader.check)
+    if swapped:
+        metrics.RELOADS.labels("swapped").inc()
+        publish_versions(reloader.current)
+    elif reloader.failures > failures:
+        metrics.RELOADS.labels("refused").inc()
+
+
+def create_app(
+    settings: ClassifierSettings, reloader: Reloader
+) -> tuple[faust.App, ClassifierState]:
     """Build the faust app, its agent and its health views."""
-    state = ClassifierState(settings=settings, ruleset=ruleset)
+    state = ClassifierState(settings=settings, reloader=reloader)
     brokers = [
         f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
     ]
@@ -134,7 +165,7 @@ def create_app(settings: ClassifierSettings, ruleset: Ruleset) -> tuple[faust.Ap
         partitions=RAW.partitions,
         internal=False,
     )
-    metrics.RULESET_INFO.labels(ruleset.version).set(1)
+    publish_versions(reloader.current)
 
     async def start_producer() -> None:
         async with state.lock:
@@ -153,6 +184,7 @@ def create_app(settings: ClassifierSettings, ruleset: Ruleset) -> tuple[faust.Ap
         async for events in stream.take_events(
             settings.classifier_batch_size, within=settings.classifier_batch_wait_seconds
         ):
+            await maybe_reload(state)
             with metrics.BATCH_SECONDS.time():
                 records = [
                     SourceRecord(
@@ -191,7 +223,7 @@ def create_app(settings: ClassifierSettings, ruleset: Ruleset) -> tuple[faust.Ap
                 problems.append(f"kafka unreachable: {exc!r}")
         if problems:
             return web.json({"status": "not ready", "problems": problems}, status=503)
-        return web.json({"status": "ready", "ruleset_version": state.ruleset.version})
+        return web.json({"status": "ready", "versions": state.reloader.current.versions})
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:

@@ -35,3 +35,24 @@ LAG_SECONDS = Histogram(
 RULESET_INFO = Gauge(
     "switchboard_classifier_ruleset_info", "The rule set in use (value 1).", ["version"]
 )
+CLASSIFY_SECONDS = Histogram(
+    "switchboard_classifier_classify_batch_seconds",
+    "Time to classify one batch (rules, model, place), without the Kafka round trip.",
+    buckets=LATENCY_BUCKETS,
+)
+MENTION_SECONDS = Histogram(
+    "switchboard_classifier_classify_mention_seconds",
+    "Classification time per mention (batch time divided by its size).",
+    buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05),
+)
+RULE_HITS = Counter(
+    "switchboard_classifier_rule_hits_total",
+    "Rules that fired (topic lexicons, cues, model raises), by rule.",
+    ["rule"],
+)
+MODEL_INFO = Gauge("switchboard_classifier_model_info", "The model in use (value 1).", ["version"])
+RELOADS = Counter(
+    "switchboard_classifier_reloads_total",
+    "Rule set or model reloads, by outcome (swapped or refused).",
+    ["outcome"],
+)

@@ -1,18 +1,28 @@
-"""One record in, one record out: decoding, classifying, dead-lettering.
+"""Records in, records out: decoding, classifying in batches, dead-lettering.
 
 Free of faust and Kafka so it is tested as plain functions; the agent in
-`app.py` only feeds it bytes and sends what it returns.
+`app.py` only feeds it bytes and sends what it returns. A batch is decoded
+record by record (anything undecodable is dead-lettered with its reason) and
+the decoded mentions are classified together; if classifying the batch
+raises, each mention is retried alone so only the one that fails is
+dead-lettered.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from switchboard_classifier.rules import Ruleset, classify_mention
-from switchboard_shared.events import DeadLetter, MentionClassified, MentionReceived
+from switchboard_classifier.combine import Classifier
+from switchboard_shared.events import (
+    Classification,
+    DeadLetter,
+    MentionClassified,
+    MentionReceived,
+)
 from switchboard_shared.topics import RAW
 
 STAGE = "classifier"
@@ -49,8 +59,8 @@ def _dead(record: SourceRecord, reason: str, error: str, mention_id: str | None)
     )
 
 
-def process(ruleset: Ruleset, record: SourceRecord) -> MentionClassified | DeadLetter:
-    """Classify one raw record, or say why it cannot be."""
+def decode(record: SourceRecord) -> MentionReceived | DeadLetter:
+    """The received mention in a raw record, or why there is none."""
     if record.value is None:
         return _dead(record, "empty", "record has no value", None)
     try:
@@ -65,13 +75,45 @@ def process(ruleset: Ruleset, record: SourceRecord) -> MentionClassified | DeadL
             record, "schema", _describe(exc), mention_id if isinstance(mention_id, str) else None
         )
     assert isinstance(received, MentionReceived)
-    try:
-        classification = classify_mention(ruleset, received.mention)
-    except Exception as exc:  # a rule that raises must not stop the stream
-        return _dead(record, "rule_error", f"{type(exc).__name__}: {exc}", received.mention_id)
+    return received
+
+
+def _classified(received: MentionReceived, classification: Classification) -> MentionClassified:
     return MentionClassified(
         mention_id=received.mention_id,
         received_at=received.received_at,
         mention=received.mention,
         classification=classification,
     )
+
+
+def process_batch(
+    classifier: Classifier, records: Sequence[SourceRecord]
+) -> list[MentionClassified | DeadLetter]:
+    """Classify a batch of raw records, in order; dead-letter what cannot be classified."""
+    decoded = [decode(record) for record in records]
+    good = [(i, d) for i, d in enumerate(decoded) if isinstance(d, MentionReceived)]
+    out: list[MentionClassified | DeadLetter] = [
+        d if isinstance(d, DeadLetter) else _dead(records[i], "pending", "", None)
+        for i, d in enumerate(decoded)
+    ]
+    try:
+        results = classifier.classify_mentions([d.mention for _, d in good])
+        for (i, received), classification in zip(good, results, strict=True):
+            out[i] = _classified(received, classification)
+    except Exception:  # one bad mention must not sink the batch: find it alone
+        for i, received in good:
+            try:
+                (classification,) = classifier.classify_mentions([received.mention])
+                out[i] = _classified(received, classification)
+            except Exception as exc:  # a rule or model that raises must not stop the stream
+                out[i] = _dead(
+                    records[i], "rule_error", f"{type(exc).__name__}: {exc}", received.mention_id
+                )
+    return out
+
+
+def process(classifier: Classifier, record: SourceRecord) -> MentionClassified | DeadLetter:
+    """Classify one raw record, or say why it cannot be."""
+    (result,) = process_batch(classifier, [record])
+    return result

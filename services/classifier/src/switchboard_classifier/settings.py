@@ -29,6 +29,19 @@ class ClassifierSettings(CommonSettings):
     classifier_ruleset_path: Path | None = Field(
         None, description="YAML rule set to use instead of the shipped one."
     )
+    classifier_model_path: Path | None = Field(
+        None, description="Model directory (model.joblib + model.json) instead of the shipped one."
+    )
+    classifier_use_model: bool = Field(True, description="False: classify by the rules alone.")
+    classifier_gazetteer_path: Path | None = Field(
+        None, description="Gazetteer YAML (streets, landmarks) instead of the demo city."
+    )
+    classifier_districts_path: Path | None = Field(
+        None, description="District GeoJSON (polygons with a `name`) instead of the demo city."
+    )
+    classifier_reload_seconds: Annotated[float, Field(gt=0)] = Field(
+        5.0, description="How often the stream checks the rule set and model files for changes."
+    )
     classifier_data_dir: Path = Field(
         Path(".run/classifier-data"),
         description="Where faust keeps its local state (the stream keeps no tables, so it is small).",

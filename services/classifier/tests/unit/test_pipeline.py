@@ -1,9 +1,9 @@
 import json
-from dataclasses import replace
 
 import pytest
 
-from switchboard_classifier.pipeline import SourceRecord, process
+from switchboard_classifier.combine import Classifier
+from switchboard_classifier.pipeline import SourceRecord, process, process_batch
 from switchboard_classifier.rules import Ruleset
 from switchboard_shared.events import (
     DeadLetter,
@@ -16,7 +16,7 @@ from switchboard_shared.events import (
 
 @pytest.fixture(scope="module")
 def ruleset():
-    return Ruleset.load()
+    return Classifier(ruleset=Ruleset.load())
 
 
 def record(value):
@@ -52,17 +52,38 @@ def test_json_that_breaks_the_schema_is_dead_lettered_naming_the_field(ruleset):
     assert '"source_id"' in out.raw_payload
 
 
-class ExplodingPattern:
-    def finditer(self, text):
-        raise RuntimeError("rule blew up")
+class ExplodingClassifier(Classifier):
+    def classify_mentions(self, mentions):
+        if any("boom" in m.text for m in mentions):
+            raise RuntimeError("rule blew up")
+        return super().classify_mentions(mentions)
 
 
 def test_a_rule_that_raises_dead_letters_the_record_instead_of_stopping(ruleset):
-    broken = replace(ruleset, topic_regex=ExplodingPattern())
-    out = process(broken, record(received_bytes()))
+    broken = ExplodingClassifier(ruleset=ruleset.ruleset)
+    out = process(broken, record(received_bytes("boom")))
     assert isinstance(out, DeadLetter)
     assert out.reason == "rule_error"
     assert "rule blew up" in out.error
+
+
+def test_a_batch_dead_letters_only_the_mention_that_fails_and_keeps_order(ruleset):
+    broken = ExplodingClassifier(ruleset=ruleset.ruleset)
+    records = [
+        record(received_bytes("Shots fired near 5th and Main right now")),
+        record(received_bytes("boom")),
+        record(b"{not json"),
+        record(received_bytes("Loud party next door again")),
+    ]
+    out = process_batch(broken, records)
+    assert [type(o).__name__ for o in out] == [
+        "MentionClassified",
+        "DeadLetter",
+        "DeadLetter",
+        "MentionClassified",
+    ]
+    assert (out[1].reason, out[2].reason) == ("rule_error", "not_json")
+    assert out[0].classification.urgency is Urgency.CRITICAL
 
 
 def test_an_empty_record_is_dead_lettered(ruleset):

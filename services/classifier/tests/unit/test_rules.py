@@ -49,11 +49,11 @@ def test_an_idiom_suppression_is_given_as_a_reason(ruleset):
     assert result.topics == ("irrelevant",)
 
 
-def test_negation_lowers_an_active_threat_from_critical(ruleset):
+def test_negation_makes_an_active_threat_a_report_after_the_fact(ruleset):
     plain = classify_text(ruleset, "Shots fired on Kent Ave")
     negated = classify_text(ruleset, "Shots fired on Kent Ave, no one was hurt")
     assert plain.urgency is Urgency.CRITICAL
-    assert negated.urgency is Urgency.HIGH
+    assert negated.urgency is Urgency.NORMAL
     assert any(r.rule == "negation" for r in negated.reasons)
 
 
@@ -77,9 +77,44 @@ def test_every_decision_records_the_ruleset_version(ruleset):
     assert classify_text(ruleset, "anything at all").ruleset_version == ruleset.version
 
 
-def test_each_pack_compiles_to_one_regex(ruleset):
-    assert isinstance(ruleset.topic_regex, re.Pattern)
-    assert all(isinstance(rx, re.Pattern) for rx in ruleset.cue_regexes.values())
+def test_each_lexicon_of_each_pack_compiles_to_one_regex(ruleset):
+    assert {"en", "es"} <= set(ruleset.packs)
+    for pack in ruleset.packs.values():
+        assert isinstance(pack.topic_regex, re.Pattern)
+        assert all(isinstance(rx, re.Pattern) for rx in pack.cue_regexes.values())
+
+
+def test_the_spanish_pack_is_used_for_spanish_and_not_for_english(ruleset):
+    spanish = classify_text(ruleset, "hay un tiroteo en la calle 8", "es")
+    assert spanish.urgency is Urgency.CRITICAL
+    assert ("topics.active_threat", ("tiroteo",)) in [(r.rule, r.matched) for r in spanish.reasons]
+    english = classify_text(ruleset, "hay un tiroteo en la calle 8", "en")
+    assert not any(r.rule == "topics.active_threat" for r in english.reasons)
+
+
+def test_a_language_without_a_pack_gets_only_the_rules_for_every_language(ruleset):
+    result = classify_text(ruleset, "Tem um homem armado atirando na praça", "pt")
+    assert [r.rule for r in result.reasons] == ["topics.active_threat"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Shooting in Chicago leaves two injured, police say",
+        "laser tag party at the mall, I got shot like 50 times",
+        "my little brother broke into my snack stash again lol",
+    ],
+)
+def test_news_from_elsewhere_games_and_jokes_are_held_down(ruleset, text):
+    result = classify_text(ruleset, text, "en")
+    assert result.urgency is Urgency.LOW
+    assert any(r.rule == "suppressed" for r in result.reasons)
+
+
+def test_a_threat_to_life_is_critical_whatever_the_topic(ruleset):
+    result = classify_text(ruleset, "bus vs car at 9th, people trapped in the car", "en")
+    assert result.urgency is Urgency.CRITICAL
+    assert ("danger", ("trapped",)) in [(r.rule, r.matched) for r in result.reasons]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,172 @@
+"""`switchboard classify`, `train` and `evaluate`: the classifier from the command line.
+
+`classify` reads JSON-lines mentions in chunks and classifies each chunk as
+one batch (as the stream does), writing one JSON object per valid input
+line, in order. `train` fits a model on gold-format JSON lines and saves it
+with its version, metrics and the hash of its data; `evaluate` prints the
+acceptance figures of a gold-format file as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import ValidationError
+
+from switchboard_classifier.combine import Classifier
+from switchboard_classifier.evaluation import evaluate, read_records, to_json
+from switchboard_classifier.model import ModelError, TextModel, data_sha256, train
+from switchboard_classifier.place import Places
+from switchboard_classifier.rules import Ruleset, RulesetError
+from switchboard_shared.events import Classification, MentionIn
+from switchboard_shared.problems import field_errors
+
+CHUNK = 2000
+
+
+def _open(name: str) -> IO[str]:
+    return sys.stdin if name == "-" else Path(name).open(encoding="utf-8")
+
+
+def build_classifier(args: argparse.Namespace) -> Classifier:
+    """The classifier the options ask for: shipped rules, model and demo city by default."""
+    return Classifier(
+        ruleset=Ruleset.load(args.rules),
+        model=None if args.no_model else TextModel.load(args.model),
+        places=Places.load(args.gazetteer, args.districts),
+    )
+
+
+def output_record(mention_id: str, c: Classification) -> dict[str, Any]:
+    """One line of `switchboard classify` output."""
+    return {
+        "id": mention_id,
+        "urgency": c.urgency.value,
+        "urgency_score": c.score,
+        "topics": list(c.topics),
+        "topic_scores": c.topic_scores,
+        "reasons": [r.model_dump(mode="json") for r in c.reasons],
+        "language": c.language,
+        "location": c.location.model_dump(mode="json") if c.location else None,
+        "district": c.district,
+        "versions": {"ruleset": c.ruleset_version, "model": c.model_version},
+    }
+
+
+def _chunks(stream: IO[str]) -> Iterator[list[tuple[int, str]]]:
+    chunk: list[tuple[int, str]] = []
+    for number, line in enumerate(stream, start=1):
+        if line.strip():
+            chunk.append((number, line))
+            if len(chunk) == CHUNK:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    """Classify JSON-lines mentions with the rules and model the stream uses."""
+    try:
+        classifier = build_classifier(args)
+    except (RulesetError, ModelError, OSError, ValueError) as exc:
+        print(f"cannot load the classifier: {exc}", file=sys.stderr)
+        return 2
+    bad = 0
+    out = sys.stdout
+    with _open(args.file) as stream:
+        for chunk in _chunks(stream):
+            mentions: list[MentionIn] = []
+            for number, line in chunk:
+                try:
+                    mentions.append(MentionIn.model_validate_json(line))
+                except ValidationError as exc:
+                    bad += 1
+                    first = field_errors(exc)[0]
+                    print(f"line {number}: {first['field']}: {first['message']}", file=sys.stderr)
+            results = classifier.classify_mentions(mentions)
+            out.write(
+                "".join(
+                    json.dumps(output_record(m.mention_id, c), ensure_ascii=False) + "\n"
+                    for m, c in zip(mentions, results, strict=True)
+                )
+            )
+    return 2 if bad else 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a model on gold-format JSON lines and save it in --out."""
+    with args.data.open(encoding="utf-8") as stream:
+        records = read_records(stream)
+    try:
+        model = train(records, data_hash=data_sha256(args.data))
+    except ModelError as exc:
+        print(f"cannot train: {exc}", file=sys.stderr)
+        return 2
+    model.meta["training_data"] = args.data.name
+    if args.eval:
+        with args.eval.open(encoding="utf-8") as stream:
+            held_out = read_records(stream)
+        ruleset = Ruleset.load(args.rules)
+        model.meta["metrics"] = {
+            "data": args.eval.name,
+            "data_sha256": data_sha256(args.eval),
+            "evaluated": datetime.now(UTC).isoformat(timespec="seconds"),
+            "model_only": evaluate(Classifier(ruleset=_no_rules(ruleset), model=model), held_out),
+            "rules_and_model": evaluate(Classifier(ruleset=ruleset, model=model), held_out),
+        }
+    model.save(args.out)
+    print(json.dumps({"saved": str(args.out), "version": model.version}))
+    return 0
+
+
+def _no_rules(ruleset: Ruleset) -> Ruleset:
+    """The same rule set with no packs, so the model decides alone."""
+    return Ruleset(version=ruleset.version, packs={}, urgency_groups=ruleset.urgency_groups)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Print per-label precision/recall/F1, macro-F1 and the confusion matrix as JSON."""
+    try:
+        classifier = build_classifier(args)
+    except (RulesetError, ModelError, OSError, ValueError) as exc:
+        print(f"cannot load the classifier: {exc}", file=sys.stderr)
+        return 2
+    with _open(str(args.data)) as stream:
+        records = read_records(stream)
+    print(to_json(evaluate(classifier, records)))
+    return 0
+
+
+def add_parsers(sub: Any) -> None:
+    """Register classify, train and evaluate on the CLI's sub-parsers."""
+
+    def classifier_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--rules", type=Path, default=None, help="a YAML rule set")
+        p.add_argument("--model", type=Path, default=None, help="a model directory")
+        p.add_argument("--no-model", action="store_true", help="rules only")
+        p.add_argument("--gazetteer", type=Path, default=None, help="a gazetteer YAML")
+        p.add_argument("--districts", type=Path, default=None, help="a district GeoJSON")
+
+    classify = sub.add_parser("classify", help="classify JSON-lines mentions (FILE or - for stdin)")
+    classify.add_argument("file")
+    classifier_options(classify)
+    classify.set_defaults(func=cmd_classify)
+
+    train_p = sub.add_parser("train", help="train a model from gold-format JSON lines")
+    train_p.add_argument("--data", type=Path, required=True)
+    train_p.add_argument("--out", type=Path, required=True)
+    train_p.add_argument("--eval", type=Path, default=None, help="held-out gold file for metrics")
+    train_p.add_argument("--rules", type=Path, default=None)
+    train_p.set_defaults(func=cmd_train)
+
+    evaluate_p = sub.add_parser("evaluate", help="score the classifier on a gold-format file")
+    evaluate_p.add_argument("--data", type=Path, required=True)
+    classifier_options(evaluate_p)
+    evaluate_p.set_defaults(func=cmd_evaluate)

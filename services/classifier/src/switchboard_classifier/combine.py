@@ -1,0 +1,170 @@
+"""Rules and model together: the classifier the stream and the CLI both use.
+
+Combination policy (one batch at a time; every step leaves a reason):
+
+1. Language: the mention's stated language, else py3langid. The rule pack of
+   that language runs (English, Spanish); other languages get the model alone.
+2. Urgency. Rules give an urgency from their topics and cues; the model gives
+   probabilities over critical/high/normal/low.
+   - A critical rule hit (a critical topic, or a threat-to-life cue, not
+     negated and not suppressed) is never lowered.
+   - Otherwise the model's label counts when its probability is at least
+     `model_confidence`: the final urgency is the more urgent of the rules'
+     and the model's. Rules can raise the model; the model can raise rules.
+   - When the rules suppressed the mention (an idiom, a joke, fiction or news
+     from elsewhere) or saw a negation, the model may not raise it above
+     normal: "this album is fire" stays low whatever the n-grams say.
+   - When no rule fired at all and the model is unsure, the model's label is
+     used anyway (it is the only opinion), so unknown phrasing still gets an
+     answer; its probability is the score.
+   The score is the model's probability of the final urgency, or the rules'
+   fixed confidence when the rules decided and the model disagreed.
+3. Topics: the rules' topics, plus the model's topics with probability at
+   least `topic_threshold` (not added when the rules suppressed the mention).
+   `irrelevant` only stands alone.
+4. Place: address, intersection, landmark or the geo point, and the district.
+5. Versions: the rule set's and the model's, recorded on each classification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from switchboard_classifier.language import LanguageDetector, default_detector
+from switchboard_classifier.model import URGENCY_LABELS, Predictions, TextModel
+from switchboard_classifier.place import Found, Places
+from switchboard_classifier.rules import IRRELEVANT, RULE_SCORE, Ruleset, evaluate
+from switchboard_shared.events import Classification, MentionIn, Reason, Urgency
+
+_URGENCIES = tuple(Urgency(label) for label in URGENCY_LABELS)
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """Everything one classification needs, swapped as a whole on reload."""
+
+    ruleset: Ruleset
+    model: TextModel | None = None
+    places: Places | None = None
+    languages: LanguageDetector | None = None
+    model_confidence: float = 0.5
+    topic_threshold: float = 0.5
+
+    @property
+    def versions(self) -> dict[str, str | None]:
+        """The versions this classifier records."""
+        return {
+            "ruleset": self.ruleset.version,
+            "model": self.model.version if self.model else None,
+            "places": self.places.version if self.places else None,
+        }
+
+    def classify_texts(
+        self,
+        texts: Sequence[str],
+        *,
+        languages: Sequence[str | None] | None = None,
+        mentions: Sequence[MentionIn] | None = None,
+    ) -> list[Classification]:
+        """Classify a batch of texts (with their mentions, for geo and district, if any)."""
+        n = len(texts)
+        stated = list(languages) if languages is not None else [None] * n
+        detector = self.languages or default_detector()
+        langs = detector.detect_many(texts, stated)
+        predictions = self.model.predict(texts) if self.model else None
+        found = (
+            self.places.locate_many(
+                texts,
+                [m.geo for m in mentions] if mentions else [None] * n,
+                [m.district for m in mentions] if mentions else [None] * n,
+            )
+            if self.places
+            else None
+        )
+        out = []
+        for i, text in enumerate(texts):
+            out.append(self._one(i, text, langs[i], predictions, found))
+        return out
+
+    def _one(
+        self,
+        i: int,
+        text: str,
+        language: str,
+        predictions: Predictions | None,
+        found: list[Found] | None,
+    ) -> Classification:
+        verdict = (
+            evaluate(self.ruleset, text, language) if self.ruleset.packs_for(language) else None
+        )
+        reasons: list[Reason] = list(verdict.reasons) if verdict else []
+        topic_scores: dict[str, float] = {}
+        model_urgency: Urgency | None = None
+        model_p = 0.0
+        probs = None
+        if predictions is not None and self.model is not None:
+            probs = predictions.urgency[i]
+            best = int(probs.argmax())
+            model_urgency, model_p = _URGENCIES[best], float(probs[best])
+            for j, label in enumerate(self.model.topic_labels):
+                p = float(predictions.topics[i, j])
+                if p >= 0.1:
+                    topic_scores[label] = round(p, 3)
+
+        rule_topics = list(verdict.topics) if verdict and not verdict.suppressed else []
+        held = bool(verdict and (verdict.suppressed or verdict.negated))
+        if verdict and verdict.critical_hit:
+            urgency = Urgency.CRITICAL
+        else:
+            urgency = verdict.urgency if verdict and verdict.topics else Urgency.LOW
+            if model_urgency is not None:
+                confident = model_p >= self.model_confidence or verdict is None
+                if confident and model_urgency.rank < urgency.rank:
+                    ceiling = Urgency.NORMAL if held else Urgency.CRITICAL
+                    if verdict and verdict.topics:
+                        # Beside rules that fired, the model raises by one level at most.
+                        ceiling = _URGENCIES[max(ceiling.rank, urgency.rank - 1)]
+                    raised = model_urgency if model_urgency.rank >= ceiling.rank else ceiling
+                    if raised.rank < urgency.rank:
+                        urgency = raised
+                        reasons.append(
+                            Reason(rule="model", label=urgency.value, matched=(f"{model_p:.2f}",))
+                        )
+        if probs is not None:
+            score = float(probs[URGENCY_LABELS.index(urgency.value)])
+            if verdict and verdict.topics and urgency is verdict.urgency:
+                score = max(score, RULE_SCORE[urgency])
+        else:
+            score = RULE_SCORE[urgency]
+
+        topics = [t for t in self.ruleset.topic_names if t in rule_topics]
+        for t in rule_topics:
+            topic_scores[t] = max(topic_scores.get(t, 0.0), RULE_SCORE[Urgency.CRITICAL])
+        if not (verdict and verdict.suppressed):
+            for label, p in topic_scores.items():
+                if p >= self.topic_threshold and label not in topics and label != IRRELEVANT:
+                    topics.append(label)
+        location = district = None
+        if found is not None:
+            location, district = found[i].location, found[i].district
+        return Classification(
+            urgency=urgency,
+            score=round(min(max(score, 0.0), 1.0), 3),
+            topics=tuple(topics) or (IRRELEVANT,),
+            topic_scores=topic_scores,
+            reasons=tuple(reasons),
+            ruleset_version=self.ruleset.version,
+            language=language,
+            location=location,
+            district=district,
+            model_version=self.model.version if self.model else None,
+        )
+
+    def classify_mentions(self, mentions: Sequence[MentionIn]) -> list[Classification]:
+        """Classify a batch of canonical mentions."""
+        return self.classify_texts(
+            [m.text for m in mentions],
+            languages=[m.language for m in mentions],
+            mentions=mentions,
+        )

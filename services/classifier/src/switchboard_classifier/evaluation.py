@@ -1,0 +1,116 @@
+"""Measuring a classifier on gold-format records: the numbers the acceptance asks for.
+
+Gold records are JSON lines with `text`, `urgency`, `topics`, `hard_negative`
+and optionally `lang`. The shipped gold set is split once (by a hash of the
+text) into `gold_train.jsonl` and `gold_test.jsonl`; the test part is the
+regression suite. Pure: no Kafka, no faust.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from switchboard_classifier.combine import Classifier
+from switchboard_classifier.model import URGENCY_LABELS
+from switchboard_shared.events import Classification
+
+URGENT = ("critical", "high")
+
+
+def read_records(lines: Iterable[str]) -> list[dict[str, Any]]:
+    """Parse JSON lines of gold records, skipping blank lines."""
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def gold(split: str) -> list[dict[str, Any]]:
+    """The shipped gold records of one split (`train` or `test`)."""
+    text = resources.files(__package__).joinpath("data", f"gold_{split}.jsonl").read_text("utf-8")
+    return read_records(text.splitlines())
+
+
+def gold_path(split: str) -> Path:
+    """Where the shipped gold split lies on disk."""
+    return Path(str(resources.files(__package__).joinpath("data", f"gold_{split}.jsonl")))
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
+
+
+def score(records: Sequence[dict[str, Any]], predicted: Sequence[Classification]) -> dict[str, Any]:
+    """Per-label precision/recall/F1, macro-F1, confusion matrix, topic micro-F1, hard negatives."""
+    report: dict[str, Any] = {"records": len(records)}
+    pairs = [
+        (r["urgency"], p.urgency.value)
+        for r, p in zip(records, predicted, strict=True)
+        if r.get("urgency") in URGENCY_LABELS
+    ]
+    if pairs:
+        matrix = [[0] * len(URGENCY_LABELS) for _ in URGENCY_LABELS]
+        for truth, guess in pairs:
+            matrix[URGENCY_LABELS.index(truth)][URGENCY_LABELS.index(guess)] += 1
+        per_label = {}
+        for k, label in enumerate(URGENCY_LABELS):
+            tp = matrix[k][k]
+            fp = sum(matrix[j][k] for j in range(len(URGENCY_LABELS))) - tp
+            fn = sum(matrix[k]) - tp
+            per_label[label] = {**_prf(tp, fp, fn), "support": sum(matrix[k])}
+        report["urgency"] = {
+            "per_label": per_label,
+            "macro_f1": round(sum(v["f1"] for v in per_label.values()) / len(per_label), 4),
+            "accuracy": round(sum(t == g for t, g in pairs) / len(pairs), 4),
+            "confusion_matrix": {
+                "labels (rows: truth, columns: predicted)": list(URGENCY_LABELS),
+                "matrix": matrix,
+            },
+        }
+    tagged = [
+        (set(r["topics"]), set(p.topics))
+        for r, p in zip(records, predicted, strict=True)
+        if isinstance(r.get("topics"), list)
+    ]
+    if tagged:
+        labels = sorted({t for truth, guess in tagged for t in truth | guess})
+        per_topic = {}
+        tp_all = fp_all = fn_all = 0
+        for label in labels:
+            tp = sum(label in t and label in g for t, g in tagged)
+            fp = sum(label not in t and label in g for t, g in tagged)
+            fn = sum(label in t and label not in g for t, g in tagged)
+            tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
+            per_topic[label] = {**_prf(tp, fp, fn), "support": tp + fn}
+        report["topics"] = {
+            "per_label": per_topic,
+            "micro": _prf(tp_all, fp_all, fn_all),
+            "micro_f1": _prf(tp_all, fp_all, fn_all)["f1"],
+            "macro_f1": round(sum(v["f1"] for v in per_topic.values()) / len(per_topic), 4),
+        }
+    hard = [p for r, p in zip(records, predicted, strict=True) if r.get("hard_negative")]
+    if hard:
+        false_alarms = sum(p.urgency.value in URGENT for p in hard)
+        report["hard_negatives"] = {
+            "count": len(hard),
+            "false_critical_or_high": false_alarms,
+            "rate": round(false_alarms / len(hard), 4),
+        }
+    return report
+
+
+def evaluate(classifier: Classifier, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Classify gold records (language detected, as in the stream) and score them."""
+    predicted = classifier.classify_texts([r["text"] for r in records])
+    report = score(records, predicted)
+    report["versions"] = classifier.versions
+    return report
+
+
+def to_json(report: dict[str, Any]) -> str:
+    """The report as pretty JSON."""
+    return json.dumps(report, indent=2, ensure_ascii=False)

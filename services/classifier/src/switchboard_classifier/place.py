@@ -1,0 +1,208 @@
+"""Where a mention happens: a place found in its text, or its own geo point, and the district.
+
+The gazetteer (YAML) names streets (polylines with aliases) and landmarks
+(points with aliases); the district map is GeoJSON polygons with a `name`
+property. Found in order of precision: an address ("418 Birch St", "the 400
+block of Walnut", "calle Elm 14"), an intersection ("5th and Main", "corner
+of 4th & Birch", "Maple y 3"), a landmark ("Westgate Mall"), else the
+mention's geo point. The point is then placed in a district (shapely).
+
+Street names are one regex; landmarks one Aho-Corasick automaton. Pure: no
+Kafka, no faust. A demo city ships with the classifier and is the default.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import ahocorasick  # type: ignore[import-untyped,import-not-found,unused-ignore]
+import yaml
+from shapely.geometry import LineString, Point, shape  # type: ignore[import-untyped,import-not-found,unused-ignore]
+from shapely.prepared import prep  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+from switchboard_shared.events import GeoPoint, Location
+
+_CONNECTOR = re.compile(r"\s*(?:and|&|/|at|y|n|con|e)\s*$", re.IGNORECASE)
+_NUMBER_BEFORE = re.compile(
+    r"(?<![\w.])(\d{1,5})\s+(?:block\s+of\s+|(?:[nsew]\.?|north|south|east|west)\s+)?$",
+    re.IGNORECASE,
+)
+_CALLE_NUMBER = re.compile(r"(?:calle|avenida)\s+$", re.IGNORECASE)
+_NUMBER_AFTER = re.compile(r"\s+(\d{1,5})(?!\w)")
+
+
+class PlaceError(ValueError):
+    """A gazetteer or district map that cannot be used; the message says where."""
+
+
+@dataclass(frozen=True)
+class Street:
+    """A named street: its canonical name and its line."""
+
+    name: str
+    line: LineString
+
+
+@dataclass(frozen=True)
+class Found:
+    """A located mention: the place and the district it falls in."""
+
+    location: Location | None
+    district: str | None
+
+
+class Places:
+    """A gazetteer and a district map, compiled for fast lookups."""
+
+    def __init__(
+        self,
+        gazetteer: dict[str, Any],
+        districts: dict[str, Any],
+        *,
+        version: str = "custom",
+    ) -> None:
+        self.version = version
+        try:
+            self.block_degrees = float(gazetteer.get("block_degrees", 0.005))
+            self.streets: list[Street] = []
+            alias_to_street: dict[str, int] = {}
+            for index, item in enumerate(gazetteer.get("streets", [])):
+                self.streets.append(Street(item["name"], LineString(item["line"])))
+                for alias in [item["name"], *item.get("aliases", [])]:
+                    alias_to_street[alias.lower()] = index
+            self._alias_to_street = alias_to_street
+            self._landmarks: list[tuple[str, Point]] = []
+            self._automaton = ahocorasick.Automaton()
+            for index, item in enumerate(gazetteer.get("landmarks", [])):
+                self._landmarks.append((item["name"], Point(item["point"])))
+                for alias in [item["name"], *item.get("aliases", [])]:
+                    self._automaton.add_word(alias.lower(), (index, len(alias)))
+            self._districts = [
+                (str(f["properties"]["name"]), prep(shape(f["geometry"])))
+                for f in districts.get("features", [])
+            ]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PlaceError(f"bad gazetteer or district map: {exc!r}") from exc
+        if len(self._automaton):
+            self._automaton.make_automaton()
+        ordered = sorted(alias_to_street, key=len, reverse=True)
+        body = "|".join(re.escape(a).replace(r"\ ", r"\s+") for a in ordered) or r"(?!)"
+        self._street_regex = re.compile(rf"(?<![\w'])(?:{body})(?![\w'])", re.IGNORECASE)
+        self._crossings: dict[tuple[int, int], Point | None] = {}
+
+    @classmethod
+    def load(cls, gazetteer: Path | None = None, districts: Path | None = None) -> Places:
+        """The gazetteer and district map at these paths, or the shipped demo city."""
+        data = resources.files(__package__).joinpath("data")
+        g_text = (
+            gazetteer.read_text("utf-8")
+            if gazetteer
+            else data.joinpath("gazetteer.yaml").read_text("utf-8")
+        )
+        d_text = (
+            districts.read_text("utf-8")
+            if districts
+            else data.joinpath("districts.geojson").read_text("utf-8")
+        )
+        try:
+            g = yaml.safe_load(g_text)
+            d = json.loads(d_text)
+        except (yaml.YAMLError, json.JSONDecodeError) as exc:
+            raise PlaceError(f"cannot parse the gazetteer or district map: {exc}") from exc
+        if not isinstance(g, dict) or not isinstance(d, dict):
+            raise PlaceError("the gazetteer and the district map must be mappings")
+        version = str(g.get("version") or g.get("city") or "custom")
+        return cls(g, d, version=version)
+
+    def district_of(self, lon: float, lat: float) -> str | None:
+        """The district containing the point, if any."""
+        point = Point(lon, lat)
+        for name, polygon in self._districts:
+            if polygon.covers(point):
+                return name
+        return None
+
+    def _crossing(self, a: int, b: int) -> Point | None:
+        key = (min(a, b), max(a, b))
+        if key not in self._crossings:
+            where = self.streets[a].line.intersection(self.streets[b].line)
+            self._crossings[key] = (
+                where
+                if isinstance(where, Point) and not where.is_empty
+                else (where.representative_point() if not where.is_empty else None)
+            )
+        return self._crossings[key]
+
+    def _along(self, street: int, number: int) -> Point | None:
+        line = self.streets[street].line
+        distance = number / 100 * self.block_degrees
+        return line.interpolate(distance) if distance <= line.length else None
+
+    def _from_text(self, text: str) -> Location | None:
+        matches = list(self._street_regex.finditer(text))
+        best: Location | None = None
+        for i, m in enumerate(matches):
+            street = self._alias_to_street[re.sub(r"\s+", " ", m.group(0).lower())]
+            before = text[: m.start()]
+            number = _NUMBER_BEFORE.search(before)
+            if number is None and _CALLE_NUMBER.search(before):
+                number = _NUMBER_AFTER.match(text, m.end())
+                span = (m.start(), number.end()) if number else None
+            else:
+                span = (number.start(), m.end()) if number else None
+            if number and span:
+                point = self._along(street, int(number.group(1)))
+                return _location(text[span[0] : span[1]], "address", point)
+            if best is None and i + 1 < len(matches):
+                nxt = matches[i + 1]
+                if _CONNECTOR.match(text[m.end() : nxt.start()]):
+                    other = self._alias_to_street[re.sub(r"\s+", " ", nxt.group(0).lower())]
+                    if other != street:
+                        point = self._crossing(street, other)
+                        best = _location(text[m.start() : nxt.end()], "intersection", point)
+        if best is not None:
+            return best
+        if len(self._automaton):
+            lowered = text.lower()
+            for end, (index, length) in self._automaton.iter_long(lowered):
+                start = end - length + 1
+                before_ok = start == 0 or not lowered[start - 1].isalnum()
+                after_ok = end + 1 == len(lowered) or not lowered[end + 1].isalnum()
+                if before_ok and after_ok:
+                    name, point = self._landmarks[index]
+                    return _location(name, "landmark", point)
+        return None
+
+    def locate(self, text: str, geo: GeoPoint | None = None, district: str | None = None) -> Found:
+        """A place from the text, else the geo point; and its district (else the stated one)."""
+        location = self._from_text(text)
+        if location is None and geo is not None:
+            location = Location(
+                text=f"{geo.lat:.5f},{geo.lon:.5f}", how="geo", lat=geo.lat, lon=geo.lon
+            )
+        if location is not None and location.lat is not None and location.lon is not None:
+            return Found(location, self.district_of(location.lon, location.lat) or district)
+        return Found(location, district)
+
+    def locate_many(
+        self,
+        texts: Sequence[str],
+        geos: Sequence[GeoPoint | None],
+        districts: Sequence[str | None],
+    ) -> list[Found]:
+        """`locate` over a batch."""
+        return [self.locate(t, g, d) for t, g, d in zip(texts, geos, districts, strict=True)]
+
+
+def _location(
+    text: str, how: Literal["address", "intersection", "landmark"], point: Point | None
+) -> Location:
+    if point is None:
+        return Location(text=text, how=how)
+    return Location(text=text, how=how, lat=round(point.y, 6), lon=round(point.x, 6))

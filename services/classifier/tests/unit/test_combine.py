@@ -1,0 +1,71 @@
+import pytest
+
+from switchboard_classifier.combine import Classifier
+from switchboard_classifier.model import TextModel
+from switchboard_classifier.place import Places
+from switchboard_classifier.rules import Ruleset
+from switchboard_shared.events import MentionIn, Urgency
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return Classifier(ruleset=Ruleset.load(), model=TextModel.load(), places=Places.load())
+
+
+def test_reasons_point_at_the_words_that_fired(classifier):
+    (c,) = classifier.classify_texts(["someone just got shot outside the Shell on 5th and Main"])
+    assert c.urgency is Urgency.CRITICAL
+    fired = {r.rule: r.matched for r in c.reasons}
+    assert fired["topics.active_threat"] == ("just got shot",)
+    assert "active_threat" in c.topics and c.topic_scores["active_threat"] >= 0.5
+    assert c.location is not None and c.location.text == "5th and Main"
+    assert (c.language, c.district) == ("en", "Harbor")
+    assert c.ruleset_version == classifier.ruleset.version
+    assert c.model_version == classifier.model.version
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["this new album is fire", "killing it at the fundraiser tonight", "I'm dying lol"],
+)
+def test_the_model_cannot_raise_an_idiom(classifier, text):
+    (c,) = classifier.classify_texts([text])
+    assert c.urgency in (Urgency.LOW, Urgency.NORMAL)
+
+
+def test_a_critical_rule_hit_is_never_lowered_by_the_model():
+    class Doubtful(TextModel):
+        def predict(self, texts):
+            p = super().predict(texts)
+            p.urgency[:] = [0.0, 0.0, 0.0, 1.0]  # the model is sure it is nothing
+            return p
+
+    base = TextModel.load()
+    doubtful = Doubtful(base.weights, base.bias, base.topic_labels, base.meta)
+    c = Classifier(ruleset=Ruleset.load(), model=doubtful)
+    (result,) = c.classify_texts(["Shots fired near the school right now"])
+    assert result.urgency is Urgency.CRITICAL
+
+
+def test_a_language_without_a_pack_is_classified_by_the_model_with_its_code(classifier):
+    (c,) = classifier.classify_texts(
+        ["Die Nachbarn feiern schon wieder bis 4 Uhr mit lauter Musik"]
+    )
+    assert c.language == "de"
+    assert not any(r.rule.startswith("topics.") for r in c.reasons)
+    assert c.model_version is not None
+
+
+def test_mentions_bring_their_geo_point_and_stated_language(classifier):
+    m = MentionIn(
+        source="app",
+        source_id="1",
+        text="help, he is not breathing",
+        created_at="2026-11-29T22:00:00Z",
+        language="en",
+        geo={"lat": 40.05, "lon": -74.96},
+    )
+    (c,) = classifier.classify_mentions([m])
+    assert c.urgency is Urgency.CRITICAL
+    assert c.location is not None and c.location.how == "geo"
+    assert c.district == "Northside"

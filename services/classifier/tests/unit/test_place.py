@@ -1,0 +1,65 @@
+import pytest
+
+from switchboard_classifier.place import PlaceError, Places
+from switchboard_shared.events import GeoPoint
+
+
+@pytest.fixture(scope="module")
+def places():
+    return Places.load()
+
+
+@pytest.mark.parametrize(
+    ("text", "how", "where", "district"),
+    [
+        (
+            "someone just got shot outside the Shell on 5th and Main",
+            "intersection",
+            "5th and Main",
+            "Harbor",
+        ),
+        (
+            "what's going on at the corner of 4th & Birch?",
+            "intersection",
+            "4th & Birch",
+            "Northside",
+        ),
+        ("my ex is outside with a gun, 1200 Walnut apt 3", "address", "1200 Walnut", "Eastside"),
+        (
+            "street lights out on the 400 block of Walnut",
+            "address",
+            "400 block of Walnut",
+            "Downtown",
+        ),
+        ("mi papá no respira, estamos en la calle Elm 14", "address", "Elm 14", "Downtown"),
+        ("ACTIVE SHOOTER AT WESTGATE MALL", "landmark", "Westgate Mall", "Northside"),
+    ],
+)
+def test_places_are_found_in_text_and_put_in_a_district(places, text, how, where, district):
+    found = places.locate(text)
+    assert found.location is not None
+    assert (found.location.how, found.location.text, found.district) == (how, where, district)
+    assert found.location.lat is not None and found.location.lon is not None
+
+
+def test_the_geo_point_is_used_when_the_text_names_no_place(places):
+    found = places.locate("help, my dad is not breathing", GeoPoint(lat=40.05, lon=-74.96))
+    assert found.location is not None and found.location.how == "geo"
+    assert found.district == "Northside"
+
+
+def test_no_place_and_no_geo_keeps_the_stated_district(places):
+    found = places.locate("lovely sunset tonight", None, "east")
+    assert (found.location, found.district) == (None, "east")
+
+
+def test_words_that_merely_contain_a_landmark_are_not_landmarks(places):
+    assert places.locate("the kroger-like store").location is not None
+    assert places.locate("krogerville is far away").location is None
+
+
+def test_a_broken_gazetteer_is_refused(tmp_path):
+    bad = tmp_path / "g.yaml"
+    bad.write_text("streets: [{aliases: [x]}]\n")
+    with pytest.raises(PlaceError):
+        Places.load(bad)
