@@ -205,9 +205,13 @@ def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
     return any(start < e and s < end for s, e in spans)
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+_CAPITAL = re.compile(r"[A-ZÀ-ÖØ-Þ]")
+
+
 def _has_shouting(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    return len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.7
+    letters = len(_LETTER.findall(text))
+    return letters >= 12 and len(_CAPITAL.findall(text)) / letters > 0.7
 
 
 def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVerdict:
