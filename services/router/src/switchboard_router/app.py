@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 
 from switchboard_router.api import ApiProblem, router
 from switchboard_router.clock import ClockTask
+from switchboard_router.console_routes import router as console_router
 from switchboard_router.consumer import RouterConsumer
 from switchboard_router.policy_file import PolicyHolder
 from switchboard_router.relay import OutboxRelay
@@ -154,6 +155,7 @@ def create_app(
     app.state.relay = relay
     app.state.clock = clock_task
     app.include_router(router)
+    app.include_router(console_router)
     app.add_middleware(BodyLimit, limit=settings.router_max_body_bytes)  # type: ignore[arg-type]
 
     @app.exception_handler(ApiProblem)

@@ -1,0 +1,667 @@
+// Switchboard operations console: plain JavaScript, no framework, no build step.
+//
+// Everything comes from the router API with the officer's bearer token (kept in
+// sessionStorage, so it dies with the tab). The live stream `GET /v1/stream` is
+// read with fetch() and a ReadableStream rather than EventSource, because
+// EventSource cannot send the Authorization header and a token in a URL would
+// end up in logs and history. Mention text is public and untrusted: it is only
+// ever put into the page as text (textContent), never as markup.
+"use strict";
+
+(() => {
+  const TOKEN_KEY = "switchboard.console.token";
+  const URGENCY = {
+    critical: { icon: "\u26A0\uFE0E", label: "CRITICAL" },
+    high: { icon: "\u25B2", label: "HIGH" },
+    normal: { icon: "\u25CF", label: "NORMAL" },
+    low: { icon: "\u25BD", label: "LOW" },
+  };
+  const STATUS = { open: "Waiting", claimed: "Claimed", acknowledged: "Acknowledged", resolved: "Resolved" };
+  const ALERTING = new Set(["escalated", "sla_breached", "lease_expired"]);
+
+  const state = {
+    token: null,
+    me: null,
+    queues: [],
+    items: new Map(),
+    members: new Map(),
+    selectedId: null,
+    detail: null,
+    filter: null,
+    stream: null,
+    lastEventId: null,
+    pending: new Set(),
+    pendingTimer: null,
+    queuesTimer: null,
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  // Time ---------------------------------------------------------------------------------------
+
+  function seconds(iso) {
+    return iso ? (Date.now() - Date.parse(iso)) / 1000 : 0;
+  }
+
+  function duration(total) {
+    const s = Math.max(0, Math.floor(Math.abs(total)));
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    const r = String(s % 60).padStart(2, "0");
+    return h ? `${h}:${String(m).padStart(2, "0")}:${r}` : `${m}:${r}`;
+  }
+
+  function clockTime(iso) {
+    return iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : "";
+  }
+
+  // The SLA as a phrase and a class: time left to the due time, or time since the breach.
+  function slaOf(item) {
+    if (item.status === "resolved") return null;
+    if (item.breached_at || item.breach) {
+      const what = item.breach ? ` (${item.breach})` : "";
+      return { cls: "sla-breached", text: `\u26A0\uFE0E SLA BREACHED${what} ${duration(seconds(item.breached_at))} ago` };
+    }
+    if (!item.sla_due_at) return null;
+    const left = -seconds(item.sla_due_at);
+    if (left <= 0) return { cls: "sla-breached", text: `\u26A0\uFE0E SLA due ${duration(left)} ago` };
+    return { cls: left < 30 ? "sla-soon" : "sla-ok", text: `SLA ${duration(left)} left` };
+  }
+
+  function timers() {
+    for (const node of document.querySelectorAll("[data-since]")) {
+      node.textContent = duration(seconds(node.dataset.since));
+    }
+    for (const node of document.querySelectorAll("[data-sla-item]")) {
+      const item = state.items.get(Number(node.dataset.slaItem)) ||
+        (state.detail && state.detail.item_id === Number(node.dataset.slaItem) ? state.detail : null);
+      const sla = item ? slaOf(item) : null;
+      node.textContent = sla ? sla.text : "";
+      node.className = `sla ${sla ? sla.cls : ""}`;
+    }
+    $("clock").textContent = new Date().toLocaleTimeString([], { hour12: false });
+  }
+
+  // API ----------------------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, detail) {
+      super(detail);
+      this.status = status;
+    }
+  }
+
+  async function api(method, path, body) {
+    const headers = { Authorization: `Bearer ${state.token}`, Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+    });
+    if (response.status === 401) {
+      signOut("Your token was not accepted (unknown or revoked). Sign in again.");
+      throw new ApiError(401, "unauthorized");
+    }
+    const text = await response.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!response.ok) throw new ApiError(response.status, (data && data.detail) || response.statusText);
+    return data;
+  }
+
+  // Permissions (the server decides; these only decide which buttons make sense) ----------
+
+  const isSupervisor = () => ["supervisor", "admin"].includes(state.me.role);
+  const seesOverview = () => ["supervisor", "admin", "service"].includes(state.me.role);
+
+  function canAct(item) {
+    if (state.me.role === "admin") return true;
+    return state.me.role !== "service" && state.me.queues.includes(item.queue_id);
+  }
+
+  function allowed(item, action) {
+    if (!item || !canAct(item) || item.status === "resolved") return false;
+    const mine = item.assignee === state.me.officer_id;
+    switch (action) {
+      case "claim": return item.status === "open";
+      case "ack": return item.status === "claimed" && mine;
+      case "heartbeat": return item.status === "claimed" && mine;
+      case "release": return item.status !== "open" && (mine || isSupervisor());
+      default: return true;
+    }
+  }
+
+  function who(officerId) {
+    if (!officerId) return "";
+    if (state.me && officerId === state.me.officer_id) return `you (${state.me.name})`;
+    const member = state.members.get(officerId);
+    return member ? `${member.name} (${officerId})` : officerId;
+  }
+
+  // Loading ------------------------------------------------------------------------------------
+
+  async function loadAll() {
+    const { queues } = await api("GET", "/v1/queues");
+    const pages = await Promise.all(
+      queues.map((q) => api("GET", `/v1/queues/${encodeURIComponent(q.queue_id)}/items?limit=200`)),
+    );
+    const items = new Map();
+    for (const page of pages) for (const item of page.items) items.set(item.item_id, item);
+    state.queues = queues;
+    state.items = items;
+    if (isSupervisor()) await loadMembers();
+    render();
+    if (state.selectedId !== null) await loadDetail(state.selectedId);
+  }
+
+  async function loadMembers() {
+    const lists = await Promise.all(
+      state.queues.map((q) =>
+        api("GET", `/v1/queues/${encodeURIComponent(q.queue_id)}/members`).catch(() => ({ members: [] })),
+      ),
+    );
+    state.members = new Map();
+    for (const list of lists) for (const m of list.members) state.members.set(m.officer_id, m);
+  }
+
+  async function refreshQueues() {
+    const { queues } = await api("GET", "/v1/queues");
+    state.queues = queues;
+    renderQueues();
+    renderOverview();
+  }
+
+  async function refreshItem(itemId) {
+    let item = null;
+    try {
+      item = await api("GET", `/v1/items/${itemId}`);
+    } catch (error) {
+      if (error.status !== 404) throw error;
+    }
+    const inMyQueues = item && state.queues.some((q) => q.queue_id === item.queue_id ||
+      (item.watch_queues || []).includes(q.queue_id));
+    if (item && item.status !== "resolved" && inMyQueues) state.items.set(itemId, item);
+    else state.items.delete(itemId);
+    if (itemId === state.selectedId) {
+      state.detail = item;
+      renderDetail();
+    }
+    renderItems();
+    renderOverview();
+  }
+
+  async function loadDetail(itemId) {
+    try {
+      state.detail = await api("GET", `/v1/items/${itemId}`);
+    } catch (error) {
+      if (error.status !== 404) throw error;
+      state.detail = null;
+    }
+    if (itemId === state.selectedId) renderDetail();
+  }
+
+  // Live stream --------------------------------------------------------------------------------
+
+  function setLive(live, text) {
+    $("live").dataset.state = live;
+    $("live").textContent = text;
+  }
+
+  async function runStream() {
+    const controller = new AbortController();
+    state.stream = controller;
+    let backoff = 1000;
+    while (!controller.signal.aborted) {
+      try {
+        const headers = { Authorization: `Bearer ${state.token}`, Accept: "text/event-stream" };
+        if (state.lastEventId !== null) headers["Last-Event-ID"] = state.lastEventId;
+        const response = await fetch("/v1/stream", { headers, signal: controller.signal, cache: "no-store" });
+        if (response.status === 401) {
+          signOut("Your token was not accepted (unknown or revoked). Sign in again.");
+          return;
+        }
+        if (!response.ok || !response.body) throw new Error(`stream answered ${response.status}`);
+        await readEvents(response.body.getReader(), () => {
+          backoff = 1000;
+          setLive("on", "\u25CF live");
+          loadAll().catch(report);
+        });
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        console.warn("stream interrupted", error);
+      }
+      setLive("off", "reconnecting\u2026");
+      await new Promise((resolve) => setTimeout(resolve, backoff));
+      backoff = Math.min(backoff * 2, 15000);
+    }
+  }
+
+  // Server-sent events framing: blank-line separated blocks of `field: value` lines.
+  async function readEvents(reader, opened) {
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = { id: null, event: "message", data: [] };
+        for (const line of block.split("\n")) {
+          if (line.startsWith(": stream open")) opened();
+          if (!line || line.startsWith(":")) continue;
+          const colon = line.indexOf(":");
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const val = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+          if (field === "data") event.data.push(val);
+          else if (field === "id" || field === "event") event[field] = val;
+        }
+        if (event.id !== null) state.lastEventId = event.id;
+        if (event.data.length) onChange(event.event, JSON.parse(event.data.join("\n")));
+      }
+    }
+  }
+
+  function onChange(action, change) {
+    if (ALERTING.has(action) || (action === "queued" && change.urgency === "critical")) {
+      const what = action === "queued" ? "New CRITICAL item" : action.replace("_", " ");
+      alertBanner(`${what}: item ${change.item_id} in ${change.queue_id}`, change.urgency, change.item_id);
+    }
+    state.pending.add(change.item_id);
+    clearTimeout(state.pendingTimer);
+    state.pendingTimer = setTimeout(() => {
+      const ids = [...state.pending];
+      state.pending.clear();
+      for (const id of ids) refreshItem(id).catch(report);
+    }, 150);
+    clearTimeout(state.queuesTimer);
+    state.queuesTimer = setTimeout(() => refreshQueues().catch(report), 400);
+  }
+
+  function alertBanner(text, urgency, itemId) {
+    const box = $("alerts");
+    const node = el(
+      "button",
+      { type: "button", class: `alert urgency-${urgency}`, onclick: () => { if (itemId !== null) select(itemId); node.remove(); } },
+      el("span", { "aria-hidden": "true" }, "\u26A0\uFE0E "),
+      text,
+    );
+    box.prepend(node);
+    while (box.children.length > 4) box.lastChild.remove();
+    setTimeout(() => node.remove(), 30000);
+  }
+
+  // Rendering ----------------------------------------------------------------------------------
+
+  function visibleItems() {
+    return [...state.items.values()]
+      .filter((i) => state.filter === null || i.queue_id === state.filter)
+      .sort((a, b) =>
+        a.priority_rank - b.priority_rank ||
+        Date.parse(a.received_at) - Date.parse(b.received_at) ||
+        a.item_id - b.item_id);
+  }
+
+  function badge(urgency) {
+    const u = URGENCY[urgency] || { icon: "\u25CF", label: String(urgency).toUpperCase() };
+    return el("span", { class: `badge badge-${urgency}` }, el("span", { "aria-hidden": "true" }, u.icon), ` ${u.label}`);
+  }
+
+  function statusText(item) {
+    const base = STATUS[item.status] || item.status;
+    return item.assignee ? `${base} \u2014 ${who(item.assignee)}` : base;
+  }
+
+  function render() {
+    renderQueues();
+    renderItems();
+    renderOverview();
+    renderDetail();
+  }
+
+  function renderQueues() {
+    const list = $("queue-list");
+    const total = state.queues.reduce((n, q) => n + q.depth, 0);
+    const entry = (queueId, label, depth, critical, key) => el(
+      "li", {},
+      el("button", {
+        type: "button",
+        class: "queue-button",
+        "aria-pressed": String(state.filter === queueId),
+        onclick: () => setFilter(queueId),
+      },
+      el("kbd", {}, key),
+      el("span", { class: "queue-name" }, label),
+      el("span", { class: "depth", title: "waiting" }, String(depth)),
+      critical ? el("span", { class: "badge badge-critical small" }, `\u26A0\uFE0E ${critical}`) : null),
+    );
+    const critical = state.queues.reduce((n, q) => n + (q.depth_by_urgency.critical || 0), 0);
+    list.replaceChildren(
+      entry(null, "All queues", total, critical, "0"),
+      ...state.queues.map((q, n) =>
+        entry(q.queue_id, q.queue_id, q.depth, q.depth_by_urgency.critical || 0, n < 9 ? String(n + 1) : "")),
+    );
+    $("queue-options").replaceChildren(...state.queues.map((q) => el("option", { value: q.queue_id })));
+    $("officer-options").replaceChildren(
+      ...[...state.members.values()].map((m) => el("option", { value: m.officer_id }, m.name)),
+    );
+  }
+
+  function renderItems() {
+    const list = $("items");
+    const hadFocus = list.contains(document.activeElement);
+    const items = visibleItems();
+    list.replaceChildren(...items.map((item) => {
+      const sla = slaOf(item);
+      return el("li", {
+        role: "option",
+        tabindex: "-1",
+        class: `item urgency-${item.urgency} status-${item.status}`,
+        "aria-selected": String(item.item_id === state.selectedId),
+        dataset: { itemId: String(item.item_id), urgency: item.urgency, status: item.status },
+        onclick: () => select(item.item_id),
+      },
+      el("div", { class: "row-top" },
+        badge(item.urgency),
+        el("span", { class: "row-status" }, statusText(item)),
+        el("span", { class: `sla ${sla ? sla.cls : ""}`, dataset: { slaItem: String(item.item_id) } }, sla ? sla.text : "")),
+      el("p", { class: "row-text" }, item.text),
+      el("div", { class: "row-meta" },
+        el("span", {}, item.queue_id),
+        el("span", {}, item.source),
+        el("span", {}, "waiting ", el("span", { dataset: { since: item.received_at } }, duration(seconds(item.received_at)))),
+        item.escalation_tier ? el("span", { class: "escalated" }, `\u2191 escalated \u00D7${item.escalation_tier}`) : null));
+    }));
+    $("items-count").textContent = `(${items.length})`;
+    $("empty").hidden = items.length > 0;
+    if (hadFocus) focusSelected();
+  }
+
+  function renderOverview() {
+    const section = $("supervisor");
+    section.hidden = !seesOverview();
+    if (section.hidden) return;
+    const all = [...state.items.values()];
+    $("overview-body").replaceChildren(...state.queues.map((q) => {
+      const mine = all.filter((i) => i.queue_id === q.queue_id);
+      const critical = q.depth_by_urgency.critical || 0;
+      const breached = mine.filter((i) => i.breached_at || i.breach).length;
+      const escalated = mine.filter((i) => i.escalation_tier > 0).length;
+      return el("tr", { class: critical ? "has-critical" : "" },
+        el("th", { scope: "row" }, q.queue_id),
+        el("td", {}, String(q.depth)),
+        el("td", { class: critical ? "critical-cell" : "" }, critical ? `\u26A0\uFE0E ${critical}` : "0"),
+        el("td", {}, q.oldest_received_at ? el("span", { dataset: { since: q.oldest_received_at } }, duration(seconds(q.oldest_received_at))) : "\u2014"),
+        el("td", {}, String(mine.filter((i) => i.status !== "open").length)),
+        el("td", { class: breached ? "critical-cell" : "" }, String(breached)),
+        el("td", { class: escalated ? "critical-cell" : "" }, String(escalated)));
+    }));
+    const hot = all.filter((i) => i.breached_at || i.breach || i.escalation_tier > 0)
+      .sort((a, b) => a.priority_rank - b.priority_rank || Date.parse(a.received_at) - Date.parse(b.received_at));
+    $("escalations").replaceChildren(...(hot.length ? hot.map((item) => el("li", {},
+      el("button", { type: "button", class: "link", onclick: () => select(item.item_id) },
+        badge(item.urgency), ` #${item.item_id} ${item.queue_id} \u2014 ${statusText(item)} `,
+        el("span", { class: "sla", dataset: { slaItem: String(item.item_id) } }, (slaOf(item) || { text: "" }).text),
+        item.escalation_tier ? ` \u2191 tier ${item.escalation_tier}` : ""))) : [el("li", { class: "empty" }, "None.")]));
+  }
+
+  function renderDetail() {
+    const item = state.detail;
+    $("detail-empty").hidden = Boolean(item);
+    $("detail-body").hidden = !item;
+    if (!item) return;
+    $("detail").className = `detail urgency-${item.urgency}`;
+    $("d-badge").replaceChildren(badge(item.urgency));
+    $("d-status").textContent = statusText(item) + (item.disposition ? ` (${item.disposition})` : "");
+    $("d-status").dataset.status = item.status;
+    $("d-sla").dataset.slaItem = String(item.item_id);
+    $("d-text").textContent = item.text;
+    $("d-source").textContent = `${item.source} \u00B7 ${item.source_id}`;
+    $("d-queue").textContent = item.queue_id + (item.watch_queues && item.watch_queues.length ? ` (also watched by ${item.watch_queues.join(", ")})` : "");
+    $("d-assignee").textContent = item.assignee ? who(item.assignee) : "nobody";
+    $("d-received").replaceChildren(`${clockTime(item.received_at)}, `, el("span", { dataset: { since: item.received_at } }, duration(seconds(item.received_at))), " ago");
+    $("d-topics").textContent = item.topics.join(", ") || "\u2014";
+    $("d-rule").textContent = `${item.rule} (policy ${item.policy_version}, ruleset ${item.ruleset_version})`;
+    $("d-score").textContent = item.score.toFixed(2);
+    for (const button of document.querySelectorAll("#detail [data-action]")) {
+      button.disabled = !allowed(item, button.dataset.action);
+    }
+    $("d-reasons").replaceChildren(...(item.reasons.length ? item.reasons.map((r) => el("li", {},
+      el("code", {}, r.rule || "rule"),
+      r.label ? ` \u2192 ${r.label}` : "",
+      r.matched && r.matched.length ? el("span", { class: "matched" }, ` matched \u201C${[].concat(r.matched).join("\u201D, \u201C")}\u201D`) : "",
+      r.weight !== undefined ? ` (weight ${r.weight})` : "")) : [el("li", { class: "empty" }, "No reasons recorded.")]));
+    $("d-notes").replaceChildren(...(item.notes.length ? item.notes.map((n) => el("li", {},
+      el("span", { class: "when" }, `${clockTime(n.at)} ${who(n.officer_id)}: `), n.text)) : [el("li", { class: "empty" }, "No notes.")]));
+    $("d-audit").replaceChildren(...item.audit.map((a) => {
+      const details = Object.keys(a.details || {}).length ? JSON.stringify(a.details) : "";
+      return el("tr", { dataset: { action: a.action } },
+        el("td", {}, clockTime(a.at)),
+        el("td", { class: "audit-action" }, a.action),
+        el("td", {}, who(a.actor)),
+        el("td", {}, a.queue_id || ""),
+        el("td", { class: "audit-details" }, details));
+    }));
+    timers();
+  }
+
+  // Selection and keyboard ------------------------------------------------------------------
+
+  function focusSelected() {
+    const row = document.querySelector(`#items [data-item-id="${state.selectedId}"]`);
+    if (row) {
+      row.focus({ preventScroll: true });
+      row.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  function select(itemId) {
+    state.selectedId = itemId;
+    for (const row of document.querySelectorAll("#items [data-item-id]")) {
+      row.setAttribute("aria-selected", String(Number(row.dataset.itemId) === itemId));
+    }
+    focusSelected();
+    if (!state.detail || state.detail.item_id !== itemId) {
+      state.detail = state.items.get(itemId) ? { notes: [], audit: [], watch_queues: [], ...state.items.get(itemId) } : null;
+      renderDetail();
+    }
+    loadDetail(itemId).catch(report);
+  }
+
+  function move(step) {
+    const ids = visibleItems().map((i) => i.item_id);
+    if (!ids.length) return;
+    const at = ids.indexOf(state.selectedId);
+    const next = at < 0 ? (step > 0 ? 0 : ids.length - 1) : Math.min(ids.length - 1, Math.max(0, at + step));
+    select(ids[next]);
+  }
+
+  function setFilter(queueId) {
+    state.filter = queueId;
+    renderQueues();
+    renderItems();
+  }
+
+  function setWall(on) {
+    document.documentElement.classList.toggle("wall", on);
+    const url = new URL(window.location.href);
+    if (on) url.searchParams.set("wall", "1");
+    else url.searchParams.delete("wall");
+    window.history.replaceState(null, "", url);
+  }
+
+  function report(error) {
+    if (error && error.status === 401) return;
+    $("action-error").textContent = error && error.message ? error.message : String(error);
+    console.error(error);
+  }
+
+  async function act(action, body) {
+    const item = state.detail;
+    if (!item) return;
+    $("action-error").textContent = "";
+    try {
+      const path = action === "note" ? "notes" : action;
+      await api("POST", `/v1/items/${item.item_id}/${path}`, body);
+      await refreshItem(item.item_id);
+      focusSelected();
+    } catch (error) {
+      report(error);
+    }
+  }
+
+  function openDialog(id, focusId) {
+    const dialog = $(id);
+    if (dialog.open) return;
+    dialog.showModal();
+    if (focusId) $(focusId).focus();
+  }
+
+  function command(action) {
+    const item = state.detail;
+    if (action === "help") return openDialog("help-dialog");
+    if (!item) return;
+    if (!allowed(item, action)) {
+      $("action-error").textContent = `${action}: not possible for this item now (${STATUS[item.status] || item.status}).`;
+      return;
+    }
+    if (action === "note") return openDialog("note-dialog", "note-text");
+    if (action === "resolve") return openDialog("resolve-dialog", "disposition");
+    if (action === "transfer") return openDialog("transfer-dialog", "transfer-queue");
+    act(action);
+  }
+
+  const KEYS = { c: "claim", a: "ack", e: "heartbeat", u: "release", t: "transfer", n: "note", r: "resolve", "?": "help" };
+
+  function onKey(event) {
+    if (!state.me || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (document.querySelector("dialog[open]")) return;
+    if (event.target.closest("input, textarea, select")) return;
+    const key = event.key;
+    if (key === "j" || key === "ArrowDown") move(1);
+    else if (key === "k" || key === "ArrowUp") move(-1);
+    else if (key === "w") setWall(!document.documentElement.classList.contains("wall"));
+    else if (key === "0") setFilter(null);
+    else if (/^[1-9]$/.test(key) && state.queues[Number(key) - 1]) setFilter(state.queues[Number(key) - 1].queue_id);
+    else if (KEYS[key]) command(KEYS[key]);
+    else return;
+    event.preventDefault();
+  }
+
+  // Sign in / out -----------------------------------------------------------------------------
+
+  async function start(token) {
+    state.token = token;
+    state.me = await api("GET", "/v1/me");
+    sessionStorage.setItem(TOKEN_KEY, token);
+    $("signin").hidden = true;
+    $("app").hidden = false;
+    $("sign-out").hidden = false;
+    $("whoami").textContent = `${state.me.name} \u00B7 ${state.me.role}`;
+    $("queues-title").textContent = state.me.role === "officer" ? "My queues" : "Queues";
+    setLive("off", "connecting\u2026");
+    runStream();
+    if (!state.me.queues.length && !["admin", "service"].includes(state.me.role)) {
+      alertBanner("You belong to no queue yet: ask an administrator to add you.", "normal", null);
+    }
+  }
+
+  function signOut(message) {
+    if (state.stream) state.stream.abort();
+    sessionStorage.removeItem(TOKEN_KEY);
+    Object.assign(state, { token: null, me: null, queues: [], items: new Map(), selectedId: null, detail: null, lastEventId: null });
+    $("app").hidden = true;
+    $("sign-out").hidden = true;
+    $("whoami").textContent = "";
+    $("signin").hidden = false;
+    $("signin-error").textContent = message || "";
+    setLive("off", "offline");
+    $("token").value = "";
+    $("token").focus();
+  }
+
+  function wireDialogs() {
+    for (const dialog of document.querySelectorAll("dialog")) {
+      for (const cancel of dialog.querySelectorAll(".cancel")) cancel.addEventListener("click", () => dialog.close());
+      dialog.addEventListener("close", () => focusSelected());
+      for (const area of dialog.querySelectorAll("textarea")) {
+        area.addEventListener("keydown", (event) => {
+          if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+            event.preventDefault();
+            area.form.requestSubmit();
+          }
+        });
+      }
+    }
+    $("note-form").addEventListener("submit", () => {
+      const text = $("note-text").value.trim();
+      $("note-text").value = "";
+      if (text) act("note", { text });
+    });
+    $("resolve-form").addEventListener("submit", () => {
+      const note = $("resolve-note").value.trim();
+      $("resolve-note").value = "";
+      act("resolve", note ? { disposition: $("disposition").value, note } : { disposition: $("disposition").value });
+    });
+    $("transfer-form").addEventListener("submit", (event) => {
+      const body = {};
+      for (const [field, id] of [["queue_id", "transfer-queue"], ["officer_id", "transfer-officer"], ["reason", "transfer-reason"]]) {
+        const value = $(id).value.trim();
+        if (value) body[field] = value;
+      }
+      if (!body.queue_id && !body.officer_id) {
+        event.preventDefault();
+        $("transfer-queue").setCustomValidity("Give a queue, an officer or both.");
+        $("transfer-queue").reportValidity();
+        return;
+      }
+      for (const id of ["transfer-queue", "transfer-officer", "transfer-reason"]) $(id).value = "";
+      act("transfer", body);
+    });
+    $("transfer-queue").addEventListener("input", () => $("transfer-queue").setCustomValidity(""));
+  }
+
+  function init() {
+    setWall(new URLSearchParams(window.location.search).get("wall") === "1");
+    wireDialogs();
+    document.addEventListener("keydown", onKey);
+    for (const button of document.querySelectorAll("#detail [data-action]")) {
+      button.addEventListener("click", () => command(button.dataset.action));
+    }
+    $("help-open").addEventListener("click", () => openDialog("help-dialog"));
+    $("wall-toggle").addEventListener("click", () => setWall(!document.documentElement.classList.contains("wall")));
+    $("sign-out").addEventListener("click", () => signOut(""));
+    $("signin-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      $("signin-error").textContent = "";
+      start($("token").value.trim()).catch((error) => {
+        if (error.status !== 401) $("signin-error").textContent = `Could not sign in: ${error.message}`;
+      });
+    });
+    setInterval(timers, 1000);
+    const saved = sessionStorage.getItem(TOKEN_KEY);
+    if (saved) start(saved).catch(() => signOut(""));
+    else signOut("");
+  }
+
+  init();
+})();

@@ -1,0 +1,295 @@
+"""The operations console in a real browser: headless Chromium (Debian's package,
+driven by Playwright) against the three services as processes on the real Kafka
+and PostgreSQL.
+
+An officer signs in with a token, a critical mention posted to ingest shows up
+on the page marked critical, the officer claims, acknowledges, notes and
+resolves it with the keyboard, and the item's audit trail (read through the
+API) shows each step by that officer. A supervisor watching the same queue on
+a wall display sees it in the overview.
+
+Screenshots go to the test's temporary directory; set
+`SWITCHBOARD_CONSOLE_SCREENSHOTS=docs/screenshots` to refresh the README's.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
+
+API_KEY = "console-e2e-key"
+ADMIN_TOKEN = "console-e2e-admin"
+ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps calling home, which on a
+# closed network is a flood of refused connections.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CRITICAL = "Shots fired at 5th and Main right now, someone is down"
+BACKGROUND = [
+    "Car crash on Route 9 right now, two cars, one on its side",
+    "Is the bridge on 3rd Street still closed tonight?",
+    "Huge thanks to the officers at the Elm Street community day",
+]
+# Where the shipped policy puts CRITICAL and (for the screenshots) BACKGROUND.
+OFFICER_QUEUES = ["emergency", "district-central", "community-engagement", "general"]
+SUPERVISOR_QUEUES = [*OFFICER_QUEUES, "duty-inspector"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium, installed with apt when missing (CI runs as root on a fresh machine)."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.fail(f"{CHROMIUM} is missing: install it as root with `apt-get install -y chromium`")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "-o", "Dpkg::Options::=--force-confold", "chromium"],
+    ):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            pytest.fail(
+                f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+            )
+    assert CHROMIUM.exists(), "apt-get installed chromium but /usr/bin/chromium is missing"
+    return CHROMIUM
+
+
+@pytest.fixture
+def browser(chromium):
+    # Synchronous Playwright runs its own event loop in a greenlet; a plain (non-async)
+    # test and fixture keep it clear of pytest-asyncio's loop.
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def services(kafka_bootstrap, topic_prefix, database_url, port_factory, service_runner, tmp_path):
+    keys = tmp_path / "keys.json"
+    keys.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "e2e",
+                    "sha256": hashlib.sha256(API_KEY.encode()).hexdigest(),
+                    "sources": ["*"],
+                }
+            ]
+        )
+    )
+    ports = {name: port_factory() for name in ("ingest", "classifier", "router")}
+    common = {
+        "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "SWITCHBOARD_TOPIC_PREFIX": topic_prefix,
+        "SWITCHBOARD_LOG_LEVEL": "INFO",
+    }
+    processes = {
+        "ingest": service_runner(
+            "switchboard_ingest",
+            {
+                **common,
+                "SWITCHBOARD_INGEST_PORT": str(ports["ingest"]),
+                "SWITCHBOARD_INGEST_API_KEYS_FILE": str(keys),
+            },
+        ),
+        "classifier": service_runner(
+            "switchboard_classifier",
+            {
+                **common,
+                "SWITCHBOARD_CLASSIFIER_PORT": str(ports["classifier"]),
+                "SWITCHBOARD_CLASSIFIER_GROUP_ID": f"{topic_prefix}classifier",
+            },
+        ),
+        "router": service_runner(
+            "switchboard_router",
+            {
+                **common,
+                "SWITCHBOARD_ROUTER_PORT": str(ports["router"]),
+                "SWITCHBOARD_ROUTER_GROUP_ID": f"{topic_prefix}router",
+                "SWITCHBOARD_DATABASE_URL": database_url,
+                "SWITCHBOARD_ROUTER_BOOTSTRAP_ADMIN_TOKEN": ADMIN_TOKEN,
+            },
+        ),
+    }
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    for name, process in processes.items():
+        process.wait_ready(f"{urls[name]}/readyz")
+    return urls, processes
+
+
+def add_officer(router: str, name: str, role: str, queues: list[str]) -> tuple[str, str]:
+    """An off-duty officer (so nothing is auto-assigned) in `queues`; returns (id, token)."""
+    made = httpx.post(f"{router}/v1/officers", json={"name": name, "role": role}, headers=ADMIN)
+    assert made.status_code == 201, made.text
+    officer_id = made.json()["officer_id"]
+    for queue in queues:
+        created = httpx.post(f"{router}/v1/queues", json={"queue_id": queue}, headers=ADMIN)
+        assert created.status_code in (201, 409), created.text
+        joined = httpx.post(
+            f"{router}/v1/queues/{queue}/members", json={"officer_id": officer_id}, headers=ADMIN
+        )
+        assert joined.status_code == 201, joined.text
+    issued = httpx.post(f"{router}/v1/officers/{officer_id}/tokens", headers=ADMIN)
+    assert issued.status_code == 201, issued.text
+    return officer_id, issued.json()["token"]
+
+
+def post_mention(ingest: str, source_id: str, text: str) -> str:
+    answer = httpx.post(
+        f"{ingest}/v1/mentions",
+        json={
+            "source": "x",
+            "source_id": source_id,
+            "text": text,
+            "created_at": "2026-11-29T22:00:00Z",
+            "district": "Central",
+        },
+        headers={"authorization": f"Bearer {API_KEY}"},
+    )
+    assert answer.status_code == 202, answer.text
+    mention_id: str = answer.json()["mention_id"]
+    return mention_id
+
+
+def sign_in(page, url: str, token: str, name: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    page.fill("#token", token)
+    page.press("#token", "Enter")
+    expect(page.locator("#whoami")).to_contain_text(name)
+    expect(page.locator("#signin")).to_be_hidden()
+    expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=15_000)
+
+
+def screenshot(page, name: str, tmp_path: Path, *, items: int) -> None:
+    """Into the test's directory, and (small, palette PNG) into the README's when asked.
+
+    Waits a little for the background mentions to be on the page, for a fuller
+    picture; only the screenshot depends on where the classifier puts them.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(
+            f"document.querySelectorAll('#items li').length >= {items}", timeout=10_000
+        )
+    path = tmp_path / name
+    page.screenshot(path=str(path))
+    target = os.environ.get("SWITCHBOARD_CONSOLE_SCREENSHOTS")
+    if target:
+        from PIL import Image
+
+        Path(target).mkdir(parents=True, exist_ok=True)
+        with Image.open(path) as image:
+            image.convert("RGB").quantize(colors=128).save(Path(target) / name, optimize=True)
+
+
+def test_a_critical_mention_is_shown_claimed_and_resolved_through_the_console(
+    services, browser, tmp_path
+):
+    from playwright.sync_api import expect
+
+    urls, processes = services
+    router = urls["router"]
+    officer_id, officer_token = add_officer(router, "Dana Reyes", "officer", OFFICER_QUEUES)
+    _, supervisor_token = add_officer(router, "Insp. Sam Okafor", "supervisor", SUPERVISOR_QUEUES)
+
+    officer_page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    wall_page = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+    sign_in(officer_page, f"{router}/console/", officer_token, "Dana Reyes")
+    sign_in(wall_page, f"{router}/console/?wall=1", supervisor_token, "Sam Okafor")
+
+    for n, text in enumerate(BACKGROUND):
+        post_mention(urls["ingest"], f"console-bg-{n}", text)
+    post_mention(urls["ingest"], "console-critical", CRITICAL)
+
+    # It arrives live (no reload), marked critical in words as well as colour.
+    row = officer_page.locator("#items li[data-urgency='critical']", has_text="Shots fired")
+    try:
+        expect(row).to_be_visible(timeout=60_000)
+    except AssertionError:
+        pytest.fail(
+            "the critical mention never appeared on the console:\n"
+            + processes["classifier"].log_tail()
+            + "\n"
+            + processes["router"].log_tail()
+        )
+    expect(row.locator(".badge-critical")).to_have_text("\u26a0\ufe0e CRITICAL")
+    expect(row).to_have_attribute("data-status", "open")
+    item_id = int(row.get_attribute("data-item-id") or 0)
+
+    # The supervisor's wall display shows it waiting in the emergency queue.
+    wall_row = wall_page.locator("#items li[data-urgency='critical']", has_text="Shots fired")
+    expect(wall_row).to_be_visible(timeout=15_000)
+    expect(wall_page.locator("#overview-body tr", has_text="emergency")).to_contain_text("1")
+    expect(wall_page.locator("#detail")).to_be_hidden()
+    screenshot(wall_page, "console-wall.png", tmp_path, items=len(BACKGROUND) + 1)
+
+    # Keyboard only: j selects the most urgent item, c claims, a acknowledges.
+    officer_page.locator("body").click(position={"x": 5, "y": 5})
+    officer_page.keyboard.press("j")
+    expect(row).to_have_attribute("aria-selected", "true")
+    expect(officer_page.locator("#d-text")).to_have_text(CRITICAL)
+    expect(officer_page.locator("#d-rule")).to_contain_text("critical-to-emergency")
+    expect(officer_page.locator("#d-reasons")).to_contain_text("active_threat")
+    officer_page.keyboard.press("c")
+    status = officer_page.locator("#d-status")
+    expect(status).to_have_attribute("data-status", "claimed")
+    expect(status).to_contain_text("Dana Reyes")
+    expect(row).to_have_attribute("data-status", "claimed")
+    screenshot(officer_page, "console.png", tmp_path, items=len(BACKGROUND) + 1)
+    officer_page.keyboard.press("a")
+    expect(status).to_have_attribute("data-status", "acknowledged")
+
+    officer_page.keyboard.press("n")
+    officer_page.fill("#note-text", "Units dispatched; caller is on the line")
+    officer_page.press("#note-text", "Control+Enter")
+    expect(officer_page.locator("#d-notes")).to_contain_text("Units dispatched")
+
+    officer_page.keyboard.press("r")
+    expect(officer_page.locator("#resolve-dialog")).to_be_visible()
+    officer_page.select_option("#disposition", "actioned")
+    officer_page.locator("#resolve-form button[type=submit]").click()
+    expect(status).to_have_attribute("data-status", "resolved")
+    expect(officer_page.locator("#d-audit tr[data-action='resolved']")).to_contain_text(
+        "Dana Reyes"
+    )
+    expect(row).to_have_count(0)  # resolved items leave the queue
+    expect(wall_row).to_have_count(0, timeout=15_000)  # ... on every screen, live
+
+    detail = httpx.get(
+        f"{router}/v1/items/{item_id}", headers={"authorization": f"Bearer {officer_token}"}
+    )
+    assert detail.status_code == 200, detail.text
+    body = detail.json()
+    assert body["status"] == "resolved"
+    assert body["disposition"] == "actioned"
+    assert body["text"] == CRITICAL
+    steps = [(a["action"], a["actor"]) for a in body["audit"]]
+    for action in ("claimed", "acknowledged", "note_added", "resolved"):
+        assert (action, officer_id) in steps, steps
+    actions = [a for a, _ in steps]
+    assert actions.index("claimed") < actions.index("acknowledged") < actions.index("resolved")
