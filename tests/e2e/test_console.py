@@ -272,7 +272,7 @@ def test_a_critical_mention_is_shown_claimed_and_resolved_through_the_console(
     officer_page.keyboard.press("r")
     expect(officer_page.locator("#resolve-dialog")).to_be_visible()
     officer_page.select_option("#disposition", "actioned")
-    officer_page.locator("#resolve-form button[type=submit]").click()
+    officer_page.press("#disposition", "Enter")
     expect(status).to_have_attribute("data-status", "resolved")
     expect(officer_page.locator("#d-audit tr[data-action='resolved']")).to_contain_text(
         "Dana Reyes"

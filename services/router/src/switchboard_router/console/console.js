@@ -612,6 +612,13 @@
         });
       }
     }
+    // A select does not submit its form on Enter by itself; the resolve dialog should.
+    $("disposition").addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        $("resolve-form").requestSubmit();
+      }
+    });
     $("note-form").addEventListener("submit", () => {
       const text = $("note-text").value.trim();
       $("note-text").value = "";
