@@ -157,6 +157,11 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_commit_interval=1.0,
+        # faust waits 60 s by default before declaring a crashed worker gone;
+        # its partitions sit idle all that time. Ten seconds, like aiokafka's
+        # default, keeps a critical mention from waiting a minute after a crash.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
     )
     raw_topic = app.topic(
         RAW.name(settings.topic_prefix),
