@@ -77,6 +77,58 @@ def free_port() -> int:
         return port
 
 
+def free_port_pair() -> int:
+    """A port p with p and p + 1 both free (a broker and its controller)."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two adjacent free ports on loopback")
+
+
+class OwnBroker:
+    """A Kafka broker a test owns, so that it may stop, kill or freeze it."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port_pair()
+        self.env = {**os.environ, "KAFKA_PORT": str(self.port), "KAFKA_DATA_DIR": str(data_dir)}
+        self.pid_file = data_dir / "kafka.pid"
+
+    @property
+    def bootstrap(self) -> str:
+        """host:port of this broker."""
+        return f"127.0.0.1:{self.port}"
+
+    def run(self, command: str) -> None:
+        """`deploy/local/kafka.sh COMMAND` for this broker (start, stop, kill, clean)."""
+        script = REPO / "deploy" / "local" / "kafka.sh"
+        subprocess.run(
+            ["bash", str(script), command],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
+
+    def signal(self, sig: int) -> None:
+        """Send a signal to the broker's JVM."""
+        os.kill(int(self.pid_file.read_text().strip()), sig)
+
+
+def wait_app_ready(client: Any, timeout: float = 30) -> None:
+    """Poll a TestClient's /readyz until 200; fail with its last answer otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if client.get("/readyz").status_code == 200:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"not ready after {timeout}s: {client.get('/readyz').json()}")
+
+
 @pytest.fixture
 def port_factory() -> Callable[[], int]:
     """Hands out free loopback ports."""

@@ -13,62 +13,30 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from conftest import REPO, run_async
-from tests.bench.stack import Stack, free_port
+from conftest import REPO, OwnBroker, run_async
+from tests.bench.stack import Stack
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e]
 
-KAFKA_SH = str(REPO / "deploy" / "local" / "kafka.sh")
 PG_SH = str(REPO / "deploy" / "local" / "postgres.sh")
 RUNS = int(os.environ.get("SWITCHBOARD_FAULT_RUNS", "1"))
 RESULTS = REPO / ".run" / "faults" / "results.jsonl"
 RECOVERY_BOUND_SECONDS = 120
 
 
-class Broker:
-    """A Kafka broker of the scenario's own, to kill, freeze and restart."""
-
-    def __init__(self, data_dir: Path) -> None:
-        for _ in range(50):
-            port = free_port()
-            try:
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port + 1))
-                break
-            except OSError:
-                continue
-        self.port = port
-        self.env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_DATA_DIR": str(data_dir)}
-        self.pid_file = data_dir / "kafka.pid"
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def run(self, command: str) -> None:
-        subprocess.run(
-            ["bash", KAFKA_SH, command], env=self.env, check=True, capture_output=True, timeout=180
-        )
-
-    def signal(self, sig: int) -> None:
-        os.kill(int(self.pid_file.read_text().strip()), sig)
-
-
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    broker = Broker(tmp_path_factory.mktemp("kafka"))
+    broker = OwnBroker(tmp_path_factory.mktemp("kafka"))
     broker.run("start")
     yield broker
     broker.run("clean")

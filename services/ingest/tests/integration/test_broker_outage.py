@@ -1,50 +1,25 @@
 """Ingest while its broker is down and after it comes back: refused explicitly, never lost."""
 
-import os
-import subprocess
 import time
 
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import REPO, free_port, run_async
+from conftest import OwnBroker, run_async, wait_app_ready
 from switchboard_ingest.app import create_app
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.topics import RAW
 
 pytestmark = pytest.mark.kafka
 
-KAFKA_SH = str(REPO / "deploy" / "local" / "kafka.sh")
-
-
-def two_free_ports() -> int:
-    for _ in range(50):
-        port = free_port()
-        try:
-            import socket
-
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no two adjacent free ports")
-
 
 @pytest.fixture
 def own_broker(tmp_path):
     """A broker of this test's own, which it may stop and start."""
-    port = two_free_ports()
-    env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_DATA_DIR": str(tmp_path / "kafka")}
-
-    def kafka(command):
-        subprocess.run(
-            ["bash", KAFKA_SH, command], env=env, check=True, capture_output=True, timeout=180
-        )
-
-    kafka("start")
-    yield f"127.0.0.1:{port}", kafka
-    kafka("clean")
+    broker = OwnBroker(tmp_path / "kafka")
+    broker.run("start")
+    yield broker.bootstrap, broker.run
+    broker.run("clean")
 
 
 def mention(n):
@@ -54,15 +29,6 @@ def mention(n):
         "text": f"report {n}",
         "created_at": "2026-11-29T22:00:00Z",
     }
-
-
-def wait_ready(client, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.get("/readyz").status_code == 200:
-            return
-        time.sleep(0.2)
-    pytest.fail(f"not ready: {client.get('/readyz').json()}")
 
 
 def test_with_the_broker_stopped_intake_answers_503_and_after_restart_every_202_is_on_the_topic_once(
@@ -77,7 +43,7 @@ def test_with_the_broker_stopped_intake_answers_503_and_after_restart_every_202_
     )
     accepted = {}
     with TestClient(create_app(settings)) as client:
-        wait_ready(client)
+        wait_app_ready(client, timeout=60)
         for n in (1, 2):
             response = client.post("/v1/mentions", json=mention(n))
             assert response.status_code == 202

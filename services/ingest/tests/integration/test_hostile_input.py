@@ -13,7 +13,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from conftest import run_async
+from conftest import run_async, wait_app_ready
 from switchboard_ingest.app import create_app
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import MentionIn
@@ -103,11 +103,7 @@ def hostile_client(kafka_bootstrap):
         ingest_meta_verify_token="verify-me",
     )
     with TestClient(create_app(settings)) as client:
-        import time
-
-        deadline = time.monotonic() + 30
-        while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_app_ready(client)
         yield client, prefix
 
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import free_port, run_async
+from conftest import free_port, run_async, wait_app_ready
 from switchboard_ingest.app import create_app
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import MentionReceived
@@ -26,15 +26,6 @@ MENTION = {
 }
 
 
-def wait_ready(client: TestClient, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.get("/readyz").status_code == 200:
-            return
-        time.sleep(0.2)
-    pytest.fail(f"ingest not ready: {client.get('/readyz').json()}")
-
-
 @pytest.fixture
 def settings(kafka_bootstrap, topic_prefix):
     return IngestSettings(
@@ -48,7 +39,7 @@ def settings(kafka_bootstrap, topic_prefix):
 @pytest.fixture
 def client(settings):
     with TestClient(create_app(settings)) as client:
-        wait_ready(client)
+        wait_app_ready(client)
         yield client
 
 
@@ -93,11 +84,11 @@ def test_a_resent_mention_is_answered_as_duplicate_and_produces_nothing_new(
 
 def test_duplicates_are_remembered_across_a_restart_and_by_another_replica(settings, topic_reader):
     with TestClient(create_app(settings)) as first:
-        wait_ready(first)
+        wait_app_ready(first)
         assert first.post("/v1/mentions", json=MENTION).status_code == 202
     with TestClient(create_app(settings)) as restarted, TestClient(create_app(settings)) as replica:
-        wait_ready(restarted)
-        wait_ready(replica)
+        wait_app_ready(restarted)
+        wait_app_ready(replica)
         assert restarted.post("/v1/mentions", json=MENTION).json()["status"] == "duplicate"
         assert replica.post("/v1/mentions", json=MENTION).json()["status"] == "duplicate"
         # A mention accepted by one live replica is known to the other within moments.
@@ -214,7 +205,7 @@ def test_api_keys_are_required_and_scoped_to_their_sources(
     )
     app_mention = {**MENTION, "source": "app"}
     with TestClient(create_app(settings)) as client:
-        wait_ready(client)
+        wait_app_ready(client)
         missing = client.post("/v1/mentions", json=app_mention)
         assert missing.status_code == 401
         assert missing.headers["www-authenticate"].startswith("Bearer")

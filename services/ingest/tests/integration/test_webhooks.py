@@ -4,12 +4,11 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import free_port, run_async
+from conftest import free_port, run_async, wait_app_ready
 from switchboard_ingest.app import create_app
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import DeadLetter, MentionReceived, mention_id_for
@@ -75,15 +74,6 @@ def meta_signed(payload: dict) -> tuple[bytes, dict[str, str]]:
     return body, {"x-hub-signature-256": signature, "content-type": "application/json"}
 
 
-def wait_ready(client: TestClient, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.get("/readyz").status_code == 200:
-            return
-        time.sleep(0.2)
-    pytest.fail(f"ingest not ready: {client.get('/readyz').json()}")
-
-
 @pytest.fixture
 def settings(kafka_bootstrap, topic_prefix):
     return IngestSettings(
@@ -98,7 +88,7 @@ def settings(kafka_bootstrap, topic_prefix):
 @pytest.fixture
 def client(settings):
     with TestClient(create_app(settings)) as client:
-        wait_ready(client)
+        wait_app_ready(client)
         yield client
 
 

@@ -167,8 +167,11 @@ async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise ApiProblem(409, "conflict", "Conflict", str(exc)) from exc
 
 
-def _wake(request: Request) -> None:
+async def _act(request: Request, fn: Callable[..., T], engine: Engine, **kwargs: Any) -> T:
+    """A work step: run it, then wake the relay to publish its outbox events now."""
+    result = await _call(fn, engine, **kwargs)
     request.app.state.relay.wake()
+    return result
 
 
 def _clock(request: Request) -> work.Clock:
@@ -562,8 +565,7 @@ def _step(name: str, fn: Callable[..., dict[str, Any]], summary: str, doc: str) 
     async def view(
         item_id: ItemPath, request: Request, caller: CurrentCaller, engine: EngineDep
     ) -> ItemPublic:
-        row = await _call(fn, engine, item_id=item_id, actor=caller, clock=_clock(request))
-        _wake(request)
+        row = await _act(request, fn, engine, item_id=item_id, actor=caller, clock=_clock(request))
         return ItemPublic.of(row)
 
     view.__doc__ = doc
@@ -622,7 +624,8 @@ async def transfer_item(
             "body.queue_id: give queue_id, officer_id or both",
             field="body.queue_id",
         )
-    row = await _call(
+    row = await _act(
+        request,
         work.transfer,
         engine,
         item_id=item_id,
@@ -632,7 +635,6 @@ async def transfer_item(
         officer_id=body.officer_id,
         reason=body.reason,
     )
-    _wake(request)
     return ItemPublic.of(row)
 
 
@@ -646,7 +648,8 @@ async def resolve_item(
     item_id: ItemPath, body: Resolve, request: Request, caller: CurrentCaller, engine: EngineDep
 ) -> ItemPublic:
     """Close the item: actioned, referred, duplicate, no_action or false_alarm."""
-    row = await _call(
+    row = await _act(
+        request,
         work.resolve,
         engine,
         item_id=item_id,
@@ -655,7 +658,6 @@ async def resolve_item(
         disposition=body.disposition,
         note=body.note,
     )
-    _wake(request)
     return ItemPublic.of(row)
 
 
@@ -670,10 +672,15 @@ async def add_note(
     item_id: ItemPath, body: NoteCreate, request: Request, caller: CurrentCaller, engine: EngineDep
 ) -> NotePublic:
     """A note in the item's record (and an audit entry)."""
-    note = await _call(
-        work.add_note, engine, item_id=item_id, actor=caller, now=datetime.now(UTC), text=body.text
+    note = await _act(
+        request,
+        work.add_note,
+        engine,
+        item_id=item_id,
+        actor=caller,
+        now=datetime.now(UTC),
+        text=body.text,
     )
-    _wake(request)
     return NotePublic(**note)
 
 
@@ -700,7 +707,8 @@ async def give_feedback(
             "body.urgency: give urgency, topics or comment",
             field="body.urgency",
         )
-    event = await _call(
+    event = await _act(
+        request,
         work.feedback,
         engine,
         item_id=item_id,
@@ -710,7 +718,6 @@ async def give_feedback(
         topics=tuple(body.topics) if body.topics is not None else None,
         comment=body.comment,
     )
-    _wake(request)
     return FeedbackPublic(
         event_id=event.event_id,
         mention_id=event.mention_id,
