@@ -1,16 +1,18 @@
 """The trainable model beside the rules: n-gram features and linear classifiers.
 
 Features are hashed word 1-2-grams and character 2-5-grams inside word
-boundaries (`char_wb`), l2-normalised, so the vectoriser has no vocabulary to
-ship. Urgency is a multinomial logistic regression (its probabilities are the
-urgency score); topics are one-vs-rest logistic regressions. After training
-only the weights of features seen in training are kept, as one sparse matrix,
-so inference is one sparse product for a whole batch and the saved model is
+boundaries (see `features`), so there is no vocabulary to ship. Urgency is a
+multinomial logistic regression (its probabilities are the urgency score);
+topics are one-vs-rest logistic regressions. After training only the weights
+of features seen in training are kept, as one sparse matrix, so inference is
+one sparse product per feature kind for a whole batch and the saved model is
 small.
 
 A model directory holds `model.joblib` (weights and labels) and `model.json`
 (version, creation time, label sets, metrics and the sha256 of the training
-data). Pure: no Kafka, no faust, nothing downloaded.
+data). scikit-learn is imported only to train: classifying needs numpy and
+scipy alone, which keeps start-up short. Pure: no Kafka, no faust, nothing
+downloaded.
 """
 
 from __future__ import annotations
@@ -27,35 +29,20 @@ from typing import Any
 import joblib  # type: ignore[import-untyped,import-not-found,unused-ignore]
 import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped,import-not-found,unused-ignore]
-from sklearn.feature_extraction.text import HashingVectorizer  # type: ignore[import-untyped,import-not-found,unused-ignore]
-from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped,import-not-found,unused-ignore]
-from sklearn.pipeline import FeatureUnion  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+from switchboard_classifier import features
+from switchboard_classifier.features import N_FEATURES
 
 URGENCY_LABELS = ("critical", "high", "normal", "low")
-N_FEATURES = 2**20
 MODEL_FILE = "model.joblib"
 META_FILE = "model.json"
+# Format 2: the numpy n-gram hash of `features`. Format 1 (scikit-learn's
+# HashingVectorizer) put n-grams in other buckets, so its weights are refused.
+FORMAT = 2
 
 
 class ModelError(ValueError):
     """A model directory that cannot be used; the message says why."""
-
-
-def vectorizer() -> FeatureUnion:
-    """The stateless feature extractor every model of this format uses."""
-    common: dict[str, Any] = {
-        "n_features": N_FEATURES,
-        "alternate_sign": False,
-        "norm": "l2",
-        "lowercase": True,
-        "dtype": np.float32,
-    }
-    return FeatureUnion(
-        [
-            ("word", HashingVectorizer(analyzer="word", ngram_range=(1, 2), **common)),
-            ("char", HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), **common)),
-        ]
-    )
 
 
 @dataclass(frozen=True)
@@ -74,7 +61,13 @@ class TextModel:
     bias: np.ndarray[Any, np.dtype[np.float64]]
     topic_labels: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)
-    features: FeatureUnion = field(default_factory=vectorizer, compare=False)
+    # The word and character halves of `weights`, cut once for the per-kind products.
+    halves: tuple[sp.csr_matrix, sp.csr_matrix] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        weights = sp.csr_matrix(self.weights)
+        halves = (weights[:N_FEATURES], weights[N_FEATURES:])
+        object.__setattr__(self, "halves", halves)
 
     @property
     def version(self) -> str:
@@ -85,8 +78,9 @@ class TextModel:
         """Urgency and topic probabilities for a batch of texts."""
         if not texts:
             return Predictions(np.zeros((0, 4)), np.zeros((0, len(self.topic_labels))))
-        x = self.features.transform(texts)
-        scores = (x @ self.weights).toarray() + self.bias
+        scores = np.tile(self.bias, (len(texts), 1))
+        for block, half in zip(features.blocks(texts), self.halves, strict=True):
+            scores += (block @ half).toarray()
         u = scores[:, :4]
         u = np.exp(u - u.max(axis=1, keepdims=True))
         u /= u.sum(axis=1, keepdims=True)
@@ -100,7 +94,7 @@ class TextModel:
             "weights": self.weights,
             "bias": self.bias,
             "topic_labels": self.topic_labels,
-            "format": 1,
+            "format": FORMAT,
         }
         joblib.dump(payload, directory / MODEL_FILE, compress=3)
         (directory / META_FILE).write_text(
@@ -118,8 +112,12 @@ class TextModel:
             payload = joblib.load(directory / MODEL_FILE)
         except (OSError, ValueError, EOFError) as exc:
             raise ModelError(f"{directory}: cannot read the model: {exc}") from exc
-        if not isinstance(payload, dict) or payload.get("format") != 1:
-            raise ModelError(f"{directory}: not a model of format 1")
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            found = payload.get("format") if isinstance(payload, dict) else None
+            raise ModelError(
+                f"{directory}: model format {found}, this classifier reads format {FORMAT};"
+                " retrain it with `switchboard train`"
+            )
         weights = sp.csr_matrix(payload["weights"])
         labels = tuple(payload["topic_labels"])
         if weights.shape != (2 * N_FEATURES, 4 + len(labels)):
@@ -137,10 +135,10 @@ def data_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _fit(
-    x: sp.csr_matrix, y: np.ndarray[Any, Any], c: float
-) -> tuple[LogisticRegression, np.ndarray[Any, Any]]:
+def _fit(x: sp.csr_matrix, y: np.ndarray[Any, Any], c: float) -> tuple[Any, np.ndarray[Any, Any]]:
     """Fit on the columns seen in training only (fast), and say which they were."""
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
     seen = np.flatnonzero(np.asarray((x != 0).sum(axis=0)).ravel())
     clf = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
     clf.fit(x[:, seen], y)
@@ -170,12 +168,11 @@ def train(
     if len(urgent) < 4 or len({r["urgency"] for r in urgent}) < 2:
         raise ModelError("training needs records of at least two urgency labels")
     labels = tuple(topic_labels or sorted({t for r in tagged for t in r["topics"]}, key=str))
-    features = vectorizer()
     n_total = 2 * N_FEATURES
     columns: list[sp.csr_matrix] = []
     biases: list[float] = []
 
-    xu = sp.csr_matrix(features.transform([r["text"] for r in urgent]))
+    xu = features.transform([r["text"] for r in urgent])
     y = np.array([URGENCY_LABELS.index(r["urgency"]) for r in urgent])
     clf, seen = _fit(xu, y, c_urgency)
     coef = np.zeros((4, len(seen)))
@@ -189,7 +186,7 @@ def train(
     columns.append(_scatter(coef, seen, n_total))
     biases.extend(bias.tolist())
 
-    xt = sp.csr_matrix(features.transform([r["text"] for r in tagged])) if tagged else None
+    xt = features.transform([r["text"] for r in tagged]) if tagged else None
     for label in labels:
         yt = np.array([label in r["topics"] for r in tagged], dtype=int)
         if xt is None or yt.min() == yt.max():
@@ -204,8 +201,8 @@ def train(
     meta = {
         "version": f"{created:%Y%m%d}-{(data_hash or 'nodata')[:8]}",
         "created": created.isoformat(timespec="seconds"),
-        "format": 1,
-        "features": "hashed word 1-2-grams + char_wb 2-5-grams, 2x2^20, l2",
+        "format": FORMAT,
+        "features": features.DESCRIPTION,
         "urgency_labels": list(URGENCY_LABELS),
         "topic_labels": list(labels),
         "training_data_sha256": data_hash,
@@ -217,5 +214,4 @@ def train(
         bias=np.asarray(biases, dtype=np.float64),
         topic_labels=labels,
         meta=meta,
-        features=features,
     )

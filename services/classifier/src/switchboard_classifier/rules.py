@@ -8,17 +8,31 @@ becomes one regular expression, so a mention is scanned a fixed number of
 times whatever the number of patterns. Every decision carries its reasons:
 which rule matched which words.
 
+Most lexicons match nothing in most mentions, yet each scan costs a few
+microseconds. So a rule set also compiles every pattern of every pack into
+one Hyperscan database in prefilter mode (a superset of each pattern's
+matches: it ignores the word-boundary look-arounds). One pass over the text
+tells which patterns might match; only those go into the Python regular
+expression that then runs, built from the same patterns in the same order
+(cached). A pattern that cannot match anywhere in the text changes nothing in
+an alternation, so the verdict is exactly the one of the full expressions,
+and a test holds the two paths equal. A pattern Hyperscan cannot compile
+always runs.
+
 Free of faust, Kafka and HTTP: tested as plain functions.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import hyperscan  # type: ignore[import-untyped,import-not-found,unused-ignore]
 import yaml
 
 from switchboard_shared.events import Classification, MentionIn, Reason, Urgency
@@ -80,6 +94,12 @@ def _patterns(value: Any, where: str) -> list[str]:
     return value
 
 
+TOPICS = "topics"
+LEXICONS = (TOPICS, *CUE_PACKS)
+_EVERY_LEXICON: dict[str, tuple[int, ...] | None] = dict.fromkeys(LEXICONS)
+_SUBSET_CACHE_LIMIT = 4096
+
+
 @dataclass(frozen=True)
 class Pack:
     """The compiled lexicons of one language: one regex per lexicon."""
@@ -88,6 +108,12 @@ class Pack:
     topic_names: tuple[str, ...]
     topic_regex: re.Pattern[str]
     cue_regexes: dict[str, re.Pattern[str]]
+    # Every pattern of every lexicon, in order; for topics, which topic each belongs to.
+    patterns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    pattern_topics: tuple[int, ...] = ()
+    _subsets: dict[tuple[str, tuple[int, ...]], re.Pattern[str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def compile(cls, language: str, data: Any, where: str) -> Pack:
@@ -99,20 +125,164 @@ class Pack:
             raise RulesetError(f"{where}topics: a mapping of topic name to patterns is required")
         names = tuple(topics)
         groups = []
+        topic_patterns: list[str] = []
+        owners: list[int] = []
         for index, name in enumerate(names):
             patterns = _patterns(topics[name], f"{where}topics.{name}")
             groups.append(f"(?P<t{index}>{_alternation(patterns, f'{where}topics.{name}')})")
+            topic_patterns.extend(patterns)
+            owners.extend([index] * len(patterns))
         cues = {}
+        all_patterns = {TOPICS: tuple(topic_patterns)}
         for cue in CUE_PACKS:
             patterns = _patterns(data.get(cue, []), f"{where}{cue}")
             # A lexicon with no patterns matches nothing.
             cues[cue] = _bounded(_alternation(patterns, f"{where}{cue}") if patterns else r"(?!)")
+            all_patterns[cue] = tuple(patterns)
         return cls(
             language=language,
             topic_names=names,
             topic_regex=_bounded("|".join(groups)),
             cue_regexes=cues,
+            patterns=all_patterns,
+            pattern_topics=tuple(owners),
         )
+
+    def regex(self, lexicon: str, candidates: tuple[int, ...] | None) -> re.Pattern[str]:
+        """The expression of a lexicon, cut down to the candidate patterns (None: all of them)."""
+        if candidates is None:
+            return self.topic_regex if lexicon == TOPICS else self.cue_regexes[lexicon]
+        key = (lexicon, candidates)
+        found = self._subsets.get(key)
+        if found is None:
+            patterns = self.patterns[lexicon]
+            if lexicon == TOPICS:
+                # the same named groups, in the same order, with only the candidates inside
+                by_topic: dict[int, list[str]] = {}
+                for index in candidates:
+                    by_topic.setdefault(self.pattern_topics[index], []).append(patterns[index])
+                body = "|".join(
+                    f"(?P<t{topic}>{'|'.join(f'(?:{p})' for p in chosen)})"
+                    for topic, chosen in by_topic.items()
+                )
+            else:
+                body = "|".join(f"(?:{patterns[index]})" for index in candidates)
+            if len(self._subsets) >= _SUBSET_CACHE_LIMIT:
+                self._subsets.clear()
+            found = self._subsets[key] = _bounded(body)
+        return found
+
+
+def _collect(pattern_id: int, start: int, end: int, flags: int, hits: list[int]) -> None:
+    hits.append(pattern_id)
+
+
+class Prefilter:
+    """One Hyperscan pass that says which patterns of which packs might match a text."""
+
+    def __init__(self, packs: Sequence[Pack]) -> None:
+        self._owner: list[tuple[str, str, int]] = []  # pattern id -> (language, lexicon, index)
+        expressions: list[bytes] = []
+        for pack in packs:
+            for lexicon in LEXICONS:
+                for index, pattern in enumerate(pack.patterns.get(lexicon, ())):
+                    self._owner.append((pack.language, lexicon, index))
+                    expressions.append(pattern.encode("utf-8"))
+        base = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_UTF8
+        flags = []
+        for number, expression in enumerate(expressions):
+            source, unicode_classes = _prefilter_source(expression.decode("utf-8"))
+            expressions[number] = source.encode("utf-8")
+            flags.append(base | hyperscan.HS_FLAG_UCP if unicode_classes else base)
+        every = list(range(len(expressions)))
+        self._database = _compile(expressions, every, flags)
+        usable = every
+        if self._database is None:
+            # Some pattern Hyperscan refuses (one that can match the empty string, say):
+            # find which, one at a time, and always run those.
+            usable = [i for i in every if _compile([expressions[i]], [i], [flags[i]])]
+            self._database = _compile(
+                [expressions[i] for i in usable], usable, [flags[i] for i in usable]
+            )
+        self._always = tuple(sorted(set(every) - set(usable)))
+        self._lock = threading.Lock()  # one scratch space per database
+
+    def candidates(self, text: str) -> dict[str, dict[str, tuple[int, ...] | None]]:
+        """Pack language -> lexicon -> the indexes of its patterns that might match, in order."""
+        hits = list(self._always)
+        if self._database is not None:
+            with self._lock:
+                self._database.scan(
+                    text.encode("utf-8"), match_event_handler=_collect, context=hits
+                )
+        grouped: dict[str, dict[str, list[int]]] = {}
+        owner = self._owner
+        for pattern_id in sorted(hits):
+            language, lexicon, index = owner[pattern_id]
+            grouped.setdefault(language, {}).setdefault(lexicon, []).append(index)
+        return {
+            language: {lexicon: tuple(indexes) for lexicon, indexes in lexicons.items()}
+            for language, lexicons in grouped.items()
+        }
+
+
+def _compile(expressions: list[bytes], ids: list[int], flags: list[int]) -> Any:
+    """A Hyperscan database of these expressions, or None if it refuses one of them."""
+    if not expressions:
+        return None
+    database = hyperscan.Database()
+    try:
+        database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
+    except hyperscan.error:
+        return None
+    return database
+
+
+# Outside a character class, Python's Unicode \w and \d match a subset of what
+# Hyperscan's ASCII \S matches (any code point but ASCII white space), and a
+# superset is all a prefilter needs. Unicode classes in Hyperscan (UCP) make
+# the shipped rule set take seconds to compile instead of a fraction of one.
+_WIDENED = {"w": "\\S", "d": "\\S"}
+_CLASS_ESCAPES = set("wWdDsSbB")
+
+
+def _prefilter_source(pattern: str) -> tuple[str, bool]:
+    """The pattern with \\w and \\d widened, and whether it still needs Unicode classes."""
+    out: list[str] = []
+    in_class = False
+    unicode_classes = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            if escaped in _CLASS_ESCAPES:
+                if not in_class and escaped in _WIDENED:
+                    out.append(_WIDENED[escaped])
+                    i += 2
+                    continue
+                unicode_classes = True
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+            # "[]" and "[^]" open a class whose first member is a literal "]"
+            opening = (
+                "[^]"
+                if pattern.startswith("[^]", i)
+                else "[]"
+                if pattern.startswith("[]", i)
+                else "["
+            )
+            out.append(opening)
+            i += len(opening)
+            continue
+        if char == "]" and in_class:
+            in_class = False
+        out.append(char)
+        i += 1
+    return "".join(out), unicode_classes
 
 
 @dataclass(frozen=True)
@@ -122,14 +292,16 @@ class Ruleset:
     version: str
     packs: dict[str, Pack]
     urgency_groups: dict[str, frozenset[str]]
+    prefilter: Prefilter | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def topic_names(self) -> tuple[str, ...]:
-        """Every topic any pack can tag, in the order first declared."""
+    topic_names: tuple[str, ...] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Every topic any pack can tag, in the order first declared.
         names: dict[str, None] = {}
         for pack in self.packs.values():
             names.update(dict.fromkeys(pack.topic_names))
-        return tuple(names)
+        object.__setattr__(self, "topic_names", tuple(names))
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> Ruleset:
@@ -160,7 +332,8 @@ class Ruleset:
             if unknown:
                 raise RulesetError(f"urgency.{group}: unknown topics {unknown}")
             urgency_groups[group] = frozenset(members)
-        return cls(version=version, packs=packs, urgency_groups=urgency_groups)
+        prefilter = Prefilter(list(packs.values()))
+        return cls(version=version, packs=packs, urgency_groups=urgency_groups, prefilter=prefilter)
 
     @classmethod
     def from_yaml(cls, text: str) -> Ruleset:
@@ -210,8 +383,11 @@ _CAPITAL = re.compile(r"[A-ZÀ-ÖØ-Þ]")
 
 
 def _has_shouting(text: str) -> bool:
+    capitals = len(_CAPITAL.findall(text))
+    if capitals <= 0.7 * 12:  # too few capitals to be 70% of at least 12 letters
+        return False
     letters = len(_LETTER.findall(text))
-    return letters >= 12 and len(_CAPITAL.findall(text)) / letters > 0.7
+    return letters >= 12 and capitals / letters > 0.7
 
 
 def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVerdict:
@@ -227,23 +403,34 @@ def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVe
     reasons: list[Reason] = []
     found: dict[str, list[str]] = {}
     cues: dict[str, list[str]] = {cue: [] for cue in CUE_PACKS}
+    candidates = ruleset.prefilter.candidates(text) if ruleset.prefilter else None
     for pack in packs:
-        idioms = [(m.start(), m.end()) for m in pack.cue_regexes["idioms"].finditer(text)]
-        for match in pack.topic_regex.finditer(text):
-            group = match.lastgroup
-            if group is None:
+        # lexicon -> the patterns that may match (None: all of them)
+        lexicons = _EVERY_LEXICON if candidates is None else candidates.get(pack.language, {})
+        if not lexicons:
+            continue
+        idioms: list[tuple[int, int]] = []
+        if "idioms" in lexicons:
+            idiom_regex = pack.regex("idioms", lexicons["idioms"])
+            idioms = [(m.start(), m.end()) for m in idiom_regex.finditer(text)]
+        if TOPICS in lexicons:
+            for match in pack.regex(TOPICS, lexicons[TOPICS]).finditer(text):
+                group = match.lastgroup
+                if group is None:
+                    continue
+                topic = pack.topic_names[int(group[1:])]
+                words = original[match.start() : match.end()]
+                if _overlaps(match.start(), match.end(), idioms):
+                    reasons.append(Reason(rule="idiom", label=topic, matched=(words,)))
+                    cues["idioms"].append(words)
+                    continue
+                found.setdefault(topic, []).append(words)
+        for cue, indexes in lexicons.items():
+            if cue == TOPICS or cue == "idioms":
                 continue
-            topic = pack.topic_names[int(group[1:])]
-            words = original[match.start() : match.end()]
-            if _overlaps(match.start(), match.end(), idioms):
-                reasons.append(Reason(rule="idiom", label=topic, matched=(words,)))
-                cues["idioms"].append(words)
-                continue
-            found.setdefault(topic, []).append(words)
-        for cue in CUE_PACKS[1:]:
             cues[cue].extend(
                 original[m.start() : m.end()]
-                for m in pack.cue_regexes[cue].finditer(text)
+                for m in pack.regex(cue, indexes).finditer(text)
                 if cue != "danger" or not _overlaps(m.start(), m.end(), idioms)
             )
     for topic, matched in found.items():

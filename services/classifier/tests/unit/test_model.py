@@ -39,3 +39,14 @@ def test_the_shipped_model_is_small_and_versioned():
     model = TextModel.load()
     assert model.version and model.meta["training_data_sha256"]
     assert model.weights.nnz < 2_000_000
+
+
+def test_a_model_of_another_format_is_refused_with_what_to_do(tmp_path):
+    import joblib
+
+    train(RECORDS).save(tmp_path)
+    payload = joblib.load(tmp_path / "model.joblib")
+    payload["format"] = 1
+    joblib.dump(payload, tmp_path / "model.joblib")
+    with pytest.raises(ModelError, match=r"format 1.*retrain"):
+        TextModel.load(tmp_path)

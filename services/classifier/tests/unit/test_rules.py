@@ -1,8 +1,18 @@
+import dataclasses
+import json
 import re
+from pathlib import Path
 
 import pytest
 
-from switchboard_classifier.rules import Ruleset, RulesetError, classify_text
+from switchboard_classifier import rules as rules_module
+from switchboard_classifier.rules import (
+    Ruleset,
+    RulesetError,
+    _prefilter_source,
+    classify_text,
+    evaluate,
+)
 from switchboard_shared.events import Urgency
 
 
@@ -133,3 +143,56 @@ def test_a_bad_ruleset_is_refused_naming_the_place(yaml_text, named):
     with pytest.raises(RulesetError) as caught:
         Ruleset.from_yaml(yaml_text)
     assert named in str(caught.value)
+
+
+def _gold_texts():
+    data = Path(rules_module.__file__).parent / "data"
+    for name in ("gold_train.jsonl", "gold_test.jsonl"):
+        for line in (data / name).read_text("utf-8").splitlines():
+            record = json.loads(line)
+            yield record["text"], record.get("language")
+
+
+def test_the_prefilter_changes_no_verdict(ruleset):
+    # The Hyperscan pass only skips patterns that cannot match, so every gold
+    # text (with its language, and with none: every pack) gets the same verdict.
+    assert ruleset.prefilter is not None
+    plain = dataclasses.replace(ruleset, prefilter=None)
+    texts = list(_gold_texts())
+    assert len(texts) >= 1000
+    for text, language in texts:
+        for lang in (language, None):
+            assert evaluate(ruleset, text, lang) == evaluate(plain, text, lang), (text, lang)
+
+
+def test_the_prefilter_runs_only_the_patterns_that_may_match(ruleset):
+    candidates = ruleset.prefilter.candidates("shots fired near the school")
+    english = candidates["en"]
+    assert "topics" in english and "idioms" not in english and "negation" not in english
+    fired = ruleset.packs["en"].regex("topics", english["topics"])
+    assert len(fired.pattern) < len(ruleset.packs["en"].topic_regex.pattern) / 5
+    assert ruleset.prefilter.candidates("nothing to see here").get("en", {}).get("topics") is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "widened", "unicode_classes"),
+    [
+        (r"smash(?:ed|ing) (?:\w+ )?windows?", r"smash(?:ed|ing) (?:\S+ )?windows?", False),
+        (r"calle \d+", r"calle \S+", False),
+        (r"[\w']+ rob", r"[\w']+ rob", True),  # inside a class: kept, with Unicode classes
+        (r"[]a]\w", r"[]a]\S", False),
+        (r"\bfoo\W", r"\bfoo\W", True),
+        (r"a\\w", r"a\\w", False),  # an escaped backslash, then a letter
+    ],
+)
+def test_prefilter_sources_widen_word_classes_to_a_superset(pattern, widened, unicode_classes):
+    assert _prefilter_source(pattern) == (widened, unicode_classes)
+
+
+def test_a_pattern_hyperscan_refuses_is_always_run():
+    ruleset = Ruleset.from_yaml(
+        'version: "t"\ntopics:\n  fire: ["x*", "flames"]\n'  # "x*" matches the empty string
+    )
+    assert ruleset.prefilter is not None
+    assert classify_text(ruleset, "flames everywhere").topics == ("fire",)
+    assert ruleset.prefilter.candidates("calm")["*"]["topics"] == (0,)
