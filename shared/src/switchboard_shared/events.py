@@ -280,6 +280,17 @@ class MentionFeedback(_Frozen):
     at: AwareDatetime = Field(default_factory=utc_now)
 
 
+class DeadLetterReason(StrEnum):
+    """Why a stage dead-lettered a record: `DeadLetter.reason`, and each stage's metric label."""
+
+    EMPTY = "empty"  # a record with no value
+    NOT_JSON = "not_json"
+    SCHEMA = "schema"  # JSON, but not the topic's event
+    NORMALISATION = "normalisation"  # ingest: a platform item that maps to no mention
+    RULE_ERROR = "rule_error"  # classifier: a rule or the model raised
+    ROUTING_ERROR = "routing_error"  # router: the routing policy raised
+
+
 class DeadLetter(_Frozen):
     """On `mentions.deadletter.v1`: a record a stage could not process, and why."""
 

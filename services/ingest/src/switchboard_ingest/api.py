@@ -15,6 +15,7 @@ from switchboard_ingest import metrics
 from switchboard_ingest.auth import ApiKey, ApiKeys, forbidden
 from switchboard_ingest.http import IntakeDep, ProblemError, SettingsDep, read_body, unavailable
 from switchboard_ingest.intake import Intake, Outcome
+from switchboard_ingest.metrics import UNKNOWN_SOURCE, Door, Rejection
 from switchboard_ingest.publisher import KafkaUnavailable
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import MentionIn
@@ -30,7 +31,7 @@ def authenticate(request: Request) -> ApiKey | None:
     try:
         return keys.authenticate(request)
     except ProblemError:
-        metrics.REJECTED.labels("unauthorized", "unknown").inc()
+        metrics.REJECTED.labels(Rejection.UNAUTHORIZED, UNKNOWN_SOURCE).inc()
         raise
 
 
@@ -130,13 +131,13 @@ async def submit_mention(
         try:
             mention = MentionIn.model_validate_json(body)
         except ValidationError as exc:
-            metrics.REJECTED.labels("invalid", "unknown").inc()
+            metrics.REJECTED.labels(Rejection.INVALID, UNKNOWN_SOURCE).inc()
             raise _invalid(exc) from exc
         if key is not None and not key.allows(mention.source.value):
-            metrics.REJECTED.labels("forbidden", mention.source.value).inc()
+            metrics.REJECTED.labels(Rejection.FORBIDDEN, mention.source.value).inc()
             raise forbidden(key, mention.source.value)
         try:
-            result = await intake.submit(mention, via="api")
+            result = await intake.submit(mention, via=Door.API)
         except KafkaUnavailable as exc:
             raise unavailable(exc.cause, settings.ingest_retry_after_seconds) from exc
         if result.outcome is Outcome.DUPLICATE:
@@ -201,7 +202,7 @@ async def _submit_batch(
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        metrics.REJECTED.labels("invalid", "unknown").inc()
+        metrics.REJECTED.labels(Rejection.INVALID, UNKNOWN_SOURCE).inc()
         raise ProblemError(
             422,
             "invalid-request",
@@ -214,7 +215,7 @@ async def _submit_batch(
         or set(payload) != {"mentions"}
         or not isinstance(payload["mentions"], list)
     ):
-        metrics.REJECTED.labels("invalid", "unknown").inc()
+        metrics.REJECTED.labels(Rejection.INVALID, UNKNOWN_SOURCE).inc()
         raise ProblemError(
             422,
             "invalid-request",
@@ -231,7 +232,7 @@ async def _submit_batch(
     items = payload["mentions"]
     limit = settings.ingest_batch_max_items
     if not items or len(items) > limit:
-        metrics.REJECTED.labels("invalid", "unknown").inc()
+        metrics.REJECTED.labels(Rejection.INVALID, UNKNOWN_SOURCE).inc()
         raise ProblemError(
             422,
             "invalid-request",
@@ -252,7 +253,7 @@ async def _submit_batch(
         try:
             mention = MentionIn.model_validate(item)
         except ValidationError as exc:
-            metrics.REJECTED.labels("invalid", "unknown").inc()
+            metrics.REJECTED.labels(Rejection.INVALID, UNKNOWN_SOURCE).inc()
             errors = field_errors(exc, prefix=("mentions", index))
             results[index] = ItemResult(
                 index=index,
@@ -262,7 +263,7 @@ async def _submit_batch(
             )
             continue
         if key is not None and not key.allows(mention.source.value):
-            metrics.REJECTED.labels("forbidden", mention.source.value).inc()
+            metrics.REJECTED.labels(Rejection.FORBIDDEN, mention.source.value).inc()
             results[index] = ItemResult(
                 index=index,
                 status="forbidden",
@@ -274,7 +275,7 @@ async def _submit_batch(
 
     async def one(index: int, mention: MentionIn) -> ItemResult:
         try:
-            result = await intake.submit(mention, via="api_batch")
+            result = await intake.submit(mention, via=Door.API_BATCH)
         except KafkaUnavailable as exc:
             return ItemResult(
                 index=index,

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from switchboard_ingest import webhooks
+from switchboard_ingest import metrics, webhooks
 from switchboard_ingest.api import router
 from switchboard_ingest.auth import ApiKeys
 from switchboard_ingest.connectors import build_connectors
@@ -33,13 +33,12 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         intake.start()
+        connectors = build_connectors(settings, intake) if run_connectors else []
+        metrics.initialise(connectors=[connector.name for connector in connectors])
         tasks = []
-        if run_connectors:
-            for connector in build_connectors(settings, intake):
-                log.info("starting connector", extra=fields(connector=connector.name))
-                tasks.append(
-                    asyncio.create_task(connector.run(), name=f"connector-{connector.name}")
-                )
+        for connector in connectors:
+            log.info("starting connector", extra=fields(connector=connector.name))
+            tasks.append(asyncio.create_task(connector.run(), name=f"connector-{connector.name}"))
         try:
             yield
         finally:

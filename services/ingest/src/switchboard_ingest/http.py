@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from switchboard_ingest import metrics
 from switchboard_ingest.intake import Intake
+from switchboard_ingest.metrics import UNKNOWN_SOURCE, Rejection
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
 
@@ -78,7 +79,7 @@ async def read_body(
     if require_json:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
-            metrics.REJECTED.labels("unsupported_media_type", "unknown").inc()
+            metrics.REJECTED.labels(Rejection.UNSUPPORTED_MEDIA_TYPE, UNKNOWN_SOURCE).inc()
             raise ProblemError(
                 415,
                 "unsupported-media-type",
@@ -89,12 +90,12 @@ async def read_body(
     declared = request.headers.get("content-length")
     too_large = ProblemError(413, "too-large", "Body too large", f"body is over {limit} bytes")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        metrics.REJECTED.labels("too_large", "unknown").inc()
+        metrics.REJECTED.labels(Rejection.TOO_LARGE, UNKNOWN_SOURCE).inc()
         raise too_large
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            metrics.REJECTED.labels("too_large", "unknown").inc()
+            metrics.REJECTED.labels(Rejection.TOO_LARGE, UNKNOWN_SOURCE).inc()
             raise too_large
     return bytes(body)

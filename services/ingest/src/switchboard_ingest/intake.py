@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from switchboard_ingest import metrics
 from switchboard_ingest.dedup import RawTopicTail, SeenMentions
+from switchboard_ingest.metrics import Refusal
 from switchboard_ingest.publisher import Ack, KafkaUnavailable, Publisher
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import DeadLetter, MentionIn, MentionReceived
@@ -83,8 +84,8 @@ class Intake:
         mention_id = mention.mention_id
         source = mention.source.value
         if not self.tail.caught_up.is_set():
-            metrics.UNAVAILABLE.labels("dedup_warming_up").inc()
-            raise KafkaUnavailable("dedup_warming_up")
+            metrics.UNAVAILABLE.labels(Refusal.DEDUP_WARMING_UP).inc()
+            raise KafkaUnavailable(Refusal.DEDUP_WARMING_UP)
         if self.seen.contains(mention_id):
             return self._duplicate(mention_id, source, via)
         pending = self._pending.get(mention_id)
@@ -97,8 +98,8 @@ class Intake:
                     asyncio.shield(pending), self.settings.kafka_ack_timeout_seconds
                 )
             except TimeoutError as exc:
-                metrics.UNAVAILABLE.labels("previous_write_unresolved").inc()
-                raise KafkaUnavailable("previous_write_unresolved") from exc
+                metrics.UNAVAILABLE.labels(Refusal.PREVIOUS_WRITE_UNRESOLVED).inc()
+                raise KafkaUnavailable(Refusal.PREVIOUS_WRITE_UNRESOLVED) from exc
             except KafkaUnavailable:
                 pass  # the earlier write failed for good: write it now
             else:
@@ -191,7 +192,7 @@ def _copy_outcome(source: asyncio.Future[Ack], target: asyncio.Future[Ack]) -> N
     if target.done():
         return
     if source.cancelled():
-        target.set_exception(KafkaUnavailable("cancelled"))
+        target.set_exception(KafkaUnavailable(Refusal.CANCELLED))
     elif (error := source.exception()) is not None:
         target.set_exception(error)
     else:

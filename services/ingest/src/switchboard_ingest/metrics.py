@@ -1,8 +1,76 @@
-"""The ingest service's Prometheus metrics, declared once."""
+"""The ingest service's Prometheus metrics and their label values, declared once.
+
+`initialise` exports at zero every counter series ingest knows it can
+produce, so the first event of each is visible to `rate()` and alerts.
+"""
+
+from collections.abc import Iterable
+from enum import StrEnum
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from switchboard_shared.metrics import LATENCY_BUCKETS
+from switchboard_shared.events import DeadLetterReason, Source
+from switchboard_shared.metrics import LATENCY_BUCKETS, start_at_zero
+
+# The `source` label when no mention has been read: the request was refused
+# before its body was parsed, or the body parsed to no platform.
+UNKNOWN_SOURCE = "unknown"
+# The `source` label of a Meta webhook before its (verified) payload says
+# whether it is Facebook or Instagram.
+META = "meta"
+
+
+class Door(StrEnum):
+    """The door a mention came through (the `via` label)."""
+
+    API = "api"
+    API_BATCH = "api_batch"
+    WEBHOOK_X = "webhook_x"
+    WEBHOOK_META = "webhook_meta"
+    RSS = "rss"
+    MASTODON = "mastodon"
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        """The sources a mention coming through this door can have."""
+        match self:
+            case Door.WEBHOOK_X:
+                return (Source.X,)
+            case Door.WEBHOOK_META:
+                return (Source.FACEBOOK, Source.INSTAGRAM)
+            case Door.RSS:
+                return (Source.RSS,)
+            case Door.MASTODON:
+                return (Source.MASTODON,)
+        return tuple(Source)
+
+
+class Rejection(StrEnum):
+    """Why a request or item was refused with a 4xx (the `reason` label of REJECTED)."""
+
+    UNAUTHORIZED = "unauthorized"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    TOO_LARGE = "too_large"
+    INVALID = "invalid"
+    FORBIDDEN = "forbidden"
+    BAD_SIGNATURE = "bad_signature"
+    BAD_VERIFY_TOKEN = "bad_verify_token"
+
+
+class Refusal(StrEnum):
+    """Why intake answered 503 (the `cause` label); a Kafka client error is named by its class."""
+
+    DEDUP_WARMING_UP = "dedup_warming_up"
+    PREVIOUS_WRITE_UNRESOLVED = "previous_write_unresolved"
+    PRODUCER_NOT_STARTED = "producer_not_started"
+    TOO_MANY_IN_FLIGHT = "too_many_in_flight"
+    METADATA_TIMEOUT = "metadata_timeout"
+    ACK_TIMEOUT = "ack_timeout"
+    CANCELLED = "cancelled"
+
+
+# The dead-letter reasons ingest itself produces.
+DEAD_LETTER_REASONS = (DeadLetterReason.NORMALISATION,)
 
 ACCEPTED = Counter(
     "switchboard_ingest_accepted_total",
@@ -64,3 +132,26 @@ CONNECTOR_LAST_SUCCESS = Gauge(
     "When a pull connector last polled or received successfully (Unix time).",
     ["connector"],
 )
+
+
+def initialise(*, connectors: Iterable[str] = ()) -> None:
+    """Export at zero the counter series ingest knows it can produce (and the connectors' own)."""
+    for door in Door:
+        start_at_zero(ACCEPTED, source=door.sources, via=[door])
+        start_at_zero(DUPLICATES, source=door.sources, via=[door])
+    start_at_zero(
+        REJECTED,
+        reason=[
+            Rejection.UNAUTHORIZED,
+            Rejection.UNSUPPORTED_MEDIA_TYPE,
+            Rejection.TOO_LARGE,
+            Rejection.INVALID,
+        ],
+        source=[UNKNOWN_SOURCE],
+    )
+    start_at_zero(REJECTED, reason=[Rejection.FORBIDDEN], source=Source)
+    start_at_zero(REJECTED, reason=[Rejection.BAD_SIGNATURE], source=[Source.X, META])
+    start_at_zero(REJECTED, reason=[Rejection.BAD_VERIFY_TOKEN], source=[META])
+    start_at_zero(UNAVAILABLE, cause=Refusal)
+    start_at_zero(DEADLETTERED, source=[*Source, UNKNOWN_SOURCE], reason=DEAD_LETTER_REASONS)
+    start_at_zero(CONNECTOR_ERRORS, connector=connectors)

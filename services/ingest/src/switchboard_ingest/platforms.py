@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from switchboard_ingest.metrics import UNKNOWN_SOURCE
 from switchboard_shared.events import MentionIn, Source
 
 X_SIGNATURE_HEADER = "x-twitter-webhooks-signature"
@@ -466,7 +467,7 @@ def map_meta_payload(payload: Any) -> Mapped:
         return mapped
     else:
         mapped.unmappable.append(
-            Unmappable("unknown", "object: 'page' or 'instagram' is required", _raw(payload))
+            Unmappable(UNKNOWN_SOURCE, "object: 'page' or 'instagram' is required", _raw(payload))
         )
         return mapped
     assert isinstance(payload, dict)

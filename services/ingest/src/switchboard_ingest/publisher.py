@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
 from switchboard_ingest import metrics
+from switchboard_ingest.metrics import Refusal
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.kafka import encode, ensure_topics, new_producer
 from switchboard_shared.logs import fields
@@ -118,9 +119,9 @@ class Publisher:
         """Write one event; return once Kafka acknowledged it, else raise KafkaUnavailable."""
         producer = self._producer
         if producer is None:
-            raise KafkaUnavailable("producer_not_started")
+            raise KafkaUnavailable(Refusal.PRODUCER_NOT_STARTED)
         if self._in_flight >= self.settings.ingest_max_in_flight:
-            raise KafkaUnavailable("too_many_in_flight")
+            raise KafkaUnavailable(Refusal.TOO_MANY_IN_FLIGHT)
         self._in_flight += 1
         metrics.IN_FLIGHT.set(self._in_flight)
         started = time.perf_counter()
@@ -131,7 +132,7 @@ class Publisher:
                 )
         except TimeoutError as exc:
             self._done()
-            raise KafkaUnavailable("metadata_timeout") from exc
+            raise KafkaUnavailable(Refusal.METADATA_TIMEOUT) from exc
         except KafkaError as exc:
             self._done()
             raise KafkaUnavailable(type(exc).__name__) from exc
@@ -145,7 +146,7 @@ class Publisher:
             if delivery.done():
                 return
             if sent.cancelled():
-                delivery.set_exception(KafkaUnavailable("cancelled"))
+                delivery.set_exception(KafkaUnavailable(Refusal.CANCELLED))
             elif (error := sent.exception()) is not None:
                 delivery.set_exception(KafkaUnavailable(type(error).__name__))
             else:
@@ -161,7 +162,7 @@ class Publisher:
                 asyncio.shield(delivery), self.settings.kafka_ack_timeout_seconds
             )
         except TimeoutError as exc:
-            raise KafkaUnavailable("ack_timeout", delivery) from exc
+            raise KafkaUnavailable(Refusal.ACK_TIMEOUT, delivery) from exc
 
     def _done(self) -> None:
         self._in_flight -= 1

@@ -26,10 +26,11 @@ from pydantic import BaseModel, SecretStr
 from switchboard_ingest import metrics, platforms
 from switchboard_ingest.http import IntakeDep, ProblemError, SettingsDep, read_body, unavailable
 from switchboard_ingest.intake import Intake, Outcome, Result
+from switchboard_ingest.metrics import META, UNKNOWN_SOURCE, Door, Rejection
 from switchboard_ingest.platforms import Mapped
 from switchboard_ingest.publisher import Ack, KafkaUnavailable
 from switchboard_ingest.settings import IngestSettings
-from switchboard_shared.events import mention_id_for
+from switchboard_shared.events import DeadLetterReason, Source, mention_id_for
 from switchboard_shared.logs import fields
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ router = APIRouter(tags=["webhooks"])
 
 X_ROUTE = "/v1/webhooks/x"
 META_ROUTE = "/v1/webhooks/meta"
-NORMALISATION = "normalisation"
 
 
 class DeliveryResult(BaseModel):
@@ -74,7 +74,7 @@ def _missing_parameter(name: str) -> ProblemError:
 
 
 def _bad_signature(source: str, header: str, present: bool) -> ProblemError:
-    metrics.REJECTED.labels("bad_signature", source).inc()
+    metrics.REJECTED.labels(Rejection.BAD_SIGNATURE, source).inc()
     what = "does not match the body" if present else "is missing"
     return ProblemError(
         401,
@@ -122,9 +122,9 @@ async def x_events(request: Request, intake: IntakeDep, settings: SettingsDep) -
         body = await read_body(request, settings, require_json=False)
         presented = request.headers.get(platforms.X_SIGNATURE_HEADER)
         if not platforms.same_secret(platforms.x_signature(secret, body), presented):
-            raise _bad_signature("x", platforms.X_SIGNATURE_HEADER, presented is not None)
-        mapped = _map(body, platforms.map_x_payload, source="x")
-        return await _deliver(mapped, intake, settings, via="webhook_x")
+            raise _bad_signature(Source.X, platforms.X_SIGNATURE_HEADER, presented is not None)
+        mapped = _map(body, platforms.map_x_payload, source=Source.X)
+        return await _deliver(mapped, intake, settings, via=Door.WEBHOOK_X)
 
 
 # --- Meta -------------------------------------------------------------------
@@ -147,7 +147,7 @@ async def meta_handshake(
         or expected is None
         or not platforms.same_secret(expected.get_secret_value(), verify_token)
     ):
-        metrics.REJECTED.labels("bad_verify_token", "meta").inc()
+        metrics.REJECTED.labels(Rejection.BAD_VERIFY_TOKEN, META).inc()
         raise ProblemError(
             403,
             "forbidden",
@@ -170,9 +170,9 @@ async def meta_events(request: Request, intake: IntakeDep, settings: SettingsDep
         if not platforms.same_secret(platforms.meta_signature(secret, body), presented):
             # Meta's payload says whether it is Facebook or Instagram, but an
             # unverified payload is not read at all.
-            raise _bad_signature("meta", platforms.META_SIGNATURE_HEADER, presented is not None)
-        mapped = _map(body, platforms.map_meta_payload, source="unknown")
-        return await _deliver(mapped, intake, settings, via="webhook_meta")
+            raise _bad_signature(META, platforms.META_SIGNATURE_HEADER, presented is not None)
+        mapped = _map(body, platforms.map_meta_payload, source=UNKNOWN_SOURCE)
+        return await _deliver(mapped, intake, settings, via=Door.WEBHOOK_META)
 
 
 # --- shared -----------------------------------------------------------------
@@ -198,7 +198,7 @@ async def _deliver(
         intake.dead_letter(
             source=item.source,
             via=via,
-            reason=NORMALISATION,
+            reason=DeadLetterReason.NORMALISATION,
             error=item.error,
             raw=item.raw,
             mention_id=(

@@ -28,6 +28,7 @@ from switchboard_router import metrics, people, relay, store, stream, work
 from switchboard_router.assignment import AssignmentMode
 from switchboard_router.consumer import RouterConsumer
 from switchboard_router.policy_file import PolicyHolder
+from switchboard_router.routing import Policy
 from switchboard_router.schemas import (
     MAX_ITEM_ID,
     OFFICER_ID_PATTERN,
@@ -62,6 +63,7 @@ from switchboard_router.schemas import (
     Transfer,
 )
 from switchboard_router.security import Principal, Role
+from switchboard_shared.events import Urgency
 from switchboard_shared.metrics import render
 
 router = APIRouter()
@@ -859,11 +861,12 @@ async def readyz(request: Request, engine: EngineDep) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-def _observe_queues(engine: Engine) -> None:
+def _observe_queues(engine: Engine, policy: Policy) -> None:
     now = datetime.now(UTC)
     for q in store.list_queues(engine):
+        metrics.initialise_queue(q["queue_id"], policy)
         metrics.QUEUE_DEPTH.labels(q["queue_id"]).set(q["depth"])
-        for urgency in ("critical", "high", "normal", "low"):
+        for urgency in Urgency:
             metrics.QUEUE_DEPTH_BY_URGENCY.labels(q["queue_id"], urgency).set(
                 q["depth_by_urgency"].get(urgency, 0)
             )
@@ -880,10 +883,10 @@ def _observe_queues(engine: Engine) -> None:
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )
-async def metrics_view(engine: EngineDep) -> Response:
+async def metrics_view(engine: EngineDep, policies: PoliciesDep) -> Response:
     """Prometheus text exposition, with queue gauges read from the store."""
     # The scrape still answers when the database does not; /readyz reports it.
     with contextlib.suppress(SQLAlchemyError):
-        await asyncio.to_thread(_observe_queues, engine)
+        await asyncio.to_thread(_observe_queues, engine, policies.current())
     body, content_type = render()
     return Response(body, media_type=content_type)

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 
+from switchboard_router import metrics
 from switchboard_router.api import ApiProblem, router
 from switchboard_router.clock import ClockTask
 from switchboard_router.console_routes import router as console_router
@@ -106,6 +107,7 @@ def create_app(
 ) -> FastAPI:
     """The router app over `engine`, with (unless told not to) Kafka and the clock."""
     policies = policy if isinstance(policy, PolicyHolder) else PolicyHolder(policy)
+    metrics.initialise(policies.current())
     consumer = RouterConsumer(settings, engine, policies)
     relay = OutboxRelay(settings, engine, lambda: consumer.producer if consume else None)
 

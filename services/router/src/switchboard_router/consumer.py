@@ -32,6 +32,7 @@ from switchboard_router.routing import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
     DeadLetter,
+    DeadLetterReason,
     MentionClassified,
     MentionRouted,
     RoutedAction,
@@ -76,11 +77,11 @@ def prepare(
 ) -> Prepared | DeadLetter:
     """Decode and route one record, or say why it cannot be."""
     if record.value is None:
-        return _dead(record, "empty", "record has no value", None)
+        return _dead(record, DeadLetterReason.EMPTY, "record has no value", None)
     try:
         payload = json.loads(record.value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _dead(record, "not_json", str(exc), None)
+        return _dead(record, DeadLetterReason.NOT_JSON, str(exc), None)
     mention_id = payload.get("mention_id") if isinstance(payload, dict) else None
     try:
         event = MentionClassified.model_validate(payload)
@@ -89,14 +90,16 @@ def prepare(
         where = ".".join(str(p) for p in first["loc"])
         return _dead(
             record,
-            "schema",
+            DeadLetterReason.SCHEMA,
             f"{where}: {first['msg']}",
             mention_id if isinstance(mention_id, str) else None,
         )
     try:
         decision = policy.route(event.mention, event.classification)
     except Exception as exc:  # a policy bug must not stop the stream
-        return _dead(record, "routing_error", f"{type(exc).__name__}: {exc}", event.mention_id)
+        return _dead(
+            record, DeadLetterReason.ROUTING_ERROR, f"{type(exc).__name__}: {exc}", event.mention_id
+        )
     c = event.classification
     queued_at = now or utc_now()
     sla = policy.sla_for(decision.queue_id, c.urgency)
@@ -280,7 +283,7 @@ class RouterConsumer:
                 )
             except SQLAlchemyError as exc:
                 # Retrying holds the partition: no offset moves past an unstored item.
-                metrics.RETRIES.labels("database").inc()
+                metrics.RETRIES.labels(metrics.Failed.DATABASE).inc()
                 delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
                 log.error(
                     "storing a batch failed; retrying",
@@ -308,7 +311,7 @@ class RouterConsumer:
                 )
                 return
             except (KafkaError, TimeoutError) as exc:
-                metrics.RETRIES.labels("kafka").inc()
+                metrics.RETRIES.labels(metrics.Failed.KAFKA).inc()
                 delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
                 log.warning(
                     "publishing routed events failed; retrying",

@@ -1,8 +1,45 @@
-"""The router's Prometheus metrics, declared once."""
+"""The router's Prometheus metrics and their label values, declared once.
+
+`initialise` exports at zero every counter series the router knows it can
+produce (and the histograms by urgency), so the first event of each is
+visible to `rate()` and alerts. Queues come from the routing policy at
+start-up and on reload, and from the database at each scrape, so a queue
+created since (a new district) has its series before its first breach.
+"""
+
+from enum import StrEnum
+from typing import get_args
 
 from prometheus_client import Counter, Gauge, Histogram, Info
 
-from switchboard_shared.metrics import LATENCY_BUCKETS
+from switchboard_router.routing import Policy
+from switchboard_shared.events import DeadLetterReason, MentionEscalated, Urgency
+from switchboard_shared.metrics import LATENCY_BUCKETS, start_at_zero
+
+
+class Failed(StrEnum):
+    """What failed when a batch was retried (the `failed` label of RETRIES)."""
+
+    DATABASE = "database"
+    KAFKA = "kafka"
+
+
+class ReloadOutcome(StrEnum):
+    """What became of a changed routing policy file (the `outcome` label of POLICY_RELOADS)."""
+
+    LOADED = "loaded"
+    REFUSED = "refused"
+
+
+# The dead-letter reasons the router itself produces.
+DEAD_LETTER_REASONS = (
+    DeadLetterReason.EMPTY,
+    DeadLetterReason.NOT_JSON,
+    DeadLetterReason.SCHEMA,
+    DeadLetterReason.ROUTING_ERROR,
+)
+# The deadlines an item can miss, as the escalation event names them.
+BREACHES: tuple[str, ...] = get_args(MentionEscalated.model_fields["breach"].annotation)
 
 CONSUMED = Counter("switchboard_router_consumed_total", "Classified mentions read from Kafka.")
 QUEUED = Counter(
@@ -102,3 +139,25 @@ POLICY_RELOADS = Counter(
     ["outcome"],
 )
 POLICY_VERSION = Info("switchboard_router_policy", "The routing policy version in force.")
+
+
+def initialise(policy: Policy) -> None:
+    """Export at zero the router's known counter series, and those of the policy's queues."""
+    start_at_zero(DEADLETTERED, reason=DEAD_LETTER_REASONS)
+    start_at_zero(RETRIES, failed=Failed)
+    start_at_zero(POLICY_RELOADS, outcome=ReloadOutcome)
+    for histogram in (TIME_TO_CLAIM, TIME_TO_ACK, TIME_TO_RESOLVE):
+        start_at_zero(histogram, urgency=Urgency)
+    for queue_id in policy.named_queues:
+        initialise_queue(queue_id, policy)
+
+
+def initialise_queue(queue_id: str, policy: Policy) -> None:
+    """Export at zero one queue's counter series: items queued, breaches, escalations, expiries."""
+    start_at_zero(QUEUED, queue=[queue_id], urgency=Urgency)
+    start_at_zero(EXPIRED_CLAIMS, queue=[queue_id])
+    slas = {sla for urgency in Urgency if (sla := policy.sla_for(queue_id, urgency))}
+    if slas:
+        start_at_zero(SLA_BREACHES, queue=[queue_id], breach=BREACHES)
+    tiers = max((len(sla.ladder) for sla in slas), default=0)
+    start_at_zero(ESCALATIONS, queue=[queue_id], tier=[str(n) for n in range(1, tiers + 1)])

@@ -60,14 +60,15 @@ class PolicyHolder:
             try:
                 policy = Policy.load(self.path)
             except (PolicyError, OSError, UnicodeDecodeError) as exc:
-                metrics.POLICY_RELOADS.labels("refused").inc()
+                metrics.POLICY_RELOADS.labels(metrics.ReloadOutcome.REFUSED).inc()
                 log.error(
                     "routing policy file refused; the previous policy stays in force",
                     extra=fields(path=str(self.path), error=str(exc), version=self._policy.version),
                 )
                 return False
             self._policy = policy
-            metrics.POLICY_RELOADS.labels("loaded").inc()
+            metrics.POLICY_RELOADS.labels(metrics.ReloadOutcome.LOADED).inc()
+            metrics.initialise(policy)
             metrics.POLICY_VERSION.info({"version": policy.version})
             log.info(
                 "routing policy reloaded", extra=fields(path=str(self.path), version=policy.version)

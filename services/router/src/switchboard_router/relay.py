@@ -141,7 +141,7 @@ class OutboxRelay:
                 asyncio.gather(*futures), self.settings.kafka_ack_timeout_seconds * 2
             )
         except (KafkaError, TimeoutError) as exc:
-            metrics.RETRIES.labels("kafka").inc()
+            metrics.RETRIES.labels(metrics.Failed.KAFKA).inc()
             log.warning(
                 "outbox relay: publishing failed; will retry",
                 extra=fields(error=repr(exc), events=len(ids)),

@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from switchboard_router.assignment import AssignmentMode
-from switchboard_router.sla import Sla, SlaError, find_sla, parse_slas
+from switchboard_router.sla import SUPERVISOR, Sla, SlaError, find_sla, parse_slas
 from switchboard_shared.events import Classification, MentionIn, Urgency
 
 DEFAULT_RULE = "default"
@@ -231,6 +231,24 @@ class Policy:
     def sla_for(self, queue_id: str, urgency: Urgency) -> Sla | None:
         """The SLA covering items of `queue_id` with `urgency`, if any."""
         return find_sla(self.slas, queue_id, urgency)
+
+    @property
+    def named_queues(self) -> frozenset[str]:
+        """Every queue id the policy names outright (templates and globs left out)."""
+        named = {self.default_queue}
+        for rule in self.rules:
+            named.update(rule.watch)
+            if rule.queue is not None and is_queue_id(rule.queue):
+                named.add(rule.queue)
+        for settings in self.queues:
+            if is_queue_id(settings.pattern):
+                named.add(settings.pattern)
+            if settings.supervisor_queue is not None:
+                named.add(settings.supervisor_queue)
+        for sla in self.slas:
+            named.update(q for q in sla.queues if is_queue_id(q))
+            named.update(t.move_to for t in sla.ladder if t.move_to and t.move_to != SUPERVISOR)
+        return frozenset(named)
 
     @classmethod
     def from_mapping(cls, data: Any) -> Policy:

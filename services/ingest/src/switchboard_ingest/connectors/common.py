@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 
 from switchboard_ingest.intake import Intake, Result
 from switchboard_ingest.publisher import KafkaUnavailable
-from switchboard_shared.events import MAX_TEXT_CHARS, MentionIn
+from switchboard_shared.events import MAX_TEXT_CHARS, DeadLetterReason, MentionIn
 from switchboard_shared.logs import fields
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ async def dead_letter_until_taken(
     while True:
         try:
             await intake.dead_letter(
-                source=source, via=via, reason="normalisation", error=error, raw=raw
+                source=source, via=via, reason=DeadLetterReason.NORMALISATION, error=error, raw=raw
             )
         except KafkaUnavailable as exc:
             delay = backoff.next_delay()

@@ -38,12 +38,13 @@ from switchboard_ingest.connectors.common import (
 from switchboard_ingest.connectors.cursor import CursorStore
 from switchboard_ingest.connectors.rss import retry_after_seconds
 from switchboard_ingest.intake import Intake, Outcome
+from switchboard_ingest.metrics import Door
 from switchboard_shared.events import Author, MentionIn, Source
 from switchboard_shared.logs import fields
 
 log = logging.getLogger(__name__)
 
-VIA = "mastodon"
+VIA = Door.MASTODON
 USER_AGENT = "Switchboard/0.1 (public-mention triage; Mastodon hashtag follower)"
 TIMELINE_PAGE_SIZE = 40  # Mastodon's maximum for timelines
 # Mastodon sends a heartbeat comment every ~15 s; silence this long means a dead link.

@@ -39,12 +39,13 @@ from switchboard_ingest.connectors.common import (
 )
 from switchboard_ingest.connectors.cursor import CursorStore
 from switchboard_ingest.intake import Intake, Outcome
+from switchboard_ingest.metrics import Door
 from switchboard_shared.events import Author, MentionIn, Source
 from switchboard_shared.logs import fields
 
 log = logging.getLogger(__name__)
 
-VIA = "rss"
+VIA = Door.RSS
 USER_AGENT = "Switchboard/0.1 (public-mention triage; RSS poller)"
 # Feeds carry tens of entries; a few thousand ids cover any feed's window.
 MAX_REMEMBERED_IDS = 5000
