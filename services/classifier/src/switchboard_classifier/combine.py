@@ -31,13 +31,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from switchboard_classifier.language import LanguageDetector, default_detector
-from switchboard_classifier.model import URGENCY_LABELS, Predictions, TextModel
+from switchboard_classifier.model import URGENCY_LABELS, TextModel
 from switchboard_classifier.place import Found, Places
 from switchboard_classifier.rules import IRRELEVANT, RULE_SCORE, Ruleset, evaluate
 from switchboard_shared.events import Classification, MentionIn, Reason, Urgency
 
 _URGENCIES = tuple(Urgency(label) for label in URGENCY_LABELS)
+_RANK_INDEX = {urgency: URGENCY_LABELS.index(urgency.value) for urgency in _URGENCIES}
+# Model topics below this probability are left out of `topic_scores`.
+TOPIC_SCORE_FLOOR = 0.1
 
 
 @dataclass(frozen=True)
@@ -82,35 +87,49 @@ class Classifier:
             if self.places
             else None
         )
-        out = []
-        for i, text in enumerate(texts):
-            out.append(self._one(i, text, langs[i], predictions, found))
-        return out
+        # numpy rows become Python lists once per batch: indexing numpy per mention is slow
+        urgency_rows: list[list[float]] = []
+        topic_rows: list[list[tuple[str, float]]] = []
+        if predictions is not None and self.model is not None:
+            urgency_rows = predictions.urgency.tolist()
+            labels = self.model.topic_labels
+            listed = predictions.topics >= TOPIC_SCORE_FLOOR
+            rows, columns = np.nonzero(listed)
+            scores = np.round(predictions.topics[listed], 3)
+            topic_rows = [[] for _ in texts]
+            for row, column, score in zip(
+                rows.tolist(), columns.tolist(), scores.tolist(), strict=True
+            ):
+                topic_rows[row].append((labels[column], score))
+        return [
+            self._one(
+                text,
+                langs[i],
+                urgency_rows[i] if urgency_rows else None,
+                topic_rows[i] if topic_rows else [],
+                found[i] if found is not None else None,
+            )
+            for i, text in enumerate(texts)
+        ]
 
     def _one(
         self,
-        i: int,
         text: str,
         language: str,
-        predictions: Predictions | None,
-        found: list[Found] | None,
+        probs: list[float] | None,
+        model_topics: list[tuple[str, float]],
+        found: Found | None,
     ) -> Classification:
         verdict = (
             evaluate(self.ruleset, text, language) if self.ruleset.packs_for(language) else None
         )
         reasons: list[Reason] = list(verdict.reasons) if verdict else []
-        topic_scores: dict[str, float] = {}
+        topic_scores: dict[str, float] = dict(model_topics)
         model_urgency: Urgency | None = None
         model_p = 0.0
-        probs = None
-        if predictions is not None and self.model is not None:
-            probs = predictions.urgency[i]
-            best = int(probs.argmax())
-            model_urgency, model_p = _URGENCIES[best], float(probs[best])
-            for j, label in enumerate(self.model.topic_labels):
-                p = float(predictions.topics[i, j])
-                if p >= 0.1:
-                    topic_scores[label] = round(p, 3)
+        if probs is not None:
+            best = max(range(len(probs)), key=probs.__getitem__)
+            model_urgency, model_p = _URGENCIES[best], probs[best]
 
         rule_topics = list(verdict.topics) if verdict and not verdict.suppressed else []
         held = bool(verdict and (verdict.suppressed or verdict.negated))
@@ -132,7 +151,7 @@ class Classifier:
                             Reason(rule="model", label=urgency.value, matched=(f"{model_p:.2f}",))
                         )
         if probs is not None:
-            score = float(probs[URGENCY_LABELS.index(urgency.value)])
+            score = probs[_RANK_INDEX[urgency]]
             if verdict and verdict.topics and urgency is verdict.urgency:
                 score = max(score, RULE_SCORE[urgency])
         else:
@@ -145,9 +164,6 @@ class Classifier:
             for label, p in topic_scores.items():
                 if p >= self.topic_threshold and label not in topics and label != IRRELEVANT:
                     topics.append(label)
-        location = district = None
-        if found is not None:
-            location, district = found[i].location, found[i].district
         return Classification(
             urgency=urgency,
             score=round(min(max(score, 0.0), 1.0), 3),
@@ -156,8 +172,8 @@ class Classifier:
             reasons=tuple(reasons),
             ruleset_version=self.ruleset.version,
             language=language,
-            location=location,
-            district=district,
+            location=found.location if found else None,
+            district=found.district if found else None,
             model_version=self.model.version if self.model else None,
         )
 

@@ -7,8 +7,10 @@ block of Walnut", "calle Elm 14"), an intersection ("5th and Main", "corner
 of 4th & Birch", "Maple y 3"), a landmark ("Westgate Mall"), else the
 mention's geo point. The point is then placed in a district (shapely).
 
-Street names are one regex; landmarks one Aho-Corasick automaton. Pure: no
-Kafka, no faust. A demo city ships with the classifier and is the default.
+Street names are one regex, written as a trie of their aliases (about five
+times faster in Python's engine than a flat alternation) and matched on
+lower-cased text; landmarks are one Aho-Corasick automaton. Pure: no Kafka,
+no faust. A demo city ships with the classifier and is the default.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ _NUMBER_BEFORE = re.compile(
 )
 _CALLE_NUMBER = re.compile(r"(?:calle|avenida)\s+$", re.IGNORECASE)
 _NUMBER_AFTER = re.compile(r"\s+(\d{1,5})(?!\w)")
+_NUMBER_WINDOW = 48  # characters before a street name searched for its house number
 
 
 class PlaceError(ValueError):
@@ -91,9 +94,11 @@ class Places:
             raise PlaceError(f"bad gazetteer or district map: {exc!r}") from exc
         if len(self._automaton):
             self._automaton.make_automaton()
-        ordered = sorted(alias_to_street, key=len, reverse=True)
-        body = "|".join(re.escape(a).replace(r"\ ", r"\s+") for a in ordered) or r"(?!)"
-        self._street_regex = re.compile(rf"(?<![\w'])(?:{body})(?![\w'])", re.IGNORECASE)
+        body = _trie_pattern(list(alias_to_street)) if alias_to_street else r"(?!)"
+        street = rf"(?<![\w'])(?:{body})(?![\w'])"
+        self._street_regex = re.compile(street)  # on lower-cased text
+        # for the rare text whose lower case has another length (offsets would move)
+        self._street_regex_any_case = re.compile(street, re.IGNORECASE)
         self._crossings: dict[tuple[int, int], Point | None] = {}
 
     @classmethod
@@ -145,12 +150,20 @@ class Places:
         return line.interpolate(distance) if distance <= line.length else None
 
     def _from_text(self, text: str) -> Location | None:
-        matches = list(self._street_regex.finditer(text))
+        lowered = text.lower()
+        if len(lowered) == len(text):
+            matches = list(self._street_regex.finditer(lowered))
+        else:
+            lowered = text
+            matches = list(self._street_regex_any_case.finditer(text))
         best: Location | None = None
         for i, m in enumerate(matches):
-            street = self._alias_to_street[re.sub(r"\s+", " ", m.group(0).lower())]
-            before = text[: m.start()]
-            number = _NUMBER_BEFORE.search(before)
+            street = self._alias_to_street[" ".join(m.group(0).lower().split())]
+            # A house number sits just before the street name: search the last few words
+            # only (the look-behind still sees the character before the window).
+            window = max(0, m.start() - _NUMBER_WINDOW)
+            before = text[window : m.start()]
+            number = _NUMBER_BEFORE.search(text, window, m.start())
             if number is None and _CALLE_NUMBER.search(before):
                 number = _NUMBER_AFTER.match(text, m.end())
                 span = (m.start(), number.end()) if number else None
@@ -162,14 +175,13 @@ class Places:
             if best is None and i + 1 < len(matches):
                 nxt = matches[i + 1]
                 if _CONNECTOR.match(text[m.end() : nxt.start()]):
-                    other = self._alias_to_street[re.sub(r"\s+", " ", nxt.group(0).lower())]
+                    other = self._alias_to_street[" ".join(nxt.group(0).lower().split())]
                     if other != street:
                         point = self._crossing(street, other)
                         best = _location(text[m.start() : nxt.end()], "intersection", point)
         if best is not None:
             return best
         if len(self._automaton):
-            lowered = text.lower()
             for end, (index, length) in self._automaton.iter_long(lowered):
                 start = end - length + 1
                 before_ok = start == 0 or not lowered[start - 1].isalnum()
@@ -198,6 +210,29 @@ class Places:
     ) -> list[Found]:
         """`locate` over a batch."""
         return [self.locate(t, g, d) for t, g, d in zip(texts, geos, districts, strict=True)]
+
+
+def _trie_pattern(aliases: list[str]) -> str:
+    """One alternation of the aliases, factored by common prefixes; longer aliases win."""
+    trie: dict[str, Any] = {}
+    for alias in aliases:
+        node = trie
+        for char in alias:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [
+            (r"\s+" if char == " " else re.escape(char)) + build(node[char])
+            for char in sorted(k for k in node if k)
+        ]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        # greedy: the longer alias is tried first, the shorter one is the fallback
+        return f"(?:{body})?" if "" in node else body
+
+    return build(trie)
 
 
 def _location(

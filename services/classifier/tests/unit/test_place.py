@@ -63,3 +63,19 @@ def test_a_broken_gazetteer_is_refused(tmp_path):
     bad.write_text("streets: [{aliases: [x]}]\n")
     with pytest.raises(PlaceError):
         Places.load(bad)
+
+
+def test_street_aliases_become_one_trie_where_the_longest_alias_wins():
+    import re
+
+    from switchboard_classifier.place import _trie_pattern
+
+    pattern = re.compile(
+        rf"(?<!\w)(?:{_trie_pattern(['5th', '5th st', 'fifth ave', 'fifth'])})(?!\w)"
+    )
+    assert [m.group(0) for m in pattern.finditer("at 5th  st, then fifth ave and fifth")] == [
+        "5th  st",
+        "fifth ave",
+        "fifth",
+    ]
+    assert pattern.search("5thx") is None and pattern.search("15th") is None
