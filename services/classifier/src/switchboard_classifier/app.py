@@ -128,10 +128,11 @@ async def maybe_reload(state: ClassifierState) -> None:
     failures = reloader.failures
     swapped = await asyncio.get_running_loop().run_in_executor(None, reloader.check)
     if swapped:
-        metrics.RELOADS.labels("swapped").inc()
+        metrics.RELOADS.labels(metrics.ReloadOutcome.SWAPPED).inc()
         publish_versions(reloader.current)
+        metrics.initialise(reloader.current)  # topics the new rule set or model brings
     elif reloader.failures > failures:
-        metrics.RELOADS.labels("refused").inc()
+        metrics.RELOADS.labels(metrics.ReloadOutcome.REFUSED).inc()
 
 
 def create_app(
@@ -171,6 +172,7 @@ def create_app(
         internal=False,
     )
     publish_versions(reloader.current)
+    metrics.initialise(reloader.current)
 
     async def start_producer() -> None:
         async with state.lock:

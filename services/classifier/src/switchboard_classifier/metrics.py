@@ -1,8 +1,35 @@
-"""The classifier's Prometheus metrics, declared once."""
+"""The classifier's Prometheus metrics and their label values, declared once.
+
+`initialise` exports at zero every counter series the classifier knows it can
+produce, so the first event of each is visible to `rate()` and alerts. Topics
+come from the classifier in use, at start-up and after each reload, so a topic
+a new rule set or model brings has its series before its first tag.
+"""
+
+from enum import StrEnum
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from switchboard_shared.metrics import LATENCY_BUCKETS
+from switchboard_classifier.combine import Classifier
+from switchboard_classifier.rules import IRRELEVANT
+from switchboard_shared.events import DeadLetterReason, Urgency
+from switchboard_shared.metrics import LATENCY_BUCKETS, start_at_zero
+
+
+class ReloadOutcome(StrEnum):
+    """What became of changed rule set or model files (the `outcome` label of RELOADS)."""
+
+    SWAPPED = "swapped"
+    REFUSED = "refused"
+
+
+# The dead-letter reasons the classifier itself produces.
+DEAD_LETTER_REASONS = (
+    DeadLetterReason.EMPTY,
+    DeadLetterReason.NOT_JSON,
+    DeadLetterReason.SCHEMA,
+    DeadLetterReason.RULE_ERROR,
+)
 
 CONSUMED = Counter("switchboard_classifier_consumed_total", "Raw mentions read from Kafka.")
 CLASSIFIED = Counter(
@@ -56,3 +83,19 @@ RELOADS = Counter(
     "Rule set or model reloads, by outcome (swapped or refused).",
     ["outcome"],
 )
+
+
+def initialise(classifier: Classifier) -> None:
+    """Export at zero the classifier's known counter series, and the topics it can tag.
+
+    Rule hits are left out: their names (cues, `topics.<name>`, idioms, the
+    model) are built inside the rule engine, not listed anywhere.
+    """
+    start_at_zero(CLASSIFIED, urgency=Urgency)
+    start_at_zero(DEADLETTERED, reason=DEAD_LETTER_REASONS)
+    start_at_zero(RELOADS, outcome=ReloadOutcome)
+    topics = dict.fromkeys(classifier.ruleset.topic_names)
+    if classifier.model is not None:
+        topics.update(dict.fromkeys(classifier.model.topic_labels))
+    topics[IRRELEVANT] = None  # the tag of a mention with no other topic
+    start_at_zero(TOPIC_TAGS, topic=topics)

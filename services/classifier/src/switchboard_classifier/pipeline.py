@@ -20,6 +20,7 @@ from switchboard_classifier.combine import Classifier
 from switchboard_shared.events import (
     Classification,
     DeadLetter,
+    DeadLetterReason,
     MentionClassified,
     MentionReceived,
 )
@@ -62,17 +63,20 @@ def _dead(record: SourceRecord, reason: str, error: str, mention_id: str | None)
 def decode(record: SourceRecord) -> MentionReceived | DeadLetter:
     """The received mention in a raw record, or why there is none."""
     if record.value is None:
-        return _dead(record, "empty", "record has no value", None)
+        return _dead(record, DeadLetterReason.EMPTY, "record has no value", None)
     try:
         payload = json.loads(record.value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _dead(record, "not_json", str(exc), None)
+        return _dead(record, DeadLetterReason.NOT_JSON, str(exc), None)
     mention_id = payload.get("mention_id") if isinstance(payload, dict) else None
     try:
         received = RAW.value.model_validate(payload)
     except ValidationError as exc:
         return _dead(
-            record, "schema", _describe(exc), mention_id if isinstance(mention_id, str) else None
+            record,
+            DeadLetterReason.SCHEMA,
+            _describe(exc),
+            mention_id if isinstance(mention_id, str) else None,
         )
     assert isinstance(received, MentionReceived)
     return received
@@ -108,7 +112,10 @@ def process_batch(
                 out[i] = _classified(received, classification)
             except Exception as exc:  # a rule or model that raises must not stop the stream
                 out[i] = _dead(
-                    records[i], "rule_error", f"{type(exc).__name__}: {exc}", received.mention_id
+                    records[i],
+                    DeadLetterReason.RULE_ERROR,
+                    f"{type(exc).__name__}: {exc}",
+                    received.mention_id,
                 )
     return out
 
