@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from switchboard_classifier.combine import Classifier
 from switchboard_classifier.evaluation import evaluate, read_records, to_json
@@ -44,16 +44,27 @@ def build_classifier(args: argparse.Namespace) -> Classifier:
 
 
 def output_record(mention_id: str, c: Classification) -> dict[str, Any]:
-    """One line of `switchboard classify` output."""
+    """One line of `switchboard classify` output.
+
+    Plain dicts rather than `model_dump`: this runs for every line, and the
+    fields are all JSON types already.
+    """
+    location = c.location
     return {
         "id": mention_id,
         "urgency": c.urgency.value,
         "urgency_score": c.score,
         "topics": list(c.topics),
         "topic_scores": c.topic_scores,
-        "reasons": [r.model_dump(mode="json") for r in c.reasons],
+        "reasons": [
+            {"rule": r.rule, "label": r.label, "matched": list(r.matched)} for r in c.reasons
+        ],
         "language": c.language,
-        "location": c.location.model_dump(mode="json") if c.location else None,
+        "location": (
+            {"text": location.text, "how": location.how, "lat": location.lat, "lon": location.lon}
+            if location
+            else None
+        ),
         "district": c.district,
         "versions": {"ruleset": c.ruleset_version, "model": c.model_version},
     }
@@ -71,6 +82,33 @@ def _chunks(stream: IO[str]) -> Iterator[list[tuple[int, str]]]:
         yield chunk
 
 
+_MENTIONS: TypeAdapter[list[MentionIn]] = TypeAdapter(list[MentionIn])
+
+
+def _parse(chunk: list[tuple[int, str]]) -> tuple[list[MentionIn], list[tuple[int, str, str]]]:
+    """The valid mentions of a chunk, and (line, field, message) for each invalid line.
+
+    The whole chunk is first validated as one JSON array (one call into
+    pydantic-core instead of one per line); only when that fails, or a line
+    holds more than one value, is it done line by line to say which lines.
+    """
+    try:
+        mentions = _MENTIONS.validate_json("[" + ",".join(line for _, line in chunk) + "]")
+        if len(mentions) == len(chunk):
+            return mentions, []
+    except ValidationError:
+        pass
+    valid: list[MentionIn] = []
+    errors: list[tuple[int, str, str]] = []
+    for number, line in chunk:
+        try:
+            valid.append(MentionIn.model_validate_json(line))
+        except ValidationError as exc:
+            first = field_errors(exc)[0]
+            errors.append((number, str(first["field"]), str(first["message"])))
+    return valid, errors
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     """Classify JSON-lines mentions with the rules and model the stream uses."""
     try:
@@ -82,14 +120,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
     out = sys.stdout
     with _open(args.file) as stream:
         for chunk in _chunks(stream):
-            mentions: list[MentionIn] = []
-            for number, line in chunk:
-                try:
-                    mentions.append(MentionIn.model_validate_json(line))
-                except ValidationError as exc:
-                    bad += 1
-                    first = field_errors(exc)[0]
-                    print(f"line {number}: {first['field']}: {first['message']}", file=sys.stderr)
+            mentions, errors = _parse(chunk)
+            for number, field, message in errors:
+                bad += 1
+                print(f"line {number}: {field}: {message}", file=sys.stderr)
             results = classifier.classify_mentions(mentions)
             out.write(
                 "".join(

@@ -61,6 +61,28 @@ def test_classify_writes_one_classification_per_mention(tmp_path, capsys):
     assert 0.0 <= out[1]["urgency_score"] <= 1.0
 
 
+def test_classify_output_spells_reasons_and_location_as_the_schema_does():
+    # output_record builds plain dicts for speed; they must stay what model_dump gives.
+    from switchboard_classifier.combine import Classifier
+    from switchboard_classifier.place import Places
+    from switchboard_classifier.rules import Ruleset
+    from switchboard_cli.classifying import output_record
+
+    mention = MentionIn.model_validate(
+        {
+            "source": "x",
+            "source_id": "s2",
+            "created_at": "2026-11-29T22:00:00Z",
+            "text": "Shots fired at 5th and Main, no one hurt, this is not a drill!!!",
+        }
+    )
+    (c,) = Classifier(ruleset=Ruleset.load(), places=Places.load()).classify_mentions([mention])
+    record = output_record(mention.mention_id, c)
+    assert len(c.reasons) >= 2 and c.location is not None
+    assert record["reasons"] == [r.model_dump(mode="json") for r in c.reasons]
+    assert record["location"] == c.location.model_dump(mode="json")
+
+
 def test_classify_reports_a_bad_line_by_number_and_field(tmp_path, capsys):
     path = tmp_path / "in.jsonl"
     path.write_text('{"source": "x", "source_id": "1", "created_at": "2026-11-29T22:00:00Z"}\n')
@@ -175,3 +197,24 @@ def test_train_saves_a_model_that_classify_and_evaluate_can_use(tmp_path, capsys
     )
     assert main(["classify", str(path), "--model", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["versions"]["model"] == saved["version"]
+
+
+def test_classify_reports_every_bad_line_and_still_classifies_the_good_ones(tmp_path, capsys):
+    good = {"source": "x", "created_at": "2026-11-29T22:00:00Z", "text": "thanks officers"}
+    lines = [
+        json.dumps({**good, "source_id": "a"}),
+        "not json",
+        json.dumps({**good, "source_id": "b"}) + ", " + json.dumps({**good, "source_id": "c"}),
+        json.dumps({**good, "source_id": "d", "text": ""}),
+        json.dumps({**good, "source_id": "e"}),
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["classify", str(path)]) == 2
+    captured = capsys.readouterr()
+    ids = [json.loads(line)["id"] for line in captured.out.splitlines()]
+    expected = [MentionIn.model_validate_json(lines[i]).mention_id for i in (0, 4)]
+    assert ids == expected
+    reported = [line.split(":")[0] for line in captured.err.splitlines()]
+    assert reported == ["line 2", "line 3", "line 4"]
+    assert "line 4: text:" in captured.err

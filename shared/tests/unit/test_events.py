@@ -95,3 +95,16 @@ def test_topics_are_named_once_with_several_partitions_and_a_mention_key():
         assert spec.partitions > 1
         assert spec.key == "mention_id"
         assert spec.name("p.") == "p." + spec.base_name
+
+
+@pytest.mark.parametrize(
+    ("source", "source_id"),
+    [("api", "1"), ("x", "1789234"), ("rss", "https://example.org/a?b=c"), ("api", "ñ€😀 id")],
+)
+def test_mention_ids_are_the_standard_uuid5_of_source_and_id(source, source_id):
+    import uuid
+
+    from switchboard_shared.events import MENTION_ID_NAMESPACE, mention_id_for
+
+    expected = str(uuid.uuid5(MENTION_ID_NAMESPACE, f"{source}:{source_id}"))
+    assert mention_id_for(source, source_id) == expected

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from switchboard_classifier.language import LanguageDetector, default_detector
+from switchboard_classifier.language import LanguageDetector, default_detector, primary_subtag
 from switchboard_classifier.model import URGENCY_LABELS, TextModel
 from switchboard_classifier.place import Found, Places
 from switchboard_classifier.rules import IRRELEVANT, RULE_SCORE, Ruleset, evaluate
@@ -75,8 +75,10 @@ class Classifier:
         """Classify a batch of texts (with their mentions, for geo and district, if any)."""
         n = len(texts)
         stated = list(languages) if languages is not None else [None] * n
-        detector = self.languages or default_detector()
-        langs = detector.detect_many(texts, stated)
+        if all(stated):  # the detector's model takes a while to load: only when needed
+            langs = [primary_subtag(hint) for hint in stated if hint]
+        else:
+            langs = (self.languages or default_detector()).detect_many(texts, stated)
         predictions = self.model.predict(texts) if self.model else None
         found = (
             self.places.locate_many(

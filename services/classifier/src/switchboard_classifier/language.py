@@ -21,6 +21,11 @@ DEFAULT_LANGUAGES = (
 )  # fmt: skip
 
 
+def primary_subtag(stated: str) -> str:
+    """The primary language subtag of a stated language tag: "es-MX" -> "es"."""
+    return stated.split("-")[0].lower()
+
+
 class LanguageDetector:
     """Detects the language of texts among a fixed set of candidates."""
 
@@ -32,13 +37,13 @@ class LanguageDetector:
     def detect(self, text: str, stated: str | None = None) -> str:
         """The primary language subtag: the stated one if any, else the detected one."""
         if stated:
-            return stated.split("-")[0].lower()
+            return primary_subtag(stated)
         language, _ = self._identifier.classify(text)
         return str(language)
 
     def detect_many(self, texts: Sequence[str], stated: Sequence[str | None]) -> list[str]:
         """`detect` over a batch: one sparse product for all texts that state no language."""
-        result = [hint.split("-")[0].lower() if hint else "" for hint in stated]
+        result = [primary_subtag(hint) if hint else "" for hint in stated]
         todo = [i for i, hint in enumerate(stated) if not hint]
         if not todo:
             return result
