@@ -96,7 +96,8 @@ def _patterns(value: Any, where: str) -> list[str]:
 
 TOPICS = "topics"
 LEXICONS = (TOPICS, *CUE_PACKS)
-_EVERY_LEXICON: dict[str, tuple[int, ...] | None] = dict.fromkeys(LEXICONS)
+# pack language -> lexicon -> the expression to run
+Plan = dict[str, dict[str, re.Pattern[str]]]
 _SUBSET_CACHE_LIMIT = 4096
 
 
@@ -114,6 +115,28 @@ class Pack:
     _subsets: dict[tuple[str, tuple[int, ...]], re.Pattern[str]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # One pattern alone is the most common cut: compiled up front, never evicted.
+    _singles: dict[tuple[str, int], re.Pattern[str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        for lexicon, patterns in self.patterns.items():
+            for index in range(len(patterns)):
+                self._singles[(lexicon, index)] = _bounded(self._body(lexicon, (index,)))
+
+    def _body(self, lexicon: str, candidates: tuple[int, ...]) -> str:
+        patterns = self.patterns[lexicon]
+        if lexicon != TOPICS:
+            return "|".join(f"(?:{patterns[index]})" for index in candidates)
+        # the same named groups, in the same order, with only the candidates inside
+        by_topic: dict[int, list[str]] = {}
+        for index in candidates:
+            by_topic.setdefault(self.pattern_topics[index], []).append(patterns[index])
+        return "|".join(
+            f"(?P<t{topic}>{'|'.join(f'(?:{p})' for p in chosen)})"
+            for topic, chosen in by_topic.items()
+        )
 
     @classmethod
     def compile(cls, language: str, data: Any, where: str) -> Pack:
@@ -152,24 +175,14 @@ class Pack:
         """The expression of a lexicon, cut down to the candidate patterns (None: all of them)."""
         if candidates is None:
             return self.topic_regex if lexicon == TOPICS else self.cue_regexes[lexicon]
+        if len(candidates) == 1:
+            return self._singles[(lexicon, candidates[0])]
         key = (lexicon, candidates)
         found = self._subsets.get(key)
         if found is None:
-            patterns = self.patterns[lexicon]
-            if lexicon == TOPICS:
-                # the same named groups, in the same order, with only the candidates inside
-                by_topic: dict[int, list[str]] = {}
-                for index in candidates:
-                    by_topic.setdefault(self.pattern_topics[index], []).append(patterns[index])
-                body = "|".join(
-                    f"(?P<t{topic}>{'|'.join(f'(?:{p})' for p in chosen)})"
-                    for topic, chosen in by_topic.items()
-                )
-            else:
-                body = "|".join(f"(?:{patterns[index]})" for index in candidates)
             if len(self._subsets) >= _SUBSET_CACHE_LIMIT:
                 self._subsets.clear()
-            found = self._subsets[key] = _bounded(body)
+            found = self._subsets[key] = _bounded(self._body(lexicon, candidates))
         return found
 
 
@@ -181,6 +194,9 @@ class Prefilter:
     """One Hyperscan pass that says which patterns of which packs might match a text."""
 
     def __init__(self, packs: Sequence[Pack]) -> None:
+        self._packs = {pack.language: pack for pack in packs}
+        # the expressions to run for each set of patterns that may match, as seen so far
+        self._plans: dict[tuple[int, ...], Plan] = {}
         self._owner: list[tuple[str, str, int]] = []  # pattern id -> (language, lexicon, index)
         expressions: list[bytes] = []
         for pack in packs:
@@ -207,23 +223,46 @@ class Prefilter:
         self._always = tuple(sorted(set(every) - set(usable)))
         self._lock = threading.Lock()  # one scratch space per database
 
-    def candidates(self, text: str) -> dict[str, dict[str, tuple[int, ...] | None]]:
-        """Pack language -> lexicon -> the indexes of its patterns that might match, in order."""
+    def _hits(self, text: str) -> tuple[int, ...]:
         hits = list(self._always)
         if self._database is not None:
             with self._lock:
                 self._database.scan(
                     text.encode("utf-8"), match_event_handler=_collect, context=hits
                 )
+        return tuple(sorted(hits))
+
+    def _group(self, hits: tuple[int, ...]) -> dict[str, dict[str, tuple[int, ...]]]:
         grouped: dict[str, dict[str, list[int]]] = {}
         owner = self._owner
-        for pattern_id in sorted(hits):
+        for pattern_id in hits:
             language, lexicon, index = owner[pattern_id]
             grouped.setdefault(language, {}).setdefault(lexicon, []).append(index)
         return {
             language: {lexicon: tuple(indexes) for lexicon, indexes in lexicons.items()}
             for language, lexicons in grouped.items()
         }
+
+    def candidates(self, text: str) -> dict[str, dict[str, tuple[int, ...]]]:
+        """Pack language -> lexicon -> the indexes of its patterns that might match, in order."""
+        return self._group(self._hits(text))
+
+    def plan(self, text: str) -> Plan:
+        """Pack language -> lexicon -> the expression to run on `text` (cut to its candidates)."""
+        hits = self._hits(text)
+        plan = self._plans.get(hits)
+        if plan is None:
+            plan = {
+                language: {
+                    lexicon: self._packs[language].regex(lexicon, indexes)
+                    for lexicon, indexes in lexicons.items()
+                }
+                for language, lexicons in self._group(hits).items()
+            }
+            if len(self._plans) >= _SUBSET_CACHE_LIMIT:
+                self._plans.clear()
+            self._plans[hits] = plan
+        return plan
 
 
 def _compile(expressions: list[bytes], ids: list[int], flags: list[int]) -> Any:
@@ -295,6 +334,11 @@ class Ruleset:
     prefilter: Prefilter | None = field(default=None, compare=False, repr=False)
 
     topic_names: tuple[str, ...] = field(init=False, compare=False)
+    topic_order: dict[str, int] = field(init=False, compare=False, repr=False)
+    full_plan: Plan = field(init=False, compare=False, repr=False)
+    _packs_by_language: dict[str | None, list[Pack]] = field(
+        init=False, compare=False, repr=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         # Every topic any pack can tag, in the order first declared.
@@ -302,6 +346,17 @@ class Ruleset:
         for pack in self.packs.values():
             names.update(dict.fromkeys(pack.topic_names))
         object.__setattr__(self, "topic_names", tuple(names))
+        object.__setattr__(self, "topic_order", {name: i for i, name in enumerate(names)})
+        # without a prefilter: every lexicon that has patterns, whole
+        full_plan = {
+            language: {
+                lexicon: pack.regex(lexicon, None)
+                for lexicon in LEXICONS
+                if pack.patterns.get(lexicon, True)  # a pack made by hand may list none
+            }
+            for language, pack in self.packs.items()
+        }
+        object.__setattr__(self, "full_plan", full_plan)
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> Ruleset:
@@ -355,9 +410,15 @@ class Ruleset:
 
     def packs_for(self, language: str | None) -> list[Pack]:
         """The packs that apply to a language: its own, or all when it is unknown."""
-        if language is None:
-            return list(self.packs.values())
-        return [p for lang, p in self.packs.items() if lang in (language, ANY_LANGUAGE)]
+        found = self._packs_by_language.get(language)
+        if found is None:
+            if language is None:
+                found = list(self.packs.values())
+            else:
+                found = [p for lang, p in self.packs.items() if lang in (language, ANY_LANGUAGE)]
+            if len(self._packs_by_language) < 1000:  # language codes are few; bound it anyway
+                self._packs_by_language[language] = found
+        return found
 
 
 @dataclass(frozen=True)
@@ -380,13 +441,22 @@ def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
 
 _LETTER = re.compile(r"[^\W\d_]")
 _CAPITAL = re.compile(r"[A-ZÀ-ÖØ-Þ]")
+_ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+_ASCII_LETTERS = _ASCII_UPPER + _ASCII_UPPER.lower()
 
 
 def _has_shouting(text: str) -> bool:
-    capitals = len(_CAPITAL.findall(text))
-    if capitals <= 0.7 * 12:  # too few capitals to be 70% of at least 12 letters
-        return False
-    letters = len(_LETTER.findall(text))
+    if text.isascii():  # bytes.translate counts in C; most mentions are ASCII
+        raw = text.encode("ascii")
+        capitals = len(raw) - len(raw.translate(None, _ASCII_UPPER))
+        if capitals <= 0.7 * 12:  # too few capitals to be 70% of at least 12 letters
+            return False
+        letters = len(raw) - len(raw.translate(None, _ASCII_LETTERS))
+    else:
+        capitals = len(_CAPITAL.findall(text))
+        if capitals <= 0.7 * 12:
+            return False
+        letters = len(_LETTER.findall(text))
     return letters >= 12 and capitals / letters > 0.7
 
 
@@ -402,56 +472,57 @@ def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVe
         original = text
     reasons: list[Reason] = []
     found: dict[str, list[str]] = {}
-    cues: dict[str, list[str]] = {cue: [] for cue in CUE_PACKS}
-    candidates = ruleset.prefilter.candidates(text) if ruleset.prefilter else None
+    cues: dict[str, list[str]] = {}  # only the cues that matched
+    plan = ruleset.prefilter.plan(text) if ruleset.prefilter else ruleset.full_plan
     for pack in packs:
-        # lexicon -> the patterns that may match (None: all of them)
-        lexicons = _EVERY_LEXICON if candidates is None else candidates.get(pack.language, {})
-        if not lexicons:
+        regexes = plan.get(pack.language)
+        if not regexes:
             continue
-        idioms: list[tuple[int, int]] = []
-        if "idioms" in lexicons:
-            idiom_regex = pack.regex("idioms", lexicons["idioms"])
-            idioms = [(m.start(), m.end()) for m in idiom_regex.finditer(text)]
-        if TOPICS in lexicons:
-            for match in pack.regex(TOPICS, lexicons[TOPICS]).finditer(text):
+        idiom_regex = regexes.get("idioms")
+        idioms = [(m.start(), m.end()) for m in idiom_regex.finditer(text)] if idiom_regex else []
+        topic_regex = regexes.get(TOPICS)
+        if topic_regex is not None:
+            for match in topic_regex.finditer(text):
                 group = match.lastgroup
                 if group is None:
                     continue
                 topic = pack.topic_names[int(group[1:])]
                 words = original[match.start() : match.end()]
-                if _overlaps(match.start(), match.end(), idioms):
+                if idioms and _overlaps(match.start(), match.end(), idioms):
                     reasons.append(Reason(rule="idiom", label=topic, matched=(words,)))
-                    cues["idioms"].append(words)
+                    cues.setdefault("idioms", []).append(words)
                     continue
                 found.setdefault(topic, []).append(words)
-        for cue, indexes in lexicons.items():
+        for cue, regex in regexes.items():
             if cue == TOPICS or cue == "idioms":
                 continue
-            cues[cue].extend(
+            matched = [
                 original[m.start() : m.end()]
-                for m in pack.regex(cue, indexes).finditer(text)
+                for m in regex.finditer(text)
                 if cue != "danger" or not _overlaps(m.start(), m.end(), idioms)
-            )
-    for topic, matched in found.items():
-        reasons.append(Reason(rule=f"topics.{topic}", label=topic, matched=tuple(matched)))
-    for cue in CUE_PACKS[1:]:
-        if cues[cue]:
-            reasons.append(Reason(rule=cue, label=cue, matched=tuple(cues[cue])))
+            ]
+            if matched:
+                cues.setdefault(cue, []).extend(matched)
+    for topic, words_found in found.items():
+        reasons.append(Reason(rule=f"topics.{topic}", label=topic, matched=tuple(words_found)))
+    if cues:
+        for cue in CUE_PACKS[1:]:
+            if cue in cues:
+                reasons.append(Reason(rule=cue, label=cue, matched=tuple(cues[cue])))
     shouting = _has_shouting(original)
     if shouting:
         reasons.append(Reason(rule="emphasis.caps", label="emphasis", matched=()))
 
-    negated = bool(cues["negation"])
-    witnessed = bool(cues["immediacy"] or cues["witness"])
-    pressing = bool(witnessed or cues["emphasis"] or shouting)
-    danger = bool(cues["danger"])
+    negated = "negation" in cues
+    witnessed = "immediacy" in cues or "witness" in cues
+    pressing = witnessed or "emphasis" in cues or shouting
+    danger = "danger" in cues
     # News from elsewhere, jokes and fiction hold a mention down unless someone
     # is watching it happen; an idiom holds it down when it was the only alarm.
-    held_down = bool(cues["elsewhere"] or cues["jest"] or cues["fiction"])
-    suppressed = (held_down and not witnessed) or bool(cues["idioms"] and not found)
+    held_down = "elsewhere" in cues or "jest" in cues or "fiction" in cues
+    suppressed = (held_down and not witnessed) or ("idioms" in cues and not found)
     groups = ruleset.urgency_groups
-    topics = set(found)
+    topics = found.keys()
     critical_hit = False
     if suppressed and topics:
         reasons.append(Reason(rule="suppressed", label="low", matched=()))
@@ -475,8 +546,11 @@ def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVe
         urgency = Urgency.NORMAL
     else:
         urgency = Urgency.LOW
-    names = ruleset.topic_names
-    ordered = tuple(name for name in names if name in topics)
+    if len(found) > 1:
+        order = ruleset.topic_order
+        ordered = tuple(sorted(found, key=order.__getitem__))
+    else:
+        ordered = tuple(found)
     return RuleVerdict(
         urgency=urgency,
         topics=ordered,
