@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped,import-not-found,unused-ignore]
-from py3langid.langid import MODEL_FILE, LanguageIdentifier, visit_counts  # type: ignore[import-untyped,import-not-found,unused-ignore]
+from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 DEFAULT_LANGUAGES = (
     "en", "es", "fr", "pt", "de", "it", "nl", "pl", "ru", "uk", "ar", "zh", "ja", "ko",
@@ -33,6 +34,9 @@ class LanguageDetector:
         self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         self._identifier.set_languages(list(languages))
         self.languages = tuple(languages)
+        self._next = np.asarray(self._identifier.tk_nextmove, dtype=np.intp)
+        self._rowbase = np.asarray(self._identifier._rowbase, dtype=np.intp)
+        self._output = np.asarray(self._identifier.tk_output, dtype=np.intp)
 
     def detect(self, text: str, stated: str | None = None) -> str:
         """The primary language subtag: the stated one if any, else the detected one."""
@@ -41,29 +45,50 @@ class LanguageDetector:
         language, _ = self._identifier.classify(text)
         return str(language)
 
+    def _feature_counts(self, encoded: list[bytes]) -> sp.csr_matrix:
+        """py3langid's byte automaton walked for every text of the batch at once.
+
+        `visit_counts` walks one text one byte at a time in Python; here step t
+        moves every text still longer than t by its t-th byte, so a batch costs
+        as many numpy steps as its longest text has bytes. Texts go longest
+        first, so the texts still walking are always a prefix.
+        """
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+        lengths = np.array([len(encoded[i]) for i in order], dtype=np.intp)
+        width = int(lengths[0]) if len(lengths) else 0
+        grid = np.zeros((len(order), width), dtype=np.intp)
+        for row, index in enumerate(order):
+            grid[row, : lengths[row]] = np.frombuffer(encoded[index], dtype=np.uint8)
+        state = np.zeros(len(order), dtype=np.intp)
+        rows: list[np.ndarray[Any, Any]] = []
+        features: list[np.ndarray[Any, Any]] = []
+        walking = len(order)
+        for step in range(width):
+            while walking and lengths[walking - 1] <= step:
+                walking -= 1
+            state[:walking] = self._next[self._rowbase[state[:walking]] + grid[:walking, step]]
+            out = self._output[state[:walking]]
+            hit = np.flatnonzero(out >= 0)
+            rows.append(np.asarray(order, dtype=np.intp)[hit] if len(hit) else hit)
+            features.append(out[hit])
+        row_index = np.concatenate(rows) if rows else np.zeros(0, dtype=np.intp)
+        feature_index = np.concatenate(features) if features else np.zeros(0, dtype=np.intp)
+        counts = sp.csr_matrix(
+            (np.ones(len(row_index), dtype=np.float32), (row_index, feature_index)),
+            shape=(len(encoded), self._identifier.nb_ptc.shape[0]),
+        )
+        counts.sum_duplicates()
+        return counts
+
     def detect_many(self, texts: Sequence[str], stated: Sequence[str | None]) -> list[str]:
-        """`detect` over a batch: one sparse product for all texts that state no language."""
+        """`detect` over a batch: one walk and one sparse product for all texts stating none."""
         result = [primary_subtag(hint) if hint else "" for hint in stated]
         todo = [i for i, hint in enumerate(stated) if not hint]
         if not todo:
             return result
         ident = self._identifier
-        rows: list[int] = []
-        cols: list[int] = []
-        vals: list[int] = []
-        for row, index in enumerate(todo):
-            # py3langid's own feature walk (pinned version); scores summed per batch.
-            visits = visit_counts(
-                ident.tk_nextmove, ident._rowbase, ident.tk_output, ident._encode(texts[index])
-            )
-            if visits:
-                rows.extend([row] * len(visits))
-                cols.extend(visits.keys())
-                vals.extend(visits.values())
-        counts = sp.csr_matrix(
-            (np.log1p(np.asarray(vals, dtype=np.float32)), (rows, cols)),
-            shape=(len(todo), ident.nb_ptc.shape[0]),
-        )
+        counts = self._feature_counts([ident._encode(texts[index]) for index in todo])
+        counts.data = np.log1p(counts.data)
         scores = counts @ ident.nb_ptc + ident.nb_pc
         best = np.asarray(scores).argmax(axis=1)
         classes = ident.nb_classes

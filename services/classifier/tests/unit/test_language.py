@@ -13,3 +13,23 @@ def test_languages_are_detected_offline_in_a_batch():
 
 def test_a_stated_language_wins_and_is_reduced_to_its_primary_subtag():
     assert default_detector().detect_many(["hello there"], ["es-MX"]) == ["es"]
+
+
+def test_the_batch_walk_agrees_with_py3langid_text_by_text():
+    # detect_many walks py3langid's byte automaton for a whole batch in numpy;
+    # it must pick what py3langid itself picks for each text.
+    import json
+    from pathlib import Path
+
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from switchboard_classifier import language
+
+    data = Path(language.__file__).parent / "data" / "gold_test.jsonl"
+    texts = [json.loads(line)["text"] for line in data.read_text("utf-8").splitlines()]
+    texts += ["ÉL ESTÁ ARMADO, AYUDA", "日本語のテキスト", "x" * 300, "مرحبا بكم"]
+    reference = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    reference.set_languages(list(language.DEFAULT_LANGUAGES))
+    detected = default_detector().detect_many(texts, [None] * len(texts))
+    assert detected == [reference.classify(text)[0] for text in texts]
+    assert {"en", "es"} <= set(detected)
