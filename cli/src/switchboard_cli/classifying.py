@@ -21,12 +21,12 @@ from typing import IO, Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json as json_bytes
 
-from switchboard_classifier.combine import Classifier
+from switchboard_classifier.combine import Classifier, Decision
 from switchboard_classifier.evaluation import evaluate, read_records, to_json
 from switchboard_classifier.model import ModelError, TextModel, data_sha256, train
 from switchboard_classifier.place import Places
 from switchboard_classifier.rules import Ruleset, RulesetError
-from switchboard_shared.events import Classification, MentionIn
+from switchboard_shared.events import MentionIn
 from switchboard_shared.problems import field_errors
 
 CHUNK = 2000
@@ -45,30 +45,30 @@ def build_classifier(args: argparse.Namespace) -> Classifier:
     )
 
 
-def output_record(mention_id: str, c: Classification) -> dict[str, Any]:
+def output_record(mention_id: str, d: Decision, versions: dict[str, str | None]) -> dict[str, Any]:
     """One line of `switchboard classify` output.
 
-    Plain dicts rather than `model_dump`: this runs for every line, and the
-    fields are all JSON types already.
+    Made from the classifier's plain decision rather than the event model:
+    this runs for every line, and the fields are JSON types already.
     """
-    location = c.location
+    location = d.location
     return {
         "id": mention_id,
-        "urgency": c.urgency.value,
-        "urgency_score": c.score,
-        "topics": list(c.topics),
-        "topic_scores": c.topic_scores,
+        "urgency": d.urgency.value,
+        "urgency_score": d.score,
+        "topics": list(d.topics),
+        "topic_scores": d.topic_scores,
         "reasons": [
-            {"rule": r.rule, "label": r.label, "matched": list(r.matched)} for r in c.reasons
+            {"rule": r.rule, "label": r.label, "matched": list(r.matched)} for r in d.reasons
         ],
-        "language": c.language,
+        "language": d.language,
         "location": (
             {"text": location.text, "how": location.how, "lat": location.lat, "lon": location.lon}
             if location
             else None
         ),
-        "district": c.district,
-        "versions": {"ruleset": c.ruleset_version, "model": c.model_version},
+        "district": d.district,
+        "versions": versions,
     }
 
 
@@ -121,6 +121,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     # The classifier's many long-lived objects need never be scanned by the cycle
     # collector again; without this it keeps re-walking them as mentions come and go.
     gc.freeze()
+    versions = {"ruleset": classifier.ruleset.version, "model": classifier.versions["model"]}
     bad = 0
     out = sys.stdout.buffer
     with _open(args.file) as stream:
@@ -129,11 +130,11 @@ def cmd_classify(args: argparse.Namespace) -> int:
             for number, field, message in errors:
                 bad += 1
                 print(f"line {number}: {field}: {message}", file=sys.stderr)
-            results = classifier.classify_mentions(mentions)
+            results = classifier.decide_mentions(mentions)
             # pydantic-core writes compact UTF-8 JSON several times faster than json.dumps
             out.write(
                 b"".join(
-                    json_bytes(output_record(m.mention_id, c)) + b"\n"
+                    json_bytes(output_record(m.mention_id, c, versions)) + b"\n"
                     for m, c in zip(mentions, results, strict=True)
                 )
             )

@@ -76,8 +76,10 @@ def test_classify_output_spells_reasons_and_location_as_the_schema_does():
             "text": "Shots fired at 5th and Main, no one hurt, this is not a drill!!!",
         }
     )
-    (c,) = Classifier(ruleset=Ruleset.load(), places=Places.load()).classify_mentions([mention])
-    record = output_record(mention.mention_id, c)
+    classifier = Classifier(ruleset=Ruleset.load(), places=Places.load())
+    (c,) = classifier.classify_mentions([mention])
+    (d,) = classifier.decide_mentions([mention])
+    record = output_record(mention.mention_id, d, {"ruleset": "r", "model": None})
     assert len(c.reasons) >= 2 and c.location is not None
     assert record["reasons"] == [r.model_dump(mode="json") for r in c.reasons]
     assert record["location"] == c.location.model_dump(mode="json")

@@ -36,13 +36,27 @@ import numpy as np
 from switchboard_classifier.language import LanguageDetector, default_detector, primary_subtag
 from switchboard_classifier.model import URGENCY_LABELS, TextModel
 from switchboard_classifier.place import Found, Places
-from switchboard_classifier.rules import IRRELEVANT, RULE_SCORE, Ruleset, evaluate
-from switchboard_shared.events import Classification, MentionIn, Reason, Urgency
+from switchboard_classifier.rules import IRRELEVANT, RULE_SCORE, Hit, Ruleset, evaluate, to_reasons
+from switchboard_shared.events import Classification, Location, MentionIn, Urgency
 
 _URGENCIES = tuple(Urgency(label) for label in URGENCY_LABELS)
 _RANK_INDEX = {urgency: URGENCY_LABELS.index(urgency.value) for urgency in _URGENCIES}
 # Model topics below this probability are left out of `topic_scores`.
 TOPIC_SCORE_FLOOR = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One classification as plain values; `Classifier.classification` makes the event."""
+
+    urgency: Urgency
+    score: float
+    topics: tuple[str, ...]
+    topic_scores: dict[str, float]
+    reasons: tuple[Hit, ...]
+    language: str
+    location: Location | None
+    district: str | None
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,34 @@ class Classifier:
         mentions: Sequence[MentionIn] | None = None,
     ) -> list[Classification]:
         """Classify a batch of texts (with their mentions, for geo and district, if any)."""
+        return [
+            self.classification(d)
+            for d in self.decide(texts, languages=languages, mentions=mentions)
+        ]
+
+    def classification(self, decision: Decision) -> Classification:
+        """The event form of a decision, with the versions that made it."""
+        return Classification(
+            urgency=decision.urgency,
+            score=decision.score,
+            topics=decision.topics,
+            topic_scores=decision.topic_scores,
+            reasons=to_reasons(decision.reasons),
+            ruleset_version=self.ruleset.version,
+            language=decision.language,
+            location=decision.location,
+            district=decision.district,
+            model_version=self.model.version if self.model else None,
+        )
+
+    def decide(
+        self,
+        texts: Sequence[str],
+        *,
+        languages: Sequence[str | None] | None = None,
+        mentions: Sequence[MentionIn] | None = None,
+    ) -> list[Decision]:
+        """`classify_texts` as plain values, for callers that need no event (the CLI)."""
         n = len(texts)
         stated = list(languages) if languages is not None else [None] * n
         if all(stated):  # the detector's model takes a while to load: only when needed
@@ -121,11 +163,11 @@ class Classifier:
         probs: list[float] | None,
         model_topics: list[tuple[str, float]],
         found: Found | None,
-    ) -> Classification:
+    ) -> Decision:
         verdict = (
             evaluate(self.ruleset, text, language) if self.ruleset.packs_for(language) else None
         )
-        reasons: list[Reason] = list(verdict.reasons) if verdict else []
+        reasons: list[Hit] = list(verdict.reasons) if verdict else []
         topic_scores: dict[str, float] = dict(model_topics)
         model_urgency: Urgency | None = None
         model_p = 0.0
@@ -150,7 +192,7 @@ class Classifier:
                     if raised.rank < urgency.rank:
                         urgency = raised
                         reasons.append(
-                            Reason(rule="model", label=urgency.value, matched=(f"{model_p:.2f}",))
+                            Hit(rule="model", label=urgency.value, matched=(f"{model_p:.2f}",))
                         )
         if probs is not None:
             score = probs[_RANK_INDEX[urgency]]
@@ -166,22 +208,24 @@ class Classifier:
             for label, p in topic_scores.items():
                 if p >= self.topic_threshold and label not in topics and label != IRRELEVANT:
                     topics.append(label)
-        return Classification(
+        return Decision(
             urgency=urgency,
             score=round(min(max(score, 0.0), 1.0), 3),
             topics=tuple(topics) or (IRRELEVANT,),
             topic_scores=topic_scores,
             reasons=tuple(reasons),
-            ruleset_version=self.ruleset.version,
             language=language,
             location=found.location if found else None,
             district=found.district if found else None,
-            model_version=self.model.version if self.model else None,
         )
 
     def classify_mentions(self, mentions: Sequence[MentionIn]) -> list[Classification]:
         """Classify a batch of canonical mentions."""
-        return self.classify_texts(
+        return [self.classification(d) for d in self.decide_mentions(mentions)]
+
+    def decide_mentions(self, mentions: Sequence[MentionIn]) -> list[Decision]:
+        """`classify_mentions` as plain values."""
+        return self.decide(
             [m.text for m in mentions],
             languages=[m.language for m in mentions],
             mentions=mentions,

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import hyperscan  # type: ignore[import-untyped,import-not-found,unused-ignore]
 import yaml
@@ -421,13 +421,30 @@ class Ruleset:
         return found
 
 
+class Hit(NamedTuple):
+    """Which rule matched which words: a `Reason` before it goes into an event.
+
+    A plain tuple, because building a validated model for every reason of
+    every mention costs more than finding it.
+    """
+
+    rule: str
+    label: str
+    matched: tuple[str, ...] = ()
+
+
+def to_reasons(hits: Sequence[Hit]) -> tuple[Reason, ...]:
+    """The event form of the hits."""
+    return tuple(Reason(rule=h.rule, label=h.label, matched=h.matched) for h in hits)
+
+
 @dataclass(frozen=True)
 class RuleVerdict:
     """What the rules found in one text, before the model has its say."""
 
     urgency: Urgency
     topics: tuple[str, ...]
-    reasons: tuple[Reason, ...]
+    reasons: tuple[Hit, ...]
     applied: bool  # False when no pack covers the language: the model decides alone
     critical_hit: bool  # a critical topic, not negated, not suppressed
     negated: bool
@@ -470,7 +487,7 @@ def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVe
     else:
         text = text.casefold()
         original = text
-    reasons: list[Reason] = []
+    reasons: list[Hit] = []
     found: dict[str, list[str]] = {}
     cues: dict[str, list[str]] = {}  # only the cues that matched
     plan = ruleset.prefilter.plan(text) if ruleset.prefilter else ruleset.full_plan
@@ -489,7 +506,7 @@ def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVe
                 topic = pack.topic_names[int(group[1:])]
                 words = original[match.start() : match.end()]
                 if idioms and _overlaps(match.start(), match.end(), idioms):
-                    reasons.append(Reason(rule="idiom", label=topic, matched=(words,)))
+                    reasons.append(Hit(rule="idiom", label=topic, matched=(words,)))
                     cues.setdefault("idioms", []).append(words)
                     continue
                 found.setdefault(topic, []).append(words)
@@ -504,14 +521,14 @@ def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVe
             if matched:
                 cues.setdefault(cue, []).extend(matched)
     for topic, words_found in found.items():
-        reasons.append(Reason(rule=f"topics.{topic}", label=topic, matched=tuple(words_found)))
+        reasons.append(Hit(rule=f"topics.{topic}", label=topic, matched=tuple(words_found)))
     if cues:
         for cue in CUE_PACKS[1:]:
             if cue in cues:
-                reasons.append(Reason(rule=cue, label=cue, matched=tuple(cues[cue])))
+                reasons.append(Hit(rule=cue, label=cue, matched=tuple(cues[cue])))
     shouting = _has_shouting(original)
     if shouting:
-        reasons.append(Reason(rule="emphasis.caps", label="emphasis", matched=()))
+        reasons.append(Hit(rule="emphasis.caps", label="emphasis", matched=()))
 
     negated = "negation" in cues
     witnessed = "immediacy" in cues or "witness" in cues
@@ -525,7 +542,7 @@ def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVe
     topics = found.keys()
     critical_hit = False
     if suppressed and topics:
-        reasons.append(Reason(rule="suppressed", label="low", matched=()))
+        reasons.append(Hit(rule="suppressed", label="low", matched=()))
         urgency = Urgency.LOW
     elif topics & groups["critical_topics"]:
         # A negated threat is a report after the fact ("no one was hurt").
@@ -570,7 +587,7 @@ def classify_text(ruleset: Ruleset, text: str, language: str | None = None) -> C
         urgency=verdict.urgency,
         score=RULE_SCORE[verdict.urgency],
         topics=(() if verdict.suppressed else verdict.topics) or (IRRELEVANT,),
-        reasons=verdict.reasons,
+        reasons=to_reasons(verdict.reasons),
         ruleset_version=ruleset.version,
         language=language,
     )
