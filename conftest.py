@@ -253,3 +253,40 @@ def service_runner(tmp_path: Path) -> Iterator[Callable[[str, dict[str, str]], S
 def run_async(coro: Any) -> Any:
     """Run a coroutine to completion from synchronous test code."""
     return asyncio.run(coro)
+
+
+# --- Prometheus samples, for the metrics tests of every service ---------------------------
+
+Series = tuple[str, frozenset[tuple[str, str]]]
+
+
+def exposed(text: str | None = None) -> dict[Series, float]:
+    """Every sample of a Prometheus text exposition (default: the global registry's)."""
+    from prometheus_client import REGISTRY, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    if text is None:
+        text = generate_latest(REGISTRY).decode()
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def series(name: str, **labels: str) -> Series:
+    """The key of one sample in `exposed`."""
+    return (name, frozenset(labels.items()))
+
+
+def classifier_env(
+    kafka_bootstrap: str, topic_prefix: str, port: int, **extra: str
+) -> dict[str, str]:
+    """The settings of a classifier service under test: its broker, topics, group and port."""
+    return {
+        "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "SWITCHBOARD_TOPIC_PREFIX": topic_prefix,
+        "SWITCHBOARD_CLASSIFIER_GROUP_ID": f"{topic_prefix}classifier",
+        "SWITCHBOARD_CLASSIFIER_PORT": str(port),
+        **extra,
+    }

@@ -61,12 +61,37 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
+GOLD = REPO / "services" / "classifier" / "src" / "switchboard_classifier" / "data"
+
+
+def gold_texts() -> list[tuple[str, str]]:
+    """(text, language) of every mention of the classifier's gold set: 1,040 distinct texts."""
+    records = [
+        json.loads(line)
+        for name in ("gold_train.jsonl", "gold_test.jsonl")
+        for line in (GOLD / name).read_text("utf-8").splitlines()
+    ]
+    return [(r["text"], r["lang"]) for r in records]
+
+
 def sized_mentions(count: int, seed: int = 1) -> list[dict[str, Any]]:
-    """Demo mentions padded to about 500 bytes of JSON each, like real posts with metadata."""
+    """Demo mentions padded to about 500 bytes of JSON each, like real posts with metadata.
+
+    The demo feed repeats about fifty texts, which would flatter every cache
+    on the way; so the texts are the gold set's 1,040 instead, in turn, and
+    one mention in four states no language (as an RSS item or SMS would not),
+    so language detection is part of the work.
+    """
     feed = demo_mentions(seed)
+    texts = gold_texts()
     out = []
-    for _ in range(count):
+    for number in range(count):
         mention = next(feed)
+        mention["text"], language = texts[(number + seed * 97) % len(texts)]
+        if number % 4 == 0:
+            mention.pop("language", None)
+        else:
+            mention["language"] = language
         size = len(json.dumps(mention))
         if size < 500:
             mention["metadata"] = {"client": "bench", "pad": "x" * (480 - size)}

@@ -65,21 +65,27 @@ def decode(record: SourceRecord) -> MentionReceived | DeadLetter:
     if record.value is None:
         return _dead(record, DeadLetterReason.EMPTY, "record has no value", None)
     try:
+        # pydantic-core parses and validates in one pass; the slower look at the
+        # bare JSON is only for the records that fail, to say why.
+        received = RAW.value.model_validate_json(record.value)
+    except ValidationError:
+        pass
+    else:
+        assert isinstance(received, MentionReceived)
+        return received
+    try:
         payload = json.loads(record.value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return _dead(record, DeadLetterReason.NOT_JSON, str(exc), None)
-    mention_id = payload.get("mention_id") if isinstance(payload, dict) else None
+    found_id = payload.get("mention_id") if isinstance(payload, dict) else None
+    mention_id = found_id if isinstance(found_id, str) else None
     try:
-        received = RAW.value.model_validate(payload)
+        RAW.value.model_validate(payload)
     except ValidationError as exc:
-        return _dead(
-            record,
-            DeadLetterReason.SCHEMA,
-            _describe(exc),
-            mention_id if isinstance(mention_id, str) else None,
-        )
-    assert isinstance(received, MentionReceived)
-    return received
+        return _dead(record, DeadLetterReason.SCHEMA, _describe(exc), mention_id)
+    # Valid as Python values yet not as JSON text (NaN, say, which json.loads
+    # accepts and JSON does not): a record must never vanish, so say so.
+    return _dead(record, DeadLetterReason.SCHEMA, "not valid as JSON text (NaN?)", mention_id)
 
 
 def _classified(received: MentionReceived, classification: Classification) -> MentionClassified:

@@ -18,6 +18,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 import switchboard_classifier
+from conftest import classifier_env
 from switchboard_shared.events import MentionClassified, MentionIn, MentionReceived, Urgency
 from switchboard_shared.topics import CLASSIFIED, RAW
 
@@ -87,18 +88,17 @@ async def test_running_service_swaps_in_a_changed_rule_set_and_keeps_it_when_the
     metrics_url = f"http://127.0.0.1:{port}/metrics"
     worker = service_runner(
         "switchboard_classifier",
-        {
-            "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "SWITCHBOARD_TOPIC_PREFIX": topic_prefix,
-            "SWITCHBOARD_CLASSIFIER_GROUP_ID": f"{topic_prefix}classifier",
-            "SWITCHBOARD_CLASSIFIER_PORT": str(port),
-            "SWITCHBOARD_CLASSIFIER_RULESET_PATH": str(ruleset),
-            "SWITCHBOARD_CLASSIFIER_RELOAD_SECONDS": str(RELOAD_SECONDS),
+        classifier_env(
+            kafka_bootstrap,
+            topic_prefix,
+            port,
+            SWITCHBOARD_CLASSIFIER_RULESET_PATH=str(ruleset),
+            SWITCHBOARD_CLASSIFIER_RELOAD_SECONDS=str(RELOAD_SECONDS),
             # Rules alone: what the mention scores must follow from the rule set
             # under test, not from whichever model happens to be shipped.
-            "SWITCHBOARD_CLASSIFIER_USE_MODEL": "false",
-            "SWITCHBOARD_CLASSIFIER_DATA_DIR": str(tmp_path / "classifier-data"),
-        },
+            SWITCHBOARD_CLASSIFIER_USE_MODEL="false",
+            SWITCHBOARD_CLASSIFIER_DATA_DIR=str(tmp_path / "classifier-data"),
+        ),
     )
     worker.wait_ready(f"http://127.0.0.1:{port}/readyz")
     # The process answering on the port: a restart would change its start time.

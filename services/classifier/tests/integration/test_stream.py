@@ -5,6 +5,7 @@ import json
 import httpx
 import pytest
 
+from conftest import classifier_env
 from switchboard_shared.events import (
     DeadLetter,
     MentionClassified,
@@ -27,13 +28,7 @@ async def test_worker_classifies_good_records_and_dead_letters_poison_without_st
 ):
     port = port_factory()
     worker = service_runner(
-        "switchboard_classifier",
-        {
-            "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "SWITCHBOARD_TOPIC_PREFIX": topic_prefix,
-            "SWITCHBOARD_CLASSIFIER_GROUP_ID": f"{topic_prefix}classifier",
-            "SWITCHBOARD_CLASSIFIER_PORT": str(port),
-        },
+        "switchboard_classifier", classifier_env(kafka_bootstrap, topic_prefix, port)
     )
     worker.wait_ready(f"http://127.0.0.1:{port}/readyz")
 

@@ -9,9 +9,9 @@ Topics named only in these tests (`metrics_test_...`) cannot have been counted.
 import asyncio
 import json
 
-from prometheus_client import REGISTRY, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client import REGISTRY
 
+from conftest import exposed, series
 from switchboard_classifier import metrics
 from switchboard_classifier.app import ClassifierState, classify_batch, create_app, maybe_reload
 from switchboard_classifier.combine import Classifier
@@ -22,8 +22,6 @@ from switchboard_classifier.rules import IRRELEVANT, Ruleset
 from switchboard_classifier.settings import ClassifierSettings
 from switchboard_shared.events import DeadLetter, MentionIn, MentionReceived, Urgency
 
-Series = tuple[str, frozenset[tuple[str, str]]]
-
 RULES = """
 version: "{version}"
 topics:
@@ -31,20 +29,6 @@ topics:
   praise: ['thank you']
 urgency: {{critical_topics: [{topic}], low_topics: [praise]}}
 """
-
-
-def exposed() -> dict[Series, float]:
-    """Every sample the global registry exposes, by name and labels."""
-    text = generate_latest(REGISTRY).decode()
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def series(name: str, **labels: str) -> Series:
-    return (name, frozenset(labels.items()))
 
 
 def topic_tags(topic: str) -> float | None:

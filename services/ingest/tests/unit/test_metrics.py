@@ -9,28 +9,13 @@ import asyncio
 
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
+from conftest import Series, exposed, series
 from switchboard_ingest import app as ingest_app
 from switchboard_ingest import metrics
 from switchboard_ingest.intake import Intake
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import Source
-
-Series = tuple[str, frozenset[tuple[str, str]]]
-
-
-def exposed(text: str) -> dict[Series, float]:
-    """Every sample in a Prometheus text exposition, by name and labels."""
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def series(name: str, **labels: str) -> Series:
-    return (name, frozenset(labels.items()))
 
 
 def expected() -> list[Series]:

@@ -9,10 +9,10 @@ Queues named only in these tests (`metrics-test-...`) cannot have been counted.
 import os
 from types import SimpleNamespace
 
-from prometheus_client import REGISTRY, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client import REGISTRY
 from sqlalchemy import create_engine
 
+from conftest import exposed, series
 from switchboard_router import api, metrics
 from switchboard_router.app import create_app
 from switchboard_router.consumer import prepare
@@ -28,8 +28,6 @@ from switchboard_shared.events import (
     utc_now,
 )
 from switchboard_shared.kafka import encode
-
-Series = tuple[str, frozenset[tuple[str, str]]]
 
 POLICY = """
 version: "metrics-test"
@@ -52,20 +50,6 @@ sla:
       - {after_seconds: 60, move_to: supervisor, escalate: true}
       - {after_seconds: 120, move_to: metrics-test-last-resort}
 """
-
-
-def exposed() -> dict[Series, float]:
-    """Every sample the global registry exposes, by name and labels."""
-    text = generate_latest(REGISTRY).decode()
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def series(name: str, **labels: str) -> Series:
-    return (name, frozenset(labels.items()))
 
 
 def test_the_policy_names_its_fixed_queues_but_not_templates_or_globs():
