@@ -33,8 +33,12 @@ class LanguageDetector:
     def __init__(self, languages: Sequence[str] = DEFAULT_LANGUAGES) -> None:
         self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         self._identifier.set_languages(list(languages))
+        # py3langid keeps the model of all 97 languages to restrict again later;
+        # the set is fixed here, so let those 19 MB go.
+        self._identifier._full_model = None
         self.languages = tuple(languages)
-        self._next = np.asarray(self._identifier.tk_nextmove, dtype=np.intp)
+        # A view of py3langid's own table (about 10 million entries), not a copy.
+        self._next = np.frombuffer(self._identifier.tk_nextmove, dtype=np.uint32)
         self._rowbase = np.asarray(self._identifier._rowbase, dtype=np.intp)
         self._output = np.asarray(self._identifier.tk_output, dtype=np.intp)
 
