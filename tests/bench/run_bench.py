@@ -440,9 +440,11 @@ async def open_loop(
     batch = max(1, int(rate / 20))  # twenty requests a second in all
     run = uuid.uuid4().hex[:8]
     queued_at: dict[str, float] = {}
+    written_at: dict[str, float] = {}  # when ingest wrote the raw record (its producer's clock)
 
     consumer = AIOKafkaConsumer(
         ROUTED.name(stack.prefix),
+        RAW.name(stack.prefix),
         bootstrap_servers=settings.kafka_bootstrap_servers,
         auto_offset_reset="latest",
         enable_auto_commit=False,
@@ -456,7 +458,12 @@ async def open_loop(
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=10_000)
             now = time.time()
-            for records in batches.values():
+            for tp, records in batches.items():
+                if tp.topic == raw_topic:  # keyed by mention id: no need to parse
+                    for record in records:
+                        if record.key is not None:
+                            written_at.setdefault(record.key.decode(), record.timestamp / 1000)
+                    continue
                 for record in records:
                     event = json.loads(record.value)
                     if event.get("action") == "queued" and event["mention_id"] not in queued_at:
@@ -464,6 +471,7 @@ async def open_loop(
                             record.timestamp / 1000 if record.timestamp else now
                         )
 
+    raw_topic = RAW.name(stack.prefix)
     watcher = asyncio.create_task(watch())
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(max_workers=clients) as executor:
@@ -495,6 +503,12 @@ async def open_loop(
     await watcher
     await consumer.stop()
     latencies = [queued_at[m] - t for m, t in accepted_at.items() if m in queued_at]
+    # Server side: from the raw record ingest wrote to the routed event, both stamped
+    # by the services' producers. Unlike the client's clock, it cannot be thrown off
+    # by load-generator processes starved of CPU (which made burst figures negative).
+    served = [
+        queued_at[m] - written_at[m] for m in accepted_at if m in queued_at and m in written_at
+    ]
     lost = len(set(accepted_at) - set(queued_at))
     return {
         "offered_per_s": rate,
@@ -513,6 +527,12 @@ async def open_loop(
         "p99_ms": round(percentile(latencies, 99) * 1000, 1),
         "p999_ms": round(percentile(latencies, 99.9) * 1000, 1),
         "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
+        "server_side": {
+            "measured": len(served),
+            "p50_ms": round(percentile(served, 50) * 1000, 1),
+            "p99_ms": round(percentile(served, 99) * 1000, 1),
+            "p999_ms": round(percentile(served, 99.9) * 1000, 1),
+        },
     }
 
 
@@ -655,7 +675,15 @@ def table(report: dict[str, Any]) -> str:
             (
                 "p50 / p99 / p99.9 at 1,000/s",
                 f"{at_1000['p50_ms']} / {at_1000['p99_ms']} / {at_1000['p999_ms']} ms",
-                "p99 target <= 250 ms",
+                "p99 target <= 250 ms (client: 202 -> queued)",
+            )
+        )
+        server = at_1000["server_side"]
+        rows.append(
+            (
+                "  the same, server side",
+                f"{server['p50_ms']} / {server['p99_ms']} / {server['p999_ms']} ms",
+                "raw record written -> routed event",
             )
         )
     if "burst" in report:
@@ -665,7 +693,8 @@ def table(report: dict[str, Any]) -> str:
                 "burst x10",
                 f"{b['accepted']:,} accepted, {b['refused']:,} refused",
                 f"not queued after drain: {b['not_queued_after_drain']}, drained in "
-                f"{b['drain_seconds']} s, offer on schedule: {b['offer_on_schedule']}",
+                f"{b['drain_seconds']} s, offer on schedule: {b['offer_on_schedule']}, "
+                f"server-side p99 {b['server_side']['p99_ms']} ms",
             )
         )
     for name, mb in rss.items():
