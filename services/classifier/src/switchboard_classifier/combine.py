@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -41,13 +42,16 @@ from switchboard_shared.events import Classification, Location, MentionIn, Urgen
 
 _URGENCIES = tuple(Urgency(label) for label in URGENCY_LABELS)
 _RANK_INDEX = {urgency: URGENCY_LABELS.index(urgency.value) for urgency in _URGENCIES}
+_RANK = {urgency: urgency.rank for urgency in _URGENCIES}  # a dict lookup, not a property call
 # Model topics below this probability are left out of `topic_scores`.
 TOPIC_SCORE_FLOOR = 0.1
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """One classification as plain values; `Classifier.classification` makes the event."""
+class Decision(NamedTuple):
+    """One classification as plain values; `Classifier.classification` makes the event.
+
+    A named tuple: one is made per mention, and a tuple is built in C.
+    """
 
     urgency: Urgency
     score: float
@@ -172,10 +176,11 @@ class Classifier:
         model_urgency: Urgency | None = None
         model_p = 0.0
         if probs is not None:
-            best = max(range(len(probs)), key=probs.__getitem__)
-            model_urgency, model_p = _URGENCIES[best], probs[best]
+            model_p = max(probs)
+            model_urgency = _URGENCIES[probs.index(model_p)]
 
         rule_topics = list(verdict.topics) if verdict and not verdict.suppressed else []
+        rank = _RANK
         held = bool(verdict and (verdict.suppressed or verdict.negated))
         if verdict and verdict.critical_hit:
             urgency = Urgency.CRITICAL
@@ -183,13 +188,13 @@ class Classifier:
             urgency = verdict.urgency if verdict and verdict.topics else Urgency.LOW
             if model_urgency is not None:
                 confident = model_p >= self.model_confidence or verdict is None
-                if confident and model_urgency.rank < urgency.rank:
+                if confident and rank[model_urgency] < rank[urgency]:
                     ceiling = Urgency.NORMAL if held else Urgency.CRITICAL
                     if verdict and verdict.topics:
                         # Beside rules that fired, the model raises by one level at most.
-                        ceiling = _URGENCIES[max(ceiling.rank, urgency.rank - 1)]
-                    raised = model_urgency if model_urgency.rank >= ceiling.rank else ceiling
-                    if raised.rank < urgency.rank:
+                        ceiling = _URGENCIES[max(rank[ceiling], rank[urgency] - 1)]
+                    raised = model_urgency if rank[model_urgency] >= rank[ceiling] else ceiling
+                    if rank[raised] < rank[urgency]:
                         urgency = raised
                         reasons.append(
                             Hit(rule="model", label=urgency.value, matched=(f"{model_p:.2f}",))
@@ -201,7 +206,7 @@ class Classifier:
         else:
             score = RULE_SCORE[urgency]
 
-        topics = [t for t in self.ruleset.topic_names if t in rule_topics]
+        topics = rule_topics  # already in the rule set's order
         for t in rule_topics:
             topic_scores[t] = max(topic_scores.get(t, 0.0), RULE_SCORE[Urgency.CRITICAL])
         if not (verdict and verdict.suppressed):

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import ahocorasick  # type: ignore[import-untyped,import-not-found,unused-ignore]
 import yaml
@@ -52,9 +52,8 @@ class Street:
     line: LineString
 
 
-@dataclass(frozen=True)
-class Found:
-    """A located mention: the place and the district it falls in."""
+class Found(NamedTuple):
+    """A located mention: the place and the district it falls in (one per mention: a tuple)."""
 
     location: Location | None
     district: str | None

@@ -96,6 +96,7 @@ def _patterns(value: Any, where: str) -> list[str]:
 
 TOPICS = "topics"
 LEXICONS = (TOPICS, *CUE_PACKS)
+_REASON_CUES = CUE_PACKS[1:]  # idioms give their own reasons where they hold a topic down
 # pack language -> lexicon -> the expression to run
 Plan = dict[str, dict[str, re.Pattern[str]]]
 _SUBSET_CACHE_LIMIT = 4096
@@ -438,9 +439,12 @@ def to_reasons(hits: Sequence[Hit]) -> tuple[Reason, ...]:
     return tuple(Reason(rule=h.rule, label=h.label, matched=h.matched) for h in hits)
 
 
-@dataclass(frozen=True)
-class RuleVerdict:
-    """What the rules found in one text, before the model has its say."""
+class RuleVerdict(NamedTuple):
+    """What the rules found in one text, before the model has its say.
+
+    A named tuple rather than a frozen dataclass: one is made per mention, and
+    a tuple is built in C.
+    """
 
     urgency: Urgency
     topics: tuple[str, ...]
@@ -523,7 +527,7 @@ def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVe
     for topic, words_found in found.items():
         reasons.append(Hit(rule=f"topics.{topic}", label=topic, matched=tuple(words_found)))
     if cues:
-        for cue in CUE_PACKS[1:]:
+        for cue in _REASON_CUES:
             if cue in cues:
                 reasons.append(Hit(rule=cue, label=cue, matched=tuple(cues[cue])))
     shouting = _has_shouting(original)
@@ -541,7 +545,10 @@ def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVe
     groups = ruleset.urgency_groups
     topics = found.keys()
     critical_hit = False
-    if suppressed and topics:
+    if not found:  # no topic: only a threat to life makes it more than low
+        critical_hit = danger and not negated and not suppressed
+        urgency = Urgency.CRITICAL if critical_hit else Urgency.LOW
+    elif suppressed:
         reasons.append(Hit(rule="suppressed", label="low", matched=()))
         urgency = Urgency.LOW
     elif topics & groups["critical_topics"]:
