@@ -213,7 +213,9 @@ def train(
 
     created = datetime.now(UTC)
     meta = {
-        "version": f"{created:%Y%m%d}-{(data_hash or 'nodata')[:8]}",
+        # to the second: two models trained the same day on the same data (other
+        # options, another format) must not record the same version
+        "version": f"{created:%Y%m%dT%H%M%S}-{(data_hash or 'nodata')[:8]}",
         "created": created.isoformat(timespec="seconds"),
         "format": FORMAT,
         "features": features.DESCRIPTION,
