@@ -22,7 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json as json_bytes
 
 from switchboard_classifier.combine import Classifier, Decision
-from switchboard_classifier.evaluation import evaluate, read_records, to_json
+from switchboard_classifier.evaluation import cross_validate, evaluate, read_records, to_json
 from switchboard_classifier.model import ModelError, TextModel, data_sha256, train
 from switchboard_classifier.place import Places
 from switchboard_classifier.rules import Ruleset, RulesetError
@@ -182,7 +182,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 2
     with _open(str(args.data)) as stream:
         records = read_records(stream)
-    print(to_json(evaluate(classifier, records)))
+    if args.folds:
+        try:
+            print(to_json(cross_validate(classifier, records, folds=args.folds)))
+        except ModelError as exc:
+            print(f"cannot cross-validate: {exc}", file=sys.stderr)
+            return 2
+    else:
+        print(to_json(evaluate(classifier, records)))
     return 0
 
 
@@ -210,5 +217,11 @@ def add_parsers(sub: Any) -> None:
 
     evaluate_p = sub.add_parser("evaluate", help="score the classifier on a gold-format file")
     evaluate_p.add_argument("--data", type=Path, required=True)
+    evaluate_p.add_argument(
+        "--folds",
+        type=int,
+        default=0,
+        help="cross-validate: retrain the model on all folds but one, score the one left out",
+    )
     classifier_options(evaluate_p)
     evaluate_p.set_defaults(func=cmd_evaluate)

@@ -220,3 +220,42 @@ def test_classify_reports_every_bad_line_and_still_classifies_the_good_ones(tmp_
     reported = [line.split(":")[0] for line in captured.err.splitlines()]
     assert reported == ["line 2", "line 3", "line 4"]
     assert "line 4: text:" in captured.err
+
+
+def test_evaluate_cross_validates_with_folds(tmp_path, capsys):
+    rows = [
+        ("Shots fired near the school right now", "critical", "active_threat"),
+        ("someone got shot on main street", "critical", "active_threat"),
+        ("thank you officers for your help", "low", "praise"),
+        ("great job police department today", "low", "praise"),
+        ("my bike was stolen last week", "normal", "property_crime"),
+        ("car broken into overnight on oak", "normal", "property_crime"),
+    ]
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(
+        "".join(
+            json.dumps(
+                {"text": f"{t} ({n})", "urgency": u, "topics": [topic], "hard_negative": False}
+            )
+            + "\n"
+            for n in range(3)
+            for t, u, topic in rows
+        )
+    )
+    assert main(["evaluate", "--data", str(gold), "--folds", "2"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["cross_validation"] == {"folds": 2, "seed": 7}
+    assert report["records"] == 18
+    assert report["versions"]["model"] == "retrained per fold"
+    assert sum(map(sum, report["urgency"]["confusion_matrix"]["matrix"])) == 18
+
+
+def test_cross_validation_that_cannot_train_says_why(tmp_path, capsys):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(
+        "".join(json.dumps({"text": f"thanks {n}", "urgency": "low"}) + "\n" for n in range(4))
+    )
+    assert main(["evaluate", "--data", str(gold), "--folds", "2"]) == 2
+    assert "cannot cross-validate: training needs records of at least two urgency labels" in (
+        capsys.readouterr().err
+    )

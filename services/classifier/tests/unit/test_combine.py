@@ -69,3 +69,64 @@ def test_mentions_bring_their_geo_point_and_stated_language(classifier):
     assert c.urgency is Urgency.CRITICAL
     assert c.location is not None and c.location.how == "geo"
     assert c.district == "Northside"
+
+
+def _fixed(probabilities):
+    class Fixed(TextModel):
+        def predict(self, texts):
+            p = super().predict(texts)
+            p.urgency[:] = probabilities
+            return p
+
+    base = TextModel.load()
+    return Fixed(base.weights, base.bias, base.topic_labels, base.meta)
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "expected"),
+    [
+        ([0.55, 0.15, 0.15, 0.15], Urgency.HIGH),  # unsure of critical: high, not critical
+        ([0.75, 0.10, 0.10, 0.05], Urgency.CRITICAL),  # sure enough
+    ],
+)
+def test_the_model_alone_needs_more_confidence_to_raise_to_critical(probabilities, expected):
+    # "my husband hasn't come back" is a missing person (high) by the rules; the
+    # model may raise it one level, to critical only when it is sure.
+    c = Classifier(ruleset=Ruleset.load(), model=_fixed(probabilities), critical_confidence=0.6)
+    (result,) = c.classify_texts(["my husband went hiking and hasn't come back"], languages=["en"])
+    assert result.urgency is expected
+    # the model's reason is there exactly when the model raised the mention
+    assert ("model" in [r.rule for r in result.reasons]) is (expected is Urgency.CRITICAL)
+
+
+def test_cross_validation_classifies_each_record_by_a_model_that_never_saw_it(monkeypatch):
+    from switchboard_classifier import evaluation, model
+
+    records = [
+        {"text": f"{word} number {i}", "urgency": label, "topics": [topic]}
+        for i, (word, label, topic) in enumerate(
+            [("shots", "critical", "active_threat"), ("thanks", "low", "praise")] * 6
+        )
+    ]
+    seen: list[set[str]] = []
+    real_train = model.train
+
+    def recording_train(fitted, **kwargs):
+        seen.append({r["text"] for r in fitted})
+        return real_train(fitted, **kwargs)
+
+    monkeypatch.setattr(model, "train", recording_train)
+    classified: list[tuple[set[str], list[str]]] = []
+    real_classify = Classifier.classify_texts
+
+    def recording_classify(self, texts, **kwargs):
+        classified.append((seen[-1], list(texts)))
+        return real_classify(self, texts, **kwargs)
+
+    monkeypatch.setattr(Classifier, "classify_texts", recording_classify)
+    report = evaluation.cross_validate(Classifier(ruleset=Ruleset.load()), records, folds=3)
+    assert len(seen) == 3 and report["records"] == 12
+    assert sorted(t for _, texts in classified for t in texts) == sorted(r["text"] for r in records)
+    for training, texts in classified:
+        assert not training & set(texts)
+    assert report["cross_validation"] == {"folds": 3, "seed": 7}
