@@ -22,8 +22,15 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json as json_bytes
 
 from switchboard_classifier.combine import Classifier, Decision
-from switchboard_classifier.evaluation import cross_validate, evaluate, read_records, to_json
-from switchboard_classifier.model import ModelError, TextModel, data_sha256, train
+from switchboard_classifier.evaluation import (
+    cross_predictions,
+    cross_validate,
+    evaluate,
+    fit_calibration,
+    read_records,
+    to_json,
+)
+from switchboard_classifier.model import URGENCY_LABELS, ModelError, TextModel, data_sha256, train
 from switchboard_classifier.place import Places
 from switchboard_classifier.rules import Ruleset, RulesetError
 from switchboard_shared.events import MentionIn
@@ -152,10 +159,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"cannot train: {exc}", file=sys.stderr)
         return 2
     model.meta["training_data"] = args.data.name
+    ruleset = Ruleset.load(args.rules)
+    # How often each score is right, measured on records each fold's model never saw.
+    try:
+        held_out_predictions = cross_predictions(Classifier(ruleset=ruleset, model=model), records)
+    except ModelError as exc:  # too few records to split: scores stay as they are
+        print(f"scores not calibrated: {exc} in a fold", file=sys.stderr)
+    else:
+        model.meta["calibration"] = fit_calibration(
+            [
+                (p.score, r["urgency"] == p.urgency.value)
+                for r, p in zip(records, held_out_predictions, strict=True)
+                if r.get("urgency") in URGENCY_LABELS
+            ]
+        )
     if args.eval:
         with args.eval.open(encoding="utf-8") as stream:
             held_out = read_records(stream)
-        ruleset = Ruleset.load(args.rules)
         model.meta["metrics"] = {
             "data": args.eval.name,
             "data_sha256": data_sha256(args.eval),

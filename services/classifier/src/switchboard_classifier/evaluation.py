@@ -47,8 +47,39 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
 
 
+def calibration(scored: Sequence[tuple[float, bool]], bins: int = 10) -> dict[str, Any]:
+    """How far the urgency score is from how often the urgency is right.
+
+    Scores are put in `bins` equal-width bins; in each, the mean score is set
+    against the share that was right. The expected calibration error (ECE) is
+    the mean gap, weighted by how many scores fell in the bin: 0 means a
+    score of 0.8 is right 80 % of the time.
+    """
+    if not scored:
+        return {"ece": None, "bins": []}
+    table = []
+    ece = 0.0
+    for k in range(bins):
+        low, high = k / bins, (k + 1) / bins
+        members = [(s, ok) for s, ok in scored if low <= s < high or (k == bins - 1 and s == 1.0)]
+        if not members:
+            continue
+        mean_score = sum(s for s, _ in members) / len(members)
+        right = sum(ok for _, ok in members) / len(members)
+        ece += len(members) / len(scored) * abs(mean_score - right)
+        table.append(
+            {
+                "scores": f"{low:.1f}-{high:.1f}",
+                "count": len(members),
+                "mean_score": round(mean_score, 3),
+                "right": round(right, 3),
+            }
+        )
+    return {"ece": round(ece, 4), "bins": table}
+
+
 def score(records: Sequence[dict[str, Any]], predicted: Sequence[Classification]) -> dict[str, Any]:
-    """Per-label precision/recall/F1, macro-F1, confusion matrix, topic micro-F1, hard negatives."""
+    """Per-label precision/recall/F1, macro-F1, confusion matrix, calibration, topics, hard negatives."""
     report: dict[str, Any] = {"records": len(records)}
     pairs = [
         (r["urgency"], p.urgency.value)
@@ -65,7 +96,13 @@ def score(records: Sequence[dict[str, Any]], predicted: Sequence[Classification]
             fp = sum(matrix[j][k] for j in range(len(URGENCY_LABELS))) - tp
             fn = sum(matrix[k]) - tp
             per_label[label] = {**_prf(tp, fp, fn), "support": sum(matrix[k])}
+        scored = [
+            (p.score, r["urgency"] == p.urgency.value)
+            for r, p in zip(records, predicted, strict=True)
+            if r.get("urgency") in URGENCY_LABELS
+        ]
         report["urgency"] = {
+            "calibration": calibration(scored),
             "per_label": per_label,
             "macro_f1": round(sum(v["f1"] for v in per_label.values()) / len(per_label), 4),
             "accuracy": round(sum(t == g for t, g in pairs) / len(pairs), 4),
@@ -114,16 +151,10 @@ def evaluate(classifier: Classifier, records: Sequence[dict[str, Any]]) -> dict[
     return report
 
 
-def cross_validate(
+def cross_predictions(
     classifier: Classifier, records: Sequence[dict[str, Any]], folds: int = 4, seed: int = 7
-) -> dict[str, Any]:
-    """Score a model on records it never saw: train on all folds but one, classify that one.
-
-    The classifier's rules, places and thresholds are kept; only its model is
-    retrained per fold. The figures are over every record, each classified by
-    the model of the one fold that left it out. The test split flatters the
-    rules (they were written with it in view); this does not flatter the model.
-    """
+) -> list[Classification]:
+    """Each record classified by a model trained on the other folds (rules kept)."""
     order = list(range(len(records)))
     random.Random(seed).shuffle(order)
     predicted: list[Classification | None] = [None] * len(records)
@@ -134,10 +165,65 @@ def cross_validate(
         results = trial.classify_texts([records[i]["text"] for i in held_out])
         for i, classification in zip(held_out, results, strict=True):
             predicted[i] = classification
-    report = score(records, [p for p in predicted if p is not None])
+    return [p for p in predicted if p is not None]
+
+
+def cross_validate(
+    classifier: Classifier, records: Sequence[dict[str, Any]], folds: int = 4, seed: int = 7
+) -> dict[str, Any]:
+    """Score a model on records it never saw: train on all folds but one, classify that one.
+
+    The classifier's rules, places and thresholds are kept; only its model is
+    retrained per fold. The figures are over every record, each classified by
+    the model of the one fold that left it out. The test split flatters the
+    rules (they were written with it in view); this does not flatter the model.
+    """
+    report = score(records, cross_predictions(classifier, records, folds, seed))
     report["cross_validation"] = {"folds": folds, "seed": seed}
     report["versions"] = {**classifier.versions, "model": "retrained per fold"}
     return report
+
+
+def fit_calibration(
+    scored: Sequence[tuple[float, bool]], bins: int = 10, prior: float = 5.0
+) -> dict[str, Any]:
+    """A map from raw urgency score to how often that urgency is right, for `combine`.
+
+    Histogram binning: in each bin, the share that was right, pulled towards
+    the bin's mean score by `prior` pseudo-counts (a bin of three says little),
+    then made non-decreasing (pool adjacent violators), since a higher raw
+    score must never mean less confidence. Stored as points (raw, calibrated)
+    between which `combine` interpolates.
+    """
+    points: list[list[float]] = []  # [mean raw score, calibrated, weight]
+    for k in range(bins):
+        low, high = k / bins, (k + 1) / bins
+        members = [(s, ok) for s, ok in scored if low <= s < high or (k == bins - 1 and s == 1.0)]
+        if not members:
+            continue
+        mean_score = sum(s for s, _ in members) / len(members)
+        right = sum(ok for _, ok in members)
+        points.append(
+            [mean_score, (right + prior * mean_score) / (len(members) + prior), len(members)]
+        )
+    merged: list[list[float]] = []
+    for point in points:
+        merged.append(point)
+        while len(merged) > 1 and merged[-2][1] > merged[-1][1]:
+            b, a = merged.pop(), merged.pop()
+            weight = a[2] + b[2]
+            merged.append(
+                [
+                    (a[0] * a[2] + b[0] * b[2]) / weight,
+                    (a[1] * a[2] + b[1] * b[2]) / weight,
+                    weight,
+                ]
+            )
+    return {
+        "method": f"histogram binning, {bins} bins, prior {prior}, non-decreasing",
+        "records": len(scored),
+        "points": [[round(x, 4), round(y, 4)] for x, y, _ in merged],
+    }
 
 
 def to_json(report: dict[str, Any]) -> str:
