@@ -29,8 +29,9 @@ from switchboard_classifier.evaluation import (
     fit_calibration,
     read_records,
     to_json,
+    urgency_outcomes,
 )
-from switchboard_classifier.model import URGENCY_LABELS, ModelError, TextModel, data_sha256, train
+from switchboard_classifier.model import ModelError, TextModel, data_sha256, train
 from switchboard_classifier.place import Places
 from switchboard_classifier.rules import Ruleset, RulesetError
 from switchboard_shared.events import MentionIn
@@ -50,6 +51,15 @@ def build_classifier(args: argparse.Namespace) -> Classifier:
         model=None if args.no_model else TextModel.load(args.model),
         places=Places.load(args.gazetteer, args.districts),
     )
+
+
+def _load_or_explain(args: argparse.Namespace) -> Classifier | None:
+    """The classifier the options ask for, or None after saying on stderr why not."""
+    try:
+        return build_classifier(args)
+    except (RulesetError, ModelError, OSError, ValueError) as exc:
+        print(f"cannot load the classifier: {exc}", file=sys.stderr)
+        return None
 
 
 def output_record(mention_id: str, d: Decision, versions: dict[str, str | None]) -> dict[str, Any]:
@@ -120,10 +130,8 @@ def _parse(chunk: list[tuple[int, str]]) -> tuple[list[MentionIn], list[tuple[in
 
 def cmd_classify(args: argparse.Namespace) -> int:
     """Classify JSON-lines mentions with the rules and model the stream uses."""
-    try:
-        classifier = build_classifier(args)
-    except (RulesetError, ModelError, OSError, ValueError) as exc:
-        print(f"cannot load the classifier: {exc}", file=sys.stderr)
+    classifier = _load_or_explain(args)
+    if classifier is None:
         return 2
     # The classifier's many long-lived objects need never be scanned by the cycle
     # collector again; without this it keeps re-walking them as mentions come and go.
@@ -166,13 +174,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ModelError as exc:  # too few records to split: scores stay as they are
         print(f"scores not calibrated: {exc} in a fold", file=sys.stderr)
     else:
-        model.meta["calibration"] = fit_calibration(
-            [
-                (p.score, r["urgency"] == p.urgency.value)
-                for r, p in zip(records, held_out_predictions, strict=True)
-                if r.get("urgency") in URGENCY_LABELS
-            ]
-        )
+        model.meta["calibration"] = fit_calibration(urgency_outcomes(records, held_out_predictions))
     if args.eval:
         with args.eval.open(encoding="utf-8") as stream:
             held_out = read_records(stream)
@@ -195,10 +197,8 @@ def _no_rules(ruleset: Ruleset) -> Ruleset:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Print per-label precision/recall/F1, macro-F1 and the confusion matrix as JSON."""
-    try:
-        classifier = build_classifier(args)
-    except (RulesetError, ModelError, OSError, ValueError) as exc:
-        print(f"cannot load the classifier: {exc}", file=sys.stderr)
+    classifier = _load_or_explain(args)
+    if classifier is None:
         return 2
     with _open(str(args.data)) as stream:
         records = read_records(stream)

@@ -47,6 +47,32 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
 
 
+def _binned(
+    scored: Sequence[tuple[float, bool]], bins: int
+) -> list[tuple[float, float, int, float]]:
+    """Equal-width bins of (score, right) pairs, those that hold any:
+    (bin start, mean score, count, share right). A score of 1.0 is in the last bin."""
+    members: list[list[tuple[float, bool]]] = [[] for _ in range(bins)]
+    for s, ok in scored:
+        members[min(int(s * bins), bins - 1)].append((s, ok))
+    return [
+        (k / bins, sum(s for s, _ in m) / len(m), len(m), sum(ok for _, ok in m) / len(m))
+        for k, m in enumerate(members)
+        if m
+    ]
+
+
+def urgency_outcomes(
+    records: Sequence[dict[str, Any]], predicted: Sequence[Classification]
+) -> list[tuple[float, bool]]:
+    """(score, whether the urgency was right) for every record labelled with an urgency."""
+    return [
+        (p.score, r["urgency"] == p.urgency.value)
+        for r, p in zip(records, predicted, strict=True)
+        if r.get("urgency") in URGENCY_LABELS
+    ]
+
+
 def calibration(scored: Sequence[tuple[float, bool]], bins: int = 10) -> dict[str, Any]:
     """How far the urgency score is from how often the urgency is right.
 
@@ -57,25 +83,20 @@ def calibration(scored: Sequence[tuple[float, bool]], bins: int = 10) -> dict[st
     """
     if not scored:
         return {"ece": None, "bins": []}
-    table = []
-    ece = 0.0
-    for k in range(bins):
-        low, high = k / bins, (k + 1) / bins
-        members = [(s, ok) for s, ok in scored if low <= s < high or (k == bins - 1 and s == 1.0)]
-        if not members:
-            continue
-        mean_score = sum(s for s, _ in members) / len(members)
-        right = sum(ok for _, ok in members) / len(members)
-        ece += len(members) / len(scored) * abs(mean_score - right)
-        table.append(
+    table = _binned(scored, bins)
+    ece = sum(count / len(scored) * abs(mean - right) for _, mean, count, right in table)
+    return {
+        "ece": round(ece, 4),
+        "bins": [
             {
-                "scores": f"{low:.1f}-{high:.1f}",
-                "count": len(members),
-                "mean_score": round(mean_score, 3),
+                "scores": f"{low:.1f}-{low + 1 / bins:.1f}",
+                "count": count,
+                "mean_score": round(mean, 3),
                 "right": round(right, 3),
             }
-        )
-    return {"ece": round(ece, 4), "bins": table}
+            for low, mean, count, right in table
+        ],
+    }
 
 
 def score(records: Sequence[dict[str, Any]], predicted: Sequence[Classification]) -> dict[str, Any]:
@@ -96,13 +117,8 @@ def score(records: Sequence[dict[str, Any]], predicted: Sequence[Classification]
             fp = sum(matrix[j][k] for j in range(len(URGENCY_LABELS))) - tp
             fn = sum(matrix[k]) - tp
             per_label[label] = {**_prf(tp, fp, fn), "support": sum(matrix[k])}
-        scored = [
-            (p.score, r["urgency"] == p.urgency.value)
-            for r, p in zip(records, predicted, strict=True)
-            if r.get("urgency") in URGENCY_LABELS
-        ]
         report["urgency"] = {
-            "calibration": calibration(scored),
+            "calibration": calibration(urgency_outcomes(records, predicted)),
             "per_label": per_label,
             "macro_f1": round(sum(v["f1"] for v in per_label.values()) / len(per_label), 4),
             "accuracy": round(sum(t == g for t, g in pairs) / len(pairs), 4),
@@ -195,17 +211,11 @@ def fit_calibration(
     score must never mean less confidence. Stored as points (raw, calibrated)
     between which `combine` interpolates.
     """
-    points: list[list[float]] = []  # [mean raw score, calibrated, weight]
-    for k in range(bins):
-        low, high = k / bins, (k + 1) / bins
-        members = [(s, ok) for s, ok in scored if low <= s < high or (k == bins - 1 and s == 1.0)]
-        if not members:
-            continue
-        mean_score = sum(s for s, _ in members) / len(members)
-        right = sum(ok for _, ok in members)
-        points.append(
-            [mean_score, (right + prior * mean_score) / (len(members) + prior), len(members)]
-        )
+    # [mean raw score, calibrated, weight] per bin
+    points = [
+        [mean, (right * count + prior * mean) / (count + prior), count]
+        for _, mean, count, right in _binned(scored, bins)
+    ]
     merged: list[list[float]] = []
     for point in points:
         merged.append(point)

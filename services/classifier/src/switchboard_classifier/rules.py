@@ -244,10 +244,6 @@ class Prefilter:
             for language, lexicons in grouped.items()
         }
 
-    def candidates(self, text: str) -> dict[str, dict[str, tuple[int, ...]]]:
-        """Pack language -> lexicon -> the indexes of its patterns that might match, in order."""
-        return self._group(self._hits(text))
-
     def plan(self, text: str) -> Plan:
         """Pack language -> lexicon -> the expression to run on `text` (cut to its candidates)."""
         hits = self._hits(text)
