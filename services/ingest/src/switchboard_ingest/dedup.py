@@ -20,7 +20,6 @@ worse failure for an operations centre.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -30,6 +29,7 @@ from aiokafka.errors import KafkaError
 
 from switchboard_ingest import metrics
 from switchboard_ingest.settings import IngestSettings
+from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.kafka import partitions_of
 from switchboard_shared.logs import fields
 from switchboard_shared.topics import RAW
@@ -70,25 +70,15 @@ class SeenMentions:
         self._expire(max(at, time.time()))
 
 
-class RawTopicTail:
+class RawTopicTail(BackgroundLoop):
     """Tails the raw topic into a SeenMentions; `caught_up` once the start-up backlog is read."""
+
+    task_name = "raw-topic-tail"
 
     def __init__(self, settings: IngestSettings, seen: SeenMentions) -> None:
         self.settings = settings
         self.seen = seen
         self.caught_up = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Begin tailing in the background."""
-        self._task = asyncio.create_task(self._run(), name="raw-topic-tail")
-
-    async def stop(self) -> None:
-        """Stop tailing."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _run(self) -> None:
         delay = 0.5

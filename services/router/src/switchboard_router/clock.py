@@ -16,7 +16,6 @@ escalate an item twice or expire a fresh claim.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ from switchboard_router.work import (
     record,
     reopen_values,
 )
+from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.events import MentionEscalated, RoutedAction, Urgency
 from switchboard_shared.logs import fields
 from switchboard_shared.topics import ESCALATED
@@ -349,8 +349,10 @@ def tick(engine: Engine, clock: Clock) -> dict[str, int]:
     }
 
 
-class ClockTask:
+class ClockTask(BackgroundLoop):
     """Runs `tick` every `interval` seconds in a thread until stopped."""
+
+    task_name = "router-clock"
 
     def __init__(
         self,
@@ -366,18 +368,6 @@ class ClockTask:
         self.lease_seconds = lease_seconds
         self.interval = interval
         self.after_tick = after_tick
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Tick in the background."""
-        self._task = asyncio.create_task(self._run(), name="router-clock")
-
-    async def stop(self) -> None:
-        """Stop ticking."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _run(self) -> None:
         while True:

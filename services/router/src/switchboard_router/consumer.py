@@ -13,7 +13,6 @@ redelivery mechanism); every later step of an item goes through the outbox
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from switchboard_router import metrics, store
 from switchboard_router.policy_file import PolicyHolder
 from switchboard_router.routing import Policy
 from switchboard_router.settings import RouterSettings
+from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.events import (
     DeadLetter,
     DeadLetterReason,
@@ -128,8 +128,10 @@ def prepare(
     return Prepared(event=event, item=item)
 
 
-class RouterConsumer:
+class RouterConsumer(BackgroundLoop):
     """Consumes classified mentions into the store until stopped."""
+
+    task_name = "router-consumer"
 
     def __init__(
         self, settings: RouterSettings, engine: Engine, policy: Policy | PolicyHolder
@@ -140,19 +142,11 @@ class RouterConsumer:
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.started = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._next_offsets: dict[TopicPartition, int] = {}
-
-    def start(self) -> None:
-        """Run the loop in the background."""
-        self._task = asyncio.create_task(self._run(), name="router-consumer")
 
     async def stop(self) -> None:
         """Stop the loop, then the clients."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await super().stop()
         if self.consumer is not None:
             await self.consumer.stop()
         if self.producer is not None:

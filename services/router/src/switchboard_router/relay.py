@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from switchboard_router import metrics
 from switchboard_router.models import outbox
 from switchboard_router.settings import RouterSettings
+from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.logs import fields
 from switchboard_shared.topics import ALL
 
@@ -76,8 +77,10 @@ def backlog(engine: Engine) -> int:
         return int(conn.scalar(select(func.count()).select_from(outbox)) or 0)
 
 
-class OutboxRelay:
+class OutboxRelay(BackgroundLoop):
     """Publishes the outbox whenever woken, and at least every second."""
+
+    task_name = "router-outbox-relay"
 
     def __init__(
         self,
@@ -90,24 +93,16 @@ class OutboxRelay:
         self.producer = producer
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Relay in the background."""
-        self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self._run(), name="router-outbox-relay")
+        self._loop = asyncio.get_running_loop()  # for wake() from other threads
+        super().start()
 
     def wake(self) -> None:
         """Publish soon (callable from any thread)."""
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._wake.set)
-
-    async def stop(self) -> None:
-        """Stop relaying; what is left waits in the outbox."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _run(self) -> None:
         while True:
