@@ -42,13 +42,6 @@ class LanguageDetector:
         self._rowbase = np.asarray(self._identifier._rowbase, dtype=np.intp)
         self._output = np.asarray(self._identifier.tk_output, dtype=np.intp)
 
-    def detect(self, text: str, stated: str | None = None) -> str:
-        """The primary language subtag: the stated one if any, else the detected one."""
-        if stated:
-            return primary_subtag(stated)
-        language, _ = self._identifier.classify(text)
-        return str(language)
-
     def _feature_counts(self, encoded: list[bytes]) -> sp.csr_matrix:
         """py3langid's byte automaton walked for every text of the batch at once.
 

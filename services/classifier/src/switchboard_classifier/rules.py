@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 import hyperscan  # type: ignore[import-untyped,import-not-found,unused-ignore]
 import yaml
 
-from switchboard_shared.events import Classification, MentionIn, Reason, Urgency
+from switchboard_shared.events import Classification, Reason, Urgency
 
 IRRELEVANT = "irrelevant"
 ANY_LANGUAGE = "*"
@@ -594,8 +594,3 @@ def classify_text(ruleset: Ruleset, text: str, language: str | None = None) -> C
         ruleset_version=ruleset.version,
         language=language,
     )
-
-
-def classify_mention(ruleset: Ruleset, mention: MentionIn) -> Classification:
-    """Classify a canonical mention by the rules alone."""
-    return classify_text(ruleset, mention.text, mention.language)
