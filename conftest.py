@@ -9,6 +9,8 @@ missing: a green run must mean they ran.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import signal
 import socket
@@ -290,3 +292,58 @@ def classifier_env(
         "SWITCHBOARD_CLASSIFIER_PORT": str(port),
         **extra,
     }
+
+
+def start_pipeline(
+    service_runner: Callable[[str, dict[str, str]], ServiceProcess],
+    port_factory: Callable[[], int],
+    *,
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    database_url: str,
+    keys_dir: Path,
+    api_key: str,
+    admin_token: str,
+) -> tuple[dict[str, str], dict[str, ServiceProcess]]:
+    """Ingest (taking `api_key` for every source), classifier and router as processes.
+
+    Returns their base URLs and processes, once every one answers /readyz; the
+    router's admin signs in with `admin_token`.
+    """
+    keys = keys_dir / "keys.json"
+    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    keys.write_text(json.dumps([{"name": "e2e", "sha256": digest, "sources": ["*"]}]))
+    ports = {name: port_factory() for name in ("ingest", "classifier", "router")}
+    common = {
+        "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "SWITCHBOARD_TOPIC_PREFIX": topic_prefix,
+        "SWITCHBOARD_LOG_LEVEL": "INFO",
+    }
+    processes = {
+        "ingest": service_runner(
+            "switchboard_ingest",
+            {
+                **common,
+                "SWITCHBOARD_INGEST_PORT": str(ports["ingest"]),
+                "SWITCHBOARD_INGEST_API_KEYS_FILE": str(keys),
+            },
+        ),
+        "classifier": service_runner(
+            "switchboard_classifier",
+            classifier_env(kafka_bootstrap, topic_prefix, ports["classifier"], **common),
+        ),
+        "router": service_runner(
+            "switchboard_router",
+            {
+                **common,
+                "SWITCHBOARD_ROUTER_PORT": str(ports["router"]),
+                "SWITCHBOARD_ROUTER_GROUP_ID": f"{topic_prefix}router",
+                "SWITCHBOARD_DATABASE_URL": database_url,
+                "SWITCHBOARD_ROUTER_BOOTSTRAP_ADMIN_TOKEN": admin_token,
+            },
+        ),
+    }
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    for name, process in processes.items():
+        process.wait_ready(f"{urls[name]}/readyz")
+    return urls, processes

@@ -13,8 +13,6 @@ Screenshots go to the test's temporary directory; set
 """
 
 import contextlib
-import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -22,6 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from conftest import start_pipeline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -87,56 +87,16 @@ def browser(chromium):
 
 @pytest.fixture
 def services(kafka_bootstrap, topic_prefix, database_url, port_factory, service_runner, tmp_path):
-    keys = tmp_path / "keys.json"
-    keys.write_text(
-        json.dumps(
-            [
-                {
-                    "name": "e2e",
-                    "sha256": hashlib.sha256(API_KEY.encode()).hexdigest(),
-                    "sources": ["*"],
-                }
-            ]
-        )
+    return start_pipeline(
+        service_runner,
+        port_factory,
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        database_url=database_url,
+        keys_dir=tmp_path,
+        api_key=API_KEY,
+        admin_token=ADMIN_TOKEN,
     )
-    ports = {name: port_factory() for name in ("ingest", "classifier", "router")}
-    common = {
-        "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "SWITCHBOARD_TOPIC_PREFIX": topic_prefix,
-        "SWITCHBOARD_LOG_LEVEL": "INFO",
-    }
-    processes = {
-        "ingest": service_runner(
-            "switchboard_ingest",
-            {
-                **common,
-                "SWITCHBOARD_INGEST_PORT": str(ports["ingest"]),
-                "SWITCHBOARD_INGEST_API_KEYS_FILE": str(keys),
-            },
-        ),
-        "classifier": service_runner(
-            "switchboard_classifier",
-            {
-                **common,
-                "SWITCHBOARD_CLASSIFIER_PORT": str(ports["classifier"]),
-                "SWITCHBOARD_CLASSIFIER_GROUP_ID": f"{topic_prefix}classifier",
-            },
-        ),
-        "router": service_runner(
-            "switchboard_router",
-            {
-                **common,
-                "SWITCHBOARD_ROUTER_PORT": str(ports["router"]),
-                "SWITCHBOARD_ROUTER_GROUP_ID": f"{topic_prefix}router",
-                "SWITCHBOARD_DATABASE_URL": database_url,
-                "SWITCHBOARD_ROUTER_BOOTSTRAP_ADMIN_TOKEN": ADMIN_TOKEN,
-            },
-        ),
-    }
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    for name, process in processes.items():
-        process.wait_ready(f"{urls[name]}/readyz")
-    return urls, processes
 
 
 def add_officer(router: str, name: str, role: str, queues: list[str]) -> tuple[str, str]:

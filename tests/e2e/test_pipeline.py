@@ -1,6 +1,5 @@
 """The whole pipeline: three services as processes on the real Kafka and PostgreSQL."""
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -8,6 +7,8 @@ import time
 
 import httpx
 import pytest
+
+from conftest import start_pipeline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -20,51 +21,16 @@ ROUTER_AUTH = {"authorization": f"Bearer {ROUTER_ADMIN_TOKEN}"}
 
 @pytest.fixture
 def pipeline(kafka_bootstrap, topic_prefix, database_url, port_factory, service_runner, tmp_path):
-    keys = tmp_path / "keys.json"
-    keys.write_text(
-        json.dumps(
-            [
-                {
-                    "name": "e2e",
-                    "sha256": hashlib.sha256(API_KEY.encode()).hexdigest(),
-                    "sources": ["*"],
-                }
-            ]
-        )
+    return start_pipeline(
+        service_runner,
+        port_factory,
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        database_url=database_url,
+        keys_dir=tmp_path,
+        api_key=API_KEY,
+        admin_token=ROUTER_ADMIN_TOKEN,
     )
-    ports = {name: port_factory() for name in ("ingest", "classifier", "router")}
-    common = {
-        "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "SWITCHBOARD_TOPIC_PREFIX": topic_prefix,
-        "SWITCHBOARD_LOG_LEVEL": "INFO",
-    }
-    services = {
-        "ingest": service_runner(
-            "switchboard_ingest", {**common, "SWITCHBOARD_INGEST_PORT": str(ports["ingest"])}
-        ),
-        "classifier": service_runner(
-            "switchboard_classifier",
-            {
-                **common,
-                "SWITCHBOARD_CLASSIFIER_PORT": str(ports["classifier"]),
-                "SWITCHBOARD_CLASSIFIER_GROUP_ID": f"{topic_prefix}classifier",
-            },
-        ),
-        "router": service_runner(
-            "switchboard_router",
-            {
-                **common,
-                "SWITCHBOARD_ROUTER_PORT": str(ports["router"]),
-                "SWITCHBOARD_ROUTER_GROUP_ID": f"{topic_prefix}router",
-                "SWITCHBOARD_DATABASE_URL": database_url,
-                "SWITCHBOARD_ROUTER_BOOTSTRAP_ADMIN_TOKEN": ROUTER_ADMIN_TOKEN,
-            },
-        ),
-    }
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    for name, process in services.items():
-        process.wait_ready(f"{urls[name]}/readyz")
-    return urls, services
 
 
 def find_item(router_url, queue_id, mention_id, timeout=60.0):
@@ -133,6 +99,7 @@ def test_a_malformed_mention_is_refused_naming_the_field(pipeline):
     response = httpx.post(
         f"{urls['ingest']}/v1/mentions",
         json={"source": "x", "source_id": "1", "created_at": "2026-11-29T22:00:00Z"},
+        headers=AUTH,
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "text"
