@@ -303,6 +303,7 @@ class DeadLetterReason(StrEnum):
     NORMALISATION = "normalisation"  # ingest: a platform item that maps to no mention
     RULE_ERROR = "rule_error"  # classifier: a rule or the model raised
     ROUTING_ERROR = "routing_error"  # router: the routing policy raised
+    STORE_ERROR = "store_error"  # router: the database refused the record's data
 
 
 class DeadLetter(_Frozen):

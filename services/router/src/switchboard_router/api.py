@@ -798,6 +798,7 @@ async def item_stream(
     request: Request,
     caller: CurrentCaller,
     engine: EngineDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     last_event_id: Annotated[str | None, Header(max_length=32)] = None,
 ) -> StreamingResponse:
     """Each change is `id: <audit id>`, `event: <action>`, `data: {...}`; reconnect with `Last-Event-ID`."""
@@ -813,11 +814,20 @@ async def item_stream(
                 "header.last-event-id: an audit id is required",
                 field="header.last-event-id",
             ) from exc
+    token = credentials.credentials if credentials is not None else ""
+
+    async def reauthenticate() -> Principal | None:
+        # The same check as every request's, repeated before each poll of a long-lived stream.
+        return await asyncio.to_thread(people.authenticate, engine, token=token)
+
+    settings = request.app.state.settings
     body = stream.events(
         engine,
         actor=caller,
+        reauthenticate=reauthenticate,
         last_event_id=resume,
-        poll_seconds=request.app.state.settings.router_stream_poll_seconds,
+        replay_max=settings.router_stream_replay_max,
+        poll_seconds=settings.router_stream_poll_seconds,
         disconnected=request.is_disconnected,
     )
     return StreamingResponse(

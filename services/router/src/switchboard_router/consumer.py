@@ -3,7 +3,15 @@
 Order per batch: store items (one database transaction) -> publish routed
 events and dead letters (await Kafka's acks) -> commit offsets. A crash at any
 point replays the batch, and replay changes nothing: an item is unique per
-mention id. A batch that cannot be stored is retried, never skipped.
+mention id.
+
+A batch the database cannot take because it is down or unreachable is
+retried with back-off, never skipped (the fault drills rely on that). A batch
+it refuses for its *data* (a value too long for its column, a constraint
+broken: `DataError`, `IntegrityError`) would fail the same way forever and
+stall every mention behind it, so it is split in halves, each stored in its
+own transaction, until the refused record stands alone; that one goes to the
+dead-letter topic with the database's reason and the rest are stored.
 
 The `queued` events are published here directly (the offsets are the
 redelivery mechanism); every later step of an item goes through the outbox
@@ -23,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
 from switchboard_router import metrics, store
 from switchboard_router.policy_file import PolicyHolder
@@ -54,6 +62,7 @@ class Prepared:
 
     event: MentionClassified
     item: store.NewItem
+    record: ConsumerRecord[Any, Any]
 
 
 def _dead(
@@ -125,7 +134,16 @@ def prepare(
         watch_queues=decision.watch_queues,
         queued_at=queued_at,
     )
-    return Prepared(event=event, item=item)
+    return Prepared(event=event, item=item, record=record)
+
+
+def db_error(exc: SQLAlchemyError) -> str:
+    """The database's reason without the statement or its parameters (mention text)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else None
+    if orig is None:
+        return type(exc).__name__
+    first_line = (str(orig).strip().splitlines() or [""])[0]
+    return f"{type(orig).__name__}: {first_line[:300]}"
 
 
 class RouterConsumer(BackgroundLoop):
@@ -207,7 +225,11 @@ class RouterConsumer(BackgroundLoop):
         unique = {r.item.mention_id: r for r in reversed(results) if isinstance(r, Prepared)}
         prepared = list(reversed(unique.values()))
         dead = [r for r in results if isinstance(r, DeadLetter)]
-        stored = await self._store(prepared)
+        stored, refused = await self._store(prepared)
+        dead += [
+            _dead(p.record, DeadLetterReason.STORE_ERROR, error, p.item.mention_id)
+            for p, error in refused
+        ]
         by_mention = {p.item.mention_id: p for p in prepared}
         now = utc_now()
         outgoing: list[tuple[str, str | None, bytes]] = []
@@ -268,13 +290,38 @@ class RouterConsumer(BackgroundLoop):
             if highwater is not None and position is not None:
                 metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, highwater - position))
 
-    async def _store(self, prepared: list[Prepared]) -> list[store.StoredItem]:
+    async def _store(
+        self, prepared: list[Prepared]
+    ) -> tuple[list[store.StoredItem], list[tuple[Prepared, str]]]:
+        """Store what the database takes; return it and the records it refused, with why."""
+        stored: list[store.StoredItem] = []
+        refused: list[tuple[Prepared, str]] = []
+        pending = [prepared] if prepared else []
+        while pending:
+            chunk = pending.pop()
+            try:
+                stored += await self._save(chunk)
+            except (DataError, IntegrityError) as exc:
+                if len(chunk) == 1:
+                    refused.append((chunk[0], db_error(exc)))
+                    continue
+                half = len(chunk) // 2
+                pending += [chunk[half:], chunk[:half]]  # the first half is tried first
+                log.warning(
+                    "the database refused a batch's data; splitting it",
+                    extra=fields(items=len(chunk), error=db_error(exc)),
+                )
+        return stored, refused
+
+    async def _save(self, chunk: list[Prepared]) -> list[store.StoredItem]:
         attempt = 0
         while True:
             try:
                 return await asyncio.to_thread(
-                    store.save_items, self.engine, new_items=[p.item for p in prepared]
+                    store.save_items, self.engine, new_items=[p.item for p in chunk]
                 )
+            except (DataError, IntegrityError):
+                raise
             except SQLAlchemyError as exc:
                 # Retrying holds the partition: no offset moves past an unstored item.
                 metrics.RETRIES.labels(metrics.Failed.DATABASE).inc()
@@ -282,9 +329,9 @@ class RouterConsumer(BackgroundLoop):
                 log.error(
                     "storing a batch failed; retrying",
                     extra=fields(
-                        items=len(prepared),
+                        items=len(chunk),
                         attempt=attempt + 1,
-                        error=repr(exc)[:300],
+                        error=db_error(exc),
                         retry_in=delay,
                     ),
                 )

@@ -37,6 +37,7 @@ DEAD_LETTER_REASONS = (
     DeadLetterReason.NOT_JSON,
     DeadLetterReason.SCHEMA,
     DeadLetterReason.ROUTING_ERROR,
+    DeadLetterReason.STORE_ERROR,
 )
 # The deadlines an item can miss, as the escalation event names them.
 BREACHES: tuple[str, ...] = get_args(MentionEscalated.model_fields["breach"].annotation)

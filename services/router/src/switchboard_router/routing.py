@@ -1,7 +1,7 @@
 """The router's pure core: which queue a classified mention goes to, and why.
 
 A policy is loaded from YAML and validated whole (errors name the rule and
-field). It has four parts:
+field). It has these parts:
 
 - `rules`, in order. Each rule has conditions (`when`) and actions. A rule
   with a `queue` is *terminal*: the first terminal rule that matches places
@@ -13,9 +13,18 @@ field). It has four parts:
 - `queues`: per-queue settings by id or glob (assignment mode, supervisor
   queue); the database may override them per queue.
 - `sla`: deadlines and escalation ladders (see `sla.py`).
+- `districts`: the known districts (id -> other spellings). Only these reach
+  `when.districts` and the `{district}` of a queue template. A district is
+  free text a mention's author states, so an unknown one is left as text on
+  the item and routes as if there were none: otherwise anyone could mint
+  queues at will, or (256 characters) a queue id longer than the store's
+  column, which the database refuses.
+- `transfers`: where an officer may move an item, by the queue it is in;
+  supervisors may move any item anywhere.
 
-The district used is the classifier's when it has one (a later classifier
-resolves place names), else the one the mention came with.
+The district used is the classifier's when it is a known one (a later
+classifier resolves place names), else the mention's when that is known.
+Every queue id a template builds is checked before it is used.
 
 No Kafka, no database, no HTTP here.
 """
@@ -49,8 +58,12 @@ _LIST_CONDITIONS = {
 _CONDITIONS = _LIST_CONDITIONS | {"author_verified", "author_min_followers", "text_matches"}
 _RULE_KEYS = {"name", "when", "queue", "raise_priority", "watch"}
 _QUEUE_KEYS = {"assignment", "supervisor_queue"}
+_TOP_KEYS = {"version", "default_queue", "rules", "queues", "sla", "districts", "transfers"}
+_TRANSFER_KEYS = {"supervisor_urgency", "allowed"}
 _TEMPLATE_FIELDS = {"district", "source", "language", "urgency"}
 _QUEUE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+# Short enough that "district-{district}" and the like stay within a queue id's 64 characters.
+_DISTRICT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 MAX_BOOST = 3
 
 
@@ -67,6 +80,11 @@ def queue_slug(value: str) -> str:
 def is_queue_id(value: str) -> bool:
     """True when `value` is a valid queue id."""
     return bool(_QUEUE_ID.match(value))
+
+
+def _district_key(value: str) -> str:
+    # Not truncated (unlike queue_slug): a long string must not shorten into a known name.
+    return re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
 
 
 @dataclass(frozen=True)
@@ -120,7 +138,7 @@ class Rule:
             return f"when.topics_any: none of {sorted(self.topics_any)}"
         if self.topics_all is not None and not self.topics_all <= topics:
             return f"when.topics_all: missing {sorted(self.topics_all - topics)}"
-        if self.districts is not None and queue_slug(facts["district"] or "") not in self.districts:
+        if self.districts is not None and facts["district"] not in self.districts:
             return f"when.districts: {facts['district']!r} not listed"
         if self.sources is not None and mention.source.value not in self.sources:
             return f"when.sources: {mention.source.value} not listed"
@@ -128,6 +146,8 @@ class Rule:
             return f"when.languages: {facts['language']!r} not listed"
         for name in sorted(self.has):
             if not facts.get(name):
+                if name == "district" and (mention.district or getattr(c, "district", None)):
+                    return "when.has: no known district (the stated one is not in `districts`)"
                 return f"when.has: no {name}"
         author = mention.author
         if (
@@ -144,9 +164,15 @@ class Rule:
         return None
 
 
-def facts_of(mention: MentionIn, classification: Classification) -> dict[str, str | None]:
-    """The values rules and queue templates see; the classifier's district wins."""
-    district = getattr(classification, "district", None) or mention.district
+def facts_of(
+    mention: MentionIn, classification: Classification, districts: dict[str, str]
+) -> dict[str, str | None]:
+    """The values rules and queue templates see; a known district of the classifier's wins."""
+    district = None
+    for stated in (getattr(classification, "district", None), mention.district):
+        if stated and len(stated) <= 256 and (found := districts.get(_district_key(stated))):
+            district = found
+            break
     language = getattr(classification, "language", None) or mention.language
     return {
         "district": district,
@@ -166,6 +192,30 @@ class QueueSettings:
 
 
 @dataclass(frozen=True)
+class Transfers:
+    """Where officers (not supervisors) may move items: by the queue an item is in.
+
+    `allowed` is (source queue glob, destination globs) in order, first match;
+    a queue no entry matches lets nothing leave without a supervisor, and so
+    does an item whose urgency is in `supervisor_urgency`.
+    """
+
+    allowed: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    supervisor_urgency: frozenset[Urgency] = frozenset()
+
+    def allows(self, from_queue: str, to_queue: str, urgency: Urgency) -> bool:
+        """True when an officer may move an item of `urgency` from `from_queue` to `to_queue`."""
+        if from_queue == to_queue:
+            return True
+        if urgency in self.supervisor_urgency:
+            return False
+        for pattern, targets in self.allowed:
+            if fnmatch.fnmatchcase(from_queue, pattern):
+                return any(fnmatch.fnmatchcase(to_queue, t) for t in targets)
+        return False
+
+
+@dataclass(frozen=True)
 class Policy:
     """A validated routing policy."""
 
@@ -174,10 +224,13 @@ class Policy:
     rules: tuple[Rule, ...]
     queues: tuple[QueueSettings, ...] = ()
     slas: tuple[Sla, ...] = ()
+    # A district's name or alias as `_district_key` spells it -> its id.
+    districts: dict[str, str] = field(default_factory=dict)
+    transfers: Transfers = field(default_factory=Transfers)
 
     def explain(self, mention: MentionIn, classification: Classification) -> Decision:
         """The decision for one classified mention, with every rule's verdict."""
-        facts = facts_of(mention, classification)
+        facts = facts_of(mention, classification, self.districts)
         values = {k: queue_slug(v) for k, v in facts.items() if v}
         trace: list[Step] = []
         boost = 0
@@ -190,6 +243,9 @@ class Policy:
                     queue = rule.queue.format(**values)
                 except KeyError as exc:
                     why_not = f"queue: the template needs {exc.args[0]}, which this mention lacks"
+                else:
+                    if not is_queue_id(queue):
+                        why_not = f"queue: {queue[:80]!r} is not a valid queue id"
             if why_not is not None:
                 trace.append(Step(rule.name, "skipped", why_not))
                 continue
@@ -220,6 +276,10 @@ class Policy:
     def route(self, mention: MentionIn, classification: Classification) -> Decision:
         """The queue (and tags) for one classified mention."""
         return self.explain(mention, classification)
+
+    def may_transfer(self, from_queue: str, to_queue: str, urgency: Urgency) -> bool:
+        """True when an officer (not a supervisor) may move such an item there."""
+        return self.transfers.allows(from_queue, to_queue, urgency)
 
     def queue_settings(self, queue_id: str) -> QueueSettings:
         """The settings of `queue_id`: the first matching `queues` entry, else open pool."""
@@ -255,7 +315,7 @@ class Policy:
         """Validate a parsed policy; raise PolicyError naming the rule and field."""
         if not isinstance(data, dict):
             raise PolicyError("the policy must be a mapping")
-        unknown = set(data) - {"version", "default_queue", "rules", "queues", "sla"}
+        unknown = set(data) - _TOP_KEYS
         if unknown:
             raise PolicyError(f"unknown top-level fields {sorted(unknown)}")
         version = data.get("version")
@@ -267,10 +327,11 @@ class Policy:
         raw_rules = data.get("rules", [])
         if not isinstance(raw_rules, list):
             raise PolicyError("rules: a list is required")
+        districts = _parse_districts(data.get("districts"))
         rules = []
         seen: set[str] = set()
         for index, raw in enumerate(raw_rules):
-            rule = _parse_rule(index, raw)
+            rule = _parse_rule(index, raw, districts)
             if rule.name in seen:
                 raise PolicyError(f"rule {rule.name!r}.name: duplicate rule name")
             seen.add(rule.name)
@@ -286,6 +347,8 @@ class Policy:
             rules=tuple(rules),
             queues=queues,
             slas=slas,
+            districts=districts,
+            transfers=_parse_transfers(data.get("transfers")),
         )
 
     @classmethod
@@ -313,7 +376,7 @@ def _string_list(where: str, value: Any) -> frozenset[str]:
     return frozenset(value)
 
 
-def _parse_rule(index: int, raw: Any) -> Rule:
+def _parse_rule(index: int, raw: Any, known_districts: dict[str, str]) -> Rule:
     where = f"rules[{index}]"
     if not isinstance(raw, dict):
         raise PolicyError(f"{where}: a mapping is required")
@@ -335,6 +398,8 @@ def _parse_rule(index: int, raw: Any) -> Rule:
             )
         if not placeholders and not is_queue_id(queue):
             raise PolicyError(f"{where}.queue: a queue id (a-z, 0-9, dashes) is required")
+        if "district" in placeholders and not known_districts:
+            raise PolicyError(f"{where}.queue: {{district}} needs the policy's `districts`")
     boost = raw.get("raise_priority", 0)
     if isinstance(boost, bool) or not isinstance(boost, int) or not 0 <= boost <= MAX_BOOST:
         raise PolicyError(f"{where}.raise_priority: an integer 0..{MAX_BOOST} is required")
@@ -379,13 +444,21 @@ def _parse_rule(index: int, raw: Any) -> Rule:
         except re.error as exc:
             raise PolicyError(f"{where}.when.text_matches: {exc}") from exc
     districts = lists.get("districts")
+    if districts is not None or "district" in lists.get("has", frozenset()):
+        if not known_districts:
+            raise PolicyError(f"{where}.when: district conditions need the policy's `districts`")
+        unknown = sorted(d for d in districts or () if _district_key(d) not in known_districts)
+        if unknown:
+            raise PolicyError(f"{where}.when.districts: not in the policy's `districts`: {unknown}")
     return Rule(
         name=name,
         queue=queue,
         urgency=urgency,
         topics_any=lists.get("topics_any"),
         topics_all=lists.get("topics_all"),
-        districts=None if districts is None else frozenset(queue_slug(d) for d in districts),
+        districts=None
+        if districts is None
+        else frozenset(known_districts[_district_key(d)] for d in districts),
         sources=lists.get("sources"),
         languages=lists.get("languages"),
         has=lists.get("has", frozenset()),
@@ -423,3 +496,52 @@ def _parse_queues(raw: Any) -> tuple[QueueSettings, ...]:
             raise PolicyError(f"{where}.supervisor_queue: a queue id is required")
         out.append(QueueSettings(pattern=pattern, assignment=mode, supervisor_queue=supervisor))
     return tuple(out)
+
+
+def _parse_districts(raw: Any) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise PolicyError("districts: a mapping of district id to its other spellings is required")
+    out: dict[str, str] = {}
+    for district, aliases in raw.items():
+        where = f"districts[{district!r}]"
+        if not isinstance(district, str) or not _DISTRICT_ID.match(district):
+            raise PolicyError(f"{where}: a district id (a-z, 0-9, dashes, at most 32) is required")
+        names = _string_list(where, [] if aliases is None else aliases)
+        for name in sorted(names | {district}):
+            key = _district_key(name)
+            if not key:
+                raise PolicyError(f"{where}: {name!r} has no letters or digits")
+            if out.get(key, district) != district:
+                raise PolicyError(f"{where}: {name!r} already names district {out[key]!r}")
+            out[key] = district
+    return out
+
+
+def _parse_transfers(raw: Any) -> Transfers:
+    if raw is None:
+        return Transfers()
+    if not isinstance(raw, dict):
+        raise PolicyError("transfers: a mapping is required")
+    unknown = set(raw) - _TRANSFER_KEYS
+    if unknown:
+        raise PolicyError(f"transfers: unknown fields {sorted(unknown)}")
+    try:
+        urgency = frozenset(
+            Urgency(u)
+            for u in _string_list("transfers.supervisor_urgency", raw.get("supervisor_urgency", []))
+        )
+    except ValueError as exc:
+        raise PolicyError(f"transfers.supervisor_urgency: {exc}") from exc
+    allowed = raw.get("allowed", {})
+    if not isinstance(allowed, dict):
+        raise PolicyError("transfers.allowed: a mapping of queue id (or glob) to destinations")
+    entries = []
+    for pattern, targets in allowed.items():
+        where = f"transfers.allowed[{pattern!r}]"
+        if not isinstance(pattern, str) or not pattern:
+            raise PolicyError(f"{where}: a queue id or glob is required")
+        names = _string_list(where, [] if targets is None else targets)
+        entries.append((pattern, tuple(sorted(names))))
+    return Transfers(allowed=tuple(entries), supervisor_urgency=urgency)

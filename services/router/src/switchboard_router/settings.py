@@ -40,6 +40,10 @@ class RouterSettings(CommonSettings):
     router_stream_poll_seconds: Annotated[float, Field(gt=0, le=10)] = Field(
         0.5, description="How often GET /v1/stream looks for new item changes."
     )
+    router_stream_replay_max: Annotated[int, Field(ge=0, le=100_000)] = Field(
+        1000,
+        description="Most past changes GET /v1/stream replays for a Last-Event-ID (counted in audit rows back from the newest).",
+    )
     database_url: str = Field(
         "sqlite:///.run/switchboard-router.db",
         description="SQLAlchemy URL of the router's store (postgresql+psycopg://... in production).",

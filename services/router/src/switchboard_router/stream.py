@@ -7,8 +7,16 @@ in commit order, needs no consumer group per connection, and resumes exactly
 from the standard `Last-Event-ID` header after a reconnect. Rows are
 filtered by the caller's memberships (the item's queue after the step, or a
 watch queue of the item) in the query itself, so another queue's item never
-reaches the wire. Memberships are read when the stream opens; a membership
-change takes effect on the next connection.
+reaches the wire. A row is sent only while its item is *still* in (or
+copied to) one of the caller's queues as well: each event carries the
+item's current state, which must not leak once the item has moved to a
+queue the caller cannot see.
+
+The caller is authenticated again before every poll (the token, the role,
+the memberships): a revoked token ends the stream, a removed membership
+stops that queue's events at once. A `Last-Event-ID` further back than
+`replay_max` audit rows before the newest is moved forward to that point, so
+`Last-Event-ID: 0` cannot replay the whole history.
 
 Audit ids come from a sequence and two transactions may commit out of id
 order, so the poll looks back over the last `SETTLE_SECONDS` of rows it has
@@ -29,7 +37,7 @@ from sqlalchemy import Engine, func, select
 
 from switchboard_router.models import audit, items
 from switchboard_router.security import Principal
-from switchboard_router.work import aware, visible_queue_filter
+from switchboard_router.work import aware, visible_item_filter, visible_queue_filter
 
 KEEPALIVE_SECONDS = 15.0
 SETTLE_SECONDS = 5.0
@@ -60,7 +68,7 @@ def changes_after(engine: Engine, *, actor: Principal, after: int) -> list[dict[
             items.c.priority_rank,
         )
         .select_from(audit.join(items, items.c.id == audit.c.item_id))
-        .where(audit.c.id > after, visible_queue_filter(actor))
+        .where(audit.c.id > after, visible_queue_filter(actor), visible_item_filter(actor))
         .order_by(audit.c.id)
         .limit(PAGE)
     )
@@ -88,18 +96,28 @@ async def events(
     engine: Engine,
     *,
     actor: Principal,
+    reauthenticate: Callable[[], Awaitable[Principal | None]],
     last_event_id: int | None,
+    replay_max: int,
     poll_seconds: float,
     disconnected: Callable[[], Awaitable[bool]],
 ) -> AsyncIterator[str]:
-    """The SSE body: a retry hint, then changes as they commit, with keep-alives."""
-    after = (
-        last_event_id if last_event_id is not None else await asyncio.to_thread(latest_id, engine)
-    )
+    """The SSE body: a retry hint, then changes as they commit, with keep-alives.
+
+    Ends when the client goes or `reauthenticate` no longer finds the caller.
+    """
+    newest = await asyncio.to_thread(latest_id, engine)
+    after = newest if last_event_id is None else max(last_event_id, newest - replay_max)
     yield f"retry: 2000\n: stream open at {after}\n\n"
     quiet_since = time.monotonic()
     sent: set[int] = set()
     while not await disconnected():
+        current = await reauthenticate()
+        if current is None:
+            # The client reconnects and is answered 401; the console signs out.
+            yield ": token no longer valid; stream closed\n\n"
+            return
+        actor = current
         changes = await asyncio.to_thread(changes_after, engine, actor=actor, after=after)
         fresh = [c for c in changes if c["id"] not in sent]
         for change in fresh:

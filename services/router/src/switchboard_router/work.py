@@ -371,6 +371,16 @@ def transfer(
         target = queue_id or row.queue_id
         if conn.scalar(select(queues.c.id).where(queues.c.id == target)) is None:
             raise Invalid(f"queue_id: queue {target!r} does not exist", field="body.queue_id")
+        # The policy says where an officer may send an item (nothing critical, nothing out
+        # of `emergency`); anything else is a supervisor's call.
+        if not actor.is_supervisor and not clock.policy.may_transfer(
+            row.queue_id, target, Urgency(row.urgency)
+        ):
+            raise Forbidden(
+                f"queue_id: moving {row.urgency} items of {row.queue_id!r} to {target!r} "
+                "needs a supervisor",
+                field="body.queue_id",
+            )
         if officer_id is not None:
             if conn.scalar(select(officers.c.id).where(officers.c.id == officer_id)) is None:
                 raise Invalid(
@@ -556,3 +566,11 @@ def visible_queue_filter(actor: Principal) -> Any:
         return and_(True)
     watched = select(watches.c.item_id).where(watches.c.queue_id.in_(sorted(actor.queues)))
     return or_(audit.c.queue_id.in_(sorted(actor.queues)), audit.c.item_id.in_(watched))
+
+
+def visible_item_filter(actor: Principal) -> Any:
+    """A WHERE clause on items the caller may see now (their queue, or a watch copy)."""
+    if actor.sees_everything:
+        return and_(True)
+    watched = select(watches.c.item_id).where(watches.c.queue_id.in_(sorted(actor.queues)))
+    return or_(items.c.queue_id.in_(sorted(actor.queues)), items.c.id.in_(watched))

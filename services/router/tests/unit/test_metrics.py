@@ -39,6 +39,7 @@ rules:
 queues:
   metrics-test-emergency: {supervisor_queue: metrics-test-inspector}
   "metrics-test-district-*": {assignment: round_robin}
+districts: {north: []}
 sla:
   - name: critical
     queues: [metrics-test-emergency, metrics-test-inspector]

@@ -27,8 +27,34 @@ def test_critical_goes_to_the_emergency_queue(policy):
 
 
 def test_high_with_a_district_goes_to_that_districts_queue(policy):
-    decision = policy.route(mention(district="South Bay"), verdict(Urgency.HIGH, "missing_person"))
-    assert (decision.queue_id, decision.rule) == ("district-south-bay", "high-to-district")
+    decision = policy.route(mention(district="South"), verdict(Urgency.HIGH, "missing_person"))
+    assert (decision.queue_id, decision.rule) == ("district-south", "high-to-district")
+    harbour = policy.route(mention(district="HARBOUR"), verdict(Urgency.HIGH, "missing_person"))
+    assert harbour.queue_id == "district-harbor"  # an alias, any case
+
+
+@pytest.mark.parametrize("stated", ["x" * 200, "Atlantis", "South Bay", "south-" + "b" * 250])
+def test_a_district_the_policy_does_not_know_builds_no_queue(policy, stated):
+    # The attack: a 200-character district made "district-xxxx..." (73 characters), longer than
+    # the store's queue id column; any other unknown one would have made a new queue.
+    decision = policy.explain(mention(district=stated), verdict(Urgency.HIGH, "missing_person"))
+    assert (decision.queue_id, decision.rule) == ("priority", "high-to-priority")
+    [step] = [s for s in decision.trace if s.rule == "high-to-district"]
+    assert step.outcome == "skipped" and "not in `districts`" in step.reason
+
+
+def test_a_template_that_would_build_a_bad_queue_id_is_skipped():
+    policy = Policy.from_mapping(
+        {"version": "1", "default_queue": "g", "rules": [{"name": "l", "queue": "lang-{language}"}]}
+    )
+    short = Classification(
+        urgency=Urgency.LOW, score=0.5, topics=(), ruleset_version="v", language="es"
+    )
+    assert policy.route(mention(), short).queue_id == "lang-es"
+    long = short.model_copy(update={"language": "q" * 80})
+    decision = policy.explain(mention(), long)
+    assert decision.queue_id == "g"
+    assert "not a valid queue id" in decision.trace[0].reason
 
 
 def test_high_without_a_district_falls_through_to_the_next_rule(policy):
@@ -84,6 +110,40 @@ def test_queue_slugs_are_safe():
             "rule 'a'.name",
         ),
         ({"version": "1", "default_queue": "g", "rules": [{"queue": "q"}]}, "rules[0].name"),
+        (
+            {"version": "1", "default_queue": "g", "rules": [{"name": "d", "queue": "d-{district}"}]},
+            "rule 'd'.queue",
+        ),
+        (
+            {
+                "version": "1",
+                "default_queue": "g",
+                "districts": {"north": []},
+                "rules": [{"name": "d", "queue": "q", "when": {"districts": ["South"]}}],
+            },
+            "rule 'd'.when.districts",
+        ),
+        (
+            {
+                "version": "1",
+                "default_queue": "g",
+                "rules": [{"name": "d", "queue": "q", "when": {"has": ["district"]}}],
+            },
+            "rule 'd'.when",
+        ),
+        ({"version": "1", "default_queue": "g", "districts": {"x" * 33: []}}, "districts["),
+        (
+            {"version": "1", "default_queue": "g", "districts": {"a": ["Same"], "b": ["same"]}},
+            "districts['b']",
+        ),
+        (
+            {"version": "1", "default_queue": "g", "transfers": {"allowed": {"q": "general"}}},
+            "transfers.allowed['q']",
+        ),
+        (
+            {"version": "1", "default_queue": "g", "transfers": {"supervisor_urgency": ["dire"]}},
+            "transfers.supervisor_urgency",
+        ),
     ],
 )
 def test_a_bad_policy_is_refused_naming_the_rule_and_field(data, named):
@@ -113,6 +173,7 @@ def rich_policy():
                 },
             ],
             "queues": {"events": {"assignment": "round_robin", "supervisor_queue": "events-lead"}},
+            "districts": {"north-side": ["Northside"]},
         }
     )
 
@@ -157,9 +218,38 @@ def test_the_classifiers_district_wins_over_the_mentions():
             return getattr(self._base, name)
 
     decision = Policy.load().route(
-        mention(district="North"), WithDistrict(verdict(Urgency.HIGH), "South Bay")
+        mention(district="North"), WithDistrict(verdict(Urgency.HIGH), "South")
     )
-    assert decision.queue_id == "district-south-bay"
+    assert decision.queue_id == "district-south"
+    # An unknown district from the classifier (it echoes a stated one it cannot place)
+    # gives way to the mention's known one.
+    decision = Policy.load().route(
+        mention(district="North"), WithDistrict(verdict(Urgency.HIGH), "y" * 200)
+    )
+    assert decision.queue_id == "district-north"
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "urgency", "allowed"),
+    [
+        ("general", "traffic", Urgency.NORMAL, True),
+        ("district-north", "district-south", Urgency.HIGH, True),
+        ("general", "emergency", Urgency.HIGH, True),  # raising it is an officer's call
+        ("emergency", "general", Urgency.HIGH, False),  # nothing leaves emergency
+        ("emergency", "emergency", Urgency.CRITICAL, True),  # not a move
+        ("general", "traffic", Urgency.CRITICAL, False),  # a critical item needs a supervisor
+        ("professional-standards", "general", Urgency.LOW, False),
+        ("general", "professional-standards", Urgency.LOW, False),  # not a listed destination
+    ],
+)
+def test_the_shipped_policy_says_where_officers_may_transfer(source, target, urgency, allowed):
+    assert Policy.load().may_transfer(source, target, urgency) is allowed
+
+
+def test_a_policy_without_transfers_lets_officers_move_nothing():
+    policy = Policy.from_mapping({"version": "1", "default_queue": "g"})
+    assert not policy.may_transfer("g", "h", Urgency.LOW)
+    assert policy.may_transfer("g", "g", Urgency.LOW)
 
 
 def test_queue_settings_come_from_the_first_matching_entry_else_an_open_pool():
