@@ -104,9 +104,7 @@ async def test_routing_by_urgency_topic_and_district_and_replay_adds_nothing(
     await asyncio.to_thread(router.wait_ready, f"{url}/readyz")
     events = {
         "emergency": classified("c1", Urgency.CRITICAL, ("active_threat",), district="North"),
-        "district-south-bay": classified(
-            "h1", Urgency.HIGH, ("missing_person",), district="South Bay"
-        ),
+        "district-south": classified("h1", Urgency.HIGH, ("missing_person",), district="South"),
         "priority": classified("h2", Urgency.HIGH, ("missing_person",)),
         "traffic": classified("n1", Urgency.NORMAL, ("traffic",), district="North"),
         "general": classified("l1", Urgency.LOW),
