@@ -447,9 +447,11 @@ def _parse_rule(index: int, raw: Any, known_districts: dict[str, str]) -> Rule:
     if districts is not None or "district" in lists.get("has", frozenset()):
         if not known_districts:
             raise PolicyError(f"{where}.when: district conditions need the policy's `districts`")
-        unknown = sorted(d for d in districts or () if _district_key(d) not in known_districts)
-        if unknown:
-            raise PolicyError(f"{where}.when.districts: not in the policy's `districts`: {unknown}")
+        strangers = sorted(d for d in districts or () if _district_key(d) not in known_districts)
+        if strangers:
+            raise PolicyError(
+                f"{where}.when.districts: not in the policy's `districts`: {strangers}"
+            )
     return Rule(
         name=name,
         queue=queue,

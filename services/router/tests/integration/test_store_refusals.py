@@ -109,7 +109,7 @@ async def running(kafka_bootstrap, topic_prefix, database_url):
 async def test_a_mention_stating_a_200_character_district_does_not_stop_the_next_one(
     running, raw_producer, topic_prefix
 ):
-    settings, engine = running
+    _, engine = running
     odd_district = "Q" * 200
     odd = classified("odd", district=odd_district)
     normal = classified("after", Urgency.LOW)

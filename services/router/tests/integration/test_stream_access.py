@@ -58,14 +58,17 @@ class Stream:
         self.task: asyncio.Task | None = None
 
     async def _read(self):
-        async with httpx.AsyncClient(timeout=30) as client:
-            async with client.stream("GET", f"{self.url}/v1/stream", headers=self.headers) as r:
-                assert r.status_code == 200, await r.aread()
-                async for line in r.aiter_lines():
-                    if line.startswith(": stream open"):
-                        self.opened.set()
-                    elif line.startswith("data: "):
-                        self.events.append(json.loads(line[6:]))
+        url = f"{self.url}/v1/stream"
+        async with (
+            httpx.AsyncClient(timeout=30) as client,
+            client.stream("GET", url, headers=self.headers) as r,
+        ):
+            assert r.status_code == 200, await r.aread()
+            async for line in r.aiter_lines():
+                if line.startswith(": stream open"):
+                    self.opened.set()
+                elif line.startswith("data: "):
+                    self.events.append(json.loads(line[6:]))
         self.ended = True
 
     async def __aenter__(self):
@@ -92,7 +95,9 @@ class Stream:
 
 async def officer_in(url, *queues):
     async with httpx.AsyncClient() as client:
-        officer = (await client.post(f"{url}/v1/officers", json={"name": "A"}, headers=ADMIN)).json()
+        officer = (
+            await client.post(f"{url}/v1/officers", json={"name": "A"}, headers=ADMIN)
+        ).json()
         for queue in queues:
             await client.post(f"{url}/v1/queues", json={"queue_id": queue}, headers=ADMIN)
             joined = await client.post(

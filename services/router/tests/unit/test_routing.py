@@ -111,7 +111,11 @@ def test_queue_slugs_are_safe():
         ),
         ({"version": "1", "default_queue": "g", "rules": [{"queue": "q"}]}, "rules[0].name"),
         (
-            {"version": "1", "default_queue": "g", "rules": [{"name": "d", "queue": "d-{district}"}]},
+            {
+                "version": "1",
+                "default_queue": "g",
+                "rules": [{"name": "d", "queue": "d-{district}"}],
+            },
             "rule 'd'.queue",
         ),
         (
