@@ -16,9 +16,9 @@ field). It has these parts:
 - `districts`: the known districts (id -> other spellings). Only these reach
   `when.districts` and the `{district}` of a queue template. A district is
   free text a mention's author states, so an unknown one is left as text on
-  the item and routes as if there were none: otherwise anyone could mint
-  queues at will, or (256 characters) a queue id longer than the store's
-  column, which the database refuses.
+  the item and routes as if there were none: otherwise anyone could make new
+  queues at will, or one whose id is longer than the store's 64-character
+  column, which PostgreSQL refuses.
 - `transfers`: where an officer may move an item, by the queue it is in;
   supervisors may move any item anywhere.
 
