@@ -4,9 +4,10 @@ Every read of mention data (an item, a queue's items, the stream, members,
 officers, this audit itself), every work step and every admin action
 (officers, roles, tokens, memberships, queue settings) appends one row. A
 change writes its row on the connection of the change's own transaction
-(`record(conn, ...)`), so there is never a change without its row nor a row
-for a change that rolled back; a read writes its row after the read and
-before the answer goes out (`record_read`), so nothing is answered unrecorded.
+(`record(conn, ...)`; work steps through `RecordingEngine`), so there is
+never a change without its row nor a row for a change that rolled back; a
+read writes its row after the read and before the answer goes out
+(`record_read`), so nothing is answered unrecorded.
 
 The principal is the officer behind the token *and* the token id: an admin
 who mints a token for an officer and acts with it shows up as the minting
@@ -20,8 +21,10 @@ Rows are never updated or deleted by the app except by the retention purge
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -118,6 +121,39 @@ def record_read(
     """Append one access row in a transaction of its own (reads change nothing else)."""
     with engine.begin() as conn:
         record(conn, by, action, obj=obj, now=now, details=details)
+
+
+class RecordingEngine:
+    """An engine whose every transaction ends, if it succeeded, by appending one access row.
+
+    A work step (`work.claim`, `work.resolve`...) opens exactly one transaction
+    on the engine it is given; handing it this instead puts the step's access
+    row in the step's own transaction without the step knowing about tokens or
+    client addresses. A step that fails (409, 404) rolls back and records nothing.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        by: By,
+        action: AccessAction,
+        *,
+        obj: str | None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self._engine, self._by, self._action = engine, by, action
+        self._obj, self._details = obj, details
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction of the engine with the access row appended before commit."""
+        with self._engine.begin() as conn:
+            yield conn
+            now = datetime.now(UTC)
+            record(conn, self._by, self._action, obj=self._obj, now=now, details=self._details)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
 
 
 @dataclass(frozen=True)

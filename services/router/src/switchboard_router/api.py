@@ -16,7 +16,7 @@ import contextlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -215,19 +215,21 @@ _STEP_ACTIONS: dict[Callable[..., Any], AccessAction | None] = {
 
 async def _act(request: Request, fn: Callable[..., T], engine: Engine, **kwargs: Any) -> T:
     """A work step: run it, then wake the relay to publish its outbox events now."""
-    result = await _call(fn, engine, **kwargs)
-    request.app.state.relay.wake()
     action = _STEP_ACTIONS.get(fn, AccessAction.ITEM_STEP)
     if action is not None:
-        # The item's audit row (same transaction as the step) names the officer; this
-        # one adds the token and the client address.
-        await _audit_read(
-            engine,
-            acting(request, kwargs["actor"]),
-            action,
-            f"item:{kwargs['item_id']}",
-            {"step": getattr(fn, "__name__", "step")},
+        # The step's access row (token, client address) commits with the step itself.
+        engine = cast(
+            Engine,
+            access.RecordingEngine(
+                engine,
+                acting(request, kwargs["actor"]),
+                action,
+                obj=f"item:{kwargs['item_id']}",
+                details={"step": getattr(fn, "__name__", "step")},
+            ),
         )
+    result = await _call(fn, engine, **kwargs)
+    request.app.state.relay.wake()
     return result
 
 

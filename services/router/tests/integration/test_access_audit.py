@@ -13,7 +13,7 @@ import uvicorn
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from switchboard_router import people, store
+from switchboard_router import access, people, store
 from switchboard_router.app import create_app
 from switchboard_router.models import access_audit, tokens
 from switchboard_router.routing import Policy
@@ -66,6 +66,33 @@ def test_an_admin_acting_as_an_officer_with_a_token_they_minted_is_traced_to_the
     [revoke] = audit_rows(client, admin, action="token_revoked")
     assert (revoke["officer_id"], revoke["object"]) == ("admin", f"token:{token_id}")
     assert revoke["details"] == {"officer_id": officer_id}
+
+
+def test_a_step_and_its_access_row_commit_together_or_not_at_all(
+    client, engine, admin, add_officer, put_items, make_item, monkeypatch
+):
+    first_id, first = add_officer(client, ["general"])
+    _, second = add_officer(client, ["general"])
+    item_id = put_items(engine, make_item("m1"))["m1"]
+    assert client.post(f"/v1/items/{item_id}/claim", headers=first).status_code == 200
+    assert client.post(f"/v1/items/{item_id}/claim", headers=second).status_code == 409
+    claims = audit_rows(client, admin, action="item_claimed", object=f"item:{item_id}")
+    assert [c["officer_id"] for c in claims] == [first_id]  # the refused claim left nothing
+
+    client.post(f"/v1/items/{item_id}/release", headers=first).raise_for_status()
+    original = access.record
+
+    def failing(conn, by, action, **kwargs):
+        if action is access.AccessAction.ITEM_CLAIMED:
+            raise RuntimeError("audit write failed")
+        original(conn, by, action, **kwargs)
+
+    monkeypatch.setattr(access, "record", failing)
+    with pytest.raises(RuntimeError):
+        client.post(f"/v1/items/{item_id}/claim", headers=second)
+    monkeypatch.undo()
+    # No claim without its access row: the step rolled back with it.
+    assert client.get(f"/v1/items/{item_id}", headers=admin).json()["status"] == "open"
 
 
 def test_admin_changes_are_recorded_with_what_changed(client, admin, add_officer):

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from switchboard_router import people
+from switchboard_router import people, store
 from switchboard_router.access import ROUTER
 from switchboard_router.app import create_app
 from switchboard_router.routing import Policy
@@ -83,3 +83,19 @@ def test_tokens_an_admin_issued_for_the_bootstrap_admin_survive_rotation(client,
     issued = client.post("/v1/officers/admin/tokens", headers=admin).json()["token"]
     people.ensure_admin(engine, token="rotated-admin-token", now=datetime.now(UTC))
     assert client.get("/v1/me", headers={"authorization": f"Bearer {issued}"}).status_code == 200
+
+
+def test_expiry_and_rotation_hold_on_sqlite_too(tmp_path):
+    engine = store.make_engine(f"sqlite:///{tmp_path}/router.db")
+    store.migrate(engine)
+    now = datetime.now(UTC)
+    people.ensure_admin(engine, token="first", now=now)
+    _, token, expires_at = people.issue_token(
+        engine, officer_id="admin", now=now, lifetime=timedelta(minutes=5), by=ROUTER
+    )
+    assert people.authenticate(engine, token=token, now=expires_at - timedelta(seconds=1))
+    assert people.authenticate(engine, token=token, now=expires_at) is None
+    people.ensure_admin(engine, token="second", now=now)
+    assert people.authenticate(engine, token="first") is None
+    assert people.authenticate(engine, token="second") is not None
+    engine.dispose()
