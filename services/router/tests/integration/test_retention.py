@@ -217,3 +217,19 @@ def test_upgrading_a_store_with_data_keeps_it_and_its_guards(request, tmp_path, 
         assert clock.tick(engine, at(NOW + timedelta(days=1)), WINDOWS)["purged"] == 2
         assert count(engine, items) == 0 and count(engine, notes) == 0 and count(engine, audit) == 0
         engine.dispose()
+
+
+def test_deleting_an_item_takes_its_notes_watches_and_trail_with_it(any_engine, make_item):
+    # Before migration 0003 the foreign keys had no delete policy: an item could not go at all.
+    engine = any_engine
+    [stored] = store.save_items(engine, new_items=[aged(make_item, "m1", 400)])
+    work.add_note(engine, item_id=stored.item_id, actor=ADMIN, now=NOW, text="n")
+    with engine.begin() as conn:
+        run = conn.execute(
+            retention_runs.insert().values(started_at=NOW, finished_at=None, details={})
+        ).inserted_primary_key[0]
+        conn.execute(items.delete().where(items.c.id == stored.item_id))
+        conn.execute(
+            retention_runs.update().where(retention_runs.c.id == run).values(finished_at=NOW)
+        )
+    assert count(engine, notes) == 0 and count(engine, audit) == 0
