@@ -1,5 +1,6 @@
 """`python -m switchboard_router`: read settings once, migrate, bootstrap the
-admin token if one is configured, then serve and consume."""
+admin token if one is configured (a changed one revokes the previous), then
+serve and consume."""
 
 from __future__ import annotations
 
@@ -22,11 +23,14 @@ def main() -> None:
     engine = store.make_engine(settings.database_url)
     store.migrate(engine)
     if settings.router_bootstrap_admin_token is not None:
-        people.ensure_admin(
-            engine,
-            token=settings.router_bootstrap_admin_token.get_secret_value(),
-            now=datetime.now(UTC),
-        )
+        try:
+            people.ensure_admin(
+                engine,
+                token=settings.router_bootstrap_admin_token.get_secret_value(),
+                now=datetime.now(UTC),
+            )
+        except people.RevokedBootstrapToken as exc:
+            raise SystemExit(f"router: {exc}") from exc
     uvicorn.run(
         create_app(settings, engine, policies),
         host=settings.router_host,

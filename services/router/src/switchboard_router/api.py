@@ -15,8 +15,8 @@ import binascii
 import contextlib
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -24,7 +24,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from switchboard_router import metrics, people, relay, store, stream, work
+from switchboard_router import access, metrics, people, relay, store, stream, work
+from switchboard_router.access import AccessAction, By
 from switchboard_router.assignment import AssignmentMode
 from switchboard_router.consumer import RouterConsumer
 from switchboard_router.policy_file import PolicyHolder
@@ -33,6 +34,8 @@ from switchboard_router.schemas import (
     MAX_ITEM_ID,
     OFFICER_ID_PATTERN,
     QUEUE_ID_PATTERN,
+    AccessEntryPublic,
+    AccessPage,
     AuditPublic,
     ExplainRequest,
     ExplainStep,
@@ -59,6 +62,7 @@ from switchboard_router.schemas import (
     QueueUpdate,
     Resolve,
     Shift,
+    TokenCreate,
     TokenIssued,
     Transfer,
 )
@@ -136,12 +140,38 @@ async def current_caller(
         )
     if principal is None:
         raise ApiProblem(
-            401, "unauthorized", "Unauthorized", "unknown or revoked token", headers=challenge
+            401,
+            "unauthorized",
+            "Unauthorized",
+            "unknown, revoked or expired token",
+            headers=challenge,
         )
     return principal
 
 
 CurrentCaller = Annotated[Principal, Depends(current_caller)]
+
+
+def acting(request: Request, caller: CurrentCaller) -> By:
+    """Who is acting, for the access audit: officer, token and client address."""
+    # The router has no trusted-proxy setting, so the peer address is the client's.
+    return By.of(caller, request.client.host if request.client else None)
+
+
+ActingBy = Annotated[By, Depends(acting)]
+
+
+async def _audit_read(
+    engine: Engine,
+    by: By,
+    action: AccessAction,
+    obj: str | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Record a read before its answer leaves: no data goes out unrecorded."""
+    await asyncio.to_thread(
+        access.record_read, engine, by, action, obj=obj, now=datetime.now(UTC), details=details
+    )
 
 
 def require_admin(caller: Principal) -> None:
@@ -169,8 +199,35 @@ async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise ApiProblem(409, "conflict", "Conflict", str(exc)) from exc
 
 
+# Which access action each work step is. Heartbeats are left out: they come every
+# few seconds per claim, and the item's own audit trail has each one.
+_STEP_ACTIONS: dict[Callable[..., Any], AccessAction | None] = {
+    work.claim: AccessAction.ITEM_CLAIMED,
+    work.heartbeat: None,
+    work.acknowledge: AccessAction.ITEM_ACKNOWLEDGED,
+    work.release: AccessAction.ITEM_RELEASED,
+    work.transfer: AccessAction.ITEM_TRANSFERRED,
+    work.resolve: AccessAction.ITEM_RESOLVED,
+    work.add_note: AccessAction.ITEM_NOTE_ADDED,
+    work.feedback: AccessAction.ITEM_FEEDBACK,
+}
+
+
 async def _act(request: Request, fn: Callable[..., T], engine: Engine, **kwargs: Any) -> T:
     """A work step: run it, then wake the relay to publish its outbox events now."""
+    action = _STEP_ACTIONS.get(fn, AccessAction.ITEM_STEP)
+    if action is not None:
+        # The step's access row (token, client address) commits with the step itself.
+        engine = cast(
+            Engine,
+            access.RecordingEngine(
+                engine,
+                acting(request, kwargs["actor"]),
+                action,
+                obj=f"item:{kwargs['item_id']}",
+                details={"step": getattr(fn, "__name__", "step")},
+            ),
+        )
     result = await _call(fn, engine, **kwargs)
     request.app.state.relay.wake()
     return result
@@ -232,7 +289,7 @@ async def get_queues(caller: CurrentCaller, engine: EngineDep, policies: Policie
     responses=errors(403, 409),
 )
 async def create_queue(
-    body: QueueCreate, caller: CurrentCaller, engine: EngineDep, policies: PoliciesDep
+    body: QueueCreate, caller: CurrentCaller, by: ActingBy, engine: EngineDep, policies: PoliciesDep
 ) -> QueuePublic:
     """A new queue; settings left unset follow the routing policy."""
     require_admin(caller)
@@ -243,6 +300,7 @@ async def create_queue(
         assignment_mode=body.assignment_mode.value if body.assignment_mode else None,
         supervisor_queue=body.supervisor_queue,
         now=datetime.now(UTC),
+        by=by,
     )
     [row] = await _call(store.list_queues, engine, only=frozenset({body.queue_id}))
     return _queue_public(policies.current(), row)
@@ -258,13 +316,21 @@ async def update_queue(
     queue_id: QueuePath,
     body: QueueUpdate,
     caller: CurrentCaller,
+    by: ActingBy,
     engine: EngineDep,
     policies: PoliciesDep,
 ) -> QueuePublic:
     """Set the assignment mode or supervisor queue; `null` returns it to the policy's."""
     require_admin(caller)
     changes = body.model_dump(exclude_unset=True, mode="json")
-    await _call(people.update_queue, engine, queue_id=queue_id, changes=changes)
+    await _call(
+        people.update_queue,
+        engine,
+        queue_id=queue_id,
+        changes=changes,
+        now=datetime.now(UTC),
+        by=by,
+    )
     [row] = await _call(store.list_queues, engine, only=frozenset({queue_id}))
     return _queue_public(policies.current(), row)
 
@@ -278,6 +344,7 @@ async def update_queue(
 async def get_queue_items(
     queue_id: QueuePath,
     caller: CurrentCaller,
+    by: ActingBy,
     engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=200, description="Items per page.")] = 50,
     cursor: Annotated[
@@ -313,6 +380,13 @@ async def get_queue_items(
         store.list_items, engine, queue_id=queue_id, limit=limit + 1, after=after, statuses=statuses
     )
     page, more = rows[:limit], len(rows) > limit
+    await _audit_read(
+        engine,
+        by,
+        AccessAction.QUEUE_ITEMS_READ,
+        f"queue:{queue_id}",
+        {"status": status, "items": [r["id"] for r in page]},
+    )
     return ItemPage(
         queue_id=queue_id,
         items=[ItemPublic.of(row) for row in page],
@@ -326,7 +400,9 @@ async def get_queue_items(
     summary="Members of a queue (admins, and supervisors of the queue)",
     responses=errors(403, 404),
 )
-async def get_members(queue_id: QueuePath, caller: CurrentCaller, engine: EngineDep) -> MemberList:
+async def get_members(
+    queue_id: QueuePath, caller: CurrentCaller, by: ActingBy, engine: EngineDep
+) -> MemberList:
     """Who works the queue, on duty or not."""
     if not caller.can_read(queue_id) or not await _call(
         store.queue_exists, engine, queue_id=queue_id
@@ -335,6 +411,7 @@ async def get_members(queue_id: QueuePath, caller: CurrentCaller, engine: Engine
     if not caller.is_supervisor and caller.role is not Role.SERVICE:
         raise ApiProblem(403, "forbidden", "Forbidden", "only supervisors and admins list members")
     rows = await _call(people.list_members, engine, queue_id=queue_id)
+    await _audit_read(engine, by, AccessAction.MEMBERS_READ, f"queue:{queue_id}")
     return MemberList(
         queue_id=queue_id,
         members=[
@@ -352,7 +429,7 @@ async def get_members(queue_id: QueuePath, caller: CurrentCaller, engine: Engine
     responses=errors(403, 404),
 )
 async def add_member(
-    queue_id: QueuePath, body: MemberAdd, caller: CurrentCaller, engine: EngineDep
+    queue_id: QueuePath, body: MemberAdd, caller: CurrentCaller, by: ActingBy, engine: EngineDep
 ) -> MemberList:
     """Add a member (idempotent); returns the queue's members."""
     require_admin(caller)
@@ -362,6 +439,7 @@ async def add_member(
         queue_id=queue_id,
         officer_id=body.officer_id,
         now=datetime.now(UTC),
+        by=by,
     )
     rows = await _call(people.list_members, engine, queue_id=queue_id)
     return MemberList(
@@ -380,11 +458,22 @@ async def add_member(
     responses=errors(403, 404),
 )
 async def remove_member(
-    queue_id: QueuePath, officer_id: OfficerPath, caller: CurrentCaller, engine: EngineDep
+    queue_id: QueuePath,
+    officer_id: OfficerPath,
+    caller: CurrentCaller,
+    by: ActingBy,
+    engine: EngineDep,
 ) -> Response:
     """Remove a member."""
     require_admin(caller)
-    await _call(people.remove_member, engine, queue_id=queue_id, officer_id=officer_id)
+    await _call(
+        people.remove_member,
+        engine,
+        queue_id=queue_id,
+        officer_id=officer_id,
+        now=datetime.now(UTC),
+        by=by,
+    )
     return Response(status_code=204)
 
 
@@ -409,7 +498,7 @@ async def me(caller: CurrentCaller, engine: EngineDep) -> OfficerPublic:
     responses=errors(403),
 )
 async def create_officer(
-    body: OfficerCreate, caller: CurrentCaller, engine: EngineDep
+    body: OfficerCreate, caller: CurrentCaller, by: ActingBy, engine: EngineDep
 ) -> OfficerPublic:
     """A new officer with a generated `officer_id`; give them a token next."""
     require_admin(caller)
@@ -421,6 +510,7 @@ async def create_officer(
         capacity=body.capacity,
         on_duty=body.on_duty,
         now=datetime.now(UTC),
+        by=by,
     )
     return _officer_public(row)
 
@@ -431,12 +521,12 @@ async def create_officer(
     summary="Every officer (admin)",
     responses=errors(403),
 )
-async def list_officers(caller: CurrentCaller, engine: EngineDep) -> OfficerList:
+async def list_officers(caller: CurrentCaller, by: ActingBy, engine: EngineDep) -> OfficerList:
     """Every officer with their queues."""
     require_admin(caller)
-    return OfficerList(
-        officers=[_officer_public(r) for r in await _call(people.list_officers, engine)]
-    )
+    rows = await _call(people.list_officers, engine)
+    await _audit_read(engine, by, AccessAction.OFFICERS_READ, None)
+    return OfficerList(officers=[_officer_public(r) for r in rows])
 
 
 @router.get(
@@ -446,12 +536,14 @@ async def list_officers(caller: CurrentCaller, engine: EngineDep) -> OfficerList
     responses=errors(404),
 )
 async def get_officer(
-    officer_id: OfficerPath, caller: CurrentCaller, engine: EngineDep
+    officer_id: OfficerPath, caller: CurrentCaller, by: ActingBy, engine: EngineDep
 ) -> OfficerPublic:
     """An officer's record and queues."""
     if caller.role is not Role.ADMIN and officer_id != caller.officer_id:
         raise ApiProblem(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
-    return _officer_public(await _call(people.get_officer, engine, officer_id=officer_id))
+    row = await _call(people.get_officer, engine, officer_id=officer_id)
+    await _audit_read(engine, by, AccessAction.OFFICER_READ, f"officer:{officer_id}")
+    return _officer_public(row)
 
 
 @router.patch(
@@ -461,13 +553,24 @@ async def get_officer(
     responses=errors(403, 404),
 )
 async def update_officer(
-    officer_id: OfficerPath, body: OfficerUpdate, caller: CurrentCaller, engine: EngineDep
+    officer_id: OfficerPath,
+    body: OfficerUpdate,
+    caller: CurrentCaller,
+    by: ActingBy,
+    engine: EngineDep,
 ) -> OfficerPublic:
     """Change name, role, capacity or duty."""
     require_admin(caller)
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     return _officer_public(
-        await _call(people.update_officer, engine, officer_id=officer_id, changes=changes)
+        await _call(
+            people.update_officer,
+            engine,
+            officer_id=officer_id,
+            changes=changes,
+            now=datetime.now(UTC),
+            by=by,
+        )
     )
 
 
@@ -478,14 +581,20 @@ async def update_officer(
     responses=errors(404),
 )
 async def shift(
-    officer_id: OfficerPath, body: Shift, caller: CurrentCaller, engine: EngineDep
+    officer_id: OfficerPath, body: Shift, caller: CurrentCaller, by: ActingBy, engine: EngineDep
 ) -> OfficerPublic:
     """Start or end a shift: only on-duty officers are assigned items."""
     if caller.role is not Role.ADMIN and officer_id != caller.officer_id:
         raise ApiProblem(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
     return _officer_public(
         await _call(
-            people.update_officer, engine, officer_id=officer_id, changes={"on_duty": body.on_duty}
+            people.update_officer,
+            engine,
+            officer_id=officer_id,
+            changes={"on_duty": body.on_duty},
+            now=datetime.now(UTC),
+            by=by,
+            action=AccessAction.SHIFT_CHANGED,
         )
     )
 
@@ -498,14 +607,35 @@ async def shift(
     responses=errors(403, 404),
 )
 async def issue_token(
-    officer_id: OfficerPath, caller: CurrentCaller, engine: EngineDep
+    officer_id: OfficerPath,
+    request: Request,
+    caller: CurrentCaller,
+    by: ActingBy,
+    engine: EngineDep,
+    body: TokenCreate | None = None,
 ) -> TokenIssued:
-    """A new token for the officer. Only its hash is kept: store it now."""
+    """A new token for the officer, expiring after `lifetime_seconds` (at most, and by
+    default, the router's token lifetime). Only its hash is kept: store it now."""
     require_admin(caller)
-    token_id, token = await _call(
-        people.issue_token, engine, officer_id=officer_id, now=datetime.now(UTC)
+    longest = request.app.state.settings.router_token_lifetime_seconds
+    lifetime = longest if body is None or body.lifetime_seconds is None else body.lifetime_seconds
+    if lifetime > longest:
+        raise ApiProblem(
+            422,
+            "invalid-request",
+            "Invalid request",
+            f"body.lifetime_seconds: at most {longest} (SWITCHBOARD_ROUTER_TOKEN_LIFETIME_SECONDS)",
+            field="body.lifetime_seconds",
+        )
+    token_id, token, expires_at = await _call(
+        people.issue_token,
+        engine,
+        officer_id=officer_id,
+        now=datetime.now(UTC),
+        lifetime=timedelta(seconds=lifetime),
+        by=by,
     )
-    return TokenIssued(token_id=token_id, officer_id=officer_id, token=token)
+    return TokenIssued(token_id=token_id, officer_id=officer_id, token=token, expires_at=expires_at)
 
 
 @router.delete(
@@ -518,12 +648,18 @@ async def revoke_token(
     officer_id: OfficerPath,
     token_id: Annotated[str, Path(pattern=OFFICER_ID_PATTERN)],
     caller: CurrentCaller,
+    by: ActingBy,
     engine: EngineDep,
 ) -> Response:
     """The token stops working at once."""
     require_admin(caller)
     await _call(
-        people.revoke_token, engine, officer_id=officer_id, token_id=token_id, now=datetime.now(UTC)
+        people.revoke_token,
+        engine,
+        officer_id=officer_id,
+        token_id=token_id,
+        now=datetime.now(UTC),
+        by=by,
     )
     return Response(status_code=204)
 
@@ -537,9 +673,12 @@ async def revoke_token(
     summary="An item with its reasons, rule, notes and audit trail",
     responses=errors(404),
 )
-async def get_item(item_id: ItemPath, caller: CurrentCaller, engine: EngineDep) -> ItemDetail:
+async def get_item(
+    item_id: ItemPath, caller: CurrentCaller, by: ActingBy, engine: EngineDep
+) -> ItemDetail:
     """Everything about one item you may see."""
     row = await _call(work.detail, engine, item_id=item_id, actor=caller)
+    await _audit_read(engine, by, AccessAction.ITEM_READ, f"item:{item_id}")
     base = ItemPublic.of(row).model_dump()
     return ItemDetail(
         **base,
@@ -797,6 +936,7 @@ async def get_policy(caller: CurrentCaller, policies: PoliciesDep) -> PolicyPubl
 async def item_stream(
     request: Request,
     caller: CurrentCaller,
+    by: ActingBy,
     engine: EngineDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     last_event_id: Annotated[str | None, Header(max_length=32)] = None,
@@ -821,6 +961,13 @@ async def item_stream(
         return await asyncio.to_thread(people.authenticate, engine, token=token)
 
     settings = request.app.state.settings
+    await _audit_read(
+        engine,
+        by,
+        AccessAction.STREAM_OPENED,
+        None,
+        {"last_event_id": resume, "queues": sorted(caller.queues)},
+    )
     body = stream.events(
         engine,
         actor=caller,
@@ -834,6 +981,96 @@ async def item_stream(
         body,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+# Access audit ---------------------------------------------------------------------------------
+
+
+def _utc(value: datetime | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (OverflowError, ValueError) as exc:
+        raise ApiProblem(
+            422,
+            "invalid-request",
+            "Invalid request",
+            f"query.{field}: not a time the audit can hold",
+            field=f"query.{field}",
+        ) from exc
+
+
+@router.get(
+    "/v1/audit/access",
+    response_model=AccessPage,
+    summary="Who read or changed what (admin)",
+    responses=errors(403),
+)
+async def access_audit(
+    caller: CurrentCaller,
+    by: ActingBy,
+    engine: EngineDep,
+    principal: Annotated[
+        str | None, Query(pattern=OFFICER_ID_PATTERN, description="Officer id of the actor.")
+    ] = None,
+    token: Annotated[
+        str | None, Query(pattern=OFFICER_ID_PATTERN, description="Token id the actor used.")
+    ] = None,
+    action: Annotated[AccessAction | None, Query(description="What was done.")] = None,
+    object: Annotated[
+        str | None,
+        Query(
+            max_length=160,
+            pattern=r"^[a-z]+:[A-Za-z0-9_.:-]{1,150}$",
+            description="What it was done to: `item:42`, `queue:general`, `officer:off_...`, `token:tok_...`.",
+        ),
+    ] = None,
+    since: Annotated[datetime | None, Query(description="From this time (inclusive).")] = None,
+    until: Annotated[datetime | None, Query(description="Before this time.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ITEM_ID, description="`next_before` of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=access.MAX_PAGE, description="Rows per page.")] = 100,
+) -> AccessPage:
+    """The access audit, newest first. Reading it is itself recorded."""
+    require_admin(caller)
+    filters = access.Filters(
+        principal=principal,
+        token_id=token,
+        action=action,
+        obj=object,
+        since=_utc(since, "since"),
+        until=_utc(until, "until"),
+        before_id=before,
+        limit=limit + 1,
+    )
+    rows = await _call(access.entries, engine, filters)
+    page, more = rows[:limit], len(rows) > limit
+    await _audit_read(
+        engine,
+        by,
+        AccessAction.AUDIT_READ,
+        None,
+        {k: v for k, v in vars(filters).items() if v is not None and k != "limit"},
+    )
+    return AccessPage(
+        entries=[
+            AccessEntryPublic(
+                access_id=r["id"],
+                at=r["at"],
+                officer_id=r["officer_id"],
+                token_id=r["token_id"],
+                token_issued_by=r["token_issued_by"],
+                action=AccessAction(r["action"]),
+                object=r["object"],
+                client=r["client"],
+                details=r["details"],
+            )
+            for r in page
+        ],
+        next_before=page[-1]["id"] if more else None,
     )
 
 

@@ -27,6 +27,7 @@ from switchboard_router.console_routes import router as console_router
 from switchboard_router.consumer import RouterConsumer
 from switchboard_router.policy_file import PolicyHolder
 from switchboard_router.relay import OutboxRelay
+from switchboard_router.retention import Retention
 from switchboard_router.routing import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
@@ -124,6 +125,11 @@ def create_app(
         lease_seconds=settings.router_lease_seconds,
         interval=settings.router_clock_seconds,
         after_tick=after_tick,
+        retention=Retention.days(
+            settings.router_redact_after_days,
+            settings.router_delete_after_days,
+            settings.router_access_audit_days,
+        ),
     )
 
     @asynccontextmanager

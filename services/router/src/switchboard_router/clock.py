@@ -1,5 +1,6 @@
-"""The router's clock: expired leases, SLA breaches, escalation ladders and
-automatic assignment, every second, from database state alone.
+"""The router's clock: expired leases, SLA breaches, escalation ladders,
+automatic assignment and the retention purge, every second, from database
+state alone.
 
 Nothing is kept in memory between ticks, so a restarted router (or another
 replica) carries on exactly where the last tick stopped: a breach that fell
@@ -27,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from switchboard_router import metrics
 from switchboard_router.assignment import AssignmentMode, Candidate, choose
 from switchboard_router.models import items, memberships, officers, queues
+from switchboard_router.retention import Retention, purge
 from switchboard_router.routing import MAX_BOOST, Policy
 from switchboard_router.sla import SUPERVISOR, due_tiers
 from switchboard_router.work import (
@@ -339,14 +341,28 @@ def assign_backlog(engine: Engine, clock: Clock) -> int:
     return given
 
 
-def tick(engine: Engine, clock: Clock) -> dict[str, int]:
-    """One pass of every clock step; returns how much each did."""
-    return {
+def purge_aged(engine: Engine, clock: Clock, retention: Retention) -> int:
+    """Redact and delete what outlived its retention window (a bounded batch)."""
+    with engine.begin() as conn:
+        if not _locked(conn):
+            return 0
+        done = purge(conn, now=clock.now, retention=retention)
+    if any(done.values()):
+        log.info("retention purge", extra=fields(**done))
+    return done["redacted"] + done["deleted"] + done["access_audit"]
+
+
+def tick(engine: Engine, clock: Clock, retention: Retention | None = None) -> dict[str, int]:
+    """One pass of every clock step (the purge when given windows); how much each did."""
+    done = {
         "expired": expire_leases(engine, clock),
         "breached": detect_breaches(engine, clock),
         "escalated": climb_ladders(engine, clock),
         "assigned": assign_backlog(engine, clock),
     }
+    if retention is not None:
+        done["purged"] = purge_aged(engine, clock, retention)
+    return done
 
 
 class ClockTask(BackgroundLoop):
@@ -362,12 +378,14 @@ class ClockTask(BackgroundLoop):
         lease_seconds: float,
         interval: float,
         after_tick: Callable[[], None] = lambda: None,
+        retention: Retention | None = None,
     ) -> None:
         self.engine = engine
         self.policy = policy
         self.lease_seconds = lease_seconds
         self.interval = interval
         self.after_tick = after_tick
+        self.retention = retention
 
     async def _run(self) -> None:
         while True:
@@ -375,7 +393,7 @@ class ClockTask(BackgroundLoop):
                 now=datetime.now(UTC), lease_seconds=self.lease_seconds, policy=self.policy()
             )
             try:
-                done = await asyncio.to_thread(tick, self.engine, clock)
+                done = await asyncio.to_thread(tick, self.engine, clock, self.retention)
                 if any(done.values()):
                     self.after_tick()
             except SQLAlchemyError as exc:

@@ -1,8 +1,11 @@
 """The router's tables (SQLAlchemy Core). Alembic migrations create them.
 
 Times are stored in UTC. On SQLite they come back naive; readers add UTC.
-The audit table is append-only: migration 0002 installs triggers that refuse
-UPDATE and DELETE on it (PostgreSQL and SQLite alike).
+The audit tables (`audit`, item steps; `access_audit`, who read or changed
+what) are append-only: migrations 0002 and 0003 install triggers that refuse
+UPDATE and DELETE on them (PostgreSQL and SQLite alike), except a DELETE
+inside a retention run (a `retention_runs` row not yet finished, visible only
+to the purge's own transaction).
 """
 
 from __future__ import annotations
@@ -61,6 +64,12 @@ tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    # Migration 0003. NULL: never expires (bootstrap tokens, which rotate instead).
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    # The admin who minted it (NULL for bootstrap tokens): links a token's use back to them.
+    Column("issued_by", String(64), nullable=True),
+    # Made from SWITCHBOARD_ROUTER_BOOTSTRAP_ADMIN_TOKEN: revoked when that setting changes.
+    Column("bootstrap", Boolean, nullable=False, server_default=false()),
 )
 
 memberships = Table(
@@ -110,6 +119,8 @@ items = Table(
     Column("breach", String(8), nullable=True),
     Column("escalation_tier", SmallInteger, nullable=False, server_default="0"),
     Column("updated_at", DateTime(timezone=True), nullable=True),
+    # When retention blanked the mention's text, author and place (migration 0003).
+    Column("redacted_at", DateTime(timezone=True), nullable=True),
 )
 
 # The queue view reads most urgent first, then oldest.
@@ -126,13 +137,14 @@ Index(
 Index("ix_items_lease", items.c.status, items.c.lease_expires_at)
 Index("ix_items_sla_due", items.c.sla_due_at)
 Index("ix_items_assignee", items.c.assignee, items.c.status)
+Index("ix_items_received_at", items.c.received_at)  # what retention ages by
 
 # Watch copies: the item lives in one queue; members of a watch queue may read it.
 watches = Table(
     "watches",
     metadata,
     Column("queue_id", String(64), ForeignKey("queues.id"), primary_key=True),
-    Column("item_id", ItemId, ForeignKey("items.id"), primary_key=True),
+    Column("item_id", ItemId, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
@@ -140,7 +152,9 @@ notes = Table(
     "notes",
     metadata,
     Column("id", ItemId, primary_key=True, autoincrement=True),
-    Column("item_id", ItemId, ForeignKey("items.id"), nullable=False, index=True),
+    Column(
+        "item_id", ItemId, ForeignKey("items.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column("officer_id", String(64), ForeignKey("officers.id"), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("text", Text, nullable=False),
@@ -150,12 +164,46 @@ audit = Table(
     "audit",
     metadata,
     Column("id", ItemId, primary_key=True, autoincrement=True),
-    Column("item_id", ItemId, ForeignKey("items.id"), nullable=True, index=True),
+    # Deleted with its item by the retention purge (migration 0003).
+    Column(
+        "item_id", ItemId, ForeignKey("items.id", ondelete="CASCADE"), nullable=True, index=True
+    ),
     # The item's queue after the step: what the stream filters on.
     Column("queue_id", String(64), nullable=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(64), nullable=False),
     Column("action", String(32), nullable=False),
+    Column("details", JSON, nullable=False),
+)
+
+# Who read or changed what: the principal is the officer behind the token and
+# the token itself, so a token an admin minted for someone else and used is
+# traced back to the admin (tokens.issued_by, and the token_issued row).
+access_audit = Table(
+    "access_audit",
+    metadata,
+    Column("id", ItemId, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("officer_id", String(64), nullable=False),
+    Column("token_id", String(32), nullable=True),
+    Column("action", String(32), nullable=False),
+    # What was touched, as `kind:id` (`item:42`, `queue:general`, `token:tok_...`).
+    Column("object", String(160), nullable=True),
+    Column("client", String(64), nullable=True),
+    Column("details", JSON, nullable=False),
+)
+Index("ix_access_audit_officer", access_audit.c.officer_id, access_audit.c.at)
+Index("ix_access_audit_token", access_audit.c.token_id)
+Index("ix_access_audit_object", access_audit.c.object)
+
+# One row per retention purge. While its row is unfinished (inside the purge's
+# transaction only) the audit triggers let rows that aged out be deleted.
+retention_runs = Table(
+    "retention_runs",
+    metadata,
+    Column("id", ItemId, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
     Column("details", JSON, nullable=False),
 )
 

@@ -1,21 +1,27 @@
 """Officers, their tokens and shifts, queues and memberships: the store side.
 
 Keyword-only functions over an engine, like `store.py`. Admin-only rules are
-enforced by the API; this module only keeps the data consistent.
+enforced by the API; this module only keeps the data consistent. Every
+change takes `by` (who is acting) and writes its access-audit row in the
+change's own transaction.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from switchboard_router.access import ROUTER, AccessAction, By, record
 from switchboard_router.models import memberships, officers, queues, tokens
 from switchboard_router.security import Principal, Role, hash_token, new_id, new_token
+from switchboard_shared.logs import fields
 
 BOOTSTRAP_ADMIN_ID = "admin"
+log = logging.getLogger(__name__)
 
 
 class Missing(LookupError):
@@ -26,13 +32,18 @@ class Exists(ValueError):
     """The thing to create exists already."""
 
 
-def authenticate(engine: Engine, *, token: str) -> Principal | None:
-    """The caller a token belongs to, or None for an unknown or revoked token."""
+def authenticate(engine: Engine, *, token: str, now: datetime | None = None) -> Principal | None:
+    """The caller a token belongs to, or None for an unknown, revoked or expired token."""
+    now = now or datetime.now(UTC)
     with engine.connect() as conn:
         row = conn.execute(
-            select(officers.c.id, officers.c.name, officers.c.role)
+            select(officers.c.id, officers.c.name, officers.c.role, tokens.c.id.label("token_id"))
             .select_from(tokens.join(officers, officers.c.id == tokens.c.officer_id))
-            .where(tokens.c.token_hash == hash_token(token), tokens.c.revoked_at.is_(None))
+            .where(
+                tokens.c.token_hash == hash_token(token),
+                tokens.c.revoked_at.is_(None),
+                or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now),
+            )
         ).first()
         if row is None:
             return None
@@ -40,15 +51,34 @@ def authenticate(engine: Engine, *, token: str) -> Principal | None:
             select(memberships.c.queue_id).where(memberships.c.officer_id == row.id)
         ).all()
     return Principal(
-        officer_id=row.id, name=row.name, role=Role(row.role), queues=frozenset(member_of)
+        officer_id=row.id,
+        name=row.name,
+        role=Role(row.role),
+        queues=frozenset(member_of),
+        token_id=row.token_id,
     )
 
 
+class RevokedBootstrapToken(ValueError):
+    """The configured bootstrap token was revoked: refusing to start with it."""
+
+
 def ensure_admin(engine: Engine, *, token: str, now: datetime) -> None:
-    """Make sure an admin holds `token` (the operator's bootstrap token); idempotent."""
+    """Make sure an admin holds `token` (the operator's bootstrap token) and no
+    earlier bootstrap token still works; idempotent."""
     digest = hash_token(token)
     with engine.begin() as conn:
-        if conn.scalar(select(tokens.c.id).where(tokens.c.token_hash == digest)) is not None:
+        existing = conn.execute(
+            select(tokens.c.id, tokens.c.revoked_at).where(tokens.c.token_hash == digest)
+        ).first()
+        if existing is not None:
+            if existing.revoked_at is not None:
+                # An operator rolled back to a retired secret: say so instead of starting
+                # with an admin nobody can use.
+                raise RevokedBootstrapToken(
+                    f"SWITCHBOARD_ROUTER_BOOTSTRAP_ADMIN_TOKEN: token {existing.id} was revoked; "
+                    "set a new value"
+                )
             return
         if conn.scalar(select(officers.c.id).where(officers.c.id == BOOTSTRAP_ADMIN_ID)) is None:
             conn.execute(
@@ -61,10 +91,38 @@ def ensure_admin(engine: Engine, *, token: str, now: datetime) -> None:
                     created_at=now,
                 )
             )
+        # Rotation: the setting changed, so every earlier bootstrap token stops working.
+        retired = conn.scalars(
+            select(tokens.c.id).where(tokens.c.bootstrap.is_(True), tokens.c.revoked_at.is_(None))
+        ).all()
+        if retired:
+            conn.execute(update(tokens).where(tokens.c.id.in_(retired)).values(revoked_at=now))
+        for token_id in retired:
+            record(
+                conn, ROUTER, AccessAction.BOOTSTRAP_TOKEN_REVOKED, obj=f"token:{token_id}", now=now
+            )
+        token_id = new_id("tok")
         conn.execute(
             insert(tokens).values(
-                id=new_id("tok"), officer_id=BOOTSTRAP_ADMIN_ID, token_hash=digest, created_at=now
+                id=token_id,
+                officer_id=BOOTSTRAP_ADMIN_ID,
+                token_hash=digest,
+                created_at=now,
+                bootstrap=True,
             )
+        )
+        record(
+            conn,
+            ROUTER,
+            AccessAction.BOOTSTRAP_TOKEN_ISSUED,
+            obj=f"token:{token_id}",
+            now=now,
+            details={"officer_id": BOOTSTRAP_ADMIN_ID, "revoked": list(retired)},
+        )
+    if retired:
+        log.warning(
+            "bootstrap admin token rotated; the previous ones are revoked",
+            extra=fields(token_id=token_id, revoked=",".join(retired)),
         )
 
 
@@ -82,7 +140,14 @@ def _officer(conn: Any, officer_id: str) -> dict[str, Any]:
 
 
 def create_officer(
-    engine: Engine, *, name: str, role: Role, capacity: int, on_duty: bool, now: datetime
+    engine: Engine,
+    *,
+    name: str,
+    role: Role,
+    capacity: int,
+    on_duty: bool,
+    now: datetime,
+    by: By,
 ) -> dict[str, Any]:
     """A new officer with a generated id."""
     officer_id = new_id("off")
@@ -96,6 +161,14 @@ def create_officer(
                 on_duty=on_duty,
                 created_at=now,
             )
+        )
+        record(
+            conn,
+            by,
+            AccessAction.OFFICER_CREATED,
+            obj=f"officer:{officer_id}",
+            now=now,
+            details={"role": role.value, "capacity": capacity, "on_duty": on_duty},
         )
         return _officer(conn, officer_id)
 
@@ -113,34 +186,69 @@ def list_officers(engine: Engine) -> list[dict[str, Any]]:
         return [_officer(conn, i) for i in ids]
 
 
-def update_officer(engine: Engine, *, officer_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+def update_officer(
+    engine: Engine,
+    *,
+    officer_id: str,
+    changes: dict[str, Any],
+    now: datetime,
+    by: By,
+    action: AccessAction = AccessAction.OFFICER_UPDATED,
+) -> dict[str, Any]:
     """Change name, role, capacity or duty; Missing if unknown."""
     with engine.begin() as conn:
         if changes:
             values = {k: (v.value if isinstance(v, Role) else v) for k, v in changes.items()}
+            before = conn.execute(
+                select(*(officers.c[k] for k in values)).where(officers.c.id == officer_id)
+            ).first()
             result = conn.execute(
                 update(officers).where(officers.c.id == officer_id).values(**values)
             )
-            if result.rowcount == 0:
+            if result.rowcount == 0 or before is None:
                 raise Missing(f"officer {officer_id!r} does not exist")
+            record(
+                conn,
+                by,
+                action,
+                obj=f"officer:{officer_id}",
+                now=now,
+                details={"before": dict(before._mapping), "after": values},
+            )
         return _officer(conn, officer_id)
 
 
-def issue_token(engine: Engine, *, officer_id: str, now: datetime) -> tuple[str, str]:
-    """A new token for the officer: (token id, token). The token is never stored."""
+def issue_token(
+    engine: Engine, *, officer_id: str, now: datetime, lifetime: timedelta, by: By
+) -> tuple[str, str, datetime]:
+    """A new token for the officer: (token id, token, expiry). The token is never stored."""
     token = new_token()
     token_id = new_id("tok")
+    expires_at = now + lifetime
     with engine.begin() as conn:
         _officer(conn, officer_id)
         conn.execute(
             insert(tokens).values(
-                id=token_id, officer_id=officer_id, token_hash=hash_token(token), created_at=now
+                id=token_id,
+                officer_id=officer_id,
+                token_hash=hash_token(token),
+                created_at=now,
+                expires_at=expires_at,
+                issued_by=by.officer_id,
             )
         )
-    return token_id, token
+        record(
+            conn,
+            by,
+            AccessAction.TOKEN_ISSUED,
+            obj=f"token:{token_id}",
+            now=now,
+            details={"officer_id": officer_id, "expires_at": expires_at},
+        )
+    return token_id, token, expires_at
 
 
-def revoke_token(engine: Engine, *, officer_id: str, token_id: str, now: datetime) -> None:
+def revoke_token(engine: Engine, *, officer_id: str, token_id: str, now: datetime, by: By) -> None:
     """Revoke one of the officer's tokens; Missing if there is no such token."""
     with engine.begin() as conn:
         result = conn.execute(
@@ -150,6 +258,14 @@ def revoke_token(engine: Engine, *, officer_id: str, token_id: str, now: datetim
         )
         if result.rowcount == 0:
             raise Missing(f"token {token_id!r} of officer {officer_id!r} does not exist")
+        record(
+            conn,
+            by,
+            AccessAction.TOKEN_REVOKED,
+            obj=f"token:{token_id}",
+            now=now,
+            details={"officer_id": officer_id},
+        )
 
 
 def queue_row(engine: Engine, *, queue_id: str) -> dict[str, Any] | None:
@@ -166,6 +282,7 @@ def create_queue(
     assignment_mode: str | None,
     supervisor_queue: str | None,
     now: datetime,
+    by: By,
 ) -> None:
     """A new queue; Exists if it is there already."""
     try:
@@ -178,20 +295,38 @@ def create_queue(
                     created_at=now,
                 )
             )
+            record(
+                conn,
+                by,
+                AccessAction.QUEUE_CREATED,
+                obj=f"queue:{queue_id}",
+                now=now,
+                details={"assignment_mode": assignment_mode, "supervisor_queue": supervisor_queue},
+            )
     except IntegrityError as exc:
         raise Exists(f"queue {queue_id!r} exists") from exc
 
 
-def update_queue(engine: Engine, *, queue_id: str, changes: dict[str, Any]) -> None:
+def update_queue(
+    engine: Engine, *, queue_id: str, changes: dict[str, Any], now: datetime, by: By
+) -> None:
     """Change a queue's assignment mode or supervisor queue; Missing if unknown."""
     with engine.begin() as conn:
         if conn.scalar(select(queues.c.id).where(queues.c.id == queue_id)) is None:
             raise Missing(f"queue {queue_id!r} does not exist")
         if changes:
             conn.execute(update(queues).where(queues.c.id == queue_id).values(**changes))
+            record(
+                conn,
+                by,
+                AccessAction.QUEUE_UPDATED,
+                obj=f"queue:{queue_id}",
+                now=now,
+                details=changes,
+            )
 
 
-def add_member(engine: Engine, *, queue_id: str, officer_id: str, now: datetime) -> bool:
+def add_member(engine: Engine, *, queue_id: str, officer_id: str, now: datetime, by: By) -> bool:
     """Put an officer in a queue; False when they were already a member."""
     with engine.begin() as conn:
         if conn.scalar(select(queues.c.id).where(queues.c.id == queue_id)) is None:
@@ -207,10 +342,18 @@ def add_member(engine: Engine, *, queue_id: str, officer_id: str, now: datetime)
         conn.execute(
             insert(memberships).values(queue_id=queue_id, officer_id=officer_id, created_at=now)
         )
+        record(
+            conn,
+            by,
+            AccessAction.MEMBER_ADDED,
+            obj=f"queue:{queue_id}",
+            now=now,
+            details={"officer_id": officer_id},
+        )
         return True
 
 
-def remove_member(engine: Engine, *, queue_id: str, officer_id: str) -> None:
+def remove_member(engine: Engine, *, queue_id: str, officer_id: str, now: datetime, by: By) -> None:
     """Take an officer out of a queue; Missing if they were not in it."""
     with engine.begin() as conn:
         result = conn.execute(
@@ -220,6 +363,14 @@ def remove_member(engine: Engine, *, queue_id: str, officer_id: str) -> None:
         )
         if result.rowcount == 0:
             raise Missing(f"officer {officer_id!r} is not a member of queue {queue_id!r}")
+        record(
+            conn,
+            by,
+            AccessAction.MEMBER_REMOVED,
+            obj=f"queue:{queue_id}",
+            now=now,
+            details={"officer_id": officer_id},
+        )
 
 
 def list_members(engine: Engine, *, queue_id: str) -> list[dict[str, Any]]:

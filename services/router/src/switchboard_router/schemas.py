@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from switchboard_router.access import AccessAction
 from switchboard_router.assignment import AssignmentMode
 from switchboard_router.security import Role
 from switchboard_shared.events import Classification, MentionIn, Urgency
@@ -160,6 +161,13 @@ class TokenIssued(BaseModel):
     token_id: str
     officer_id: str
     token: str
+    expires_at: UtcDatetime | None = None
+
+
+class TokenCreate(_Body):
+    """How long a new token lives (at most `SWITCHBOARD_ROUTER_TOKEN_LIFETIME_SECONDS`)."""
+
+    lifetime_seconds: Annotated[int, Field(ge=60, le=10 * 365 * 24 * 3600)] | None = None
 
 
 class ItemPublic(BaseModel):
@@ -320,3 +328,25 @@ class PolicyPublic(BaseModel):
     default_queue: str
     rules: list[str]
     source: str
+
+
+class AccessEntryPublic(BaseModel):
+    """One row of the access audit: who (officer and token) did what to which object, from where."""
+
+    access_id: int
+    at: UtcDatetime
+    officer_id: str
+    token_id: str | None
+    # Who minted the token (an admin), so acting with a token minted for someone else shows.
+    token_issued_by: str | None
+    action: AccessAction
+    object: str | None
+    client: str | None
+    details: dict[str, Any]
+
+
+class AccessPage(BaseModel):
+    """Access-audit rows, newest first; pass `next_before` as `before` for older ones."""
+
+    entries: list[AccessEntryPublic]
+    next_before: int | None

@@ -2,7 +2,9 @@
 
 Tokens are random 32-byte strings shown once; only their sha256 is stored,
 so the database alone gives no usable token. A plain hash (not a slow KDF)
-is right here: the tokens are high-entropy, not passwords.
+is right here: the tokens are high-entropy, not passwords. Issued tokens
+expire (`SWITCHBOARD_ROUTER_TOKEN_LIFETIME_SECONDS`, or shorter on request);
+the bootstrap token does not, but a new one revokes the old.
 
 Visibility is by queue membership. An officer (or supervisor) reads and acts
 on items of queues they belong to; a watch-queue member may read an item
@@ -51,12 +53,14 @@ def new_id(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller and the queues they belong to."""
+    """An authenticated caller, the token they came with and the queues they belong to."""
 
     officer_id: str
     name: str
     role: Role
     queues: frozenset[str]
+    # Which of the officer's tokens: what the access audit traces a use back to.
+    token_id: str | None = None
 
     @property
     def sees_everything(self) -> bool:

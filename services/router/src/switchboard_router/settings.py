@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from switchboard_shared.settings import CommonSettings
 
@@ -44,7 +44,32 @@ class RouterSettings(CommonSettings):
         1000,
         description="Most past changes GET /v1/stream replays for a Last-Event-ID (counted in audit rows back from the newest).",
     )
+    router_token_lifetime_seconds: Annotated[int, Field(ge=60)] = Field(
+        30 * 24 * 3600,
+        description="Lifetime of a token issued through the API (a request may ask for less); the bootstrap token does not expire but is revoked when the setting changes.",
+    )
+    router_redact_after_days: Annotated[int, Field(ge=1)] = Field(
+        90,
+        description="Days after receipt when an item's mention text, author, place, links and matched words are blanked.",
+    )
+    router_delete_after_days: Annotated[int, Field(ge=1)] = Field(
+        365,
+        description="Days after receipt when an item is deleted with its notes, watch copies and item audit trail.",
+    )
+    router_access_audit_days: Annotated[int, Field(ge=1)] = Field(
+        730,
+        description="Days the access audit (who read or changed what) is kept; at least the item window.",
+    )
     database_url: str = Field(
         "sqlite:///.run/switchboard-router.db",
         description="SQLAlchemy URL of the router's store (postgresql+psycopg://... in production).",
     )
+
+    @model_validator(mode="after")
+    def _windows_in_order(self) -> RouterSettings:
+        # Redaction before deletion, and the record of who saw an item outlives it.
+        if self.router_delete_after_days < self.router_redact_after_days:
+            raise ValueError("router_delete_after_days: must be at least router_redact_after_days")
+        if self.router_access_audit_days < self.router_delete_after_days:
+            raise ValueError("router_access_audit_days: must be at least router_delete_after_days")
+        return self

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from switchboard_router import clock, people, work
+from switchboard_router.access import ROUTER
 from switchboard_router.models import audit, outbox
 from switchboard_router.routing import Policy
 from switchboard_router.security import Principal, Role
@@ -55,14 +56,14 @@ def at(seconds):
 
 def officer(engine, queues, *, on_duty=False, capacity=5, role=Role.OFFICER):
     row = people.create_officer(
-        engine, name="o", role=role, capacity=capacity, on_duty=on_duty, now=NOW
+        engine, name="o", role=role, capacity=capacity, on_duty=on_duty, now=NOW, by=ROUTER
     )
     for q in queues:
         with contextlib.suppress(people.Exists):
             people.create_queue(
-                engine, queue_id=q, assignment_mode=None, supervisor_queue=None, now=NOW
+                engine, queue_id=q, assignment_mode=None, supervisor_queue=None, now=NOW, by=ROUTER
             )
-        people.add_member(engine, queue_id=q, officer_id=row["id"], now=NOW)
+        people.add_member(engine, queue_id=q, officer_id=row["id"], now=NOW, by=ROUTER)
     return Principal(officer_id=row["id"], name="o", role=role, queues=frozenset(queues))
 
 
