@@ -120,6 +120,20 @@ class KafkaSettings(BaseSettings):
     def _mechanism_spelling(cls, value: Any) -> Any:
         return value.strip().upper().replace("_", "-") if isinstance(value, str) else value
 
+    # An empty variable (compose's `${VAR:-}`) means unset, not the path "." or an empty password.
+    @field_validator(
+        "kafka_sasl_username",
+        "kafka_sasl_password",
+        "kafka_ssl_cafile",
+        "kafka_ssl_certfile",
+        "kafka_ssl_keyfile",
+        "kafka_ssl_key_password",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _security_is_complete(self) -> Self:
         protocol = self.kafka_security_protocol

@@ -67,6 +67,13 @@ def test_plaintext_is_the_default_and_adds_no_security_arguments():
     assert options == {"bootstrap_servers": "k:9092", "security_protocol": "PLAINTEXT"}
 
 
+def test_empty_variables_mean_unset(monkeypatch):
+    for name in ("SASL_USERNAME", "SASL_PASSWORD", "SSL_CAFILE", "SSL_CERTFILE", "SSL_KEYFILE"):
+        monkeypatch.setenv(f"SWITCHBOARD_KAFKA_{name}", "")
+    settings = CommonSettings()
+    assert settings.kafka_ssl_cafile is None and settings.kafka_sasl_password is None
+
+
 @pytest.mark.parametrize("protocol", ["SASL_SSL", "SASL_PLAINTEXT"])
 def test_sasl_without_a_username_is_refused_naming_the_setting(protocol):
     message = refusal(kafka_security_protocol=protocol, kafka_sasl_password=PASSWORD)
