@@ -152,7 +152,9 @@ def test_the_stack_runs_over_sasl_ssl_and_the_broker_refuses_everyone_else(
         "created_at": "2026-11-29T22:00:00Z",
     }
     answer = httpx.post(
-        f"{urls['ingest']}/v1/mentions", json=mention, headers={"authorization": f"Bearer {API_KEY}"}
+        f"{urls['ingest']}/v1/mentions",
+        json=mention,
+        headers={"authorization": f"Bearer {API_KEY}"},
     )
     assert answer.status_code == 202, answer.text
     mention_id = answer.json()["mention_id"]
@@ -163,7 +165,9 @@ def test_the_stack_runs_over_sasl_ssl_and_the_broker_refuses_everyone_else(
     # The right user over TLS reads the raw topic: the mention travelled this way.
     raw = RAW.name(topic_prefix)
     good = client_options(secured_broker.settings())
-    assert any(mention_id.encode() in value for value in asyncio.run(read_values(good, raw, count=1)))
+    assert any(
+        mention_id.encode() in value for value in asyncio.run(read_values(good, raw, count=1))
+    )
 
     # A wrong password, no TLS and no SASL, or TLS without the cluster's CA: refused.
     wrong = client_options(secured_broker.settings(kafka_sasl_password="guessed-password"))

@@ -186,7 +186,9 @@ def test_lag_scaling_is_capped_at_the_partitions_of_the_consumed_topic(rendered,
 def common_settings(docs: list[dict[str, Any]]) -> dict[str, str]:
     """The switchboard-common ConfigMap every Deployment reads."""
     (common,) = [
-        cm for cm in of_kind(docs, "ConfigMap") if cm["metadata"]["name"].startswith("switchboard-common")
+        cm
+        for cm in of_kind(docs, "ConfigMap")
+        if cm["metadata"]["name"].startswith("switchboard-common")
     ]
     data: dict[str, str] = common["data"]
     return data

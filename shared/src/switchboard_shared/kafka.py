@@ -36,7 +36,7 @@ def tls_context(settings: KafkaSettings) -> ssl.SSLContext | None:
     """
     if not settings.kafka_security_protocol.uses_tls:
         return None
-    context = create_ssl_context(
+    context: ssl.SSLContext = create_ssl_context(
         cafile=settings.kafka_ssl_cafile,
         certfile=settings.kafka_ssl_certfile,
         keyfile=settings.kafka_ssl_keyfile,
