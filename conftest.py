@@ -304,11 +304,13 @@ def start_pipeline(
     keys_dir: Path,
     api_key: str,
     admin_token: str,
+    kafka_env: dict[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, ServiceProcess]]:
     """Ingest (taking `api_key` for every source), classifier and router as processes.
 
     Returns their base URLs and processes, once every one answers /readyz; the
-    router's admin signs in with `admin_token`.
+    router's admin signs in with `admin_token`. `kafka_env` adds settings all
+    three get (the Kafka security settings of a secured broker).
     """
     keys = keys_dir / "keys.json"
     digest = hashlib.sha256(api_key.encode()).hexdigest()
@@ -318,6 +320,7 @@ def start_pipeline(
         "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "SWITCHBOARD_TOPIC_PREFIX": topic_prefix,
         "SWITCHBOARD_LOG_LEVEL": "INFO",
+        **(kafka_env or {}),
     }
     processes = {
         "ingest": service_runner(

@@ -14,6 +14,12 @@
 # every sub-command is idempotent so Makefiles and test harnesses can call it
 # blindly.
 #
+#   - a secured mode (KAFKA_SECURITY=sasl_ssl): the client listener speaks
+#     SASL_SSL with SCRAM-SHA-512 only, its certificate signed by a throwaway
+#     CA generated with openssl into $KAFKA_TLS_DIR (clients trust ca.crt),
+#     and the SCRAM users of KAFKA_SCRAM_USERS created when storage is
+#     formatted. It is how tests run the stack the way production runs it.
+#
 # Usage: kafka.sh fetch|start|stop|status|kill|clean|bootstrap
 # Messages go to stderr. `start` and `bootstrap` print the bootstrap address
 # (127.0.0.1:$KAFKA_PORT) as the last line of stdout.
@@ -45,6 +51,12 @@ KAFKA_HEAP="${KAFKA_HEAP:-512m}"
 KAFKA_NUM_PARTITIONS="${KAFKA_NUM_PARTITIONS:-3}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
+KAFKA_SECURITY="${KAFKA_SECURITY:-plaintext}"
+[[ "$KAFKA_SECURITY" == plaintext || "$KAFKA_SECURITY" == sasl_ssl ]] \
+    || die "KAFKA_SECURITY must be plaintext or sasl_ssl, got '$KAFKA_SECURITY'"
+KAFKA_TLS_DIR="${KAFKA_TLS_DIR:-$KAFKA_DATA_DIR/tls}"
+# name=password pairs, comma-separated; created when storage is first formatted.
+KAFKA_SCRAM_USERS="${KAFKA_SCRAM_USERS:-switchboard=switchboard-local-secret}"
 
 PID_FILE="$KAFKA_DATA_DIR/kafka.pid"
 LOG_FILE="$KAFKA_DATA_DIR/kafka.log"
@@ -103,17 +115,98 @@ port_open() {
     timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
 }
 
+# A throwaway CA and a broker certificate for 127.0.0.1 and localhost, made
+# once per TLS dir. Keys are unencrypted PKCS#8 PEM (what Kafka's PEM store
+# reads); they never leave the machine and go with `clean`.
+ensure_certificates() {
+    if [[ -s "$KAFKA_TLS_DIR/broker.pem" && -s "$KAFKA_TLS_DIR/ca.crt" ]]; then
+        return 0
+    fi
+    command -v openssl >/dev/null || die "openssl not found (needed for KAFKA_SECURITY=sasl_ssl)"
+    mkdir -p "$KAFKA_TLS_DIR"
+    chmod 700 "$KAFKA_TLS_DIR"
+    log "generating a throwaway CA and broker certificate in $KAFKA_TLS_DIR"
+    (
+        cd "$KAFKA_TLS_DIR"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 30 -keyout ca.key -out ca.crt \
+            -subj "/CN=switchboard-local-ca" \
+            -addext "basicConstraints=critical,CA:TRUE" \
+            -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr \
+            -subj "/CN=localhost" 2>/dev/null
+        printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=CA:FALSE" \
+            "keyUsage=critical,digitalSignature,keyEncipherment" \
+            "extendedKeyUsage=serverAuth,clientAuth" >broker.ext
+        openssl x509 -req -in broker.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+            -extfile broker.ext -out broker.crt 2>/dev/null
+        cat broker.key broker.crt >broker.pem
+        rm -f broker.csr broker.ext ca.srl
+        chmod 600 ca.key broker.key broker.pem
+    ) || die "openssl could not generate the certificates in $KAFKA_TLS_DIR"
+}
+
+# The broker's own SCRAM user (inter-broker traffic on the SASL_SSL listener):
+# a random password kept beside the data, made once with the storage.
+admin_password() {
+    local file="$KAFKA_DATA_DIR/admin.password"
+    if [[ ! -s "$file" ]]; then
+        (umask 077; openssl rand -hex 24 >"$file")
+    fi
+    cat "$file"
+}
+
+# --add-scram arguments for StorageTool format: the broker's admin plus KAFKA_SCRAM_USERS.
+scram_arguments() {
+    SCRAM_ARGS=(--add-scram "SCRAM-SHA-512=[name=admin,password=$(admin_password)]")
+    local pair name password pairs
+    IFS=',' read -ra pairs <<<"$KAFKA_SCRAM_USERS"
+    for pair in "${pairs[@]}"; do
+        name="${pair%%=*}"
+        password="${pair#*=}"
+        [[ "$pair" == *=* && "$name" =~ ^[A-Za-z0-9._-]+$ && "$password" =~ ^[A-Za-z0-9._-]+$ ]] \
+            || die "KAFKA_SCRAM_USERS must be name=password pairs of letters, digits, '.', '_' or '-'"
+        SCRAM_ARGS+=(--add-scram "SCRAM-SHA-512=[name=$name,password=$password]")
+    done
+}
+
+listener_properties() {
+    if [[ "$KAFKA_SECURITY" == plaintext ]]; then
+        cat <<PROPERTIES
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+PROPERTIES
+        return 0
+    fi
+    # The one listener clients can reach is SASL_SSL; the broker talks to
+    # itself there too, as `admin`. The controller stays PLAINTEXT on loopback
+    # (only this JVM uses it).
+    cat <<PROPERTIES
+listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(admin_password)";
+ssl.keystore.type=PEM
+ssl.keystore.location=$KAFKA_TLS_DIR/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$KAFKA_TLS_DIR/ca.crt
+ssl.client.auth=none
+PROPERTIES
+}
+
 write_properties() {
+    (umask 077; : >"$PROPS")  # it may hold the broker's own SCRAM password
     cat >"$PROPS" <<EOF
 # Generated by deploy/local/kafka.sh on every start; edits are overwritten.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+$(listener_properties)
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$LOG_DIRS
 
 # Single node: every internal topic has replication factor 1 / min ISR 1.
@@ -165,9 +258,14 @@ format_storage() {
         [[ -n "$cluster_id" ]] || die "StorageTool random-uuid returned nothing"
         echo "$cluster_id" >"$KAFKA_DATA_DIR/cluster.id"
     fi
+    SCRAM_ARGS=()
+    if [[ "$KAFKA_SECURITY" == sasl_ssl ]]; then
+        scram_arguments
+    fi
     log "formatting storage in $LOG_DIRS (cluster id $cluster_id)"
     java -cp "$LIB/*" "-Dlog4j2.configurationFile=$LOG4J_CONFIG" \
-        kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" --ignore-formatted >&2 \
+        kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" --ignore-formatted \
+        "${SCRAM_ARGS[@]}" >&2 \
         || die "StorageTool format failed"
 }
 
@@ -195,6 +293,9 @@ cmd_start() {
     done
     cmd_fetch
     mkdir -p "$KAFKA_DATA_DIR" "$LOG_DIRS"
+    if [[ "$KAFKA_SECURITY" == sasl_ssl ]]; then
+        ensure_certificates
+    fi
     write_properties
     format_storage
     java_opts
@@ -309,6 +410,8 @@ usage: $(basename "$0") fetch|start|stop|status|kill|clean|bootstrap
   env: KAFKA_PORT (9092) KAFKA_CONTROLLER_PORT (KAFKA_PORT+1) KAFKA_DATA_DIR
        KAFKA_HEAP (512m) KAFKA_NUM_PARTITIONS (3) KAFKA_START_TIMEOUT (90)
        KAFKA_STOP_TIMEOUT (30) SWITCHBOARD_CACHE_DIR (<repo>/.cache)
+       KAFKA_SECURITY (plaintext|sasl_ssl) KAFKA_TLS_DIR (KAFKA_DATA_DIR/tls)
+       KAFKA_SCRAM_USERS (switchboard=switchboard-local-secret; sasl_ssl only)
 EOF
 }
 

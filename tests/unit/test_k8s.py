@@ -183,19 +183,163 @@ def test_lag_scaling_is_capped_at_the_partitions_of_the_consumed_topic(rendered,
         assert name in deployments
 
 
+def common_settings(docs: list[dict[str, Any]]) -> dict[str, str]:
+    """The switchboard-common ConfigMap every Deployment reads."""
+    (common,) = [
+        cm
+        for cm in of_kind(docs, "ConfigMap")
+        if cm["metadata"]["name"].startswith("switchboard-common")
+    ]
+    data: dict[str, str] = common["data"]
+    return data
+
+
+def protocol_of(listener: dict[str, Any]) -> str:
+    """The client security protocol a Strimzi listener speaks."""
+    sasl = listener.get("authentication", {}).get("type", "").startswith("scram-sha-")
+    return {
+        (False, False): "PLAINTEXT",
+        (True, False): "SSL",
+        (False, True): "SASL_PLAINTEXT",
+        (True, True): "SASL_SSL",
+    }[(bool(listener["tls"]), sasl)]
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_services_bootstrap_from_the_strimzi_plain_listener(rendered, overlay):
+def test_services_bootstrap_from_a_strimzi_listener_speaking_its_protocol(rendered, overlay):
     docs = rendered[overlay]
     (kafka,) = of_kind(docs, "Kafka")
-    plain = next(
-        listener for listener in kafka["spec"]["kafka"]["listeners"] if not listener["tls"]
-    )
-    expected = f"{kafka['metadata']['name']}-kafka-bootstrap:{plain['port']}"
-    bootstrap = {
-        cm["data"][f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"]
+    common = common_settings(docs)
+    assert not any(
+        f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS" in cm["data"]
         for cm in of_kind(docs, "ConfigMap")
-        if f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS" in cm["data"]
-    }
-    assert bootstrap == {expected}
+        if cm["data"] is not common
+    ), "one bootstrap address for every service"
+    host, port = common[f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"].split(":")
+    assert host == f"{kafka['metadata']['name']}-kafka-bootstrap"
+    (listener,) = [x for x in kafka["spec"]["kafka"]["listeners"] if x["port"] == int(port)]
+    protocol = common.get(f"{ENV_PREFIX}KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    assert protocol == protocol_of(listener)
+    if protocol.startswith("SASL"):
+        assert common[f"{ENV_PREFIX}KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        assert listener["authentication"]["type"] == "scram-sha-512"
     for scaled_object in of_kind(docs, "ScaledObject"):
-        assert scaled_object["spec"]["triggers"][0]["metadata"]["bootstrapServers"] == expected
+        metadata = scaled_object["spec"]["triggers"][0]["metadata"]
+        assert metadata["bootstrapServers"] == f"{host}:{port}"
+        assert metadata.get("tls", "disable") == ("enable" if listener["tls"] else "disable")
+        assert metadata.get("sasl", "none") == (
+            "scram_sha512" if protocol.startswith("SASL") else "none"
+        )
+
+
+def test_production_reaches_kafka_only_over_tls_as_scram_users_under_acls(rendered):
+    docs = rendered["production"]
+    (kafka,) = of_kind(docs, "Kafka")
+    listeners = kafka["spec"]["kafka"]["listeners"]
+    assert listeners and all(protocol_of(listener) == "SASL_SSL" for listener in listeners)
+    assert kafka["spec"]["kafka"]["authorization"]["type"] == "simple"
+    assert common_settings(docs)[f"{ENV_PREFIX}KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+
+
+# What each service does on Kafka: topics it reads, topics it writes, its group.
+READS = {
+    "switchboard-ingest": [topics.RAW],  # its duplicate memory tails the raw topic, no group
+    "switchboard-classifier": [topics.RAW],
+    "switchboard-router": [topics.CLASSIFIED],
+}
+WRITES = {
+    "switchboard-ingest": [topics.RAW, topics.DEADLETTER],
+    "switchboard-classifier": [topics.CLASSIFIED, topics.DEADLETTER],
+    "switchboard-router": [topics.ROUTED, topics.ESCALATED, topics.FEEDBACK, topics.DEADLETTER],
+}
+
+
+def container_env(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {entry["name"]: entry for entry in container.get("env", [])}
+
+
+def granted(user: dict[str, Any], kind: str, name: str) -> set[str]:
+    """Operations a KafkaUser's ACLs grant on one literal resource."""
+    return {
+        operation
+        for acl in user["spec"]["authorization"]["acls"]
+        if acl["resource"]["type"] == kind
+        and acl["resource"]["name"] == name
+        and acl["resource"].get("patternType", "literal") == "literal"
+        for operation in acl["operations"]
+    }
+
+
+def group_of(docs: list[dict[str, Any]], name: str) -> str | None:
+    service = name.split("-")[1]
+    key = f"{service}_group_id"
+    if key not in SETTINGS[name].model_fields:
+        return None
+    for cm in of_kind(docs, "ConfigMap"):
+        if f"{ENV_PREFIX}{key.upper()}" in cm["data"]:
+            return str(cm["data"][f"{ENV_PREFIX}{key.upper()}"])
+    return str(SETTINGS[name].model_fields[key].default)
+
+
+def test_each_service_authenticates_as_its_own_user_and_checks_the_cluster_ca(rendered):
+    docs = rendered["production"]
+    (kafka,) = of_kind(docs, "Kafka")
+    users = by_name(docs, "KafkaUser")
+    cafile = Path(common_settings(docs)[f"{ENV_PREFIX}KAFKA_SSL_CAFILE"])
+    seen_users = set()
+    for name, deployment in by_name(docs, "Deployment").items():
+        env = container_env(deployment)
+        username = env[f"{ENV_PREFIX}KAFKA_SASL_USERNAME"]["value"]
+        user = users[username]
+        seen_users.add(username)
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
+        assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+        # The password is the one the user operator wrote for this user.
+        password = env[f"{ENV_PREFIX}KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert password == {"name": username, "key": "password"}
+        # The CA file is the cluster CA secret's ca.crt, mounted where the setting points.
+        pod = deployment["spec"]["template"]["spec"]
+        (mount,) = [
+            m for m in pod["containers"][0]["volumeMounts"] if m["mountPath"] == str(cafile.parent)
+        ]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+        assert volume["secret"]["secretName"] == f"{kafka['metadata']['name']}-cluster-ca-cert"
+        assert {"key": "ca.crt", "path": cafile.name} in volume["secret"]["items"]
+        # Its ACLs cover what it does, and literal topic grants go no further.
+        for spec in READS[name]:
+            assert {"Describe", "Read"} <= granted(user, "topic", spec.name()), (name, spec)
+        for spec in WRITES[name]:
+            assert {"Describe", "Write"} <= granted(user, "topic", spec.name()), (name, spec)
+        group = group_of(docs, name)
+        if group is not None:
+            assert "Read" in granted(user, "group", group), name
+        needed = {spec.name() for spec in READS[name] + WRITES[name]}
+        for acl in user["spec"]["authorization"]["acls"]:
+            assert "All" not in acl["operations"] and acl["resource"].get("name") != "*"
+            if acl["resource"]["type"] == "topic" and acl["resource"]["patternType"] == "literal":
+                assert acl["resource"]["name"] in needed, (name, acl)
+            if acl["resource"]["patternType"] == "prefix":
+                # Only faust's own topics, named after the classifier's app id.
+                assert acl["resource"]["name"] == f"{group}-", (name, acl)
+    assert seen_users == set(users), "a KafkaUser no service uses"
+
+
+def test_lag_scaling_authenticates_as_the_service_it_scales(rendered):
+    docs = rendered["production"]
+    (kafka,) = of_kind(docs, "Kafka")
+    auths = by_name(docs, "TriggerAuthentication")
+    deployments = by_name(docs, "Deployment")
+    for scaled_object in of_kind(docs, "ScaledObject"):
+        target = deployments[scaled_object["spec"]["scaleTargetRef"]["name"]]
+        (trigger,) = scaled_object["spec"]["triggers"]
+        auth = auths[trigger["authenticationRef"]["name"]]["spec"]
+        (env,) = auth["env"]
+        assert env["parameter"] == "username"
+        assert env["name"] in container_env(target)
+        assert env["containerName"] == target["spec"]["template"]["spec"]["containers"][0]["name"]
+        secrets = {ref["parameter"]: ref for ref in auth["secretTargetRef"]}
+        username = container_env(target)[env["name"]]["value"]
+        assert (secrets["password"]["name"], secrets["password"]["key"]) == (username, "password")
+        assert secrets["ca"]["name"] == f"{kafka['metadata']['name']}-cluster-ca-cert"
+        assert secrets["ca"]["key"] == "ca.crt"

@@ -1,31 +1,73 @@
-"""Thin helpers over aiokafka: the no-loss client settings and topic creation.
+"""Thin helpers over aiokafka: the connection, the no-loss client settings and topic creation.
 
 Producers are idempotent with `acks=all`; consumers never auto-commit (a stage
 commits after its effect is durable). Every client in Switchboard is built here
-so these choices are made once.
+so these choices are made once. `client_options` is the one translation of
+`KafkaSettings` (bootstrap servers, TLS, SASL) into aiokafka's arguments: every
+producer, consumer and admin client of every service gets its connection
+from it (the classifier's faust app maps the same settings and the same TLS
+context to faust's broker credentials).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
-from switchboard_shared.settings import CommonSettings
+from switchboard_shared.settings import CommonSettings, KafkaSettings
 from switchboard_shared.topics import TopicSpec
 
 log = logging.getLogger(__name__)
 
 
+def tls_context(settings: KafkaSettings) -> ssl.SSLContext | None:
+    """The TLS context for the brokers, or None when the protocol does not use TLS.
+
+    Built anew for every client, so a CA or client certificate rotated on disk
+    (a mounted Kubernetes secret) is used by the next connection.
+    """
+    if not settings.kafka_security_protocol.uses_tls:
+        return None
+    context: ssl.SSLContext = create_ssl_context(
+        cafile=settings.kafka_ssl_cafile,
+        certfile=settings.kafka_ssl_certfile,
+        keyfile=settings.kafka_ssl_keyfile,
+        password=settings.key_password() if settings.kafka_ssl_certfile else None,
+    )
+    context.check_hostname = settings.kafka_ssl_check_hostname
+    return context
+
+
+def client_options(settings: KafkaSettings) -> dict[str, Any]:
+    """aiokafka keyword arguments that connect a client as `settings` say (servers, TLS, SASL)."""
+    protocol = settings.kafka_security_protocol
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": protocol.value,
+    }
+    context = tls_context(settings)
+    if context is not None:
+        options["ssl_context"] = context
+    if protocol.uses_sasl:
+        assert settings.kafka_sasl_password is not None  # checked by KafkaSettings
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism.value
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    return options
+
+
 def new_producer(settings: CommonSettings, *, client_id: str) -> AIOKafkaProducer:
     """An idempotent producer: `acks=all`, retries without duplicates."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         client_id=client_id,
         enable_idempotence=True,  # also forces acks="all"
         acks="all",
@@ -41,7 +83,7 @@ def new_consumer(
     """A consumer in `group_id` that commits only when told to."""
     return AIOKafkaConsumer(
         *(spec.name(settings.topic_prefix) for spec in topics),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         group_id=group_id,
         client_id=client_id,
         enable_auto_commit=False,
@@ -55,9 +97,7 @@ async def ensure_topics(
 ) -> list[str]:
     """Create the topics that are missing; return the names it created."""
     wanted = {spec.name(settings.topic_prefix): spec for spec in specs}
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers, client_id="switchboard-admin"
-    )
+    admin = AIOKafkaAdminClient(**client_options(settings), client_id="switchboard-admin")
     await asyncio.wait_for(admin.start(), timeout_seconds)
     try:
         existing = set(await asyncio.wait_for(admin.list_topics(), timeout_seconds))
@@ -96,9 +136,7 @@ async def wait_for_kafka(settings: CommonSettings, *, timeout_seconds: float) ->
     deadline = asyncio.get_running_loop().time() + timeout_seconds
     last_error: Exception | None = None
     while asyncio.get_running_loop().time() < deadline:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap_servers, client_id="switchboard-probe"
-        )
+        admin = AIOKafkaAdminClient(**client_options(settings), client_id="switchboard-probe")
         try:
             await asyncio.wait_for(admin.start(), 5)
             await asyncio.wait_for(admin.list_topics(), 5)
@@ -122,9 +160,7 @@ def encode(event: Any) -> bytes:
 
 async def partitions_of(settings: CommonSettings, topic: str) -> list[int]:
     """The partition ids of `topic` (empty while it does not exist)."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers, client_id="switchboard-admin"
-    )
+    admin = AIOKafkaAdminClient(**client_options(settings), client_id="switchboard-admin")
     await admin.start()
     try:
         described = await admin.describe_topics([topic])

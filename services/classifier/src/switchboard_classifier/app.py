@@ -26,9 +26,10 @@ from switchboard_classifier.pipeline import SourceRecord, process_batch
 from switchboard_classifier.reload import Reloader
 from switchboard_classifier.settings import ClassifierSettings
 from switchboard_shared.events import DeadLetter, MentionClassified, utc_now
-from switchboard_shared.kafka import encode, new_producer
+from switchboard_shared.kafka import encode, new_producer, tls_context
 from switchboard_shared.logs import fields
 from switchboard_shared.metrics import render
+from switchboard_shared.settings import KafkaSettings
 from switchboard_shared.topics import CLASSIFIED, DEADLETTER, RAW
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,26 @@ async def maybe_reload(state: ClassifierState) -> None:
         metrics.RELOADS.labels(metrics.ReloadOutcome.REFUSED).inc()
 
 
+def broker_credentials(settings: KafkaSettings) -> faust.types.auth.CredentialsT | None:
+    """The Kafka security settings as faust's broker credentials (None: PLAINTEXT).
+
+    faust hands these to every aiokafka client it makes (its consumer, its
+    producer, which also creates topics) through `credentials_to_aiokafka_auth`;
+    the TLS context is the one `switchboard_shared.kafka` builds for all clients.
+    """
+    protocol = settings.kafka_security_protocol
+    context = tls_context(settings)
+    if not protocol.uses_sasl:
+        return faust.SSLCredentials(context) if context is not None else None
+    assert settings.kafka_sasl_password is not None  # checked by KafkaSettings
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,  # SASL_SSL with a context, SASL_PLAINTEXT without
+        mechanism=settings.kafka_sasl_mechanism.value,
+    )
+
+
 def create_app(
     settings: ClassifierSettings, reloader: Reloader
 ) -> tuple[faust.App, ClassifierState]:
@@ -146,6 +167,7 @@ def create_app(
     app = faust.App(
         settings.classifier_group_id,
         broker=brokers,
+        broker_credentials=broker_credentials(settings),
         store="memory://",
         datadir=str(settings.classifier_data_dir / "{conf.id}"),  # one folder per app id
         autodiscover=False,

@@ -30,7 +30,7 @@ from aiokafka.errors import KafkaError
 from switchboard_ingest import metrics
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.background import BackgroundLoop
-from switchboard_shared.kafka import partitions_of
+from switchboard_shared.kafka import client_options, partitions_of
 from switchboard_shared.logs import fields
 from switchboard_shared.topics import RAW
 
@@ -105,7 +105,7 @@ class RawTopicTail(BackgroundLoop):
     async def _tail(self) -> None:
         topic = RAW.name(self.settings.topic_prefix)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **client_options(self.settings),
             group_id=None,
             enable_auto_commit=False,
             client_id="switchboard-ingest-dedup",
