@@ -304,11 +304,13 @@ def start_pipeline(
     keys_dir: Path,
     api_key: str,
     admin_token: str,
+    ingest_env: dict[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, ServiceProcess]]:
     """Ingest (taking `api_key` for every source), classifier and router as processes.
 
     Returns their base URLs and processes, once every one answers /readyz; the
-    router's admin signs in with `admin_token`.
+    router's admin signs in with `admin_token`. `ingest_env` adds ingest settings
+    (pull connectors, say).
     """
     keys = keys_dir / "keys.json"
     digest = hashlib.sha256(api_key.encode()).hexdigest()
@@ -326,6 +328,7 @@ def start_pipeline(
                 **common,
                 "SWITCHBOARD_INGEST_PORT": str(ports["ingest"]),
                 "SWITCHBOARD_INGEST_API_KEYS_FILE": str(keys),
+                **(ingest_env or {}),
             },
         ),
         "classifier": service_runner(

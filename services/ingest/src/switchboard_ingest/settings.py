@@ -74,7 +74,7 @@ class IngestSettings(CommonSettings):
     )
     ingest_connector_allowed_networks: list[IPvAnyNetwork] = Field(
         default_factory=list,
-        description='Networks pull connectors may reach though not public (JSON list of CIDRs: '
+        description="Networks pull connectors may reach though not public (JSON list of CIDRs: "
         '["10.2.0.0/16"], e.g. an internal Mastodon instance).',
     )
     ingest_connector_max_redirects: Annotated[int, Field(ge=0, le=20)] = Field(

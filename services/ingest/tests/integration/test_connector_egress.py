@@ -18,11 +18,11 @@ from aiohttp import web
 from prometheus_client import REGISTRY
 
 from conftest import free_port
+from switchboard_ingest.connectors.common import Backoff
 from switchboard_ingest.connectors.cursor import CursorStore
 from switchboard_ingest.connectors.egress import EgressPolicy, EgressRefused, egress_client
 from switchboard_ingest.connectors.mastodon import MastodonConnector
 from switchboard_ingest.connectors.rss import USER_AGENT, RssConnector
-from switchboard_ingest.connectors.common import Backoff
 from switchboard_ingest.intake import Outcome, Result
 from switchboard_ingest.metrics import ConnectorRefusal
 

@@ -15,11 +15,11 @@ import random
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
+from pydantic import ValidationError
+
 from switchboard_ingest.intake import Intake, Result
 from switchboard_ingest.publisher import KafkaUnavailable
 from switchboard_shared.events import MAX_TEXT_CHARS, DeadLetterReason, MentionIn
-from pydantic import ValidationError
-
 from switchboard_shared.logs import describe_invalid, fields
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ def describe_unmappable(exc: BaseException) -> str:
         return f"{exc.args[0]}: missing"  # the key is one the mapping asked for
     # Other messages may quote the input (int("555 0134") does): the type must do.
     return f"{type(exc).__name__} while mapping the item"
+
 
 _BLOCK_TAGS = frozenset(
     [

@@ -148,7 +148,7 @@ class _VettedBackend(httpcore.AsyncNetworkBackend):
         self,
         host: str,
         port: int,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface, not ours)
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
@@ -190,7 +190,7 @@ class _VettedBackend(httpcore.AsyncNetworkBackend):
     async def connect_unix_socket(
         self,
         path: str,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface, not ours)
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         raise EgressRefused(ConnectorRefusal.FORBIDDEN_ADDRESS, "unix sockets are not reachable")
@@ -239,7 +239,7 @@ async def open_response(
     policy: EgressPolicy,
     headers: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
-    timeout: httpx.Timeout | None = None,
+    timeouts: httpx.Timeout | None = None,
 ) -> AsyncIterator[httpx.Response]:
     """GET `url`, following at most `policy.max_redirects` redirects; the body is left unread."""
     request = http.build_request(
@@ -247,7 +247,7 @@ async def open_response(
         url,
         headers=headers,
         params=params,
-        **({"timeout": timeout} if timeout is not None else {}),
+        timeout=httpx.USE_CLIENT_DEFAULT if timeouts is None else timeouts,
     )
     for _hop in range(policy.max_redirects + 1):
         response = await http.send(request, stream=True, follow_redirects=False)

@@ -343,7 +343,7 @@ class MastodonConnector:
             policy=self.policy,
             params={"tag": self.hashtag},
             headers={**self._headers(), "Accept": "text/event-stream"},
-            timeout=httpx.Timeout(30.0, read=self._stream_read_timeout),
+            timeouts=httpx.Timeout(30.0, read=self._stream_read_timeout),
         ) as response:
             if response.status_code != 200:
                 # The error body is left unread: nothing in it is needed.
