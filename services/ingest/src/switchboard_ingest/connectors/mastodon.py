@@ -410,7 +410,9 @@ class MastodonConnector:
 
     async def _take(self, number: int, status: Mapping[str, Any]) -> None:
         try:
-            mention = status_to_mention(status)
+            mention = await asyncio.to_thread(
+                status_to_mention, status
+            )  # HTML to text, off the loop
         except MAPPING_ERRORS as exc:
             await self._dead_letter(exc, json.dumps(status, ensure_ascii=False))
         else:

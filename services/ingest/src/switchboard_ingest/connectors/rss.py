@@ -352,8 +352,14 @@ class RssConnector:
         if source_id in self._cursor.answered:
             return
         try:
-            mention = entry_to_mention(
-                entry, feed_url=self.feed_url, feed_title=feed_title, now=utc_now()
+            # In a worker thread, as the parse was: HTML to text is pure Python, and
+            # an entry can be megabytes of markup.
+            mention = await asyncio.to_thread(
+                entry_to_mention,
+                entry,
+                feed_url=self.feed_url,
+                feed_title=feed_title,
+                now=utc_now(),
             )
         except MAPPING_ERRORS as exc:
             await dead_letter_until_taken(
