@@ -305,12 +305,14 @@ def start_pipeline(
     api_key: str,
     admin_token: str,
     kafka_env: dict[str, str] | None = None,
+    ingest_env: dict[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, ServiceProcess]]:
     """Ingest (taking `api_key` for every source), classifier and router as processes.
 
     Returns their base URLs and processes, once every one answers /readyz; the
     router's admin signs in with `admin_token`. `kafka_env` adds settings all
-    three get (the Kafka security settings of a secured broker).
+    three get (the Kafka security settings of a secured broker); `ingest_env`
+    adds ingest settings (pull connectors, say).
     """
     keys = keys_dir / "keys.json"
     digest = hashlib.sha256(api_key.encode()).hexdigest()
@@ -329,6 +331,7 @@ def start_pipeline(
                 **common,
                 "SWITCHBOARD_INGEST_PORT": str(ports["ingest"]),
                 "SWITCHBOARD_INGEST_API_KEYS_FILE": str(keys),
+                **(ingest_env or {}),
             },
         ),
         "classifier": service_runner(

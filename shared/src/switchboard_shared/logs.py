@@ -1,7 +1,8 @@
 """Log set-up shared by the services: one line per event, key=value fields.
 
 An on-call engineer greps by `mention_id=`; every log line about one mention
-carries it.
+carries it. No line carries a mention's text or its author: errors about bad
+input name the field and the rule it broke (`describe_invalid`), never the value.
 """
 
 from __future__ import annotations
@@ -9,6 +10,11 @@ from __future__ import annotations
 import logging
 import sys
 import time
+
+from pydantic import ValidationError
+
+# Enough to say what is wrong with a record; the rest is in the dead-letter payload.
+MAX_DESCRIBED_ERRORS = 5
 
 
 class _KeyValueFormatter(logging.Formatter):
@@ -44,3 +50,19 @@ def configure_logging(service: str, level: str) -> None:
 def fields(**values: object) -> dict[str, dict[str, object]]:
     """`extra=` for a log call: key=value fields appended to the line."""
     return {"fields": values}
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """Which fields failed validation and why, e.g. `text: String should have at least 1 character`.
+
+    Never `str(exc)`: pydantic puts each field's `input_value` there, which for a
+    mention is its text, its author or the phone number in it.
+    """
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    parts = [
+        f"{'.'.join(str(part) for part in error['loc']) or '(root)'}: {error['msg']}"
+        for error in errors[:MAX_DESCRIBED_ERRORS]
+    ]
+    if len(errors) > MAX_DESCRIBED_ERRORS:
+        parts.append(f"and {len(errors) - MAX_DESCRIBED_ERRORS} more")
+    return "; ".join(parts) or "invalid"

@@ -24,6 +24,7 @@ from switchboard_shared.events import (
     MentionClassified,
     MentionReceived,
 )
+from switchboard_shared.logs import describe_invalid
 from switchboard_shared.topics import RAW
 
 STAGE = "classifier"
@@ -38,12 +39,6 @@ class SourceRecord:
     partition: int
     offset: int
     value: bytes | None
-
-
-def _describe(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "(root)"
-    return f"{field}: {first['msg']}"
 
 
 def _dead(record: SourceRecord, reason: str, error: str, mention_id: str | None) -> DeadLetter:
@@ -82,7 +77,7 @@ def decode(record: SourceRecord) -> MentionReceived | DeadLetter:
     try:
         RAW.value.model_validate(payload)
     except ValidationError as exc:
-        return _dead(record, DeadLetterReason.SCHEMA, _describe(exc), mention_id)
+        return _dead(record, DeadLetterReason.SCHEMA, describe_invalid(exc), mention_id)
     # Valid as Python values yet not as JSON text (NaN, say, which json.loads
     # accepts and JSON does not): a record must never vanish, so say so.
     return _dead(record, DeadLetterReason.SCHEMA, "not valid as JSON text (NaN?)", mention_id)

@@ -69,6 +69,16 @@ class Refusal(StrEnum):
     CANCELLED = "cancelled"
 
 
+class ConnectorRefusal(StrEnum):
+    """Why a pull connector refused or cut off a fetch (the `reason` label of CONNECTOR_REFUSED)."""
+
+    FORBIDDEN_ADDRESS = "forbidden_address"  # loopback, private, link-local, ... (SSRF guard)
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    BAD_REDIRECT = "bad_redirect"  # to a scheme other than http(s)
+    BODY_TOO_LARGE = "body_too_large"
+    LINE_TOO_LONG = "line_too_long"  # a Mastodon stream line or event beyond the cap
+
+
 # The dead-letter reasons ingest itself produces.
 DEAD_LETTER_REASONS = (DeadLetterReason.NORMALISATION,)
 
@@ -122,6 +132,12 @@ CONNECTOR_ERRORS = Counter(
     "Failures of a pull connector (fetch, parse, connection), by connector.",
     ["connector"],
 )
+CONNECTOR_REFUSED = Counter(
+    "switchboard_ingest_connector_refused_total",
+    "Fetches a pull connector refused or cut off (forbidden address, redirects, oversized body "
+    "or line), by connector and reason.",
+    ["connector", "reason"],
+)
 CONNECTOR_LAG_SECONDS = Gauge(
     "switchboard_ingest_connector_lag_seconds",
     "Age of the newest item a pull connector has accepted (how far behind its source it is).",
@@ -154,4 +170,6 @@ def initialise(*, connectors: Iterable[str] = ()) -> None:
     start_at_zero(REJECTED, reason=[Rejection.BAD_VERIFY_TOKEN], source=[META])
     start_at_zero(UNAVAILABLE, cause=Refusal)
     start_at_zero(DEADLETTERED, source=[*Source, UNKNOWN_SOURCE], reason=DEAD_LETTER_REASONS)
+    connectors = list(connectors)
     start_at_zero(CONNECTOR_ERRORS, connector=connectors)
+    start_at_zero(CONNECTOR_REFUSED, connector=connectors, reason=ConnectorRefusal)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import Field, IPvAnyNetwork, SecretStr
 
 from switchboard_shared.settings import CommonSettings
 
@@ -65,4 +65,27 @@ class IngestSettings(CommonSettings):
     )
     ingest_mastodon_access_token: SecretStr | None = Field(
         None, description="Mastodon access token, if the instance requires one for streaming."
+    )
+    ingest_connector_allow_private_networks: bool = Field(
+        False,
+        description="Let pull connectors reach loopback, private and other non-public addresses "
+        "(local stand-ins, development); link-local (cloud metadata) stays refused unless listed "
+        "in SWITCHBOARD_INGEST_CONNECTOR_ALLOWED_NETWORKS.",
+    )
+    ingest_connector_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Networks pull connectors may reach though not public (JSON list of CIDRs: "
+        '["10.2.0.0/16"], e.g. an internal Mastodon instance).',
+    )
+    ingest_connector_max_redirects: Annotated[int, Field(ge=0, le=20)] = Field(
+        5, description="Most redirects a pull connector follows for one fetch (each one vetted)."
+    )
+    ingest_connector_max_body_bytes: Annotated[int, Field(ge=1024)] = Field(
+        8 * 1024 * 1024,
+        description="Largest feed or timeline body a pull connector reads; reading stops beyond it.",
+    )
+    ingest_connector_max_line_bytes: Annotated[int, Field(ge=1024)] = Field(
+        1024 * 1024,
+        description="Longest line (and event) of the Mastodon stream; a longer one drops the "
+        "connection.",
     )

@@ -1,6 +1,7 @@
 """Pull connectors on the real broker: feeds and a hashtag land on the raw topic, once each.
 
-Stand-ins serve the real protocols on loopback: an RSS 2.0 feed with ETag
+Stand-ins serve the real protocols on loopback (which the connectors refuse
+unless told, as here, to allow private networks): an RSS 2.0 feed with ETag
 validators, and a Mastodon instance with the SSE hashtag stream and the REST
 tag timeline (min_id paging). Restarts share one state directory, the way a
 redeployed ingest would.
@@ -271,6 +272,7 @@ async def test_rss_entries_land_once_each_across_a_restart(
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_prefix=topic_prefix,
         ingest_state_dir=tmp_path,
+        ingest_connector_allow_private_networks=True,  # the stand-ins are on loopback
         ingest_rss_feeds=[feed_url],
         ingest_rss_poll_seconds=1,
     )
@@ -319,6 +321,7 @@ async def test_mastodon_statuses_land_once_each_across_reconnects_and_restarts(
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_prefix=topic_prefix,
         ingest_state_dir=tmp_path,
+        ingest_connector_allow_private_networks=True,  # the stand-ins are on loopback
         ingest_mastodon_base_url=base_url,
         ingest_mastodon_hashtag="riverside",
         ingest_mastodon_access_token=TOKEN,

@@ -47,7 +47,7 @@ from switchboard_shared.events import (
     utc_now,
 )
 from switchboard_shared.kafka import encode, ensure_topics, new_consumer, new_producer
-from switchboard_shared.logs import fields
+from switchboard_shared.logs import describe_invalid, fields
 from switchboard_shared.topics import ALL, CLASSIFIED, DEADLETTER, ROUTED
 
 log = logging.getLogger(__name__)
@@ -95,12 +95,10 @@ def prepare(
     try:
         event = MentionClassified.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
         return _dead(
             record,
             DeadLetterReason.SCHEMA,
-            f"{where}: {first['msg']}",
+            describe_invalid(exc),  # logged: fields and rules, never the mention's values
             mention_id if isinstance(mention_id, str) else None,
         )
     try:

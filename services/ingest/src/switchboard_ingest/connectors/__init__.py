@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from switchboard_ingest.connectors.cursor import CursorStore
+from switchboard_ingest.connectors.egress import EgressPolicy
 from switchboard_ingest.connectors.mastodon import MastodonConnector
 from switchboard_ingest.connectors.rss import RssConnector, rss_connector_names
 from switchboard_ingest.intake import Intake
@@ -27,6 +28,7 @@ class Connector(Protocol):
 def build_connectors(settings: IngestSettings, intake: Intake) -> list[Connector]:
     """The connectors the settings enable: one per feed, and Mastodon when configured."""
     store = CursorStore(settings.ingest_state_dir)
+    policy = EgressPolicy.from_settings(settings)
     feeds = list(dict.fromkeys(settings.ingest_rss_feeds))  # a feed listed twice is polled once
     connectors: list[Connector] = [
         RssConnector(
@@ -35,6 +37,7 @@ def build_connectors(settings: IngestSettings, intake: Intake) -> list[Connector
             intake=intake,
             store=store,
             poll_seconds=settings.ingest_rss_poll_seconds,
+            policy=policy,
         )
         for url, name in zip(feeds, rss_connector_names(feeds), strict=True)
     ]
@@ -47,6 +50,7 @@ def build_connectors(settings: IngestSettings, intake: Intake) -> list[Connector
                 intake=intake,
                 store=store,
                 access_token=token.get_secret_value() if token else None,
+                policy=policy,
             )
         )
     return connectors

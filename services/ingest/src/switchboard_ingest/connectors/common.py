@@ -1,27 +1,55 @@
 """What every pull connector shares: HTML to text, back-off, and submitting without skipping.
 
 A connector never drops an item because Kafka was unavailable: it waits and
-retries the same item until intake has answered for it.
+retries the same item until intake has answered for it. An item it cannot map
+is dead-lettered with a reason that names the field, never its value: the
+reason is logged, and values are mention text and authors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
+from pydantic import ValidationError
+
 from switchboard_ingest.intake import Intake, Result
 from switchboard_ingest.publisher import KafkaUnavailable
 from switchboard_shared.events import MAX_TEXT_CHARS, DeadLetterReason, MentionIn
-from switchboard_shared.logs import fields
+from switchboard_shared.logs import describe_invalid, fields
 
 log = logging.getLogger(__name__)
+
+
+class UnmappableField(ValueError):
+    """A field of a platform item that cannot be read (the message names the field, not its value)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+
 
 # Exceptions a pure mapping raises on input it cannot turn into a mention
 # (pydantic's ValidationError is a ValueError).
 MAPPING_ERRORS = (ValueError, TypeError, KeyError, AttributeError)
+
+
+def describe_unmappable(exc: BaseException) -> str:
+    """Why an item could not be mapped, fit for a log line: the field and the rule, never the value."""
+    if isinstance(exc, ValidationError):
+        return f"invalid mention: {describe_invalid(exc)}"
+    if isinstance(exc, UnmappableField):
+        return str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
+        return f"{exc.args[0]}: missing"  # the key is one the mapping asked for
+    # Other messages may quote the input (int("555 0134") does): the type must do.
+    return f"{type(exc).__name__} while mapping the item"
+
 
 _BLOCK_TAGS = frozenset(
     [

@@ -27,18 +27,27 @@ from switchboard_ingest import metrics
 from switchboard_ingest.connectors.common import (
     MAPPING_ERRORS,
     Backoff,
+    UnmappableField,
     as_utc,
     bound_or_none,
     bound_text,
     dead_letter_until_taken,
+    describe_unmappable,
     strip_html,
     submit_until_answered,
     utc_now,
 )
 from switchboard_ingest.connectors.cursor import CursorStore
+from switchboard_ingest.connectors.egress import (
+    EgressPolicy,
+    EgressRefused,
+    egress_client,
+    open_response,
+    read_capped,
+)
 from switchboard_ingest.connectors.rss import retry_after_seconds
 from switchboard_ingest.intake import Intake, Outcome
-from switchboard_ingest.metrics import Door
+from switchboard_ingest.metrics import ConnectorRefusal, Door
 from switchboard_shared.events import Author, MentionIn, Source
 from switchboard_shared.logs import fields
 
@@ -50,6 +59,10 @@ TIMELINE_PAGE_SIZE = 40  # Mastodon's maximum for timelines
 # Mastodon sends a heartbeat comment every ~15 s; silence this long means a dead link.
 STREAM_READ_TIMEOUT_SECONDS = 90.0
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+# A status is a few kilobytes of JSON; a line this long is not one.
+DEFAULT_MAX_LINE_BYTES = 1024 * 1024
+_LINE_END = re.compile(rb"[\r\n]")
+_CR = 0x0D
 _METADATA_FIELDS = (
     "in_reply_to_id",
     "in_reply_to_account_id",
@@ -84,32 +97,53 @@ class SseEvent:
 
 
 class SseDecoder:
-    """Turns a Server-Sent Events byte stream, in chunks of any size, into events (WHATWG rules)."""
+    """Turns a Server-Sent Events byte stream, in chunks of any size, into events (WHATWG rules).
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    Linear in the bytes fed, whatever the chunking: each byte is searched for a
+    line end once. A line, or an event's data, longer than `max_line_bytes` is
+    refused (EgressRefused) rather than buffered without end.
+    """
+
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self.max_line_bytes = max_line_bytes
+        self._buffer = bytearray()
+        self._scanned = 0  # bytes at the buffer's start known to hold no line end
         self._event = ""
         self._data: list[str] = []
+        self._data_bytes = 0
         self._last_id: str | None = None
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
         """The events completed by `chunk` (partial lines wait for the next chunk)."""
-        self._buffer += chunk
+        buffer = self._buffer
+        buffer += chunk
         events = []
-        while True:
-            match = re.search(rb"\r\n|\n|\r", self._buffer)
-            if match is None:
+        start = 0  # where the current line begins
+        scan = self._scanned  # where the search for its end resumes
+        while (match := _LINE_END.search(buffer, scan)) is not None:
+            end = match.start()
+            if buffer[end] == _CR and end + 1 == len(buffer):
+                scan = end  # may be the first half of CRLF: wait for more
                 break
-            # A lone CR at the end may be the first half of CRLF: wait for more.
-            if match.group() == b"\r" and match.end() == len(self._buffer):
-                break
+            self._check_length(end - start)
             # CR and LF never occur inside a UTF-8 sequence, so whole lines decode safely.
-            line = self._buffer[: match.start()].decode("utf-8", errors="replace")
-            self._buffer = self._buffer[match.end() :]
-            event = self._line(line)
+            event = self._line(buffer[start:end].decode("utf-8", errors="replace"))
             if event is not None:
                 events.append(event)
+            start = scan = end + 2 if buffer[end : end + 2] == b"\r\n" else end + 1
+        else:
+            scan = len(buffer)
+        self._check_length(len(buffer) - start)
+        del buffer[:start]
+        self._scanned = scan - start
         return events
+
+    def _check_length(self, length: int) -> None:
+        if length > self.max_line_bytes:
+            raise EgressRefused(
+                ConnectorRefusal.LINE_TOO_LONG,
+                f"stream line longer than {self.max_line_bytes} bytes",
+            )
 
     def _line(self, line: str) -> SseEvent | None:
         if not line:
@@ -121,6 +155,12 @@ class SseDecoder:
         if name == "event":
             self._event = value
         elif name == "data":
+            self._data_bytes += len(value) + 1
+            if self._data_bytes > self.max_line_bytes:
+                raise EgressRefused(
+                    ConnectorRefusal.LINE_TOO_LONG,
+                    f"stream event data longer than {self.max_line_bytes} bytes",
+                )
             self._data.append(value)
         elif name == "id" and "\0" not in value:
             self._last_id = value
@@ -128,7 +168,7 @@ class SseDecoder:
 
     def _dispatch(self) -> SseEvent | None:
         event, data = self._event or "message", self._data
-        self._event, self._data = "", []
+        self._event, self._data, self._data_bytes = "", [], 0
         if not data:
             return None
         return SseEvent(event=event, data="\n".join(data), id=self._last_id)
@@ -139,7 +179,10 @@ class SseDecoder:
 
 def status_id(status: Mapping[str, Any]) -> int:
     """The status's id as a number (Mastodon ids are numeric strings that grow over time)."""
-    return int(str(status["id"]))
+    try:
+        return int(str(status["id"]))
+    except ValueError:
+        raise UnmappableField("id", "not a numeric status id") from None
 
 
 def status_text(status: Mapping[str, Any]) -> str:
@@ -182,7 +225,10 @@ def _status_metadata(status: Mapping[str, Any]) -> dict[str, Any]:
 
 def status_to_mention(status: Mapping[str, Any]) -> MentionIn:
     """The canonical mention of one Mastodon status; raises ValueError when it cannot be one."""
-    created_at = as_utc(datetime.fromisoformat(str(status["created_at"])))
+    try:
+        created_at = as_utc(datetime.fromisoformat(str(status["created_at"])))
+    except ValueError:
+        raise UnmappableField("created_at", "not an ISO 8601 time") from None
     url = status.get("url") or status.get("uri")
     language = status.get("language")
     return MentionIn(
@@ -211,6 +257,7 @@ class MastodonConnector:
         intake: Intake,
         store: CursorStore,
         access_token: str | None = None,
+        policy: EgressPolicy | None = None,
         http: httpx.AsyncClient | None = None,
         backoff: Backoff | None = None,
         kafka_backoff: Backoff | None = None,
@@ -222,6 +269,7 @@ class MastodonConnector:
         self.intake = intake
         self.store = store
         self._access_token = access_token
+        self.policy = policy or EgressPolicy()
         self._http = http
         self._backoff = backoff or Backoff(1.0, 300.0)
         self._kafka_backoff = kafka_backoff or Backoff(0.5, 30.0)
@@ -241,11 +289,15 @@ class MastodonConnector:
                     log.info("stream closed by the instance", extra=fields(connector=self.name))
                 except Exception as exc:  # a connector outlives any one broken connection
                     metrics.CONNECTOR_ERRORS.labels(self.name).inc()
+                    if isinstance(exc, EgressRefused):
+                        metrics.CONNECTOR_REFUSED.labels(self.name, exc.reason).inc()
                     asked = exc.retry_after if isinstance(exc, MastodonError) else None
                     log.warning(
                         "Mastodon connection failed; reconnecting after back-off",
                         extra=fields(connector=self.name, error=repr(exc)),
-                        exc_info=not isinstance(exc, (httpx.HTTPError, MastodonError)),
+                        exc_info=not isinstance(
+                            exc, (httpx.HTTPError, MastodonError, EgressRefused)
+                        ),
                     )
                 await asyncio.sleep(max(self._backoff.next_delay(), asked or 0.0))
 
@@ -272,10 +324,8 @@ class MastodonConnector:
         if self._http is not None:
             yield self._http
             return
-        async with httpx.AsyncClient(
-            headers={"User-Agent": USER_AGENT},
-            timeout=httpx.Timeout(30.0),
-            follow_redirects=True,
+        async with egress_client(
+            self.policy, user_agent=USER_AGENT, timeout=httpx.Timeout(30.0)
         ) as http:
             yield http
 
@@ -287,15 +337,16 @@ class MastodonConnector:
 
     async def follow_once(self, http: httpx.AsyncClient) -> None:
         """Open the stream, backfill from the timeline, then take streamed statuses until it ends."""
-        async with http.stream(
-            "GET",
+        async with open_response(
+            http,
             f"{self.base_url}/api/v1/streaming/hashtag",
+            policy=self.policy,
             params={"tag": self.hashtag},
             headers={**self._headers(), "Accept": "text/event-stream"},
-            timeout=httpx.Timeout(30.0, read=self._stream_read_timeout),
+            timeouts=httpx.Timeout(30.0, read=self._stream_read_timeout),
         ) as response:
             if response.status_code != 200:
-                await response.aread()
+                # The error body is left unread: nothing in it is needed.
                 raise MastodonError(
                     f"stream answered HTTP {response.status_code}",
                     retry_after=retry_after_seconds(response.headers.get("retry-after")),
@@ -304,7 +355,7 @@ class MastodonConnector:
             # in the stream, and the id check below drops what the backfill already took.
             await self.backfill(http)
             metrics.CONNECTOR_LAST_SUCCESS.labels(self.name).set(time.time())
-            decoder = SseDecoder()
+            decoder = SseDecoder(self.policy.max_line_bytes)
             async for chunk in response.aiter_bytes():
                 self._backoff.reset()
                 metrics.CONNECTOR_LAST_SUCCESS.labels(self.name).set(time.time())
@@ -319,13 +370,17 @@ class MastodonConnector:
             params = {"limit": str(TIMELINE_PAGE_SIZE)}
             if self._last_id is not None:
                 params["min_id"] = str(self._last_id)
-            response = await http.get(url, params=params, headers=self._headers())
-            if response.status_code != 200:
-                raise MastodonError(
-                    f"tag timeline answered HTTP {response.status_code}",
-                    retry_after=retry_after_seconds(response.headers.get("retry-after")),
-                )
-            page = response.json()
+            async with open_response(
+                http, url, policy=self.policy, params=params, headers=self._headers()
+            ) as response:
+                if response.status_code != 200:
+                    raise MastodonError(
+                        f"tag timeline answered HTTP {response.status_code}",
+                        retry_after=retry_after_seconds(response.headers.get("retry-after")),
+                    )
+                body = await read_capped(response, self.policy.max_body_bytes)
+            # Parsed in a worker thread: a page of megabytes must not stall intake.
+            page = await asyncio.to_thread(json.loads, body)
             if not isinstance(page, list):
                 raise MastodonError("tag timeline is not a JSON array")
             before = self._last_id
@@ -344,7 +399,7 @@ class MastodonConnector:
 
     async def _take_streamed(self, data: str) -> None:
         try:
-            status = json.loads(data)
+            status = await asyncio.to_thread(json.loads, data)
             number = status_id(status)
         except (json.JSONDecodeError, *MAPPING_ERRORS) as exc:
             await self._dead_letter(exc, data)
@@ -355,7 +410,9 @@ class MastodonConnector:
 
     async def _take(self, number: int, status: Mapping[str, Any]) -> None:
         try:
-            mention = status_to_mention(status)
+            mention = await asyncio.to_thread(
+                status_to_mention, status
+            )  # HTML to text, off the loop
         except MAPPING_ERRORS as exc:
             await self._dead_letter(exc, json.dumps(status, ensure_ascii=False))
         else:
@@ -383,7 +440,7 @@ class MastodonConnector:
             source=Source.MASTODON.value,
             via=VIA,
             connector=self.name,
-            error=f"{type(exc).__name__}: {exc}",
+            error=describe_unmappable(exc),
             raw=raw,
             backoff=self._kafka_backoff,
         )

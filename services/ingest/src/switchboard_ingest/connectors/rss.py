@@ -3,7 +3,10 @@
 Owns the feed's HTTP conversation (conditional GET, User-Agent, back-off), the
 mapping of a feedparser entry to a canonical mention, and the feed's cursor:
 which entry ids were answered for, plus the validators of the last response
-that was fully processed.
+that was fully processed. The fetch goes through `egress` (vetted addresses,
+capped redirects and body); the XML is parsed in a worker thread, by feedparser,
+which drops entity declarations other than plain literals and never fetches
+external ones (a test holds it to that).
 """
 
 from __future__ import annotations
@@ -33,11 +36,19 @@ from switchboard_ingest.connectors.common import (
     bound_or_none,
     bound_text,
     dead_letter_until_taken,
+    describe_unmappable,
     strip_html,
     submit_until_answered,
     utc_now,
 )
 from switchboard_ingest.connectors.cursor import CursorStore
+from switchboard_ingest.connectors.egress import (
+    EgressPolicy,
+    EgressRefused,
+    egress_client,
+    open_response,
+    read_capped,
+)
 from switchboard_ingest.intake import Intake, Outcome
 from switchboard_ingest.metrics import Door
 from switchboard_shared.events import Author, MentionIn, Source
@@ -231,6 +242,7 @@ class RssConnector:
         intake: Intake,
         store: CursorStore,
         poll_seconds: float,
+        policy: EgressPolicy | None = None,
         http: httpx.AsyncClient | None = None,
         error_backoff_cap: float = ERROR_BACKOFF_CAP_SECONDS,
         kafka_backoff: Backoff | None = None,
@@ -240,6 +252,7 @@ class RssConnector:
         self.intake = intake
         self.store = store
         self.poll_seconds = poll_seconds
+        self.policy = policy or EgressPolicy()
         self._http = http
         self._error_backoff = Backoff(poll_seconds, max(poll_seconds, error_backoff_cap))
         self._kafka_backoff = kafka_backoff or Backoff(0.5, 30.0)
@@ -256,6 +269,8 @@ class RssConnector:
                     await self.poll_once(http)
                 except Exception as exc:  # a connector outlives any one bad poll
                     metrics.CONNECTOR_ERRORS.labels(self.name).inc()
+                    if isinstance(exc, EgressRefused):
+                        metrics.CONNECTOR_REFUSED.labels(self.name, exc.reason).inc()
                     delay = self._error_backoff.next_delay()
                     asked = exc.retry_after if isinstance(exc, FeedError) else None
                     delay = max(delay, asked or 0.0)
@@ -267,7 +282,7 @@ class RssConnector:
                             error=repr(exc),
                             retry_in=round(delay, 2),
                         ),
-                        exc_info=not isinstance(exc, (httpx.HTTPError, FeedError)),
+                        exc_info=not isinstance(exc, (httpx.HTTPError, FeedError, EgressRefused)),
                     )
                     await asyncio.sleep(delay)
                     continue
@@ -286,10 +301,8 @@ class RssConnector:
         if self._http is not None:
             yield self._http
             return
-        async with httpx.AsyncClient(
-            headers={"User-Agent": USER_AGENT},
-            timeout=httpx.Timeout(30.0),
-            follow_redirects=True,
+        async with egress_client(
+            self.policy, user_agent=USER_AGENT, timeout=httpx.Timeout(30.0)
         ) as http:
             yield http
 
@@ -303,20 +316,23 @@ class RssConnector:
             headers["If-None-Match"] = self._cursor.etag
         if self._cursor.modified:
             headers["If-Modified-Since"] = self._cursor.modified
-        response = await http.get(self.feed_url, headers=headers)
-        if response.status_code == 304:
-            return
-        if response.status_code != 200:
-            raise FeedError(
-                f"HTTP {response.status_code}",
-                retry_after=retry_after_seconds(response.headers.get("retry-after")),
-            )
+        async with open_response(
+            http, self.feed_url, policy=self.policy, headers=headers
+        ) as response:
+            if response.status_code == 304:
+                return
+            if response.status_code != 200:
+                raise FeedError(
+                    f"HTTP {response.status_code}",
+                    retry_after=retry_after_seconds(response.headers.get("retry-after")),
+                )
+            body = await read_capped(response, self.policy.max_body_bytes)
         # No content-location: feedparser would rewrite relative guids into URLs, and
         # source ids must stay exactly as the feed publishes them.
         response_headers = {key.lower(): value for key, value in response.headers.items()}
         # A file object, never bare bytes: feedparser tries to open a str/bytes as a path.
         parsed = await asyncio.to_thread(
-            feedparser.parse, io.BytesIO(response.content), response_headers=response_headers
+            feedparser.parse, io.BytesIO(body), response_headers=response_headers
         )
         if not parsed.get("version") and not parsed.get("entries"):
             raise FeedError(f"not a feed: {parsed.get('bozo_exception')!r}")
@@ -336,8 +352,14 @@ class RssConnector:
         if source_id in self._cursor.answered:
             return
         try:
-            mention = entry_to_mention(
-                entry, feed_url=self.feed_url, feed_title=feed_title, now=utc_now()
+            # In a worker thread, as the parse was: HTML to text is pure Python, and
+            # an entry can be megabytes of markup.
+            mention = await asyncio.to_thread(
+                entry_to_mention,
+                entry,
+                feed_url=self.feed_url,
+                feed_title=feed_title,
+                now=utc_now(),
             )
         except MAPPING_ERRORS as exc:
             await dead_letter_until_taken(
@@ -345,7 +367,7 @@ class RssConnector:
                 source=Source.RSS.value,
                 via=VIA,
                 connector=self.name,
-                error=f"{type(exc).__name__}: {exc}",
+                error=describe_unmappable(exc),
                 raw=json.dumps(entry, default=str, ensure_ascii=False),
                 backoff=self._kafka_backoff,
             )
