@@ -59,6 +59,10 @@ fi
 export SWITCHBOARD_INGEST_API_KEYS_FILE="$keys_file"
 export SWITCHBOARD_INGEST_API_KEY="$api_key"
 export SWITCHBOARD_ROUTER_BOOTSTRAP_ADMIN_TOKEN="$admin_token"
+# The API docs are off unless asked for (a map of every door); a developer's
+# machine asks. /metrics stays on the API ports here, open, as in development.
+export SWITCHBOARD_INGEST_API_DOCS="${SWITCHBOARD_INGEST_API_DOCS:-true}"
+export SWITCHBOARD_ROUTER_API_DOCS="${SWITCHBOARD_ROUTER_API_DOCS:-true}"
 cat >"$credentials" <<ENV
 SWITCHBOARD_INGEST_URL=http://127.0.0.1:$ingest_port
 SWITCHBOARD_INGEST_API_KEY=$api_key

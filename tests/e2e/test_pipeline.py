@@ -91,7 +91,13 @@ def test_a_posted_emergency_lands_in_the_emergency_queue_with_its_reasons(pipeli
     assert 'switchboard_ingest_accepted_total{source="x",via="api"} 1.0' in metrics["ingest"]
     assert 'switchboard_ingest_duplicates_total{source="x",via="api"} 1.0' in metrics["ingest"]
     assert 'switchboard_classifier_classified_total{urgency="critical"}' in metrics["classifier"]
-    assert 'switchboard_router_queue_depth{queue="emergency"} 1.0' in metrics["router"]
+    # Queue gauges are read from the database every few seconds, not at the scrape.
+    depth = 'switchboard_router_queue_depth{queue="emergency"} 1.0'
+    deadline = time.monotonic() + 30
+    while depth not in metrics["router"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+        metrics["router"] = httpx.get(f"{urls['router']}/metrics").text
+    assert depth in metrics["router"]
 
 
 def test_a_malformed_mention_is_refused_naming_the_field(pipeline):

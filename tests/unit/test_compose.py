@@ -230,9 +230,15 @@ def test_prometheus_scrapes_every_service_where_compose_serves_it():
             scraped.setdefault(service, set()).update(static["targets"])
     for name in SERVICES:
         assert name in load_compose()["services"]
-        assert f"{name}:{default_port(name)}" in scraped.get(name, set()), (
-            f"prometheus does not scrape {name} at {name}:{default_port(name)}"
+        # Metrics are served on a port of their own; the API port no longer has them.
+        env = environment(compose_service(name))
+        metrics_port = env.get(f"{ENV_PREFIX}{name.upper()}_METRICS_PORT")
+        assert metrics_port, f"{name}: no {ENV_PREFIX}{name.upper()}_METRICS_PORT in compose"
+        assert int(metrics_port) != default_port(name)
+        assert f"{name}:{metrics_port}" in scraped.get(name, set()), (
+            f"prometheus does not scrape {name} at {name}:{metrics_port}"
         )
+        assert f"{name}:{default_port(name)}" not in scraped.get(name, set())
 
 
 def test_prometheus_mounts_its_alert_rules_beside_its_config():

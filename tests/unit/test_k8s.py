@@ -343,3 +343,76 @@ def test_lag_scaling_authenticates_as_the_service_it_scales(rendered):
         assert (secrets["password"]["name"], secrets["password"]["key"]) == (username, "password")
         assert secrets["ca"]["name"] == f"{kafka['metadata']['name']}-cluster-ca-cert"
         assert secrets["ca"]["key"] == "ca.crt"
+
+
+# Who may reach each service's API port, by namespace (empty: nobody but the kubelet).
+API_FROM = {
+    "switchboard-ingest": {"ingress-nginx"},
+    "switchboard-classifier": set(),
+    "switchboard-router": {"ingress-nginx"},
+}
+MONITORING = "monitoring"
+
+
+def _namespaces(peers: list[dict[str, Any]]) -> set[str]:
+    names = set()
+    for peer in peers:
+        assert set(peer) == {"namespaceSelector"}, f"a peer beyond a namespace: {peer}"
+        names.add(peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"])
+    return names
+
+
+def _port_number(container: dict[str, Any], port: int | str) -> int:
+    if isinstance(port, int):
+        return port
+    return next(p["containerPort"] for p in container["ports"] if p["name"] == port)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_has_a_network_policy_opening_its_ports_to_the_right_peers_only(
+    rendered, overlay
+):
+    docs = rendered[overlay]
+    policies = of_kind(docs, "NetworkPolicy")
+    config = {k: v for cm in of_kind(docs, "ConfigMap") for k, v in cm["data"].items()}
+    # The brokers' port is the listener the services bootstrap from (plain in dev, TLS in production).
+    plain = int(common_settings(docs)[f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"].rsplit(":", 1)[1])
+    for name, deployment in by_name(docs, "Deployment").items():
+        service = name.split("-")[1]
+        pod = deployment["spec"]["template"]
+        labels = pod["metadata"]["labels"]
+        covering = [
+            p for p in policies if p["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+        ]
+        assert len(covering) == 1, f"{overlay}: {name} is covered by {len(covering)} policies"
+        spec = covering[0]["spec"]
+        assert set(spec["policyTypes"]) == {"Ingress", "Egress"}, name
+        (container,) = pod["spec"]["containers"]
+        api_port = SETTINGS[name].model_fields[f"{service}_port"].default
+        metrics_port = int(config[f"{ENV_PREFIX}{service.upper()}_METRICS_PORT"])
+        assert metrics_port != api_port
+        assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(metrics_port), name
+        opened: dict[int, set[str]] = {}
+        for rule in spec["ingress"]:
+            for port in rule["ports"]:
+                number = _port_number(container, port["port"])
+                opened.setdefault(number, set()).update(_namespaces(rule["from"]))
+        assert opened.get(metrics_port) == {MONITORING}, f"{name}: metrics open to {opened}"
+        assert opened.get(api_port, set()) == API_FROM[name], f"{name}: API open to {opened}"
+        assert set(opened) <= {api_port, metrics_port}, f"{name}: other ports open: {opened}"
+        # Egress: DNS, the brokers' listener, and PostgreSQL for the router only.
+        egress_ports = {
+            (port["port"], port.get("protocol", "TCP"))
+            for rule in spec["egress"]
+            for port in rule["ports"]
+        }
+        expected = {(53, "UDP"), (53, "TCP"), (plain, "TCP")}
+        if service == "router":
+            expected.add((5432, "TCP"))
+        assert egress_ports == expected, f"{name}: egress to {egress_ports}"
+        for rule in spec["egress"]:
+            if any(port["port"] == plain for port in rule["ports"]):
+                (peer,) = rule["to"]
+                assert peer["podSelector"]["matchLabels"]["strimzi.io/cluster"] == "switchboard"
+            elif all(port["port"] != 53 for port in rule["ports"]):
+                assert service == "router" and "to" not in rule  # an external database

@@ -29,6 +29,8 @@ from switchboard_shared.events import DeadLetter, MentionClassified, utc_now
 from switchboard_shared.kafka import encode, new_producer, tls_context
 from switchboard_shared.logs import fields
 from switchboard_shared.metrics import render
+from switchboard_shared.metrics_server import METRICS_PATH, bearer_matches, unauthorised_problem
+from switchboard_shared.problems import PROBLEM_CONTENT_TYPE
 from switchboard_shared.settings import KafkaSettings
 from switchboard_shared.topics import CLASSIFIED, DEADLETTER, RAW
 
@@ -175,6 +177,14 @@ def create_app(
         web_bind=settings.classifier_host,
         web_port=settings.classifier_port,
         web_host=settings.classifier_host,
+        # faust's own pages show the cluster's layout, partition assignments,
+        # table contents and sensor counters to whoever reaches the port: only
+        # /healthz, /readyz and /metrics (below) are served.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
         topic_replication_factor=settings.topic_replication_factor,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
@@ -254,9 +264,18 @@ def create_app(
             return web.json({"status": "not ready", "problems": problems}, status=503)
         return web.json({"status": "ready", "versions": state.reloader.current.versions})
 
-    @app.page("/metrics")
-    async def metrics_view(web: Any, request: Any) -> Any:
-        body, content_type = render()
-        return web.bytes(body, content_type=content_type.split(";")[0])
+    token = settings.classifier_metrics_token
+    metrics_token = token.get_secret_value() if token else None
+    if settings.classifier_metrics_port is None:  # else on its own port (see __main__)
+
+        @app.page(METRICS_PATH)
+        async def metrics_view(web: Any, request: Any) -> Any:
+            if not bearer_matches(request.headers.get("Authorization"), metrics_token):
+                status, body, headers = unauthorised_problem()
+                return web.json(
+                    body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE
+                )
+            output, content_type = render()
+            return web.bytes(output, content_type=content_type.split(";")[0])
 
     return app, state

@@ -25,6 +25,8 @@ Free of faust, Kafka and HTTP: tested as plain functions.
 from __future__ import annotations
 
 import re
+import re._constants as sre_constants  # type: ignore[import-not-found,unused-ignore]
+import re._parser as sre_parse  # type: ignore[import-not-found,unused-ignore]
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,12 +74,63 @@ class RulesetError(ValueError):
     """A rule set that cannot be used; the message names the place."""
 
 
+# The longest text one pattern may match. Python's re backtracks: a pattern
+# such as `is .* still closed` tries every "is " against the rest of the text,
+# quadratic in its length (3 s on 100k characters). With every repetition
+# bounded, each start costs at most a fixed amount whatever the text, so a scan
+# is linear; the shipped packs match at most a few dozen characters.
+LONGEST_MATCH = 200
+_REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT, sre_constants.POSSESSIVE_REPEAT)
+
+
+def _unbounded_repeat(items: Any) -> bool:
+    """Whether a parsed pattern (look-arounds included) repeats something without limit."""
+    for op, av in items:
+        if op in _REPEATS:
+            if av[1] >= sre_constants.MAXREPEAT or _unbounded_repeat(av[2]):
+                return True
+        elif op is sre_constants.SUBPATTERN:
+            if _unbounded_repeat(av[-1]):
+                return True
+        elif op is sre_constants.BRANCH:
+            if any(_unbounded_repeat(branch) for branch in av[1]):
+                return True
+        elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
+            if _unbounded_repeat(av[1]):
+                return True
+        elif op is sre_constants.ATOMIC_GROUP and _unbounded_repeat(av):
+            return True
+    return False
+
+
+_QUANTIFIER = re.compile(r"(?:\\.|\[(?:\\.|[^\]])*\]|\((?:\?[:!=]|\?<[!=])?|.)(?:[*+]|\{\d*,\})")
+
+
+def _check_bounded(pattern: str, where: str) -> None:
+    """Refuse a pattern that could backtrack over the whole text; the message names the place."""
+    parsed = sre_parse.parse(pattern)
+    if _unbounded_repeat(parsed):
+        found = _QUANTIFIER.search(pattern)
+        near = f" ({found.group()!r})" if found else ""
+        raise RulesetError(
+            f"{where}: pattern {pattern!r} repeats without limit{near}; bound every"
+            " repetition, e.g. .{0,40} for .* and \\w{1,30} for \\w+"
+        )
+    longest = parsed.getwidth()[1]
+    if longest > LONGEST_MATCH:
+        raise RulesetError(
+            f"{where}: pattern {pattern!r} can match {longest} characters,"
+            f" more than {LONGEST_MATCH}; tighten its repetitions"
+        )
+
+
 def _alternation(patterns: list[str], where: str) -> str:
     for index, pattern in enumerate(patterns):
         try:
             re.compile(pattern)
         except re.error as exc:
             raise RulesetError(f"{where}[{index}]: bad pattern {pattern!r}: {exc}") from exc
+        _check_bounded(pattern, f"{where}[{index}]")
     return "|".join(f"(?:{pattern})" for pattern in patterns)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from switchboard_shared.metrics_server import MetricsToken
 from switchboard_shared.settings import CommonSettings
 
 
@@ -16,7 +17,19 @@ class ClassifierSettings(CommonSettings):
     classifier_host: str = Field(
         "127.0.0.1", description="Address the health/metrics server binds."
     )
-    classifier_port: int = Field(8002, description="Port of /healthz, /readyz and /metrics.")
+    classifier_port: int = Field(
+        8002, description="Port of /healthz, /readyz and (unless on its own port) /metrics."
+    )
+    classifier_metrics_port: int | None = Field(
+        None,
+        description="Port of a separate /metrics listener on the same address as /healthz and /readyz; "
+        "when set, the /healthz and /readyz port answers 404 for /metrics.",
+    )
+    classifier_metrics_token: MetricsToken | None = Field(
+        None,
+        description="Bearer token /metrics requires wherever it is served (at least 16 "
+        "characters; Prometheus sends it as authorization credentials). Unset: no token.",
+    )
     classifier_group_id: str = Field(
         "switchboard-classifier", description="Kafka consumer group (also the faust app id)."
     )

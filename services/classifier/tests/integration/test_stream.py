@@ -69,3 +69,33 @@ async def test_worker_classifies_good_records_and_dead_letters_poison_without_st
     metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     assert 'switchboard_classifier_classified_total{urgency="critical"} 1.0' in metrics
     assert 'switchboard_classifier_deadlettered_total{reason="not_json"} 1.0' in metrics
+
+
+async def test_the_worker_serves_metrics_only_on_its_metrics_port_and_only_with_the_token(
+    kafka_bootstrap, topic_prefix, port_factory, service_runner
+):
+    # The attacks: GET /metrics on the health port, and faust's own pages
+    # (cluster layout, partition assignment, tables, sensor counters).
+    port, metrics_port = port_factory(), port_factory()
+    token = "classifier-metrics-token-0123"
+    env = classifier_env(
+        kafka_bootstrap,
+        topic_prefix,
+        port,
+        SWITCHBOARD_CLASSIFIER_METRICS_PORT=str(metrics_port),
+        SWITCHBOARD_CLASSIFIER_METRICS_TOKEN=token,
+    )
+    worker = service_runner("switchboard_classifier", env)
+    worker.wait_ready(f"http://127.0.0.1:{port}/readyz")
+
+    base = f"http://127.0.0.1:{port}"
+    for path in ("/metrics", "/router/", "/table/", "/assignment/", "/graph/", "/performance/"):
+        answer = httpx.get(f"{base}{path}", headers={"authorization": f"Bearer {token}"})
+        assert answer.status_code == 404, (path, answer.status_code)
+        assert "switchboard_classifier" not in answer.text
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    refused = httpx.get(url)
+    assert refused.status_code == 401 and "switchboard_classifier" not in refused.text
+    allowed = httpx.get(url, headers={"authorization": f"Bearer {token}"})
+    assert allowed.status_code == 200, worker.log_tail()
+    assert "switchboard_classifier_classified_total" in allowed.text

@@ -1,3 +1,4 @@
+import logging
 import shutil
 
 from switchboard_classifier.reload import Reloader, Sources
@@ -48,6 +49,18 @@ def test_an_invalid_new_rule_set_is_refused_and_the_old_one_kept(tmp_path):
     assert reloader.check(force=True) is False
     assert reloader.failures == 1
     assert reloader.current.ruleset.version == "v1"
+
+
+def test_a_new_rule_set_with_an_unbounded_wildcard_is_refused_with_its_reason(tmp_path, caplog):
+    # `is .* still closed` backtracks over the whole text for every "is ": refused at load.
+    rules = tmp_path / "rules.yaml"
+    write_rules(rules, "v1", "shots fired")
+    reloader = Reloader(Sources(ruleset=rules, use_model=False))
+    write_rules(rules, "v2", "is .* still closed")
+    with caplog.at_level(logging.ERROR):
+        assert reloader.check(force=True) is False
+    assert reloader.current.ruleset.version == "v1"
+    assert "topics.active_threat[0]" in caplog.text and "repeats without limit" in caplog.text
 
 
 def test_a_new_model_directory_is_picked_up(tmp_path):

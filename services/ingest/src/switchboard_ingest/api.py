@@ -1,4 +1,7 @@
-"""HTTP intake routes: one mention, a batch, the published schema, health and metrics."""
+"""HTTP intake routes: one mention, a batch, the published schema and health.
+
+/metrics is the app's (`app.py`): where and to whom it is served is a setting.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,6 @@ from switchboard_ingest.metrics import UNKNOWN_SOURCE, Door, Rejection
 from switchboard_ingest.publisher import KafkaUnavailable
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import MentionIn
-from switchboard_shared.metrics import render
 from switchboard_shared.problems import field_errors
 
 router = APIRouter()
@@ -330,10 +332,3 @@ async def readyz(intake: IntakeDep) -> JSONResponse:
     if problems:
         return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
     return JSONResponse({"status": "ready"})
-
-
-@router.get("/metrics", summary="Prometheus metrics")
-async def metrics_view() -> Response:
-    """Prometheus text exposition."""
-    body, content_type = render()
-    return Response(body, media_type=content_type)

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from switchboard_ingest import metrics, webhooks
@@ -21,6 +21,14 @@ from switchboard_ingest.http import ProblemError, problem_response
 from switchboard_ingest.intake import Intake
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.logs import fields
+from switchboard_shared.metrics import render
+from switchboard_shared.metrics_server import (
+    METRICS_PATH,
+    MetricsServer,
+    bearer_matches,
+    unauthorised_problem,
+)
+from switchboard_shared.problems import PROBLEM_CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +37,23 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
     """The ingest app: intake, API keys, webhooks and (if enabled) pull connectors."""
     intake = Intake(settings)
     api_keys = ApiKeys.load(settings.ingest_api_keys_file)
+    token = settings.ingest_metrics_token
+    metrics_token = token.get_secret_value() if token else None
+    metrics_server = (
+        MetricsServer(settings.ingest_host, settings.ingest_metrics_port, token=metrics_token)
+        if settings.ingest_metrics_port is not None
+        else None
+    )
+    if metrics_server is None and metrics_token is None:
+        log.warning(
+            "/metrics is open to anyone who reaches the API port (development only): set "
+            "SWITCHBOARD_INGEST_METRICS_PORT or SWITCHBOARD_INGEST_METRICS_TOKEN"
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if metrics_server is not None:
+            metrics_server.start()
         intake.start()
         connectors = build_connectors(settings, intake) if run_connectors else []
         metrics.initialise(connectors=[connector.name for connector in connectors])
@@ -48,18 +70,37 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await intake.stop()
+            if metrics_server is not None:
+                metrics_server.stop()
 
     app = FastAPI(
         title="Switchboard ingest",
         version="0.1.0",
         description="Takes mentions in and writes them to Kafka; 202 means Kafka has it.",
         lifespan=lifespan,
+        # The API's map helps an attacker as much as a developer: off unless asked for.
+        docs_url="/docs" if settings.ingest_api_docs else None,
+        redoc_url="/redoc" if settings.ingest_api_docs else None,
+        openapi_url="/openapi.json" if settings.ingest_api_docs else None,
     )
     app.state.settings = settings
+    app.state.metrics_server = metrics_server
     app.state.intake = intake
     app.state.api_keys = api_keys
     app.include_router(router)
     app.include_router(webhooks.router)
+
+    if metrics_server is None:  # with a metrics port of its own, the API port has no /metrics
+
+        @app.get(METRICS_PATH, summary="Prometheus metrics", include_in_schema=False)
+        async def metrics_view(request: Request) -> Response:
+            if not bearer_matches(request.headers.get("authorization"), metrics_token):
+                status, body, headers = unauthorised_problem()
+                return JSONResponse(
+                    body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
+                )
+            output, content_type = render()
+            return Response(output, media_type=content_type)
 
     @app.exception_handler(ProblemError)
     async def problem_error(request: Request, exc: ProblemError) -> JSONResponse:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, IPvAnyNetwork, SecretStr
 
+from switchboard_shared.metrics_server import MetricsToken
 from switchboard_shared.settings import CommonSettings
 
 
@@ -15,6 +16,21 @@ class IngestSettings(CommonSettings):
 
     ingest_host: str = Field("127.0.0.1", description="Address the HTTP API binds.")
     ingest_port: int = Field(8001, description="Port of the HTTP API.")
+    ingest_metrics_port: int | None = Field(
+        None,
+        description="Port of a separate /metrics listener on the same address as the HTTP API; "
+        "when set, the the HTTP API port answers 404 for /metrics.",
+    )
+    ingest_metrics_token: MetricsToken | None = Field(
+        None,
+        description="Bearer token /metrics requires wherever it is served (at least 16 "
+        "characters; Prometheus sends it as authorization credentials). Unset: no token.",
+    )
+    ingest_api_docs: bool = Field(
+        False,
+        description="Serve the API documentation (/docs, /redoc, /openapi.json); off unless "
+        "asked for (make run turns it on).",
+    )
     ingest_max_body_bytes: Annotated[int, Field(ge=1024)] = Field(
         1024 * 1024, description="Largest request body accepted; larger ones get 413."
     )

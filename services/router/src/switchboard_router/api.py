@@ -1,6 +1,6 @@
 """The router's HTTP API: queues, items and the work on them, officers and
-memberships for admins, routing explanations, the change stream, health and
-metrics.
+memberships for admins, routing explanations, the change stream and health (/metrics is the
+app's: `app.py` and `gauges.py`).
 
 Views are thin: authenticate (`CurrentCaller`), call `work` / `people` /
 `store` in a thread, shape the answer. Every error is an RFC 9457 problem
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -24,12 +23,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from switchboard_router import access, metrics, people, relay, store, stream, work
+from switchboard_router import access, people, store, stream, work
 from switchboard_router.access import AccessAction, By
 from switchboard_router.assignment import AssignmentMode
 from switchboard_router.consumer import RouterConsumer
 from switchboard_router.policy_file import PolicyHolder
-from switchboard_router.routing import Policy
 from switchboard_router.schemas import (
     MAX_ITEM_ID,
     OFFICER_ID_PATTERN,
@@ -67,8 +65,6 @@ from switchboard_router.schemas import (
     Transfer,
 )
 from switchboard_router.security import Principal, Role
-from switchboard_shared.events import Urgency
-from switchboard_shared.metrics import render
 
 router = APIRouter()
 T = TypeVar("T")
@@ -1074,7 +1070,7 @@ async def access_audit(
     )
 
 
-# Health and metrics ---------------------------------------------------------------------------
+# Health ---------------------------------------------------------------------------------------
 
 
 @router.get("/healthz", summary="The process is alive")
@@ -1106,34 +1102,3 @@ async def readyz(request: Request, engine: EngineDep) -> JSONResponse:
     if problems:
         return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
     return JSONResponse({"status": "ready"})
-
-
-def _observe_queues(engine: Engine, policy: Policy) -> None:
-    now = datetime.now(UTC)
-    for q in store.list_queues(engine):
-        metrics.initialise_queue(q["queue_id"], policy)
-        metrics.QUEUE_DEPTH.labels(q["queue_id"]).set(q["depth"])
-        for urgency in Urgency:
-            metrics.QUEUE_DEPTH_BY_URGENCY.labels(q["queue_id"], urgency).set(
-                q["depth_by_urgency"].get(urgency, 0)
-            )
-        oldest = work.aware(q["oldest_received_at"])
-        metrics.QUEUE_OLDEST_SECONDS.labels(q["queue_id"]).set(
-            (now - oldest).total_seconds() if oldest else 0.0
-        )
-    metrics.OUTBOX_BACKLOG.set(relay.backlog(engine))
-
-
-@router.get(
-    "/metrics",
-    summary="Prometheus metrics",
-    response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
-)
-async def metrics_view(engine: EngineDep, policies: PoliciesDep) -> Response:
-    """Prometheus text exposition, with queue gauges read from the store."""
-    # The scrape still answers when the database does not; /readyz reports it.
-    with contextlib.suppress(SQLAlchemyError):
-        await asyncio.to_thread(_observe_queues, engine, policies.current())
-    body, content_type = render()
-    return Response(body, media_type=content_type)

@@ -1,14 +1,18 @@
 """The router FastAPI app, built by a factory from settings.
 
-Besides the API the app runs three background tasks: the Kafka consumer
-(classified mentions in), the outbox relay (work-step events out) and the
-clock (lease expiry, SLA breaches, escalation, assignment, policy reload).
+Besides the API the app runs four background tasks: the Kafka consumer
+(classified mentions in), the outbox relay (work-step events out), the
+clock (lease expiry, SLA breaches, escalation, assignment, policy reload)
+and the reading of the database gauges that /metrics serves (`gauges.py`).
+/metrics is served on the API port or, with `SWITCHBOARD_ROUTER_METRICS_PORT`,
+only on a port of its own; the API docs only with `SWITCHBOARD_ROUTER_API_DOCS`.
 `consume=False` leaves Kafka out entirely (events wait in the outbox);
 `clock=False` leaves the clock out (tests drive `clock.tick` themselves).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 
@@ -25,12 +29,22 @@ from switchboard_router.api import ApiProblem, router
 from switchboard_router.clock import ClockTask
 from switchboard_router.console_routes import router as console_router
 from switchboard_router.consumer import RouterConsumer
+from switchboard_router.gauges import GaugeRefresher
 from switchboard_router.policy_file import PolicyHolder
 from switchboard_router.relay import OutboxRelay
 from switchboard_router.retention import Retention
 from switchboard_router.routing import Policy
 from switchboard_router.settings import RouterSettings
+from switchboard_shared.metrics import render
+from switchboard_shared.metrics_server import (
+    METRICS_PATH,
+    MetricsServer,
+    bearer_matches,
+    unauthorised_problem,
+)
 from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
+
+log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -131,9 +145,27 @@ def create_app(
             settings.router_access_audit_days,
         ),
     )
+    gauges = GaugeRefresher(
+        engine, policy=policies.current, interval=settings.router_metrics_refresh_seconds
+    )
+    token = settings.router_metrics_token
+    metrics_token = token.get_secret_value() if token else None
+    metrics_server = (
+        MetricsServer(settings.router_host, settings.router_metrics_port, token=metrics_token)
+        if settings.router_metrics_port is not None
+        else None
+    )
+    if metrics_server is None and metrics_token is None:
+        log.warning(
+            "/metrics is open to anyone who reaches the API port (development only): set "
+            "SWITCHBOARD_ROUTER_METRICS_PORT or SWITCHBOARD_ROUTER_METRICS_TOKEN"
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if metrics_server is not None:
+            metrics_server.start()
+        gauges.start()
         if consume:
             consumer.start()
         relay.start()
@@ -145,6 +177,9 @@ def create_app(
             await clock_task.stop()
             await relay.stop()
             await consumer.stop()
+            await gauges.stop()
+            if metrics_server is not None:
+                metrics_server.stop()
 
     app = FastAPI(
         title="Switchboard router",
@@ -155,6 +190,10 @@ def create_app(
             "`Authorization: Bearer <token>`. Errors are RFC 9457 problem documents."
         ),
         lifespan=lifespan,
+        # The API's map helps an attacker as much as a developer: off unless asked for.
+        docs_url="/docs" if settings.router_api_docs else None,
+        redoc_url="/redoc" if settings.router_api_docs else None,
+        openapi_url="/openapi.json" if settings.router_api_docs else None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -162,8 +201,22 @@ def create_app(
     app.state.consumer = consumer
     app.state.relay = relay
     app.state.clock = clock_task
+    app.state.gauges = gauges
+    app.state.metrics_server = metrics_server
     app.include_router(router)
     app.include_router(console_router)
+
+    if metrics_server is None:  # with a metrics port of its own, the API port has no /metrics
+
+        @app.get(METRICS_PATH, summary="Prometheus metrics", include_in_schema=False)
+        async def metrics_view(request: Request) -> Response:
+            # The last gauge reading: a scrape never queries the database.
+            if not bearer_matches(request.headers.get("authorization"), metrics_token):
+                status, body, headers = unauthorised_problem()
+                return _problem_response(status, body, headers)
+            output, content_type = render()
+            return Response(output, media_type=content_type)
+
     app.add_middleware(BodyLimit, limit=settings.router_max_body_bytes)  # type: ignore[arg-type]
 
     @app.exception_handler(ApiProblem)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, model_validator
 
+from switchboard_shared.metrics_server import MetricsToken
 from switchboard_shared.settings import CommonSettings
 
 
@@ -15,6 +16,26 @@ class RouterSettings(CommonSettings):
 
     router_host: str = Field("127.0.0.1", description="Address the HTTP API binds.")
     router_port: int = Field(8003, description="Port of the HTTP API.")
+    router_metrics_port: int | None = Field(
+        None,
+        description="Port of a separate /metrics listener on the same address as the HTTP API; "
+        "when set, the the HTTP API port answers 404 for /metrics.",
+    )
+    router_metrics_token: MetricsToken | None = Field(
+        None,
+        description="Bearer token /metrics requires wherever it is served (at least 16 "
+        "characters; Prometheus sends it as authorization credentials). Unset: no token.",
+    )
+    router_api_docs: bool = Field(
+        False,
+        description="Serve the API documentation (/docs, /redoc, /openapi.json); off unless "
+        "asked for (make run turns it on).",
+    )
+    router_metrics_refresh_seconds: Annotated[float, Field(gt=0, le=300)] = Field(
+        5.0,
+        description="How often the queue and outbox gauges are read from the database; a "
+        "scrape serves the last reading and never queries the database.",
+    )
     router_group_id: str = Field("switchboard-router", description="Kafka consumer group.")
     router_batch_size: Annotated[int, Field(ge=1, le=10_000)] = Field(
         500, description="Most classified mentions stored per database transaction."

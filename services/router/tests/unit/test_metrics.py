@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import create_engine
 
 from conftest import exposed, series
-from switchboard_router import api, metrics
+from switchboard_router import gauges, metrics
 from switchboard_router.app import create_app
 from switchboard_router.consumer import prepare
 from switchboard_router.policy_file import PolicyHolder
@@ -178,19 +178,19 @@ def test_a_reloaded_policy_brings_its_new_queues(tmp_path):
     assert REGISTRY.get_sample_value("switchboard_router_queued_total", labels) == 0.0
 
 
-def test_a_queue_the_database_knows_gets_its_series_at_the_next_scrape(monkeypatch):
+def test_a_queue_the_database_knows_gets_its_series_at_the_next_gauge_reading(monkeypatch):
     queue = {
         "queue_id": "metrics-test-district-north",
         "depth": 0,
         "depth_by_urgency": {},
         "oldest_received_at": None,
     }
-    monkeypatch.setattr(api.store, "list_queues", lambda engine: [queue])
-    monkeypatch.setattr(api.relay, "backlog", lambda engine: 0)
+    monkeypatch.setattr(gauges.store, "list_queues", lambda engine: [queue])
+    monkeypatch.setattr(gauges.relay, "backlog", lambda engine: 0)
     labels = {"queue": "metrics-test-district-north", "urgency": "high"}
     assert REGISTRY.get_sample_value("switchboard_router_queued_total", labels) is None
 
-    api._observe_queues(create_engine("sqlite://"), Policy.load())
+    gauges.observe_database(create_engine("sqlite://"), Policy.load())
 
     assert REGISTRY.get_sample_value("switchboard_router_queued_total", labels) == 0.0
     breach = {"queue": "metrics-test-district-north", "breach": "claim"}

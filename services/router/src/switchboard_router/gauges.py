@@ -1,0 +1,73 @@
+"""The router's gauges read from the database: queue depths, oldest items, the outbox.
+
+They used to be read at each scrape, so whoever could reach /metrics could
+make the router query its database as often as they liked. Now a background
+loop reads them every `SWITCHBOARD_ROUTER_METRICS_REFRESH_SECONDS` and a
+scrape renders the last reading: the database sees the same few queries
+whatever the number of scrapers. A queue the database knows (a new
+district) still gets its counter series at zero at the next reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from switchboard_router import metrics, relay, store, work
+from switchboard_router.routing import Policy
+from switchboard_shared.background import BackgroundLoop
+from switchboard_shared.events import Urgency
+from switchboard_shared.logs import fields
+
+log = logging.getLogger(__name__)
+
+
+def observe_database(engine: Engine, policy: Policy) -> None:
+    """Set the queue and outbox gauges from the database (and each queue's series at zero)."""
+    now = datetime.now(UTC)
+    for q in store.list_queues(engine):
+        metrics.initialise_queue(q["queue_id"], policy)
+        metrics.QUEUE_DEPTH.labels(q["queue_id"]).set(q["depth"])
+        for urgency in Urgency:
+            metrics.QUEUE_DEPTH_BY_URGENCY.labels(q["queue_id"], urgency).set(
+                q["depth_by_urgency"].get(urgency, 0)
+            )
+        oldest = work.aware(q["oldest_received_at"])
+        metrics.QUEUE_OLDEST_SECONDS.labels(q["queue_id"]).set(
+            (now - oldest).total_seconds() if oldest else 0.0
+        )
+    metrics.OUTBOX_BACKLOG.set(relay.backlog(engine))
+
+
+class GaugeRefresher(BackgroundLoop):
+    """Reads the database gauges now and every `interval` seconds until stopped."""
+
+    task_name = "router-gauges"
+
+    def __init__(self, engine: Engine, *, policy: Callable[[], Policy], interval: float) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.interval = interval
+        self.readings = 0  # completed readings, for tests and logs
+
+    async def refresh(self) -> None:
+        """One reading, in a thread; a database that does not answer keeps the last values."""
+        try:
+            await asyncio.to_thread(observe_database, self.engine, self.policy())
+            self.readings += 1
+        except SQLAlchemyError as exc:
+            # /readyz reports the database; the gauges keep their last reading.
+            log.warning(
+                "reading the queue gauges failed; keeping the last values",
+                extra=fields(error=repr(exc)[:300]),
+            )
+
+    async def _run(self) -> None:
+        while True:
+            await self.refresh()
+            await asyncio.sleep(self.interval)
