@@ -19,6 +19,7 @@ from switchboard_ingest.auth import ApiKeys
 from switchboard_ingest.connectors import build_connectors
 from switchboard_ingest.http import ProblemError, problem_response
 from switchboard_ingest.intake import Intake
+from switchboard_ingest.limits import Limits
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.logs import fields
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> FastAPI:
     """The ingest app: intake, API keys, webhooks and (if enabled) pull connectors."""
     intake = Intake(settings)
-    api_keys = ApiKeys.load(settings.ingest_api_keys_file)
+    api_keys = ApiKeys.load(settings.ingest_api_keys_file, allow_open=settings.ingest_allow_open)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,6 +59,7 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
     app.state.settings = settings
     app.state.intake = intake
     app.state.api_keys = api_keys
+    app.state.limits = Limits(settings)
     app.include_router(router)
     app.include_router(webhooks.router)
 

@@ -82,6 +82,7 @@ def settings(kafka_bootstrap, topic_prefix):
         ingest_x_consumer_secret=X_SECRET,
         ingest_meta_app_secret=META_SECRET,
         ingest_meta_verify_token=VERIFY_TOKEN,
+        ingest_allow_open=True,
     )
 
 
@@ -206,7 +207,9 @@ def test_a_meta_delivery_submits_the_good_change_and_dead_letters_the_unmappable
 
 
 def test_webhooks_without_their_secret_do_not_exist(kafka_bootstrap, topic_prefix):
-    settings = IngestSettings(kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix)
+    settings = IngestSettings(
+        kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix, ingest_allow_open=True
+    )
     with TestClient(create_app(settings)) as client:
         assert client.get("/v1/webhooks/x", params={"crc_token": "t"}).status_code == 404
         assert client.post("/v1/webhooks/meta", content=b"{}").status_code == 404
@@ -218,6 +221,7 @@ def test_unreachable_kafka_gets_503_with_retry_after_so_the_platform_redelivers(
         topic_prefix=topic_prefix,
         kafka_ack_timeout_seconds=1,
         ingest_meta_app_secret=META_SECRET,
+        ingest_allow_open=True,
     )
     with TestClient(create_app(settings)) as client:
         body, headers = meta_signed(META_PAYLOAD)
