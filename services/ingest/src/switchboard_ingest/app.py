@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> FastAPI:
     """The ingest app: intake, API keys, webhooks and (if enabled) pull connectors."""
-    intake = Intake(settings)
+    # Keys first: without usable keys nothing else is worth building.
     api_keys = ApiKeys.load(settings.ingest_api_keys_file, allow_open=settings.ingest_allow_open)
+    intake = Intake(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
