@@ -237,6 +237,8 @@ def cmd_new_api_key(args: argparse.Namespace) -> int:
         "sha256": hashlib.sha256(key.encode()).hexdigest(),
         "sources": args.sources,
     }
+    if args.agency:
+        entry["agency"] = args.agency
     print(json.dumps({"key": key, "key_file_entry": entry}))
     return 0
 
@@ -296,6 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     new_key.add_argument("name")
     new_key.add_argument("sources", nargs="+")
+    new_key.add_argument(
+        "--agency",
+        default=None,
+        help="whose app/email/sms/other ids these are (default: NAME); a rotated key keeps it",
+    )
     new_key.set_defaults(func=cmd_new_api_key)
 
     schema = sub.add_parser("schema", help="print the canonical mention's JSON Schema")
