@@ -29,7 +29,9 @@ from switchboard_router.policy_file import PolicyHolder
 from switchboard_router.relay import OutboxRelay
 from switchboard_router.routing import Policy
 from switchboard_router.settings import RouterSettings
+from switchboard_router.throttle import TokenRateLimit
 from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
+from switchboard_shared.ratelimit import Limit, RateLimiter
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -159,6 +161,8 @@ def create_app(
     app.include_router(router)
     app.include_router(console_router)
     app.add_middleware(BodyLimit, limit=settings.router_max_body_bytes)  # type: ignore[arg-type]
+    token_limit = Limit(settings.router_token_rate_per_second, settings.router_token_burst)
+    app.add_middleware(TokenRateLimit, limiter=RateLimiter(token_limit))  # type: ignore[arg-type]
 
     @app.exception_handler(ApiProblem)
     async def api_problem(request: Request, exc: ApiProblem) -> JSONResponse:

@@ -40,6 +40,14 @@ class RouterSettings(CommonSettings):
     router_stream_poll_seconds: Annotated[float, Field(gt=0, le=10)] = Field(
         0.5, description="How often GET /v1/stream looks for new item changes."
     )
+    router_token_rate_per_second: Annotated[float, Field(gt=0)] = Field(
+        20.0,
+        description="Requests per second one bearer token may make, sustained; beyond it 429 "
+        "with Retry-After.",
+    )
+    router_token_burst: Annotated[int, Field(ge=1)] = Field(
+        200, description="Requests one bearer token may make at once before its rate applies."
+    )
     database_url: str = Field(
         "sqlite:///.run/switchboard-router.db",
         description="SQLAlchemy URL of the router's store (postgresql+psycopg://... in production).",
