@@ -40,7 +40,7 @@ from switchboard_shared.events import (
 from switchboard_shared.kafka import encode, ensure_topics, new_consumer, new_producer
 from switchboard_shared.settings import CommonSettings
 from switchboard_shared.topics import ALL, CLASSIFIED, RAW, ROUTED, TopicSpec
-from tests.bench.stack import REPO, Stack, write_json
+from tests.bench.stack import INGEST_AUTH, REPO, Stack, write_json
 
 OUT = REPO / ".run" / "bench"
 TARGETS = {
@@ -260,7 +260,7 @@ def _ingest_client(
     pool = sized_mentions(2000, seed=3 + worker)
     accepted, latencies, n = 0, [], 0
     deadline = time.monotonic() + seconds
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, headers=INGEST_AUTH) as client:
         while time.monotonic() < deadline:
             chunk = []
             for _ in range(size):
@@ -409,7 +409,9 @@ async def _open_loop_sender(
                 refused += 1
 
     tasks = []
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=200)) as client:
+    async with httpx.AsyncClient(
+        timeout=60, limits=httpx.Limits(max_connections=200), headers=INGEST_AUTH
+    ) as client:
         started = time.monotonic()
         n = 0
         while time.monotonic() - started < seconds:

@@ -7,6 +7,7 @@ and database, each in its own process group with its own log, waits for
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -24,6 +25,9 @@ MODULES = {
     "classifier": "switchboard_classifier",
     "router": "switchboard_router",
 }
+# The key every benchmark and drill client posts with: ingest never runs open.
+INGEST_API_KEY = "bench-and-drills-key"
+INGEST_AUTH = {"authorization": f"Bearer {INGEST_API_KEY}"}
 
 
 def free_port() -> int:
@@ -142,6 +146,15 @@ class Stack:
             env["SWITCHBOARD_DATABASE_URL"] = self.database_url
         if name == "ingest":
             env["SWITCHBOARD_INGEST_STATE_DIR"] = str(self.workdir / "ingest-state")
+            keys = self.workdir / "ingest-api-keys.json"
+            keys.parent.mkdir(parents=True, exist_ok=True)
+            digest = hashlib.sha256(INGEST_API_KEY.encode()).hexdigest()
+            keys.write_text(json.dumps([{"name": "bench", "sha256": digest, "sources": ["*"]}]))
+            env["SWITCHBOARD_INGEST_API_KEYS_FILE"] = str(keys)
+            # One key pushes thousands of mentions a second here: measuring
+            # ingest, not its per-key limit (that has its own tests).
+            env.setdefault("SWITCHBOARD_INGEST_KEY_RATE_PER_SECOND", "1000000")
+            env.setdefault("SWITCHBOARD_INGEST_KEY_BURST", "1000000")
         return env
 
     def start(self, *names: str, wait: bool = True) -> None:

@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import REPO, OwnBroker, run_async
-from tests.bench.stack import Stack
+from tests.bench.stack import INGEST_AUTH, Stack
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e]
 
@@ -67,7 +67,7 @@ class Load:
 
     def _run(self) -> None:
         n = 0
-        with httpx.Client(timeout=15) as client:
+        with httpx.Client(timeout=15, headers=INGEST_AUTH) as client:
             while not self._stop.is_set():
                 started = time.monotonic()
                 mentions = [

@@ -276,3 +276,16 @@ def test_grafana_is_provisioned_with_the_dashboards_and_compose_prometheus():
     prometheus_port = published_ports(compose_service("prometheus"))[0][1]
     assert [d["url"] for d in datasources] == [f"http://prometheus:{prometheus_port}"]
     assert "prometheus" in grafana.get("depends_on", [])
+
+
+def test_compose_ingest_never_publishes_open_intake():
+    ingest = compose_service("ingest")
+    env = environment(ingest)
+    assert env.get(f"{ENV_PREFIX}INGEST_ALLOW_OPEN", "false").lower() not in ("true", "1", "yes")
+    keys = env.get(f"{ENV_PREFIX}INGEST_API_KEYS_FILE")
+    assert keys, "ingest in compose has no API keys file"
+    secret = keys.removeprefix("/run/secrets/")
+    assert secret in (ingest.get("secrets") or []), f"{keys} is not a secret ingest mounts"
+    declared = (load_compose().get("secrets") or {}).get(secret) or {}
+    # The file comes from the operator, and compose stops when it is not given.
+    assert ":?" in str(declared.get("file")), declared

@@ -69,10 +69,10 @@ def _headers(api_key: str | None) -> dict[str, str]:
 def _post(
     client: httpx.Client, url: str, body: str | bytes, headers: dict[str, str], retries: int
 ) -> httpx.Response:
-    """POST; on 503 wait for Retry-After and try again, up to `retries` times."""
+    """POST; on 429 or 503 wait for Retry-After and try again, up to `retries` times."""
     for attempt in range(retries + 1):
         response = client.post(url, content=body, headers=headers)
-        if response.status_code != 503 or attempt == retries:
+        if response.status_code not in (429, 503) or attempt == retries:
             return response
         time.sleep(float(response.headers.get("retry-after", "1")))
     raise AssertionError("unreachable")
@@ -189,7 +189,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     )
                     totals["unreachable"] = totals.get("unreachable", 0) + len(pending)
                     break
-                if response.status_code in (401, 403, 413, 415) or (
+                if response.status_code == 429 and attempt < args.retries:
+                    # The key's rate limit: nothing of the batch was taken; send it all again.
+                    time.sleep(float(response.headers.get("retry-after", "1")))
+                    continue
+                if response.status_code in (401, 403, 413, 415, 429) or (
                     response.status_code == 422 and "results" not in response.json()
                 ):
                     print(
@@ -233,6 +237,8 @@ def cmd_new_api_key(args: argparse.Namespace) -> int:
         "sha256": hashlib.sha256(key.encode()).hexdigest(),
         "sources": args.sources,
     }
+    if args.agency:
+        entry["agency"] = args.agency
     print(json.dumps({"key": key, "key_file_entry": entry}))
     return 0
 
@@ -266,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--rate", type=_rate, default=default_rate, help="mentions per second (e.g. 200/s)"
         )
-        p.add_argument("--retries", type=int, default=5, help="retries of a 503 answer")
+        p.add_argument("--retries", type=int, default=5, help="retries of a 429 or 503 answer")
 
     send = sub.add_parser("send", help="post JSON-lines mentions (FILE or -) to the ingest API")
     send.add_argument("file")
@@ -292,6 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     new_key.add_argument("name")
     new_key.add_argument("sources", nargs="+")
+    new_key.add_argument(
+        "--agency",
+        default=None,
+        help="whose app/email/sms/other ids these are (default: NAME); a rotated key keeps it",
+    )
     new_key.set_defaults(func=cmd_new_api_key)
 
     schema = sub.add_parser("schema", help="print the canonical mention's JSON Schema")

@@ -259,3 +259,9 @@ def test_cross_validation_that_cannot_train_says_why(tmp_path, capsys):
     assert "cannot cross-validate: training needs records of at least two urgency labels" in (
         capsys.readouterr().err
     )
+
+
+def test_new_api_key_can_name_the_agency_a_rotated_key_keeps(capsys):
+    assert main(["new-api-key", "city-app-2027", "app", "--agency", "city-app"]) == 0
+    entry = json.loads(capsys.readouterr().out)["key_file_entry"]
+    assert (entry["name"], entry["agency"]) == ("city-app-2027", "city-app")

@@ -7,6 +7,7 @@ topic version (`...v2`), never an edit in place.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from datetime import UTC, datetime
@@ -39,16 +40,24 @@ def new_event_id() -> str:
     return str(uuid.uuid4())
 
 
-def mention_id_for(source: str, source_id: str) -> str:
+@functools.lru_cache(maxsize=1024)
+def _submitter_namespace(namespace: str) -> bytes:
+    # A UUID namespace of its own per submitter: its ids can never equal
+    # another submitter's, nor an unscoped id, whatever characters it holds.
+    return uuid.uuid5(MENTION_ID_NAMESPACE, f"submitter:{namespace}").bytes
+
+
+def mention_id_for(source: str, source_id: str, *, namespace: str | None = None) -> str:
     """The stable mention id of (source, source id): uuid5 in MENTION_ID_NAMESPACE.
 
+    With `namespace` (the agency of the API key that submitted it), the uuid5
+    is in that submitter's own namespace instead; see `Source.submitter_scoped`.
     Spelled out (RFC 9562, section 5.5) because `uuid.uuid5` builds two UUID
     objects on the way and this runs for every mention in every service.
     """
+    prefix = MENTION_ID_NAMESPACE.bytes if namespace is None else _submitter_namespace(namespace)
     digest = bytearray(
-        hashlib.sha1(
-            MENTION_ID_NAMESPACE.bytes + f"{source}:{source_id}".encode(), usedforsecurity=False
-        ).digest()[:16]
+        hashlib.sha1(prefix + f"{source}:{source_id}".encode(), usedforsecurity=False).digest()[:16]
     )
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC variant
@@ -75,6 +84,22 @@ class Source(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     OTHER = "other"
+
+    @property
+    def submitter_scoped(self) -> bool:
+        """True when the submitter, not a platform, makes up this source's ids.
+
+        An app's case number or an SMS gateway's message id means something only
+        to whoever sent it, so two API keys can use the same one for different
+        mentions: the mention id of these sources is namespaced by the key's
+        agency, or one key could make another's report a "duplicate". Platform
+        ids (a tweet id, a Page post id, a feed item) name one post whichever
+        door it comes through, so they stay global and dedupe across doors.
+        """
+        return self in _SUBMITTER_SCOPED
+
+
+_SUBMITTER_SCOPED = frozenset({Source.APP, Source.EMAIL, Source.SMS, Source.OTHER})
 
 
 class Urgency(StrEnum):
@@ -163,6 +188,15 @@ class MentionIn(_Frozen):
     def mention_id(self) -> str:
         """The stable id of this mention."""
         return mention_id_for(self.source.value, self.source_id)
+
+    def mention_id_from(self, agency: str | None) -> str:
+        """The stable id of this mention as submitted by `agency` (None: no API key).
+
+        Namespaced by the agency for submitter-scoped sources, global otherwise.
+        """
+        if agency is None or not self.source.submitter_scoped:
+            return self.mention_id
+        return mention_id_for(self.source.value, self.source_id, namespace=agency)
 
 
 class MentionReceived(_Frozen):

@@ -108,3 +108,36 @@ def test_mention_ids_are_the_standard_uuid5_of_source_and_id(source, source_id):
 
     expected = str(uuid.uuid5(MENTION_ID_NAMESPACE, f"{source}:{source_id}"))
     assert mention_id_for(source, source_id) == expected
+
+
+def test_submitter_scoped_ids_are_namespaced_by_agency_and_platform_ids_are_not():
+    from switchboard_shared.events import MentionIn, Source
+
+    def m(source: str, source_id: str) -> MentionIn:
+        return MentionIn.model_validate(
+            {
+                "source": source,
+                "source_id": source_id,
+                "text": "t",
+                "created_at": "2026-11-29T22:00:00Z",
+            }
+        )
+
+    case = m("app", "case-42")
+    a, b = case.mention_id_from("agency-a"), case.mention_id_from("agency-b")
+    assert len({a, b, case.mention_id}) == 3
+    assert a == case.mention_id_from("agency-a")  # stable
+    assert a == mention_id_for("app", "case-42", namespace="agency-a")
+    assert case.mention_id_from(None) == case.mention_id
+    tweet = m("x", "1800")
+    assert tweet.mention_id_from("agency-a") == tweet.mention_id == mention_id_for("x", "1800")
+    assert {s for s in Source if s.submitter_scoped} == {
+        Source.APP,
+        Source.EMAIL,
+        Source.SMS,
+        Source.OTHER,
+    }
+    # No namespace spelling can reach another's ids: the namespace is hashed, not joined.
+    assert mention_id_for("app", "c:d", namespace="a") != mention_id_for(
+        "app", "d", namespace="a:c"
+    )

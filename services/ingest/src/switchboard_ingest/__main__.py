@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import uvicorn
 
 from switchboard_ingest.app import create_app
+from switchboard_ingest.auth import KeyFileError
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.logs import configure_logging
 
@@ -13,8 +16,13 @@ def main() -> None:
     """Serve the ingest API until stopped."""
     settings = IngestSettings()
     configure_logging("ingest", settings.log_level)
+    try:
+        app = create_app(settings)
+    except KeyFileError as exc:
+        # Fail closed: no usable keys, no intake.
+        sys.exit(f"switchboard-ingest: refusing to start: {exc}")
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.ingest_host,
         port=settings.ingest_port,
         log_config=None,

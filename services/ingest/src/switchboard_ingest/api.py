@@ -18,7 +18,8 @@ from switchboard_ingest import metrics
 from switchboard_ingest.auth import ApiKey, ApiKeys, forbidden
 from switchboard_ingest.http import IntakeDep, ProblemError, SettingsDep, read_body, unavailable
 from switchboard_ingest.intake import Intake, Outcome
-from switchboard_ingest.metrics import UNKNOWN_SOURCE, Door, Rejection
+from switchboard_ingest.limits import Limits, LimitsDep
+from switchboard_ingest.metrics import UNKNOWN_SOURCE, Door, LimitedDoor, Rejection
 from switchboard_ingest.publisher import KafkaUnavailable
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import MentionIn
@@ -38,6 +39,11 @@ def authenticate(request: Request) -> ApiKey | None:
 
 
 CallerKey = Annotated[ApiKey | None, Depends(authenticate)]
+
+
+def _agency(key: ApiKey | None) -> str | None:
+    """Whose namespace the caller's submitter-scoped mention ids are in (None: open intake)."""
+    return key.agency if key is not None else None
 
 
 class Accepted(BaseModel):
@@ -108,6 +114,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"description": "Body too large"},
     415: {"description": "Not application/json"},
     422: {"description": "Invalid; `errors` names each bad field"},
+    429: {
+        "description": "The key's rate limit is reached; nothing accepted; retry after `Retry-After` seconds"
+    },
     503: {
         "description": "Kafka did not acknowledge; nothing accepted; retry after `Retry-After` seconds"
     },
@@ -123,12 +132,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     responses={200: {"description": "Duplicate: already accepted", "model": Accepted}, **_ERRORS},
 )
 async def submit_mention(
-    request: Request, intake: IntakeDep, settings: SettingsDep, key: CallerKey
+    request: Request, intake: IntakeDep, settings: SettingsDep, key: CallerKey, limits: LimitsDep
 ) -> Response:
     """Validate one mention; 202 once Kafka has it, 200 if it already had it."""
     started = time.perf_counter()
     status = 500
     try:
+        limits.charge_key(request, key, door=LimitedDoor.API)
         body = await read_body(request, settings)
         try:
             mention = MentionIn.model_validate_json(body)
@@ -139,7 +149,7 @@ async def submit_mention(
             metrics.REJECTED.labels(Rejection.FORBIDDEN, mention.source.value).inc()
             raise forbidden(key, mention.source.value)
         try:
-            result = await intake.submit(mention, via=Door.API)
+            result = await intake.submit(mention, via=Door.API, agency=_agency(key))
         except KafkaUnavailable as exc:
             raise unavailable(exc.cause, settings.ingest_retry_after_seconds) from exc
         if result.outcome is Outcome.DUPLICATE:
@@ -179,13 +189,13 @@ async def submit_mention(
     },
 )
 async def submit_batch(
-    request: Request, intake: IntakeDep, settings: SettingsDep, key: CallerKey
+    request: Request, intake: IntakeDep, settings: SettingsDep, key: CallerKey, limits: LimitsDep
 ) -> Response:
     """Validate and submit each item on its own: one bad item does not reject the good ones."""
     started = time.perf_counter()
     status = 500
     try:
-        response = await _submit_batch(request, intake, settings, key)
+        response = await _submit_batch(request, intake, settings, key, limits)
         status = response.status_code
         return response
     except ProblemError as exc:
@@ -198,7 +208,7 @@ async def submit_batch(
 
 
 async def _submit_batch(
-    request: Request, intake: Intake, settings: IngestSettings, key: ApiKey | None
+    request: Request, intake: Intake, settings: IngestSettings, key: ApiKey | None, limits: Limits
 ) -> Response:
     body = await read_body(request, settings)
     try:
@@ -249,6 +259,8 @@ async def _submit_batch(
             ],
         )
 
+    # Every item costs one, valid or not: the limit is on what a key sends.
+    limits.charge_key(request, key, door=LimitedDoor.API_BATCH, cost=len(items))
     results: list[ItemResult | None] = [None] * len(items)
     to_submit = []
     for index, item in enumerate(items):
@@ -269,7 +281,7 @@ async def _submit_batch(
             results[index] = ItemResult(
                 index=index,
                 status="forbidden",
-                mention_id=mention.mention_id,
+                mention_id=mention.mention_id_from(_agency(key)),
                 detail=f"mentions.{index}.source: key {key.name!r} may not post mentions from {mention.source.value!r}",
             )
             continue
@@ -277,12 +289,12 @@ async def _submit_batch(
 
     async def one(index: int, mention: MentionIn) -> ItemResult:
         try:
-            result = await intake.submit(mention, via=Door.API_BATCH)
+            result = await intake.submit(mention, via=Door.API_BATCH, agency=_agency(key))
         except KafkaUnavailable as exc:
             return ItemResult(
                 index=index,
                 status="unavailable",
-                mention_id=mention.mention_id,
+                mention_id=mention.mention_id_from(_agency(key)),
                 detail=f"Kafka did not acknowledge ({exc.cause}); retry this item",
             )
         return ItemResult(index=index, status=result.outcome.value, mention_id=result.mention_id)

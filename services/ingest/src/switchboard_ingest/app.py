@@ -19,6 +19,7 @@ from switchboard_ingest.auth import ApiKeys
 from switchboard_ingest.connectors import build_connectors
 from switchboard_ingest.http import ProblemError, problem_response
 from switchboard_ingest.intake import Intake
+from switchboard_ingest.limits import Limits
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.logs import fields
 from switchboard_shared.metrics import render
@@ -35,8 +36,9 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> FastAPI:
     """The ingest app: intake, API keys, webhooks and (if enabled) pull connectors."""
+    # Keys first: without usable keys nothing else is worth building.
+    api_keys = ApiKeys.load(settings.ingest_api_keys_file, allow_open=settings.ingest_allow_open)
     intake = Intake(settings)
-    api_keys = ApiKeys.load(settings.ingest_api_keys_file)
     token = settings.ingest_metrics_token
     metrics_token = token.get_secret_value() if token else None
     metrics_server = (
@@ -87,6 +89,7 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
     app.state.metrics_server = metrics_server
     app.state.intake = intake
     app.state.api_keys = api_keys
+    app.state.limits = Limits(settings)
     app.include_router(router)
     app.include_router(webhooks.router)
 

@@ -4,6 +4,13 @@ Keys are stored hashed (SHA-256 of the key, hex) in a JSON file:
 `[{"name": "city-app", "sha256": "<hex>", "sources": ["app", "sms"]}]`;
 `"sources": ["*"]` allows every source. A request without a known key gets
 401; a key posting for a source it is not scoped to gets 403.
+
+An entry's optional `"agency"` (default: its `name`) namespaces the mention
+ids of sources whose ids the submitter makes up (app, email, sms, other): two
+agencies may both have a `case-42`, and one must not make the other's a
+duplicate. Entries of one agency (a rotated key, two backends of one app)
+share duplicates. Without a key file ingest does not start, unless open
+intake is asked for explicitly (`SWITCHBOARD_INGEST_ALLOW_OPEN=true`).
 """
 
 from __future__ import annotations
@@ -31,10 +38,14 @@ def hash_key(key: str) -> str:
 
 @dataclass(frozen=True)
 class ApiKey:
-    """A known key: its name and the sources it may post for."""
+    """A known key: its name, the sources it may post for, its agency and its hash."""
 
     name: str
     sources: frozenset[str]
+    agency: str = ""
+    # The key's SHA-256 (what the key file holds): names the key to the rate
+    # limiter without the key itself ever being kept or logged.
+    digest: str = ""
 
     def allows(self, source: str) -> bool:
         """True when this key may post mentions of `source`."""
@@ -57,10 +68,19 @@ class ApiKeys:
         return self._keys is None
 
     @classmethod
-    def load(cls, path: Path | None) -> ApiKeys:
-        """Keys from the JSON file at `path`; no file means open intake."""
+    def load(cls, path: Path | None, *, allow_open: bool = False) -> ApiKeys:
+        """Keys from the JSON file at `path`; no file is open intake, only if `allow_open`."""
         if path is None:
-            log.warning("no API key file configured: anyone can post mentions (development only)")
+            if not allow_open:
+                raise KeyFileError(
+                    "no API keys file: set SWITCHBOARD_INGEST_API_KEYS_FILE (mint keys with "
+                    "`switchboard new-api-key`), or set SWITCHBOARD_INGEST_ALLOW_OPEN=true to "
+                    "accept mentions from anyone (development only)"
+                )
+            log.warning(
+                "no API key file and SWITCHBOARD_INGEST_ALLOW_OPEN=true: anyone can post "
+                "mentions (development only)"
+            )
             return cls(None)
         try:
             entries = json.loads(path.read_text("utf-8"))
@@ -75,6 +95,7 @@ class ApiKeys:
             if not isinstance(entry, dict):
                 raise KeyFileError(f"{where}: an object is required")
             digest, name, sources = entry.get("sha256"), entry.get("name"), entry.get("sources")
+            agency = entry.get("agency", name)
             if not isinstance(name, str) or not name:
                 raise KeyFileError(f"{where}.name: a non-empty string is required")
             if not isinstance(digest, str) or len(digest) != 64:
@@ -85,7 +106,11 @@ class ApiKeys:
                 raise KeyFileError(
                     f"{where}.sources: a list of sources from {sorted(valid_sources)}"
                 )
-            keys[digest.lower()] = ApiKey(name=name, sources=frozenset(sources))
+            if not isinstance(agency, str) or not agency:
+                raise KeyFileError(f"{where}.agency: a non-empty string is required")
+            keys[digest.lower()] = ApiKey(
+                name=name, sources=frozenset(sources), agency=agency, digest=digest.lower()
+            )
         return cls(keys)
 
     def authenticate(self, request: Request) -> ApiKey | None:

@@ -79,9 +79,13 @@ class Intake:
             problems.append("duplicate memory still reading the raw topic")
         return problems
 
-    async def submit(self, mention: MentionIn, *, via: str) -> Result:
-        """Accept a mention once Kafka has it, or say it is a duplicate; raise KafkaUnavailable."""
-        mention_id = mention.mention_id
+    async def submit(self, mention: MentionIn, *, via: str, agency: str | None = None) -> Result:
+        """Accept a mention once Kafka has it, or say it is a duplicate; raise KafkaUnavailable.
+
+        `agency` is the submitting API key's: it namespaces the ids of
+        submitter-scoped sources (see `MentionIn.mention_id_from`).
+        """
+        mention_id = mention.mention_id_from(agency)
         source = mention.source.value
         if not self.tail.caught_up.is_set():
             metrics.UNAVAILABLE.labels(Refusal.DEDUP_WARMING_UP).inc()

@@ -79,6 +79,17 @@ class ConnectorRefusal(StrEnum):
     LINE_TOO_LONG = "line_too_long"  # a Mastodon stream line or event beyond the cap
 
 
+class LimitedDoor(StrEnum):
+    """Where a rate limit answered 429 (the `door` label of RATE_LIMITED)."""
+
+    API = "api"
+    API_BATCH = "api_batch"
+    WEBHOOK_X = "webhook_x"
+    WEBHOOK_META = "webhook_meta"
+    X_CRC = "x_crc"
+    META_HANDSHAKE = "meta_handshake"
+
+
 # The dead-letter reasons ingest itself produces.
 DEAD_LETTER_REASONS = (DeadLetterReason.NORMALISATION,)
 
@@ -106,6 +117,12 @@ DEADLETTERED = Counter(
     "switchboard_ingest_deadlettered_total",
     "Records that could not be normalised, sent to the dead-letter topic, by source and reason.",
     ["source", "reason"],
+)
+RATE_LIMITED = Counter(
+    "switchboard_ingest_rate_limited_total",
+    "Requests refused with 429 because a rate limit was reached, by door "
+    "(per API key, per platform webhook, per client address for handshakes).",
+    ["door"],
 )
 REQUEST_SECONDS = Histogram(
     "switchboard_ingest_request_seconds",
@@ -169,6 +186,7 @@ def initialise(*, connectors: Iterable[str] = ()) -> None:
     start_at_zero(REJECTED, reason=[Rejection.BAD_SIGNATURE], source=[Source.X, META])
     start_at_zero(REJECTED, reason=[Rejection.BAD_VERIFY_TOKEN], source=[META])
     start_at_zero(UNAVAILABLE, cause=Refusal)
+    start_at_zero(RATE_LIMITED, door=LimitedDoor)
     start_at_zero(DEADLETTERED, source=[*Source, UNKNOWN_SOURCE], reason=DEAD_LETTER_REASONS)
     connectors = list(connectors)
     start_at_zero(CONNECTOR_ERRORS, connector=connectors)

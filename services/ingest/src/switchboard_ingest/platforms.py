@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -65,8 +66,34 @@ def x_signature(consumer_secret: str, body: bytes) -> str:
     return "sha256=" + base64.b64encode(_hmac_sha256(consumer_secret, body)).decode()
 
 
+# X's challenge-response check signs the CRC token with the very HMAC that
+# signs deliveries (X fixes both formulas), so an endpoint that signed any
+# string would sign any body: an attacker would ask for a tweet's signature
+# and post the tweet. The CRC endpoint answers only tokens of this shape (X's
+# are opaque random strings, base64-like, tens of characters), and the
+# delivery endpoint refuses any body of this shape: no '{', '"', ':' or space,
+# so no JSON object, and no body the CRC endpoint signs, is ever accepted.
+X_CRC_TOKEN_MAX_CHARS = 255
+X_CRC_TOKEN = re.compile(rf"[A-Za-z0-9_\-=+/]{{1,{X_CRC_TOKEN_MAX_CHARS}}}")
+
+
+def is_x_crc_token(text: str | bytes) -> bool:
+    """True when `text` has the shape of an X CRC token (what the CRC endpoint signs)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("ascii")
+        except UnicodeDecodeError:
+            return False
+    return X_CRC_TOKEN.fullmatch(text) is not None
+
+
 def x_crc_response_token(consumer_secret: str, crc_token: str) -> str:
-    """The `response_token` that answers X's challenge-response check of `crc_token`."""
+    """The `response_token` that answers X's challenge-response check of `crc_token`.
+
+    Refuses (ValueError) a token that is not shaped like X's: see `X_CRC_TOKEN`.
+    """
+    if not is_x_crc_token(crc_token):
+        raise ValueError("not an X CRC token")
     return x_signature(consumer_secret, crc_token.encode())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, IPvAnyNetwork, SecretStr
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 
 from switchboard_shared.metrics_server import MetricsToken
 from switchboard_shared.settings import CommonSettings
@@ -46,8 +46,39 @@ class IngestSettings(CommonSettings):
     )
     ingest_api_keys_file: Path | None = Field(
         None,
-        description="JSON file of API keys (name, sha256 hash, sources). Unset: intake is open "
-        "to anyone (development only; a warning is logged).",
+        description="JSON file of API keys (name, sha256 hash, sources, optional agency). "
+        "Unset: ingest refuses to start unless SWITCHBOARD_INGEST_ALLOW_OPEN is true.",
+    )
+    ingest_allow_open: bool = Field(
+        False,
+        description="True: with no API keys file, accept mentions from anyone (development "
+        "only). False: no keys file, no start.",
+    )
+    ingest_key_rate_per_second: Annotated[float, Field(gt=0)] = Field(
+        50.0,
+        description="Mentions per second one API key may post, sustained (a batch costs its "
+        "items); beyond it 429 with Retry-After. Open intake is limited per client address.",
+    )
+    ingest_key_burst: Annotated[int, Field(ge=1)] = Field(
+        500,
+        description="Mentions one API key may post at once before its rate applies (at least "
+        "SWITCHBOARD_INGEST_BATCH_MAX_ITEMS, so a full batch can pass).",
+    )
+    ingest_webhook_rate_per_second: Annotated[float, Field(gt=0)] = Field(
+        50.0,
+        description="Signed deliveries per second each platform webhook (X, Meta) takes, "
+        "sustained; beyond it 429 with Retry-After (the platform redelivers).",
+    )
+    ingest_webhook_burst: Annotated[int, Field(ge=1)] = Field(
+        200, description="Signed deliveries each platform webhook takes at once."
+    )
+    ingest_handshake_rate_per_second: Annotated[float, Field(gt=0)] = Field(
+        1.0,
+        description="X CRC and Meta handshake requests per second per client address, "
+        "sustained (they are unauthenticated); beyond it 429.",
+    )
+    ingest_handshake_burst: Annotated[int, Field(ge=1)] = Field(
+        10, description="X CRC and Meta handshake requests one client address may make at once."
     )
     ingest_dedup_window_seconds: Annotated[int, Field(ge=0)] = Field(
         24 * 3600, description="How long a (source, source id) is remembered as a duplicate."
@@ -105,3 +136,13 @@ class IngestSettings(CommonSettings):
         description="Longest line (and event) of the Mastodon stream; a longer one drops the "
         "connection.",
     )
+
+    @model_validator(mode="after")
+    def _a_full_batch_fits_the_burst(self) -> IngestSettings:
+        if self.ingest_key_burst < self.ingest_batch_max_items:
+            raise ValueError(
+                f"ingest_key_burst ({self.ingest_key_burst}) must be at least "
+                f"ingest_batch_max_items ({self.ingest_batch_max_items}): a full batch could "
+                "never pass the rate limit"
+            )
+        return self

@@ -26,7 +26,8 @@ from pydantic import BaseModel, SecretStr
 from switchboard_ingest import metrics, platforms
 from switchboard_ingest.http import IntakeDep, ProblemError, SettingsDep, read_body, unavailable
 from switchboard_ingest.intake import Intake, Outcome, Result
-from switchboard_ingest.metrics import META, UNKNOWN_SOURCE, Door, Rejection
+from switchboard_ingest.limits import LimitsDep
+from switchboard_ingest.metrics import META, UNKNOWN_SOURCE, Door, LimitedDoor, Rejection
 from switchboard_ingest.platforms import Mapped
 from switchboard_ingest.publisher import Ack, KafkaUnavailable
 from switchboard_ingest.settings import IngestSettings
@@ -104,18 +105,41 @@ async def _timed(route: str) -> AsyncIterator[None]:
 
 @router.get(X_ROUTE, summary="Answer X's challenge-response check (CRC)")
 async def x_crc(
-    settings: SettingsDep, crc_token: Annotated[str | None, Query()] = None
+    request: Request,
+    settings: SettingsDep,
+    limits: LimitsDep,
+    crc_token: Annotated[str | None, Query()] = None,
 ) -> JSONResponse:
-    """The HMAC of `crc_token` under the consumer secret, proving this endpoint holds it."""
+    """The HMAC of `crc_token` under the consumer secret, proving this endpoint holds it.
+
+    Only for a token shaped like X's (see `platforms.X_CRC_TOKEN`): this HMAC
+    is also a delivery's signature, so signing anything else would sign forgeries.
+    """
     secret = _enabled(settings.ingest_x_consumer_secret, X_ROUTE, "ingest_x_consumer_secret")
+    limits.charge_handshake(request, door=LimitedDoor.X_CRC)
     # Checked here rather than by FastAPI so a disabled webhook answers 404 first.
     if not crc_token:
         raise _missing_parameter("crc_token")
+    if not platforms.is_x_crc_token(crc_token):
+        metrics.REJECTED.labels(Rejection.INVALID, UNKNOWN_SOURCE).inc()
+        message = (
+            f"at most {platforms.X_CRC_TOKEN_MAX_CHARS} characters of A-Z a-z 0-9 _ - = + / "
+            "(an X CRC token); nothing else is signed"
+        )
+        raise ProblemError(
+            422,
+            "invalid-request",
+            "Invalid request",
+            f"crc_token: {message}",
+            errors=[{"field": "crc_token", "message": message, "type": "value_error"}],
+        )
     return JSONResponse({"response_token": platforms.x_crc_response_token(secret, crc_token)})
 
 
 @router.post(X_ROUTE, summary="Receive X account activity", response_model=DeliveryResult)
-async def x_events(request: Request, intake: IntakeDep, settings: SettingsDep) -> JSONResponse:
+async def x_events(
+    request: Request, intake: IntakeDep, settings: SettingsDep, limits: LimitsDep
+) -> JSONResponse:
     """Verify the signature, then submit each created tweet; 200 once Kafka has all of it."""
     async with _timed(X_ROUTE):
         secret = _enabled(settings.ingest_x_consumer_secret, X_ROUTE, "ingest_x_consumer_secret")
@@ -123,6 +147,18 @@ async def x_events(request: Request, intake: IntakeDep, settings: SettingsDep) -
         presented = request.headers.get(platforms.X_SIGNATURE_HEADER)
         if not platforms.same_secret(platforms.x_signature(secret, body), presented):
             raise _bad_signature(Source.X, platforms.X_SIGNATURE_HEADER, presented is not None)
+        if platforms.is_x_crc_token(body):
+            # The CRC endpoint signs exactly such strings for anyone: this
+            # signature proves nothing about who sent the body.
+            metrics.REJECTED.labels(Rejection.BAD_SIGNATURE, Source.X).inc()
+            raise ProblemError(
+                401,
+                "bad-signature",
+                "Bad signature",
+                "(body): has the shape of a CRC token, whose signature anyone can obtain from "
+                "the CRC endpoint; a delivery is a JSON object; nothing was accepted",
+            )
+        limits.charge_webhook(Source.X, door=LimitedDoor.WEBHOOK_X)
         mapped = _map(body, platforms.map_x_payload, source=Source.X)
         return await _deliver(mapped, intake, settings, via=Door.WEBHOOK_X)
 
@@ -132,13 +168,17 @@ async def x_events(request: Request, intake: IntakeDep, settings: SettingsDep) -
 
 @router.get(META_ROUTE, summary="Answer Meta's subscription handshake")
 async def meta_handshake(
+    request: Request,
     settings: SettingsDep,
+    limits: LimitsDep,
     mode: Annotated[str | None, Query(alias="hub.mode")] = None,
     verify_token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
     challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
 ) -> PlainTextResponse:
     """Echo `hub.challenge` when `hub.verify_token` is ours; 403 otherwise."""
     _enabled(settings.ingest_meta_app_secret, META_ROUTE, "ingest_meta_app_secret")
+    # Limited per address: the verify token must not be open to guessing at speed.
+    limits.charge_handshake(request, door=LimitedDoor.META_HANDSHAKE)
     if not challenge:
         raise _missing_parameter("hub.challenge")
     expected = settings.ingest_meta_verify_token
@@ -161,7 +201,9 @@ async def meta_handshake(
 @router.post(
     META_ROUTE, summary="Receive Meta (Page feed, Instagram) changes", response_model=DeliveryResult
 )
-async def meta_events(request: Request, intake: IntakeDep, settings: SettingsDep) -> JSONResponse:
+async def meta_events(
+    request: Request, intake: IntakeDep, settings: SettingsDep, limits: LimitsDep
+) -> JSONResponse:
     """Verify the signature, then submit each added post or comment; 200 once Kafka has all of it."""
     async with _timed(META_ROUTE):
         secret = _enabled(settings.ingest_meta_app_secret, META_ROUTE, "ingest_meta_app_secret")
@@ -171,6 +213,7 @@ async def meta_events(request: Request, intake: IntakeDep, settings: SettingsDep
             # Meta's payload says whether it is Facebook or Instagram, but an
             # unverified payload is not read at all.
             raise _bad_signature(META, platforms.META_SIGNATURE_HEADER, presented is not None)
+        limits.charge_webhook(META, door=LimitedDoor.WEBHOOK_META)
         mapped = _map(body, platforms.map_meta_payload, source=UNKNOWN_SOURCE)
         return await _deliver(mapped, intake, settings, via=Door.WEBHOOK_META)
 

@@ -40,6 +40,7 @@ def test_with_the_broker_stopped_intake_answers_503_and_after_restart_every_202_
         topic_prefix=topic_prefix,
         kafka_ack_timeout_seconds=2,
         ingest_retry_after_seconds=3,
+        ingest_allow_open=True,
     )
     accepted = {}
     with TestClient(create_app(settings)) as client:

@@ -101,6 +101,7 @@ def hostile_client(kafka_bootstrap):
         ingest_x_consumer_secret="x-secret",
         ingest_meta_app_secret="meta-secret",
         ingest_meta_verify_token="verify-me",
+        ingest_allow_open=True,
     )
     with TestClient(create_app(settings)) as client:
         wait_app_ready(client)

@@ -33,6 +33,7 @@ def settings(kafka_bootstrap, topic_prefix):
         topic_prefix=topic_prefix,
         ingest_max_body_bytes=8192,
         ingest_batch_max_items=5,
+        ingest_allow_open=True,
     )
 
 
@@ -239,6 +240,7 @@ def test_unreachable_kafka_gets_503_with_retry_after_never_202(topic_prefix):
         kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
         topic_prefix=topic_prefix,
         kafka_ack_timeout_seconds=1,
+        ingest_allow_open=True,
     )
     with TestClient(create_app(settings)) as client:
         assert client.get("/readyz").status_code == 503

@@ -82,6 +82,7 @@ def settings(kafka_bootstrap, topic_prefix):
         ingest_x_consumer_secret=X_SECRET,
         ingest_meta_app_secret=META_SECRET,
         ingest_meta_verify_token=VERIFY_TOKEN,
+        ingest_allow_open=True,
     )
 
 
@@ -206,7 +207,9 @@ def test_a_meta_delivery_submits_the_good_change_and_dead_letters_the_unmappable
 
 
 def test_webhooks_without_their_secret_do_not_exist(kafka_bootstrap, topic_prefix):
-    settings = IngestSettings(kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix)
+    settings = IngestSettings(
+        kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix, ingest_allow_open=True
+    )
     with TestClient(create_app(settings)) as client:
         assert client.get("/v1/webhooks/x", params={"crc_token": "t"}).status_code == 404
         assert client.post("/v1/webhooks/meta", content=b"{}").status_code == 404
@@ -218,9 +221,155 @@ def test_unreachable_kafka_gets_503_with_retry_after_so_the_platform_redelivers(
         topic_prefix=topic_prefix,
         kafka_ack_timeout_seconds=1,
         ingest_meta_app_secret=META_SECRET,
+        ingest_allow_open=True,
     )
     with TestClient(create_app(settings)) as client:
         body, headers = meta_signed(META_PAYLOAD)
         response = client.post("/v1/webhooks/meta", content=body, headers=headers)
         assert response.status_code == 503
         assert int(response.headers["retry-after"]) >= 1
+
+
+# --- the CRC endpoint is no signing oracle (issue 11, finding 1) ------------
+
+FORGED = {
+    "for_user_id": "2244994945",
+    "tweet_create_events": [
+        {
+            "id_str": "1864499999999999999",
+            "created_at": "Sat Nov 29 22:00:00 +0000 2025",
+            "text": "Active shooter at 5th and Main",
+            "user": {"id_str": "666", "screen_name": "made_up_author", "name": "Nobody"},
+            "lang": "en",
+        }
+    ],
+}
+
+
+def x_crc_answer(token: str) -> str:
+    digest = hmac.new(X_SECRET.encode(), token.encode(), hashlib.sha256).digest()
+    return "sha256=" + base64.b64encode(digest).decode()
+
+
+@pytest.mark.parametrize("separators", [(", ", ": "), (",", ":")], ids=["spaced", "compact"])
+def test_the_crc_endpoint_will_not_sign_a_forged_delivery_and_the_forgery_is_refused(
+    client, settings, topic_reader, separators
+):
+    forged = json.dumps(FORGED, separators=separators)
+    # The attack: have the CRC endpoint "sign" the body, then post it with that answer.
+    crc = client.get("/v1/webhooks/x", params={"crc_token": forged})
+    assert crc.status_code == 422, crc.text
+    assert crc.headers["content-type"].startswith("application/problem+json")
+    assert crc.json()["errors"][0]["field"] == "crc_token"
+    assert "response_token" not in crc.json()
+    signature = crc.json().get("response_token", "sha256=")
+    posted = client.post(
+        "/v1/webhooks/x",
+        content=forged.encode(),
+        headers={"x-twitter-webhooks-signature": signature, "content-type": "application/json"},
+    )
+    assert posted.status_code == 401, posted.text
+    for topic in (RAW, DEADLETTER):
+        assert (
+            run_async(topic_reader.read_quiet(topic.name(settings.topic_prefix), settle=1.5)) == []
+        )
+
+    # X itself is unaffected: its CRC token is answered, its signed delivery lands.
+    token = "dGhpcyBpcyBhIHJhbmRvbSBjcmMgdG9rZW4gZnJvbSBY-_=+/09"
+    answered = client.get("/v1/webhooks/x", params={"crc_token": token})
+    assert answered.status_code == 200
+    assert answered.json() == {"response_token": x_crc_answer(token)}
+    body, headers = x_signed(X_PAYLOAD)
+    delivered = client.post("/v1/webhooks/x", content=body, headers=headers)
+    assert delivered.status_code == 200, delivered.text
+    assert delivered.json()["accepted"] == 2
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["a" * 256, "has space", 'quote"d', "colon:", "line\nbreak", "{", "tab\t", "ünïcode"],
+)
+def test_crc_tokens_not_shaped_like_x_tokens_are_refused_naming_the_field(client, token):
+    response = client.get("/v1/webhooks/x", params={"crc_token": token})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "crc_token"
+
+
+def test_a_body_the_crc_endpoint_does_sign_is_not_taken_as_a_delivery(
+    client, settings, topic_reader
+):
+    token = "bm90LWEtdHdlZXQ"
+    answer = client.get("/v1/webhooks/x", params={"crc_token": token})
+    assert answer.status_code == 200
+    posted = client.post(
+        "/v1/webhooks/x",
+        content=token.encode(),
+        headers={"x-twitter-webhooks-signature": answer.json()["response_token"]},
+    )
+    assert posted.status_code == 401, posted.text
+    # Not even a dead letter: a CRC-signed string is noise anyone can make.
+    for topic in (RAW, DEADLETTER):
+        assert (
+            run_async(topic_reader.read_quiet(topic.name(settings.topic_prefix), settle=1.5)) == []
+        )
+
+
+# --- rate limits of the webhook doors (issue 11, finding 6) -----------------
+
+
+def limited_value(client: TestClient, door: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(f'switchboard_ingest_rate_limited_total{{door="{door}"}}'):
+            return float(line.split()[-1])
+    raise AssertionError(f"no rate_limited series for door {door}")
+
+
+def test_handshakes_are_limited_per_client_address_with_429_and_retry_after(settings):
+    limited = settings.model_copy(
+        update={"ingest_handshake_burst": 3, "ingest_handshake_rate_per_second": 0.01}
+    )
+    app = create_app(limited)
+    with TestClient(app) as client:
+        before = limited_value(client, "x_crc")
+        answers = [
+            client.get("/v1/webhooks/x", params={"crc_token": f"t{n}"}).status_code
+            for n in range(3)
+        ]
+        assert answers == [200, 200, 200]
+        refused = client.get("/v1/webhooks/x", params={"crc_token": "t9"})
+        assert refused.status_code == 429
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert int(refused.headers["retry-after"]) >= 1
+        assert "response_token" not in refused.json()
+        # The Meta handshake answers anyone too, and shares the address's allowance.
+        meta = client.get(
+            "/v1/webhooks/meta",
+            params={"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"},
+        )
+        assert meta.status_code == 429
+        assert limited_value(client, "x_crc") == before + 1
+        # Another address is not held back by this one.
+        other = TestClient(app, client=("192.0.2.7", 40000))
+        assert other.get("/v1/webhooks/x", params={"crc_token": "t1"}).status_code == 200
+
+
+def test_signed_deliveries_are_limited_per_platform_and_unsigned_ones_use_up_nothing(settings):
+    limited = settings.model_copy(
+        update={"ingest_webhook_burst": 2, "ingest_webhook_rate_per_second": 0.01}
+    )
+    with TestClient(create_app(limited)) as client:
+        wait_app_ready(client)
+        before = limited_value(client, "webhook_x")
+        body, headers = x_signed(X_PAYLOAD)
+        unsigned = {**headers, "x-twitter-webhooks-signature": "sha256=AAAA"}
+        for _ in range(5):
+            assert client.post("/v1/webhooks/x", content=body, headers=unsigned).status_code == 401
+        assert client.post("/v1/webhooks/x", content=body, headers=headers).status_code == 200
+        assert client.post("/v1/webhooks/x", content=body, headers=headers).status_code == 200
+        refused = client.post("/v1/webhooks/x", content=body, headers=headers)
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) >= 1
+        assert limited_value(client, "webhook_x") == before + 1
+        # Meta's allowance is its own.
+        body, headers = meta_signed(META_PAYLOAD)
+        assert client.post("/v1/webhooks/meta", content=body, headers=headers).status_code == 200

@@ -30,7 +30,9 @@ def no_kafka(monkeypatch):
 
 
 def test_api_docs_and_openapi_are_not_served_by_default(tmp_path):
-    client = TestClient(ingest_app.create_app(IngestSettings(ingest_state_dir=tmp_path)))
+    client = TestClient(
+        ingest_app.create_app(IngestSettings(ingest_allow_open=True, ingest_state_dir=tmp_path))
+    )
     for path in DOCS:
         assert client.get(path).status_code == 404, path
     # The canonical mention schema is published on purpose and stays.
@@ -39,7 +41,9 @@ def test_api_docs_and_openapi_are_not_served_by_default(tmp_path):
 
 
 def test_api_docs_are_served_when_the_setting_asks_for_them(tmp_path):
-    settings = IngestSettings(ingest_state_dir=tmp_path, ingest_api_docs=True)
+    settings = IngestSettings(
+        ingest_allow_open=True, ingest_state_dir=tmp_path, ingest_api_docs=True
+    )
     client = TestClient(ingest_app.create_app(settings))
     for path in DOCS:
         assert client.get(path).status_code == 200, path
@@ -48,7 +52,9 @@ def test_api_docs_are_served_when_the_setting_asks_for_them(tmp_path):
 
 @pytest.mark.parametrize("authorization", [None, "Bearer not-the-metrics-token", TOKEN])
 def test_metrics_with_a_token_configured_refuse_a_scrape_without_it(tmp_path, authorization):
-    settings = IngestSettings(ingest_state_dir=tmp_path, ingest_metrics_token=TOKEN)
+    settings = IngestSettings(
+        ingest_allow_open=True, ingest_state_dir=tmp_path, ingest_metrics_token=TOKEN
+    )
     client = TestClient(ingest_app.create_app(settings))
     headers = {"authorization": authorization} if authorization else {}
     answer = client.get("/metrics", headers=headers)
@@ -60,7 +66,9 @@ def test_metrics_with_a_token_configured_refuse_a_scrape_without_it(tmp_path, au
 
 
 def test_with_a_metrics_port_the_api_port_serves_no_metrics(tmp_path, no_kafka):
-    settings = IngestSettings(ingest_state_dir=tmp_path, ingest_metrics_port=0)
+    settings = IngestSettings(
+        ingest_allow_open=True, ingest_state_dir=tmp_path, ingest_metrics_port=0
+    )
     with TestClient(ingest_app.create_app(settings)) as client:
         answer = client.get("/metrics")
         assert answer.status_code == 404
@@ -74,7 +82,10 @@ def test_with_a_metrics_port_the_api_port_serves_no_metrics(tmp_path, no_kafka):
 
 def test_the_metrics_port_also_wants_the_token_when_one_is_set(tmp_path, no_kafka):
     settings = IngestSettings(
-        ingest_state_dir=tmp_path, ingest_metrics_port=0, ingest_metrics_token=TOKEN
+        ingest_allow_open=True,
+        ingest_state_dir=tmp_path,
+        ingest_metrics_port=0,
+        ingest_metrics_token=TOKEN,
     )
     with TestClient(ingest_app.create_app(settings)) as client:
         url = f"http://127.0.0.1:{client.app.state.metrics_server.port}/metrics"

@@ -25,6 +25,7 @@ def expected() -> list[Series]:
         for source in [*Source, "unknown"]
     ]
     out += [series("switchboard_ingest_unavailable_total", cause=c) for c in metrics.Refusal]
+    out += [series("switchboard_ingest_rate_limited_total", door=d) for d in metrics.LimitedDoor]
     out += [
         series("switchboard_ingest_accepted_total", source=source, via="api") for source in Source
     ]
@@ -95,7 +96,7 @@ def test_the_started_app_serves_the_series_and_its_connectors_at_zero(monkeypatc
         "build_connectors",
         lambda settings, intake: [IdleConnector("rss:started-app"), IdleConnector("mastodon:x")],
     )
-    settings = IngestSettings(ingest_state_dir=tmp_path)
+    settings = IngestSettings(ingest_state_dir=tmp_path, ingest_allow_open=True)
 
     with TestClient(ingest_app.create_app(settings)) as client:
         text = client.get("/metrics").text

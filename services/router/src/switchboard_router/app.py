@@ -35,6 +35,7 @@ from switchboard_router.relay import OutboxRelay
 from switchboard_router.retention import Retention
 from switchboard_router.routing import Policy
 from switchboard_router.settings import RouterSettings
+from switchboard_router.throttle import TokenRateLimit
 from switchboard_shared.metrics import render
 from switchboard_shared.metrics_server import (
     METRICS_PATH,
@@ -43,6 +44,7 @@ from switchboard_shared.metrics_server import (
     unauthorised_problem,
 )
 from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
+from switchboard_shared.ratelimit import Limit, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +220,8 @@ def create_app(
             return Response(output, media_type=content_type)
 
     app.add_middleware(BodyLimit, limit=settings.router_max_body_bytes)  # type: ignore[arg-type]
+    token_limit = Limit(settings.router_token_rate_per_second, settings.router_token_burst)
+    app.add_middleware(TokenRateLimit, limiter=RateLimiter(token_limit))  # type: ignore[arg-type]
 
     @app.exception_handler(ApiProblem)
     async def api_problem(request: Request, exc: ApiProblem) -> JSONResponse:

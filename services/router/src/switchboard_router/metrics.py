@@ -48,6 +48,10 @@ QUEUED = Counter(
     "New queue items stored, by queue and urgency.",
     ["queue", "urgency"],
 )
+RATE_LIMITED = Counter(
+    "switchboard_router_rate_limited_total",
+    "Requests refused with 429 because their bearer token spent its rate limit.",
+)
 DUPLICATES = Counter(
     "switchboard_router_duplicates_total",
     "Mentions read again (replay or redelivery) that were already queued.",

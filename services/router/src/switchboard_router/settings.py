@@ -81,6 +81,14 @@ class RouterSettings(CommonSettings):
         730,
         description="Days the access audit (who read or changed what) is kept; at least the item window.",
     )
+    router_token_rate_per_second: Annotated[float, Field(gt=0)] = Field(
+        20.0,
+        description="Requests per second one bearer token may make, sustained; beyond it 429 "
+        "with Retry-After.",
+    )
+    router_token_burst: Annotated[int, Field(ge=1)] = Field(
+        200, description="Requests one bearer token may make at once before its rate applies."
+    )
     database_url: str = Field(
         "sqlite:///.run/switchboard-router.db",
         description="SQLAlchemy URL of the router's store (postgresql+psycopg://... in production).",
