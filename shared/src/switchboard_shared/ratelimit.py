@@ -21,6 +21,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+_TOLERANCE = 1e-9  # tokens
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -81,8 +83,10 @@ class RateLimiter:
         now = self._clock()
         tokens, counted = self._buckets.pop(key, (limit.burst, now))
         tokens = min(limit.burst, tokens + max(0.0, now - counted) * limit.rate)
-        if tokens >= cost:
-            self._remember(key, tokens - cost, now)
+        # A caller that waited exactly `wait_seconds` must pass: without the
+        # tolerance, rounding leaves it a hair short and it spins on tiny waits.
+        if tokens >= cost - _TOLERANCE:
+            self._remember(key, max(0.0, tokens - cost), now)
             return Decision(allowed=True)
         self._remember(key, tokens, now)
         return Decision(allowed=False, wait_seconds=(cost - tokens) / limit.rate)

@@ -155,6 +155,11 @@ CONNECTOR_REFUSED = Counter(
     "or line), by connector and reason.",
     ["connector", "reason"],
 )
+CONNECTOR_THROTTLED = Counter(
+    "switchboard_ingest_connector_throttled_total",
+    "Items a pull connector held back for its own rate limit before submitting, by connector.",
+    ["connector"],
+)
 CONNECTOR_LAG_SECONDS = Gauge(
     "switchboard_ingest_connector_lag_seconds",
     "Age of the newest item a pull connector has accepted (how far behind its source it is).",
@@ -190,4 +195,5 @@ def initialise(*, connectors: Iterable[str] = ()) -> None:
     start_at_zero(DEADLETTERED, source=[*Source, UNKNOWN_SOURCE], reason=DEAD_LETTER_REASONS)
     connectors = list(connectors)
     start_at_zero(CONNECTOR_ERRORS, connector=connectors)
+    start_at_zero(CONNECTOR_THROTTLED, connector=connectors)
     start_at_zero(CONNECTOR_REFUSED, connector=connectors, reason=ConnectorRefusal)

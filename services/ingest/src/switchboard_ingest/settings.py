@@ -136,6 +136,14 @@ class IngestSettings(CommonSettings):
         description="Longest line (and event) of the Mastodon stream; a longer one drops the "
         "connection.",
     )
+    ingest_connector_rate_per_second: Annotated[float, Field(gt=0)] = Field(
+        20.0,
+        description="Items per second one pull connector submits, sustained; a faster feed is "
+        "held back (never dropped) so one loud source cannot crowd out the API doors.",
+    )
+    ingest_connector_burst: Annotated[int, Field(ge=1)] = Field(
+        100, description="Items one pull connector may submit at once before its rate applies."
+    )
 
     @model_validator(mode="after")
     def _a_full_batch_fits_the_burst(self) -> IngestSettings:

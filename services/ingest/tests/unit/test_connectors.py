@@ -14,9 +14,11 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from switchboard_ingest import metrics
 from switchboard_ingest.connectors import build_connectors
 from switchboard_ingest.connectors.common import (
     Backoff,
+    Pace,
     bound_text,
     describe_unmappable,
     strip_html,
@@ -49,6 +51,7 @@ from switchboard_ingest.metrics import ConnectorRefusal
 from switchboard_ingest.publisher import KafkaUnavailable
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import MAX_TEXT_CHARS, Source
+from switchboard_shared.ratelimit import Limit
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 FEED_URL = "https://news.example.org/feed.xml"
@@ -653,3 +656,62 @@ def test_feed_xml_never_expands_external_or_nested_entities(tmp_path):
     parsed = feedparser.parse(io.BytesIO(bomb))
     # 10**9 "lol"s had the entities been expanded; feedparser drops non-literal ones.
     assert len(json.dumps(parsed, default=str)) < 100_000
+
+
+async def test_a_connectors_pace_holds_items_back_to_its_rate_and_drops_none():
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pace = Pace(Limit(rate=5, burst=2), connector="rss:pace", clock=lambda: now[0], sleep=sleep)
+    for _ in range(12):
+        await pace.wait()
+    # Two at once, then ten more at five a second: two seconds of waiting, no item skipped.
+    assert len(slept) == 10
+    assert sum(slept) == pytest.approx(2.0)
+
+
+async def test_a_loud_feed_is_paced_not_dropped(tmp_path):
+    entries = "".join(
+        f"<item><guid>loud-{n}</guid><title>Item {n}</title><description>Road closed {n}"
+        "</description></item>"
+        for n in range(8)
+    )
+    doc = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Loud</title>{entries}'
+    doc += "</channel></rss>"
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=doc.encode()))
+    intake = FakeIntake()
+    throttled = metrics.CONNECTOR_THROTTLED.labels("rss:loud")
+    before = throttled._value.get()
+    async with httpx.AsyncClient(transport=transport) as http:
+        connector = RssConnector(
+            name="rss:loud",
+            feed_url=FEED_URL,
+            intake=intake,
+            store=CursorStore(tmp_path),
+            poll_seconds=1,
+            http=http,
+            pace=Limit(rate=20, burst=3),
+            **FAST,
+        )
+        await connector.load_cursor()
+        await connector.poll_once(http)
+    assert sorted(m.source_id for m in intake.accepted) == sorted(f"loud-{n}" for n in range(8))
+    assert throttled._value.get() - before >= 3  # items beyond the burst waited their turn
+
+
+def test_build_connectors_gives_each_connector_the_configured_pace(tmp_path):
+    settings = IngestSettings(
+        ingest_allow_open=True,
+        ingest_state_dir=tmp_path,
+        ingest_rss_feeds=["https://a.example.org/feed", "https://b.example.org/feed"],
+        ingest_connector_rate_per_second=3.0,
+        ingest_connector_burst=7,
+    )
+    connectors = build_connectors(settings, FakeIntake())  # type: ignore[arg-type]
+    paces = [c._pace for c in connectors]
+    assert all(p is not None for p in paces) and len({id(p) for p in paces}) == 2
+    assert {(p._limiter.limit.rate, p._limiter.limit.burst) for p in paces} == {(3.0, 7)}

@@ -67,6 +67,7 @@ class AccessAction(StrEnum):
     QUEUE_CREATED = "queue_created"
     QUEUE_UPDATED = "queue_updated"
     RETENTION_PURGED = "retention_purged"
+    POLICY_RELOADED = "policy_reloaded"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,9 +23,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
-from switchboard_router import metrics
+from switchboard_router import access, metrics
 from switchboard_router.api import ApiProblem, router
 from switchboard_router.clock import ClockTask
 from switchboard_router.console_routes import router as console_router
@@ -36,6 +38,7 @@ from switchboard_router.retention import Retention
 from switchboard_router.routing import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_router.throttle import TokenRateLimit
+from switchboard_shared.logs import fields
 from switchboard_shared.metrics import render
 from switchboard_shared.metrics_server import (
     METRICS_PATH,
@@ -132,7 +135,25 @@ def create_app(
         relay.wake()
 
     def current_policy() -> Policy:
-        policies.maybe_reload()
+        previous = policies.current().version
+        if policies.maybe_reload():
+            # A policy change moves mentions between desks: who may see what changes with it.
+            version = policies.current().version
+            try:
+                access.record_read(
+                    engine,
+                    access.ROUTER,
+                    access.AccessAction.POLICY_RELOADED,
+                    obj=f"policy:{version}",
+                    now=datetime.now(UTC),
+                    details={"previous": previous, "path": str(policies.path)},
+                )
+            except SQLAlchemyError as exc:
+                # The clock must keep ticking; the log line is then the only trace.
+                log.error(
+                    "routing policy change not recorded in the access audit",
+                    extra=fields(version=version, previous=previous, error=type(exc).__name__),
+                )
         return policies.current()
 
     clock_task = ClockTask(

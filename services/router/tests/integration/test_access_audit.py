@@ -6,6 +6,7 @@ nobody updates or deletes it."""
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -229,3 +230,30 @@ async def test_opening_the_stream_is_recorded_with_the_client_address(served):
     [opened] = answer.json()["entries"]
     assert (opened["officer_id"], opened["client"]) == ("admin", "127.0.0.1")
     assert opened["token_id"].startswith("tok_")
+
+
+def test_a_change_of_the_routing_policy_file_is_in_the_access_audit(engine, tmp_path):
+    # Who may see which mentions follows the policy: an edited file must leave a trace.
+    from fastapi.testclient import TestClient
+
+    from switchboard_router.policy_file import PolicyHolder
+
+    path = tmp_path / "routing.yaml"
+    original = (Path(access.__file__).parent / "routing.yaml").read_text(encoding="utf-8")
+    path.write_text(original, encoding="utf-8")
+    holder = PolicyHolder.load(path)
+    before = holder.current().version
+    settings = RouterSettings(database_url=str(engine.url), router_clock_seconds=0.05)
+    app = create_app(settings, engine, holder, consume=False)
+    with TestClient(app) as client:
+        headers = {"authorization": "Bearer admin-test-token"}
+        changed = original.replace(f'version: "{before}"', 'version: "audited-edit-1"', 1)
+        assert changed != original, "the test's edit must change the policy's version"
+        path.write_text(changed, encoding="utf-8")
+        deadline = time.monotonic() + 20
+        rows: list = []
+        while time.monotonic() < deadline and not rows:
+            rows = audit_rows(client, headers, action="policy_reloaded")
+            time.sleep(0.1)
+    assert [(r["officer_id"], r["object"]) for r in rows] == [("router", "policy:audited-edit-1")]
+    assert rows[0]["details"]["previous"] == before

@@ -14,6 +14,7 @@ from switchboard_ingest.connectors.mastodon import MastodonConnector
 from switchboard_ingest.connectors.rss import RssConnector, rss_connector_names
 from switchboard_ingest.intake import Intake
 from switchboard_ingest.settings import IngestSettings
+from switchboard_shared.ratelimit import Limit
 
 
 class Connector(Protocol):
@@ -29,6 +30,8 @@ def build_connectors(settings: IngestSettings, intake: Intake) -> list[Connector
     """The connectors the settings enable: one per feed, and Mastodon when configured."""
     store = CursorStore(settings.ingest_state_dir)
     policy = EgressPolicy.from_settings(settings)
+    # Each connector paces itself: one loud feed cannot crowd out the API doors.
+    pace = Limit(settings.ingest_connector_rate_per_second, settings.ingest_connector_burst)
     feeds = list(dict.fromkeys(settings.ingest_rss_feeds))  # a feed listed twice is polled once
     connectors: list[Connector] = [
         RssConnector(
@@ -38,6 +41,7 @@ def build_connectors(settings: IngestSettings, intake: Intake) -> list[Connector
             store=store,
             poll_seconds=settings.ingest_rss_poll_seconds,
             policy=policy,
+            pace=pace,
         )
         for url, name in zip(feeds, rss_connector_names(feeds), strict=True)
     ]
@@ -51,6 +55,7 @@ def build_connectors(settings: IngestSettings, intake: Intake) -> list[Connector
                 store=store,
                 access_token=token.get_secret_value() if token else None,
                 policy=policy,
+                pace=pace,
             )
         )
     return connectors

@@ -12,15 +12,19 @@ import asyncio
 import json
 import logging
 import random
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 from pydantic import ValidationError
 
+from switchboard_ingest import metrics
 from switchboard_ingest.intake import Intake, Result
 from switchboard_ingest.publisher import KafkaUnavailable
 from switchboard_shared.events import MAX_TEXT_CHARS, DeadLetterReason, MentionIn
 from switchboard_shared.logs import describe_invalid, fields
+from switchboard_shared.ratelimit import Limit, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +168,44 @@ class Backoff:
         self._next = self.initial
 
 
+class Pace:
+    """A connector's own rate limit: items wait for a token, never are dropped.
+
+    A pulled feed cannot be answered 429, so the connector holds the next item
+    back instead; the cursor does not move past it until it is submitted.
+    """
+
+    def __init__(
+        self,
+        limit: Limit,
+        *,
+        connector: str,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._limiter = RateLimiter(limit, clock=clock, max_keys=1)
+        self._connector = connector
+        self._sleep = sleep
+
+    async def wait(self) -> None:
+        """Return once one more item may be submitted."""
+        while not (decision := self._limiter.take(self._connector)).allowed:
+            metrics.CONNECTOR_THROTTLED.labels(self._connector).inc()
+            await self._sleep(decision.wait_seconds)
+
+
 async def submit_until_answered(
-    intake: Intake, mention: MentionIn, *, via: str, connector: str, backoff: Backoff
+    intake: Intake,
+    mention: MentionIn,
+    *,
+    via: str,
+    connector: str,
+    backoff: Backoff,
+    pace: Pace | None = None,
 ) -> Result:
-    """Submit `mention`, retrying the same mention while Kafka is unavailable."""
+    """Submit `mention` (after its pace allows), retrying it while Kafka is unavailable."""
+    if pace is not None:
+        await pace.wait()
     while True:
         try:
             result = await intake.submit(mention, via=via)

@@ -27,6 +27,7 @@ from switchboard_ingest import metrics
 from switchboard_ingest.connectors.common import (
     MAPPING_ERRORS,
     Backoff,
+    Pace,
     UnmappableField,
     as_utc,
     bound_or_none,
@@ -50,6 +51,7 @@ from switchboard_ingest.intake import Intake, Outcome
 from switchboard_ingest.metrics import ConnectorRefusal, Door
 from switchboard_shared.events import Author, MentionIn, Source
 from switchboard_shared.logs import fields
+from switchboard_shared.ratelimit import Limit
 
 log = logging.getLogger(__name__)
 
@@ -262,10 +264,12 @@ class MastodonConnector:
         backoff: Backoff | None = None,
         kafka_backoff: Backoff | None = None,
         stream_read_timeout: float = STREAM_READ_TIMEOUT_SECONDS,
+        pace: Limit | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.hashtag = hashtag.lstrip("#")
         self.name = f"mastodon:{self.hashtag}"
+        self._pace = Pace(pace, connector=self.name) if pace is not None else None
         self.intake = intake
         self.store = store
         self._access_token = access_token
@@ -417,7 +421,12 @@ class MastodonConnector:
             await self._dead_letter(exc, json.dumps(status, ensure_ascii=False))
         else:
             result = await submit_until_answered(
-                self.intake, mention, via=VIA, connector=self.name, backoff=self._kafka_backoff
+                self.intake,
+                mention,
+                via=VIA,
+                connector=self.name,
+                backoff=self._kafka_backoff,
+                pace=self._pace,
             )
             if result.outcome is Outcome.ACCEPTED:
                 self._report_lag(mention.created_at)

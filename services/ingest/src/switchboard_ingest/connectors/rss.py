@@ -33,6 +33,7 @@ from switchboard_ingest import metrics
 from switchboard_ingest.connectors.common import (
     MAPPING_ERRORS,
     Backoff,
+    Pace,
     bound_or_none,
     bound_text,
     dead_letter_until_taken,
@@ -53,6 +54,7 @@ from switchboard_ingest.intake import Intake, Outcome
 from switchboard_ingest.metrics import Door
 from switchboard_shared.events import Author, MentionIn, Source
 from switchboard_shared.logs import fields
+from switchboard_shared.ratelimit import Limit
 
 log = logging.getLogger(__name__)
 
@@ -246,8 +248,10 @@ class RssConnector:
         http: httpx.AsyncClient | None = None,
         error_backoff_cap: float = ERROR_BACKOFF_CAP_SECONDS,
         kafka_backoff: Backoff | None = None,
+        pace: Limit | None = None,
     ) -> None:
         self.name = name
+        self._pace = Pace(pace, connector=name) if pace is not None else None
         self.feed_url = feed_url
         self.intake = intake
         self.store = store
@@ -373,7 +377,12 @@ class RssConnector:
             )
         else:
             result = await submit_until_answered(
-                self.intake, mention, via=VIA, connector=self.name, backoff=self._kafka_backoff
+                self.intake,
+                mention,
+                via=VIA,
+                connector=self.name,
+                backoff=self._kafka_backoff,
+                pace=self._pace,
             )
             if result.outcome is Outcome.ACCEPTED and (
                 self._newest_accepted is None or mention.created_at > self._newest_accepted
