@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
@@ -28,6 +29,8 @@ from pydantic import Field, SecretStr
 
 from switchboard_shared.metrics import render
 from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
+
+_log = logging.getLogger(__name__)
 
 METRICS_PATH = "/metrics"
 # A metrics token is a secret shared with Prometheus; shorter ones are guessable.
@@ -143,3 +146,22 @@ def _answer(
         [("Content-Type", PROBLEM_CONTENT_TYPE), *(headers or {}).items()],
     )
     return [json.dumps(body).encode()]
+
+
+def metrics_exposure(
+    *, service: str, host: str, port: int | None, token: SecretStr | None
+) -> tuple[MetricsServer | None, str | None]:
+    """A service's metrics listener (when it has a port of its own) and the token /metrics wants.
+
+    Warns once when neither is set: metrics are then open to anyone who
+    reaches the service port, which is for development only.
+    """
+    secret = token.get_secret_value() if token is not None else None
+    server = MetricsServer(host, port, token=secret) if port is not None else None
+    if server is None and secret is None:
+        setting = f"SWITCHBOARD_{service.upper()}_METRICS"
+        _log.warning(
+            f"/metrics is open to anyone who reaches the {service} port (development only): "
+            f"set {setting}_PORT or {setting}_TOKEN"
+        )
+    return server, secret

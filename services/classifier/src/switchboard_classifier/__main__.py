@@ -13,7 +13,7 @@ from switchboard_classifier.reload import Reloader, Sources
 from switchboard_classifier.settings import ClassifierSettings
 from switchboard_shared.kafka import ensure_topics, wait_for_kafka
 from switchboard_shared.logs import configure_logging
-from switchboard_shared.metrics_server import MetricsServer
+from switchboard_shared.metrics_server import metrics_exposure
 from switchboard_shared.topics import ALL
 
 
@@ -39,20 +39,14 @@ def main() -> None:
     # faust creates its own folder inside, but not the parents.
     settings.classifier_data_dir.mkdir(parents=True, exist_ok=True)
     app, _ = create_app(settings, reloader)
-    metrics_server = None
-    if settings.classifier_metrics_port is not None:
-        token = settings.classifier_metrics_token
-        metrics_server = MetricsServer(
-            settings.classifier_host,
-            settings.classifier_metrics_port,
-            token=token.get_secret_value() if token else None,
-        )
+    metrics_server, _ = metrics_exposure(
+        service="classifier",
+        host=settings.classifier_host,
+        port=settings.classifier_metrics_port,
+        token=settings.classifier_metrics_token,
+    )
+    if metrics_server is not None:
         metrics_server.start()  # before the worker: a port in use stops start-up here
-    elif settings.classifier_metrics_token is None:
-        logging.getLogger(__name__).warning(
-            "/metrics is open to anyone who reaches the health port (development only): set "
-            "SWITCHBOARD_CLASSIFIER_METRICS_PORT or SWITCHBOARD_CLASSIFIER_METRICS_TOKEN"
-        )
     # override_logging=False keeps our log format, so every service logs alike.
     worker = faust.Worker(
         app, loop=loop, loglevel=settings.log_level.lower(), override_logging=False

@@ -25,8 +25,8 @@ from switchboard_shared.logs import fields
 from switchboard_shared.metrics import render
 from switchboard_shared.metrics_server import (
     METRICS_PATH,
-    MetricsServer,
     bearer_matches,
+    metrics_exposure,
     unauthorised_problem,
 )
 from switchboard_shared.problems import PROBLEM_CONTENT_TYPE
@@ -39,18 +39,12 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
     # Keys first: without usable keys nothing else is worth building.
     api_keys = ApiKeys.load(settings.ingest_api_keys_file, allow_open=settings.ingest_allow_open)
     intake = Intake(settings)
-    token = settings.ingest_metrics_token
-    metrics_token = token.get_secret_value() if token else None
-    metrics_server = (
-        MetricsServer(settings.ingest_host, settings.ingest_metrics_port, token=metrics_token)
-        if settings.ingest_metrics_port is not None
-        else None
+    metrics_server, metrics_token = metrics_exposure(
+        service="ingest",
+        host=settings.ingest_host,
+        port=settings.ingest_metrics_port,
+        token=settings.ingest_metrics_token,
     )
-    if metrics_server is None and metrics_token is None:
-        log.warning(
-            "/metrics is open to anyone who reaches the API port (development only): set "
-            "SWITCHBOARD_INGEST_METRICS_PORT or SWITCHBOARD_INGEST_METRICS_TOKEN"
-        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

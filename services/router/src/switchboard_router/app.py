@@ -42,8 +42,8 @@ from switchboard_shared.logs import fields
 from switchboard_shared.metrics import render
 from switchboard_shared.metrics_server import (
     METRICS_PATH,
-    MetricsServer,
     bearer_matches,
+    metrics_exposure,
     unauthorised_problem,
 )
 from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
@@ -171,18 +171,12 @@ def create_app(
     gauges = GaugeRefresher(
         engine, policy=policies.current, interval=settings.router_metrics_refresh_seconds
     )
-    token = settings.router_metrics_token
-    metrics_token = token.get_secret_value() if token else None
-    metrics_server = (
-        MetricsServer(settings.router_host, settings.router_metrics_port, token=metrics_token)
-        if settings.router_metrics_port is not None
-        else None
+    metrics_server, metrics_token = metrics_exposure(
+        service="router",
+        host=settings.router_host,
+        port=settings.router_metrics_port,
+        token=settings.router_metrics_token,
     )
-    if metrics_server is None and metrics_token is None:
-        log.warning(
-            "/metrics is open to anyone who reaches the API port (development only): set "
-            "SWITCHBOARD_ROUTER_METRICS_PORT or SWITCHBOARD_ROUTER_METRICS_TOKEN"
-        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
