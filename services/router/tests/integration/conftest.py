@@ -3,9 +3,14 @@ admin, officers with tokens, and items put straight into the store."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from switchboard_router import people, store
@@ -109,3 +114,25 @@ def put_items():
 def make_item():
     """`make_item(mention_id, queue=..., urgency=..., rank=..., minutes=...)` -> NewItem."""
     return new_item
+
+
+@contextlib.asynccontextmanager
+async def _serving(app, port: int) -> AsyncIterator[str]:
+    """`app` served by uvicorn on 127.0.0.1:`port` for the block (long-lived streams need a
+    real server, not TestClient); yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    task = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+def serving():
+    """`async with serving(app, port) as url:` the app served in-process on a real socket."""
+    return _serving

@@ -3,14 +3,12 @@ revokes the token is seen doing each of those things; reads, steps and admin
 changes are recorded with officer, token and client; only admins read it;
 nobody updates or deletes it."""
 
-import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -197,22 +195,15 @@ def test_the_access_audit_refuses_update_delete_and_truncate(
 
 
 @pytest.fixture
-async def served(database_url, port_factory):
+async def served(database_url, port_factory, serving):
     engine = store.make_engine(database_url)
     store.migrate(engine)
     people.ensure_admin(engine, token="stream-admin", now=datetime.now(UTC))
     app = create_app(
         RouterSettings(database_url=database_url), engine, Policy.load(), consume=False, clock=False
     )
-    port = port_factory()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", engine
-    server.should_exit = True
-    await task
+    async with serving(app, port_factory()) as url:
+        yield url, engine
     engine.dispose()
 
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-import uvicorn
 
 from switchboard_router import people, store
 from switchboard_router.app import create_app
@@ -230,22 +229,15 @@ async def test_an_expired_lease_returns_the_item_and_says_so_on_the_routed_topic
 
 
 @pytest.fixture
-async def served(database_url, port_factory):
+async def served(database_url, port_factory, serving):
     """The router app served in-process (no Kafka), with an admin."""
     engine = store.make_engine(database_url)
     store.migrate(engine)
     people.ensure_admin(engine, token=ADMIN_TOKEN, now=datetime.now(UTC))
     settings = RouterSettings(database_url=database_url, router_stream_poll_seconds=0.1)
     app = create_app(settings, engine, Policy.load(), consume=False, clock=False)
-    port = port_factory()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", engine
-    server.should_exit = True
-    await task
+    async with serving(app, port_factory()) as url:
+        yield url, engine
     engine.dispose()
 
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-import uvicorn
 
 from switchboard_router import people, store
 from switchboard_router.app import create_app
@@ -24,7 +23,7 @@ REPLAY_MAX = 3
 
 
 @pytest.fixture
-async def served(database_url, port_factory):
+async def served(database_url, port_factory, serving):
     """The router app served in-process (no Kafka) with a replay cap of REPLAY_MAX."""
     engine = store.make_engine(database_url)
     store.migrate(engine)
@@ -35,15 +34,8 @@ async def served(database_url, port_factory):
         router_stream_replay_max=REPLAY_MAX,
     )
     app = create_app(settings, engine, Policy.load(), consume=False, clock=False)
-    port = port_factory()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", engine
-    server.should_exit = True
-    await task
+    async with serving(app, port_factory()) as url:
+        yield url, engine
     engine.dispose()
 
 
