@@ -22,6 +22,7 @@ demo_rate="${SWITCHBOARD_DEMO_RATE:-2}"
 
 pids=()
 stopping=0
+kafka_started=0  # a run that stops before starting its broker must not stop someone else's
 stop_all() {
   [ "$stopping" = 1 ] && return
   stopping=1
@@ -29,7 +30,7 @@ stop_all() {
   echo "run.sh: stopping the demo feed and the services ..." >&2
   for ((i=${#pids[@]}-1; i>=0; i--)); do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  bash "$here/kafka.sh" stop >&2 || true
+  if [ "$kafka_started" = 1 ]; then bash "$here/kafka.sh" stop >&2 || true; fi
   echo "run.sh: everything stopped. Logs are in $logs" >&2
 }
 trap 'stop_all; exit 0' INT TERM
@@ -73,6 +74,7 @@ SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS=$SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS
 ENV
 chmod 600 "$credentials"
 
+kafka_started=1
 bash "$here/kafka.sh" start >/dev/null
 
 start() {  # start NAME MODULE: run a service in the background, logging to .run/logs/NAME.log
