@@ -353,3 +353,21 @@ def start_pipeline(
     for name, process in processes.items():
         process.wait_ready(f"{urls[name]}/readyz")
     return urls, processes
+
+
+def find_item(
+    router_url: str, queue_id: str, mention_id: str, *, token: str, timeout: float = 60.0
+) -> Any:
+    """The item of `mention_id` once it shows in `queue_id` (polled until `timeout`), else None."""
+    import httpx
+
+    auth = {"authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = httpx.get(f"{router_url}/v1/queues/{queue_id}/items", headers=auth)
+        if response.status_code == 200:
+            for item in response.json()["items"]:
+                if item["mention_id"] == mention_id:
+                    return item
+        time.sleep(0.3)
+    return None

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from conftest import start_pipeline
+from conftest import find_item, start_pipeline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -33,18 +33,6 @@ def pipeline(kafka_bootstrap, topic_prefix, database_url, port_factory, service_
     )
 
 
-def find_item(router_url, queue_id, mention_id, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        response = httpx.get(f"{router_url}/v1/queues/{queue_id}/items", headers=ROUTER_AUTH)
-        if response.status_code == 200:
-            for item in response.json()["items"]:
-                if item["mention_id"] == mention_id:
-                    return item
-        time.sleep(0.3)
-    return None
-
-
 def test_a_posted_emergency_lands_in_the_emergency_queue_with_its_reasons(pipeline):
     urls, services = pipeline
     emergency = {
@@ -66,7 +54,9 @@ def test_a_posted_emergency_lands_in_the_emergency_queue_with_its_reasons(pipeli
     ]
     assert [a.status_code for a in answers] == [202, 202], [a.text for a in answers]
 
-    item = find_item(urls["router"], "emergency", answers[0].json()["mention_id"])
+    item = find_item(
+        urls["router"], "emergency", answers[0].json()["mention_id"], token=ROUTER_ADMIN_TOKEN
+    )
     assert item is not None, services["router"].log_tail() + services["classifier"].log_tail()
     assert item["urgency"] == "critical"
     assert item["rule"] == "critical-to-emergency"
@@ -74,7 +64,9 @@ def test_a_posted_emergency_lands_in_the_emergency_queue_with_its_reasons(pipeli
     assert any(r["rule"] == "topics.active_threat" for r in item["reasons"])
     assert item["text"] == emergency["text"]
 
-    low = find_item(urls["router"], "general", answers[1].json()["mention_id"])
+    low = find_item(
+        urls["router"], "general", answers[1].json()["mention_id"], token=ROUTER_ADMIN_TOKEN
+    )
     assert low is not None and low["urgency"] == "low"
 
     # Posting the same mention again is answered as a duplicate and changes nothing downstream.

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from conftest import OwnBroker, start_pipeline
+from conftest import OwnBroker, find_item, start_pipeline
 from switchboard_shared.kafka import client_options
 from switchboard_shared.settings import KafkaSettings
 from switchboard_shared.topics import RAW
@@ -118,19 +118,6 @@ def refused(options: dict[str, Any]) -> bool:
     return False
 
 
-def find_item(router: str, queue: str, mention_id: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    auth = {"authorization": f"Bearer {ADMIN_TOKEN}"}
-    while time.monotonic() < deadline:
-        response = httpx.get(f"{router}/v1/queues/{queue}/items", headers=auth)
-        if response.status_code == 200:
-            for item in response.json()["items"]:
-                if item["mention_id"] == mention_id:
-                    return item
-        time.sleep(0.3)
-    return None
-
-
 def test_the_stack_runs_over_sasl_ssl_and_the_broker_refuses_everyone_else(
     secured_broker, topic_prefix, database_url, port_factory, service_runner, tmp_path
 ):
@@ -158,7 +145,7 @@ def test_the_stack_runs_over_sasl_ssl_and_the_broker_refuses_everyone_else(
     )
     assert answer.status_code == 202, answer.text
     mention_id = answer.json()["mention_id"]
-    item = find_item(urls["router"], "emergency", mention_id)
+    item = find_item(urls["router"], "emergency", mention_id, token=ADMIN_TOKEN)
     assert item is not None, services["router"].log_tail() + services["classifier"].log_tail()
     assert item["urgency"] == "critical"
 

@@ -19,7 +19,7 @@ class IngestSettings(CommonSettings):
     ingest_metrics_port: int | None = Field(
         None,
         description="Port of a separate /metrics listener on the same address as the HTTP API; "
-        "when set, the the HTTP API port answers 404 for /metrics.",
+        "when set, the HTTP API port answers 404 for /metrics.",
     )
     ingest_metrics_token: MetricsToken | None = Field(
         None,
