@@ -65,6 +65,7 @@ class RawRecord:
     lang: str
     event: str = ""
     hazard: str = ""
+    keyword: str = ""
 
 
 @dataclass
@@ -132,10 +133,18 @@ def map_record(
         urgency = rule["first_hand_urgency"]
     topics: list[str] = []
     for topic in rule["topics"]:
-        resolved = raw.hazard if topic == "{hazard}" else topic
+        if topic == "{hazard}":
+            resolved = raw.hazard
+        elif topic == "{keyword_topic}":
+            resolved = keyword_topic(raw.keyword, source.get("keyword_topics", {}))
+        else:
+            resolved = topic
         if resolved and resolved not in topics:
             topics.append(resolved)
-    hard_negative = bool(rule.get("hard_negative_if_violent")) and urgency == "low" and cues.violent_words(text)
+    hard_negative = urgency == "low" and (
+        (bool(rule.get("hard_negative_if_violent")) and cues.violent_words(text))
+        or (bool(rule.get("hard_negative_if_keyword")) and bool(raw.keyword))
+    )
     provenance = {
         "dataset": source["dataset"],
         "repository": source["repository"],
@@ -155,6 +164,15 @@ def map_record(
         "hard_negative": hard_negative,
         "provenance": provenance,
     }
+
+
+def keyword_topic(keyword: str, table: dict[str, str]) -> str:
+    """The topic of a source's search keyword ("forest%20fire" -> fire), by the first pattern that matches."""
+    words = keyword.replace("%20", " ").casefold()
+    for topic, pattern in table.items():
+        if topic != "default" and re.search(pattern, words):
+            return topic
+    return table.get("default", "") if words else ""
 
 
 def git_show(git_dir: Path, commit: str, path: str) -> str:
@@ -189,7 +207,9 @@ def read_humaid(git_dir: Path, source: dict[str, Any], report: SourceReport) -> 
             report.events_never_read.append(event)
             continue
         for split in source["splits"]:
-            text = git_show(git_dir, source["commit"], source["path"].format(event=event, split=split))
+            text = git_show(
+                git_dir, source["commit"], source["path"].format(event=event, split=split)
+            )
             for row in _tsv_rows(text):
                 tweet_id = row[source["id_column"]].strip()
                 yield RawRecord(
@@ -203,7 +223,9 @@ def read_humaid(git_dir: Path, source: dict[str, Any], report: SourceReport) -> 
     report.events_never_read.extend(source.get("reserved_events_never_read", []))
 
 
-def read_crisisnlp(git_dir: Path, source: dict[str, Any], report: SourceReport) -> Iterator[RawRecord]:
+def read_crisisnlp(
+    git_dir: Path, source: dict[str, Any], report: SourceReport
+) -> Iterator[RawRecord]:
     """CrisisNLP LREC 2016: one TSV per event with its own language; reserved events are never opened."""
     for event, spec in source["events"].items():
         if reserved_event_id(event) is not None:
@@ -223,23 +245,33 @@ def read_crisisnlp(git_dir: Path, source: dict[str, Any], report: SourceReport) 
     report.events_never_read.extend(source.get("reserved_events_never_read", []))
 
 
-def read_csv_source(git_dir: Path, source: dict[str, Any], report: SourceReport) -> Iterator[RawRecord]:
-    """A single CSV file, with or without a header; the row number is the id where the source has none."""
-    text = git_show(git_dir, source["commit"], source["path"])
-    rows: Iterable[dict[str, str]]
-    if source["format"] == "csv_noheader":
-        rows = (dict(zip(source["columns"], r, strict=False)) for r in csv.reader(io.StringIO(text)))
-    else:
-        rows = csv.DictReader(io.StringIO(text))
-    for number, row in enumerate(rows):
-        id_column = source["id_column"]
-        record_id = row[id_column].strip() if id_column else f"row{number}"
-        yield RawRecord(
-            record_id=record_id,
-            text=row[source["text_column"]] or "",
-            label=(row[source["label_column"]] or "").strip(),
-            lang=source["lang"],
-        )
+def read_table_source(
+    git_dir: Path, source: dict[str, Any], report: SourceReport
+) -> Iterator[RawRecord]:
+    """CSV/TSV files, with or without a header; the row number is the id where the source has none."""
+    files = source.get("files") or [{"path": source["path"], "lang": source["lang"]}]
+    delimiter = "\t" if source["format"].startswith("tsv") else ","
+    for spec in files:
+        text = git_show(git_dir, source["commit"], spec["path"]).replace("\r\n", "\n")
+        rows: Iterable[dict[str, str]]
+        if source["format"].endswith("noheader"):
+            reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+            rows = (dict(zip(source["columns"], r, strict=False)) for r in reader)
+        else:
+            dict_reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+            dict_reader.fieldnames = [f.strip() for f in dict_reader.fieldnames or []]
+            rows = dict_reader
+        prefix = f"{spec['subset']}/" if spec.get("subset") else ""
+        for number, row in enumerate(rows):
+            id_column = source["id_column"]
+            record_id = (row.get(id_column) or "").strip() if id_column else f"row{number}"
+            yield RawRecord(
+                record_id=prefix + (record_id or f"row{number}"),
+                text=row.get(source["text_column"]) or "",
+                label=(row.get(source["label_column"]) or "").strip(),
+                lang=spec["lang"],
+                keyword=(row.get(source.get("keyword_column", "")) or "").strip(),
+            )
 
 
 READERS = {"humaid": read_humaid, "crisisnlp_lrec2016": read_crisisnlp}
@@ -309,7 +341,7 @@ def build_source(
     """Read, map, filter, de-duplicate and cap one third-party source."""
     check_commit(git_dir, source["commit"])
     report = SourceReport()
-    reader = READERS.get(name, read_csv_source)
+    reader = READERS.get(name, read_table_source)
     mapped: list[dict[str, Any]] = []
     for raw in reader(git_dir, source, report):
         report.read += 1
@@ -329,9 +361,8 @@ def build_source(
             continue
         seen.add(key)
         mapped.append(record)
-    report.kept, report.capped = cap_records(
-        mapped, int(mapping["cap_per_source_language"]), float(mapping["urgent_share_max"])
-    )
+    cap = int(source.get("cap_per_language", mapping["cap_per_source_language"]))
+    report.kept, report.capped = cap_records(mapped, cap, float(mapping["urgent_share_max"]))
     report.kept.sort(key=lambda r: r["provenance"]["record_id"])
     return report
 
@@ -365,10 +396,18 @@ def parse_sources(values: list[str]) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", action="append", default=[], help="NAME=GIT_DIR of a fetched repository")
-    parser.add_argument("--full-out", type=Path, default=DEFAULT_FULL_OUT, help="where the full corpus goes")
-    parser.add_argument("--corpus-out", type=Path, default=CORPUS_PATH, help="the committable corpus")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--source", action="append", default=[], help="NAME=GIT_DIR of a fetched repository"
+    )
+    parser.add_argument(
+        "--full-out", type=Path, default=DEFAULT_FULL_OUT, help="where the full corpus goes"
+    )
+    parser.add_argument(
+        "--corpus-out", type=Path, default=CORPUS_PATH, help="the committable corpus"
+    )
     parser.add_argument("--manifest-out", type=Path, default=MANIFEST_PATH)
     args = parser.parse_args(argv)
 
@@ -381,7 +420,9 @@ def main(argv: list[str] | None = None) -> int:
     missing = sorted(set(third_party) - set(given))
     unknown = sorted(set(given) - set(third_party))
     if missing or unknown:
-        raise SystemExit(f"sources missing: {missing}, unknown: {unknown}; every source of mapping.yaml is needed")
+        raise SystemExit(
+            f"sources missing: {missing}, unknown: {unknown}; every source of mapping.yaml is needed"
+        )
 
     gold_source = mapping["sources"]["gold"]
     gold, gold_sha = gold_records(gold_source, version)
@@ -398,7 +439,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, source in third_party.items():
         reports[name] = build_source(name, source, given[name], cues, mapping, seen)
 
-    committable = [r for name, rep in reports.items() for r in rep.kept if mapping["sources"][name]["committable"]]
+    committable = [
+        r
+        for name, rep in reports.items()
+        for r in rep.kept
+        if mapping["sources"][name]["committable"]
+    ]
     everything = [r for rep in reports.values() for r in rep.kept]
     corpus_sha = write_jsonl(args.corpus_out, committable)
     full_sha = write_jsonl(args.full_out, everything)
@@ -424,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
         manifest["sources"][name] = {
             "dataset": source["dataset"],
             "repository": source["repository"],
-            "commit": source.get("commit") or (rep.kept[0]["provenance"]["commit"] if rep.kept else ""),
+            "commit": source.get("commit")
+            or (rep.kept[0]["provenance"]["commit"] if rep.kept else ""),
             "licence": source["licence"],
             "text_committed": bool(source["committable"]),
             "read": rep.read,
@@ -439,11 +486,15 @@ def main(argv: list[str] | None = None) -> int:
         }
         if name == "gold":
             manifest["sources"][name]["file_sha256"] = gold_sha
-    args.manifest_out.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    args.manifest_out.write_text(
+        json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
 
     print(f"mapping {version}: committable corpus {len(committable)} records sha256 {corpus_sha}")
     print(f"full corpus {len(everything)} records sha256 {full_sha} -> {args.full_out}")
-    print(f"{'source':26} {'read':>6} {'label-drop':>10} {'reserved':>8} {'dup':>6} {'capped':>6} {'kept':>6}")
+    print(
+        f"{'source':26} {'read':>6} {'label-drop':>10} {'reserved':>8} {'dup':>6} {'capped':>6} {'kept':>6}"
+    )
     for name, rep in reports.items():
         reserved = sum(rep.dropped_reserved.values())
         print(
