@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from dataclasses import replace
 
 import faust
 
 from switchboard_classifier.app import create_app
+from switchboard_classifier.model import ModelError
+from switchboard_classifier.place import PlaceError
 from switchboard_classifier.reload import Reloader, Sources
+from switchboard_classifier.rules import RulesetError
 from switchboard_classifier.settings import ClassifierSettings
 from switchboard_shared.kafka import ensure_topics, wait_for_kafka
 from switchboard_shared.logs import configure_logging
@@ -21,16 +25,27 @@ def main() -> None:
     """Start the classifier worker and block until it stops."""
     settings = ClassifierSettings()
     configure_logging("classifier", settings.log_level)
-    reloader = Reloader(
-        Sources(
-            ruleset=settings.classifier_ruleset_path,
-            model=settings.classifier_model_path,
-            gazetteer=settings.classifier_gazetteer_path,
-            districts=settings.classifier_districts_path,
-            use_model=settings.classifier_use_model,
-        ),
-        interval=settings.classifier_reload_seconds,
+    sources = Sources(
+        ruleset=settings.classifier_ruleset_path,
+        model=settings.classifier_model_path,
+        gazetteer=settings.classifier_gazetteer_path,
+        districts=settings.classifier_districts_path,
+        use_model=settings.classifier_use_model,
     )
+    # At start-up there is no last good classifier to keep: an unusable rule
+    # set or model (unreadable, tampered, wrong format) stops the process
+    # with what is wrong, instead of a stream that classifies with nothing.
+    try:
+        reloader = Reloader(sources, interval=settings.classifier_reload_seconds)
+        shadow = None
+        if settings.classifier_shadow_model_path is not None:
+            shadow_sources = replace(
+                sources, model=settings.classifier_shadow_model_path, use_model=True
+            )
+            shadow = Reloader(shadow_sources, interval=settings.classifier_reload_seconds)
+    except (RulesetError, ModelError, PlaceError, OSError, ValueError) as exc:
+        logging.getLogger(__name__).critical("classifier cannot start: %s", exc)
+        raise SystemExit(f"classifier cannot start: {exc}") from None
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     if settings.create_topics:
@@ -38,7 +53,7 @@ def main() -> None:
         loop.run_until_complete(ensure_topics(settings, ALL))
     # faust creates its own folder inside, but not the parents.
     settings.classifier_data_dir.mkdir(parents=True, exist_ok=True)
-    app, _ = create_app(settings, reloader)
+    app, _ = create_app(settings, reloader, shadow)
     metrics_server, _ = metrics_exposure(
         service="classifier",
         host=settings.classifier_host,
