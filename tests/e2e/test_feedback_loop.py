@@ -9,6 +9,8 @@ from the topics and trains a candidate; the candidate, loaded in shadow by
 the running classifier, stops raising shoots while the published verdicts
 stay the live model's; `switchboard promote` measures it, makes it live and
 logs it; `switchboard rollback` puts the old model back and logs that.
+Last, model files that no longer load are refused by the running stream,
+live and shadow alike, and the last good ones keep classifying.
 
 The rule set under test has no pack for English, so every English urgency is
 the model's: what changes is what the officers taught it, not what a rule says.
@@ -169,7 +171,9 @@ class Feed:
             )
             event = MentionReceived(mention_id=mention.mention_id, mention=mention)
             await self.producer.send_and_wait(
-                RAW.name(self.prefix), event.model_dump_json().encode(), key=event.mention_id.encode()
+                RAW.name(self.prefix),
+                event.model_dump_json().encode(),
+                key=event.mention_id.encode(),
             )
             ids.append(event.mention_id)
         deadline = time.monotonic() + timeout
@@ -386,4 +390,25 @@ async def test_false_alarms_retrain_a_shadow_that_stops_raising_them_then_promot
         await until_model(feed, first.version, NEW_SHOOTS[0])
         (again,) = await feed.classify([NEW_SHOOTS[1]])
         assert again.classification.urgency is Urgency.HIGH
+
+        # Model files that no longer load (tampered, torn) are refused, live
+        # and shadow alike: the last good ones keep classifying.
+        for folder in (models.versions / first.version, tmp_path / "candidate"):
+            for path in folder.iterdir():
+                path.write_bytes(b"not a model " + path.read_bytes()[:64])
+        refused = {
+            "live": 'switchboard_classifier_reloads_total{outcome="refused"}',
+            "shadow": 'switchboard_classifier_shadow_reloads_total{outcome="refused"}',
+        }
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            (kept,) = await feed.classify([NEW_SHOOTS[2]])
+            assert kept.classification.model_version == first.version
+            assert kept.classification.urgency is Urgency.HIGH
+            now = samples(metrics_url)
+            if all(now[name] == 1 for name in refused.values()):
+                break
+            await asyncio.sleep(RELOAD_SECONDS / 2)
+        assert {k: samples(metrics_url)[v] for k, v in refused.items()} == {"live": 1, "shadow": 1}
+        assert samples(metrics_url)[shadow_info] == 1  # the candidate still runs in shadow
         assert worker.proc.poll() is None, worker.log_tail()
