@@ -10,15 +10,28 @@ from dataclasses import replace
 import faust
 
 from switchboard_classifier.app import create_app
-from switchboard_classifier.model import ModelError
-from switchboard_classifier.place import PlaceError
 from switchboard_classifier.reload import Reloader, Sources
-from switchboard_classifier.rules import RulesetError
 from switchboard_classifier.settings import ClassifierSettings
 from switchboard_shared.kafka import ensure_topics, wait_for_kafka
 from switchboard_shared.logs import configure_logging
 from switchboard_shared.metrics_server import metrics_exposure
 from switchboard_shared.topics import ALL
+
+
+def start_reloader(role: str, sources: Sources, interval: float) -> Reloader:
+    """The reloader of the live or shadow classifier; stop the process, saying why, if unusable.
+
+    At start-up there is no last good classifier to keep: an unusable rule
+    set or model (unreadable, tampered, wrong format) stops the process with
+    what is wrong and where, instead of a stream that classifies with nothing.
+    """
+    try:
+        return Reloader(sources, interval=interval)
+    except Exception as exc:  # unreadable bytes can fail a loader in unforeseen ways
+        where = f"model {sources.model or '(shipped)'}, rule set {sources.ruleset or '(shipped)'}"
+        reason = f"the {role} classifier ({where}) does not load: {type(exc).__name__}: {exc}"
+        logging.getLogger(__name__).critical("classifier cannot start: %s", reason)
+        raise SystemExit(f"classifier cannot start: {reason}") from None
 
 
 def main() -> None:
@@ -32,20 +45,13 @@ def main() -> None:
         districts=settings.classifier_districts_path,
         use_model=settings.classifier_use_model,
     )
-    # At start-up there is no last good classifier to keep: an unusable rule
-    # set or model (unreadable, tampered, wrong format) stops the process
-    # with what is wrong, instead of a stream that classifies with nothing.
-    try:
-        reloader = Reloader(sources, interval=settings.classifier_reload_seconds)
-        shadow = None
-        if settings.classifier_shadow_model_path is not None:
-            shadow_sources = replace(
-                sources, model=settings.classifier_shadow_model_path, use_model=True
-            )
-            shadow = Reloader(shadow_sources, interval=settings.classifier_reload_seconds)
-    except (RulesetError, ModelError, PlaceError, OSError, ValueError) as exc:
-        logging.getLogger(__name__).critical("classifier cannot start: %s", exc)
-        raise SystemExit(f"classifier cannot start: {exc}") from None
+    reloader = start_reloader("live", sources, settings.classifier_reload_seconds)
+    shadow = None
+    if settings.classifier_shadow_model_path is not None:
+        shadow_sources = replace(
+            sources, model=settings.classifier_shadow_model_path, use_model=True
+        )
+        shadow = start_reloader("shadow", shadow_sources, settings.classifier_reload_seconds)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     if settings.create_topics:
