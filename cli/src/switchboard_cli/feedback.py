@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import re
 import sys
 import tempfile
 import time
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
 
 from switchboard_classifier.combine import Classifier
@@ -43,8 +45,14 @@ KAFKA_SCHEME = "kafka://"
 READ_TIMEOUT_SECONDS = 120.0
 
 
+# host:port[,host:port...]: bootstrap servers; anything else names an export file.
+BOOTSTRAP = re.compile(r"[\w.\-]+:\d+(,[\w.\-]+:\d+)*")
+
+
 def _is_kafka(source: str) -> bool:
-    return source.startswith(KAFKA_SCHEME) or not Path(source).exists()
+    if source.startswith(KAFKA_SCHEME):
+        return True
+    return not Path(source).exists() and BOOTSTRAP.fullmatch(source) is not None
 
 
 async def _read_to_end(
@@ -161,7 +169,7 @@ def with_feedback(
                 corpus = read_records(stream)
         try:
             found, skipped = feedback_records(args.feedback, topic_prefix=args.topic_prefix)
-        except (OSError, ValueError, TimeoutError) as exc:
+        except (OSError, ValueError, TimeoutError, KafkaError) as exc:
             print(f"cannot read the feedback: {exc}", file=sys.stderr)
             return 2
         merged, replaced = merge(corpus, found)
@@ -181,7 +189,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     """Print the labelled records officers' verdicts give, as JSON lines."""
     try:
         records, skipped = feedback_records(args.source, topic_prefix=args.topic_prefix)
-    except (OSError, ValueError, TimeoutError) as exc:
+    except (OSError, ValueError, TimeoutError, KafkaError) as exc:
         print(f"cannot read the feedback: {exc}", file=sys.stderr)
         return 2
     out = args.out.open("w", encoding="utf-8") if args.out else sys.stdout

@@ -86,3 +86,9 @@ def test_train_with_feedback_merges_it_with_the_corpus_and_records_the_hash(tmp_
     feedback = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     merged, _ = merge(CORPUS, feedback)
     assert model.meta["training_data_sha256"] == records_sha256(merged)
+
+
+def test_a_missing_export_is_an_error_naming_the_file_not_a_kafka_address(tmp_path, capsys):
+    missing = tmp_path / "items.jsonl"
+    assert main(["feedback", str(missing)]) == 2
+    assert f"No such file or directory: '{missing}'" in capsys.readouterr().err
