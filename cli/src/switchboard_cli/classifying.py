@@ -34,6 +34,7 @@ from switchboard_classifier.evaluation import (
 from switchboard_classifier.model import ModelError, TextModel, data_sha256, train
 from switchboard_classifier.place import Places
 from switchboard_classifier.rules import Ruleset, RulesetError
+from switchboard_cli import feedback as feedback_cli
 from switchboard_shared.events import MentionIn
 from switchboard_shared.problems import field_errors
 
@@ -234,6 +235,7 @@ def add_parsers(sub: Any) -> None:
     train_p.add_argument("--eval", type=Path, default=None, help="held-out gold file for metrics")
     train_p.add_argument("--rules", type=Path, default=None)
     train_p.set_defaults(func=cmd_train)
+    feedback_cli.add_parsers(sub, train=train_p)  # --feedback, feedback, promote, rollback
 
     evaluate_p = sub.add_parser("evaluate", help="score the classifier on a gold-format file")
     evaluate_p.add_argument("--data", type=Path, required=True)
