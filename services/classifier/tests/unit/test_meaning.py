@@ -64,7 +64,7 @@ def test_a_swapped_tokenizer_is_refused(tmp_path):
 
 def test_a_missing_file_is_refused_with_its_path(tmp_path):
     files = EncoderFiles(weights=tmp_path / "absent.npz", tokenizer=tmp_path / "absent.model")
-    with pytest.raises(MeaningModelError, match="absent.npz: cannot read"):
+    with pytest.raises(MeaningModelError, match=r"absent\.npz: cannot read"):
         Encoder.load(files)
 
 
@@ -105,7 +105,7 @@ PARAPHRASES = [
 
 @pytest.mark.parametrize(("text", "paraphrase", "unrelated"), PARAPHRASES)
 def test_a_paraphrase_is_closer_than_an_unrelated_text(encoder, text, paraphrase, unrelated):
-    (to_paraphrase, to_unrelated), = encoder.similarity([text], [paraphrase, unrelated])
+    ((to_paraphrase, to_unrelated),) = encoder.similarity([text], [paraphrase, unrelated])
     assert to_paraphrase > to_unrelated + 0.1
 
 
@@ -117,7 +117,9 @@ def test_encoding_is_deterministic_and_per_text(encoder):
 
 
 def test_uncertainty_is_zero_when_sure_and_one_when_all_classes_are_equal():
-    u = uncertainty(np.array([[1.0, 0.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25], [0.7, 0.1, 0.1, 0.1]]))
+    u = uncertainty(
+        np.array([[1.0, 0.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25], [0.7, 0.1, 0.1, 0.1]])
+    )
     assert u[0] == pytest.approx(0.0, abs=1e-6) and u[1] == pytest.approx(1.0)
     assert 0.0 < u[2] < 1.0
 
@@ -128,7 +130,12 @@ def _batch(rng, n):
 
 def test_the_budget_takes_the_most_uncertain_rows_of_a_batch():
     probabilities = np.array(
-        [[0.97, 0.01, 0.01, 0.01], [0.3, 0.3, 0.2, 0.2], [0.01, 0.01, 0.01, 0.97], [0.5, 0.4, 0.05, 0.05]]
+        [
+            [0.97, 0.01, 0.01, 0.01],
+            [0.3, 0.3, 0.2, 0.2],
+            [0.01, 0.01, 0.01, 0.97],
+            [0.5, 0.4, 0.05, 0.05],
+        ]
     )
     chosen = MeaningBudget(share=0.5).select(probabilities)
     assert list(chosen) == [1, 3]
