@@ -172,8 +172,16 @@ class MeaningBudget:
         if not 0.0 <= self.share <= 1.0:
             raise ValueError(f"share must be in [0, 1], got {self.share}")
 
-    def select(self, probabilities: np.ndarray[Any, Any]) -> Indices:
-        """Row numbers (ascending) of the batch to encode; the budget is spent on them."""
+    def select(
+        self, probabilities: np.ndarray[Any, Any], priority: np.ndarray[Any, Any] | None = None
+    ) -> Indices:
+        """Row numbers (ascending) of the batch to encode; the budget is spent on them.
+
+        `priority` (one number per row, added to the uncertainty when ranking)
+        puts some rows first, e.g. Spanish ones, where the n-gram model has the
+        least data and the encoder gains the most; eligibility still goes by
+        uncertainty alone.
+        """
         n = len(probabilities)
         if n == 0:
             return np.zeros(0, dtype=np.intp)
@@ -183,6 +191,7 @@ class MeaningBudget:
         doubt = uncertainty(probabilities)
         eligible = np.flatnonzero(doubt >= self.min_uncertainty)
         take = min(len(eligible), math.floor(self._credit + 1e-9))
-        chosen = eligible[np.argsort(-doubt[eligible], kind="stable")[:take]]
+        rank = doubt if priority is None else doubt + np.asarray(priority, dtype=np.float64)
+        chosen = eligible[np.argsort(-rank[eligible], kind="stable")[:take]]
         self._credit -= take
         return np.sort(chosen).astype(np.intp)

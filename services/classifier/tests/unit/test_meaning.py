@@ -141,6 +141,23 @@ def test_the_budget_takes_the_most_uncertain_rows_of_a_batch():
     assert list(chosen) == [1, 3]
 
 
+def test_priority_puts_rows_first_but_never_makes_a_confident_row_eligible():
+    probabilities = np.array(
+        [
+            [0.3, 0.3, 0.2, 0.2],
+            [0.5, 0.3, 0.1, 0.1],
+            [0.97, 0.01, 0.01, 0.01],
+        ]
+    )
+    spanish = np.array([0.0, 0.5, 0.5])
+    budget = MeaningBudget(share=1 / 3, min_uncertainty=0.3)
+    assert list(budget.select(probabilities, priority=spanish)) == [1]
+    assert list(MeaningBudget(share=1.0, min_uncertainty=0.3).select(probabilities, spanish)) == [
+        0,
+        1,
+    ]
+
+
 def test_the_budget_never_exceeds_its_share_of_the_stream():
     rng = np.random.default_rng(7)
     budget = MeaningBudget(share=0.03)
