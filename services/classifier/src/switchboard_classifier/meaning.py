@@ -16,8 +16,8 @@ sha256; the package has no network code, and `Encoder.load` also checks the
 sha256 of the two files it reads against the constants below, so a copy in
 site-packages that was altered after install is refused before it is used.
 
-It costs about 1 ms of one core per mention (compute-bound: ~40 M multiply-adds
-for a tweet), some 13 times the whole cheap stage, so it runs only on a capped
+It costs 1-2.5 ms of one core per mention (compute-bound: ~40 M multiply-adds
+for a tweet), tens of times the whole cheap stage, so it runs only on a capped
 share of mentions: `MeaningBudget` picks, batch by batch, the ones the cheap
 stage is least sure of, never more than the share the throughput target leaves
 room for (docs-meaning.md has the figures).
