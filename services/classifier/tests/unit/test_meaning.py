@@ -185,3 +185,22 @@ def test_confident_rows_are_never_sent_however_large_the_budget():
 def test_a_share_outside_zero_to_one_is_refused():
     with pytest.raises(ValueError, match="share"):
         MeaningBudget(share=1.5)
+
+
+def test_another_installed_version_is_refused_with_what_to_do(monkeypatch):
+    from switchboard_classifier import meaning
+
+    monkeypatch.setattr(meaning.metadata, "version", lambda name: "0.3.0")
+    with pytest.raises(MeaningModelError, match=r"0\.3\.0 is installed.*uv sync"):
+        Encoder.load()
+
+
+def test_a_missing_package_is_refused_with_what_to_do(monkeypatch):
+    from switchboard_classifier import meaning
+
+    def absent(name):
+        raise meaning.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(meaning.metadata, "version", absent)
+    with pytest.raises(MeaningModelError, match=r"not installed.*uv sync"):
+        Encoder.load()
