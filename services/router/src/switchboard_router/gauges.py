@@ -18,8 +18,11 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from switchboard_router import metrics, relay, store, work
-from switchboard_router.routing import Policy
+from switchboard_router import metrics
+from switchboard_router.db.engine import aware
+from switchboard_router.items import service as store
+from switchboard_router.kafka import relay
+from switchboard_router.routing.policy import Policy
 from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.events import Urgency
 from switchboard_shared.logs import fields
@@ -37,7 +40,7 @@ def observe_database(engine: Engine, policy: Policy) -> None:
             metrics.QUEUE_DEPTH_BY_URGENCY.labels(q["queue_id"], urgency).set(
                 q["depth_by_urgency"].get(urgency, 0)
             )
-        oldest = work.aware(q["oldest_received_at"])
+        oldest = aware(q["oldest_received_at"])
         metrics.QUEUE_OLDEST_SECONDS.labels(q["queue_id"]).set(
             (now - oldest).total_seconds() if oldest else 0.0
         )

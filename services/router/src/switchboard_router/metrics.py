@@ -12,7 +12,7 @@ from typing import get_args
 
 from prometheus_client import Counter, Gauge, Histogram, Info
 
-from switchboard_router.routing import Policy
+from switchboard_router.routing.policy import Policy
 from switchboard_shared.events import DeadLetterReason, MentionEscalated, Urgency
 from switchboard_shared.metrics import LATENCY_BUCKETS, start_at_zero
 

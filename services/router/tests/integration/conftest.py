@@ -13,9 +13,11 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from switchboard_router import people, store
-from switchboard_router.app import create_app
-from switchboard_router.routing import Policy
+from switchboard_router.bootstrap import create_app
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.items import service as store
+from switchboard_router.people import service as people
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 
 ADMIN_TOKEN = "admin-test-token"
@@ -48,8 +50,8 @@ def new_item(mention_id, *, queue="general", urgency="normal", rank=2, minutes=0
 
 @pytest.fixture
 def engine(database_url):
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
+    engine = make_engine(database_url)
+    migrate(engine)
     people.ensure_admin(engine, token=ADMIN_TOKEN, now=datetime.now(UTC))
     yield engine
     engine.dispose()

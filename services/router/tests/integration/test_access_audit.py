@@ -12,10 +12,12 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from switchboard_router import access, people, store
-from switchboard_router.app import create_app
-from switchboard_router.models import access_audit, tokens
-from switchboard_router.routing import Policy
+from switchboard_router.audit import service as access
+from switchboard_router.bootstrap import create_app
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.db.tables import access_audit, tokens
+from switchboard_router.people import service as people
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 
 pytestmark = pytest.mark.postgres
@@ -196,8 +198,8 @@ def test_the_access_audit_refuses_update_delete_and_truncate(
 
 @pytest.fixture
 async def served(database_url, port_factory, serving):
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
+    engine = make_engine(database_url)
+    migrate(engine)
     people.ensure_admin(engine, token="stream-admin", now=datetime.now(UTC))
     app = create_app(
         RouterSettings(database_url=database_url), engine, Policy.load(), consume=False, clock=False
@@ -227,10 +229,11 @@ def test_a_change_of_the_routing_policy_file_is_in_the_access_audit(engine, tmp_
     # Who may see which mentions follows the policy: an edited file must leave a trace.
     from fastapi.testclient import TestClient
 
-    from switchboard_router.policy_file import PolicyHolder
+    from switchboard_router.routing import policy as routing_policy
+    from switchboard_router.routing.holder import PolicyHolder
 
     path = tmp_path / "routing.yaml"
-    original = (Path(access.__file__).parent / "routing.yaml").read_text(encoding="utf-8")
+    original = (Path(routing_policy.__file__).parent / "routing.yaml").read_text(encoding="utf-8")
     path.write_text(original, encoding="utf-8")
     holder = PolicyHolder.load(path)
     before = holder.current().version

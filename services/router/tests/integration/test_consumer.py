@@ -6,9 +6,10 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from switchboard_router import store
-from switchboard_router.consumer import RouterConsumer
-from switchboard_router.routing import Policy
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.items import service as store
+from switchboard_router.kafka.consumer import RouterConsumer
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
     Classification,
@@ -80,8 +81,8 @@ async def test_replayed_mentions_give_one_item_poison_is_dead_lettered_and_offse
         router_group_id=group,
     )
     await ensure_topics(settings, ALL)
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
+    engine = make_engine(database_url)
+    migrate(engine)
     topic = CLASSIFIED.name(topic_prefix)
     critical, low = classified("c1"), classified("c2", Urgency.LOW, ("praise",))
     for event in (critical, low, critical):  # the third is a redelivery

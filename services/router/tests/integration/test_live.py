@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from switchboard_router import people, store
-from switchboard_router.app import create_app
-from switchboard_router.routing import Policy
+from switchboard_router.bootstrap import create_app
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.items import service as store
+from switchboard_router.people import service as people
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
     Classification,
@@ -117,7 +119,7 @@ async def test_routing_by_urgency_topic_and_district_and_replay_adds_nothing(
     routed = await topic_reader.read(ROUTED.name(topic_prefix), count=10, timeout=30)
     queued = [MentionRouted.model_validate_json(r.value) for r in routed]
     assert {e.mention_id for e in queued} == {e.mention_id for e in events.values()}
-    engine = store.make_engine(database_url)
+    engine = make_engine(database_url)
     try:
         assert store.count_items(engine) == len(events)
     finally:
@@ -231,8 +233,8 @@ async def test_an_expired_lease_returns_the_item_and_says_so_on_the_routed_topic
 @pytest.fixture
 async def served(database_url, port_factory, serving):
     """The router app served in-process (no Kafka), with an admin."""
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
+    engine = make_engine(database_url)
+    migrate(engine)
     people.ensure_admin(engine, token=ADMIN_TOKEN, now=datetime.now(UTC))
     settings = RouterSettings(database_url=database_url, router_stream_poll_seconds=0.1)
     app = create_app(settings, engine, Policy.load(), consume=False, clock=False)

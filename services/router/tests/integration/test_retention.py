@@ -13,11 +13,16 @@ from alembic.config import Config
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from switchboard_router import access, clock, people, store, work
-from switchboard_router.models import access_audit, audit, items, notes, retention_runs, tokens
-from switchboard_router.retention import Retention, purge
-from switchboard_router.routing import Policy
-from switchboard_router.security import Principal, Role
+from switchboard_router.audit import service as access
+from switchboard_router.audit.retention import Retention, purge
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.db.tables import access_audit, audit, items, notes, retention_runs, tokens
+from switchboard_router.items import service as store
+from switchboard_router.items import steps as work
+from switchboard_router.items import timers as clock
+from switchboard_router.people import service as people
+from switchboard_router.people.security import Principal, Role
+from switchboard_router.routing.policy import Policy
 
 NOW = datetime(2028, 6, 1, 12, 0, tzinfo=UTC)
 POLICY = Policy.load()
@@ -41,8 +46,8 @@ def any_engine(request, tmp_path):
         url = request.getfixturevalue("database_url")
     else:
         url = f"sqlite:///{tmp_path}/router.db"
-    engine = store.make_engine(url)
-    store.migrate(engine)
+    engine = make_engine(url)
+    migrate(engine)
     people.ensure_admin(engine, token="t", now=NOW - timedelta(days=1))
     yield engine
     engine.dispose()
@@ -175,10 +180,10 @@ def test_upgrading_a_store_with_data_keeps_it_and_its_guards(request, tmp_path, 
             if backend == "postgresql"
             else f"sqlite:///{tmp_path}/old.db"
         )
-        engine = store.make_engine(url)
+        engine = make_engine(url)
         config = Config()
         config.set_main_option(
-            "script_location", str(resources.files("switchboard_router").joinpath("migrations"))
+            "script_location", str(resources.files("switchboard_router.db").joinpath("migrations"))
         )
         with engine.begin() as connection:
             config.attributes["connection"] = connection
@@ -207,7 +212,7 @@ def test_upgrading_a_store_with_data_keeps_it_and_its_guards(request, tmp_path, 
                 {"i": stored.item_id, "t": NOW},
             )
 
-        store.migrate(engine)
+        migrate(engine)
 
         with engine.connect() as conn:
             assert conn.scalar(select(tokens.c.bootstrap).where(tokens.c.id == "tok_old")) is True

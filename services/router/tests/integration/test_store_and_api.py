@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from switchboard_router import store
+from switchboard_router.db.engine import migrate
+from switchboard_router.items import service as store
 
 pytestmark = pytest.mark.postgres
 
@@ -20,7 +21,7 @@ def test_saving_the_same_mention_twice_keeps_one_item(engine, make_item):
 
 
 def test_migrations_run_twice_without_harm(engine, make_item):
-    store.migrate(engine)
+    migrate(engine)
     store.save_items(engine, new_items=[make_item("m1")])
     assert store.count_items(engine) == 1
 

@@ -9,10 +9,12 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from switchboard_router import store, work
-from switchboard_router.consumer import RouterConsumer
-from switchboard_router.routing import Policy
-from switchboard_router.security import Principal, Role
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.items import service as store
+from switchboard_router.items import steps as work
+from switchboard_router.kafka.consumer import RouterConsumer
+from switchboard_router.people.security import Principal, Role
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
     Classification,
@@ -97,8 +99,8 @@ async def running(kafka_bootstrap, topic_prefix, database_url):
         router_group_id=f"{topic_prefix}router",
     )
     await ensure_topics(settings, ALL)
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
+    engine = make_engine(database_url)
+    migrate(engine)
     consumer = RouterConsumer(settings, engine, Policy.load())
     consumer.start()
     yield settings, engine

@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from switchboard_router import people, store
-from switchboard_router.app import create_app
-from switchboard_router.routing import Policy
+from switchboard_router.bootstrap import create_app
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.items import service as store
+from switchboard_router.people import service as people
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 
 pytestmark = pytest.mark.postgres
@@ -25,8 +27,8 @@ REPLAY_MAX = 3
 @pytest.fixture
 async def served(database_url, port_factory, serving):
     """The router app served in-process (no Kafka) with a replay cap of REPLAY_MAX."""
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
+    engine = make_engine(database_url)
+    migrate(engine)
     people.ensure_admin(engine, token=ADMIN_TOKEN, now=datetime.now(UTC))
     settings = RouterSettings(
         database_url=database_url,

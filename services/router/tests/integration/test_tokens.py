@@ -5,10 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from switchboard_router import people, store
-from switchboard_router.access import ROUTER
-from switchboard_router.app import create_app
-from switchboard_router.routing import Policy
+from switchboard_router.audit.service import ROUTER
+from switchboard_router.bootstrap import create_app
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.people import service as people
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 
 pytestmark = pytest.mark.postgres
@@ -86,8 +87,8 @@ def test_tokens_an_admin_issued_for_the_bootstrap_admin_survive_rotation(client,
 
 
 def test_expiry_and_rotation_hold_on_sqlite_too(tmp_path):
-    engine = store.make_engine(f"sqlite:///{tmp_path}/router.db")
-    store.migrate(engine)
+    engine = make_engine(f"sqlite:///{tmp_path}/router.db")
+    migrate(engine)
     now = datetime.now(UTC)
     people.ensure_admin(engine, token="first", now=now)
     _, token, expires_at = people.issue_token(

@@ -10,11 +10,13 @@ from threading import Barrier
 import pytest
 from sqlalchemy import select
 
-from switchboard_router import clock, people, work
-from switchboard_router.access import ROUTER
-from switchboard_router.models import audit, outbox
-from switchboard_router.routing import Policy
-from switchboard_router.security import Principal, Role
+from switchboard_router.audit.service import ROUTER
+from switchboard_router.db.tables import audit, outbox
+from switchboard_router.items import steps as work
+from switchboard_router.items import timers as clock
+from switchboard_router.people import service as people
+from switchboard_router.people.security import Principal, Role
+from switchboard_router.routing.policy import Policy
 
 pytestmark = pytest.mark.postgres
 

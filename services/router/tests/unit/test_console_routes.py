@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from switchboard_router.console_routes import router
+from switchboard_router.console.views import router
 
 
 def client() -> TestClient:
@@ -42,7 +42,7 @@ def test_only_the_console_files_are_served():
 
 def test_the_script_never_puts_text_into_markup():
     # Mention text is public and untrusted: the console builds nodes and sets textContent.
-    from switchboard_router.console_routes import CONSOLE_DIR
+    from switchboard_router.console.views import CONSOLE_DIR
 
     script = (CONSOLE_DIR / "console.js").read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):

@@ -14,10 +14,10 @@ from sqlalchemy import create_engine
 
 from conftest import exposed, series
 from switchboard_router import gauges, metrics
-from switchboard_router.app import create_app
-from switchboard_router.consumer import prepare
-from switchboard_router.policy_file import PolicyHolder
-from switchboard_router.routing import Policy
+from switchboard_router.bootstrap import create_app
+from switchboard_router.kafka.consumer import prepare
+from switchboard_router.routing.holder import PolicyHolder
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
     Classification,

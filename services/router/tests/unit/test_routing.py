@@ -1,6 +1,6 @@
 import pytest
 
-from switchboard_router.routing import DEFAULT_RULE, Policy, PolicyError, queue_slug
+from switchboard_router.routing.policy import DEFAULT_RULE, Policy, PolicyError, queue_slug
 from switchboard_shared.events import Classification, MentionIn, Urgency
 
 

@@ -26,23 +26,22 @@ from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from switchboard_router import metrics
-from switchboard_router.assignment import AssignmentMode, Candidate, choose
-from switchboard_router.models import items, memberships, officers, queues
-from switchboard_router.retention import Retention, purge
-from switchboard_router.routing import MAX_BOOST, Policy
-from switchboard_router.sla import SUPERVISOR, due_tiers
-from switchboard_router.work import (
+from switchboard_router.audit.retention import Retention, purge
+from switchboard_router.db.engine import aware, insert_ignore
+from switchboard_router.db.tables import items, memberships, officers, queues
+from switchboard_router.items.steps import (
     ACTIVE,
     ROUTER_ACTOR,
     Clock,
     assign,
-    aware,
     enqueue,
-    insert_ignore,
     load,
     record,
     reopen_values,
 )
+from switchboard_router.routing.assignment import AssignmentMode, Candidate, choose
+from switchboard_router.routing.policy import MAX_BOOST, Policy
+from switchboard_router.routing.sla import SUPERVISOR, due_tiers
 from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.events import MentionEscalated, RoutedAction, Urgency
 from switchboard_shared.logs import fields

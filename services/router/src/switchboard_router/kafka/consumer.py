@@ -33,9 +33,10 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
-from switchboard_router import metrics, store
-from switchboard_router.policy_file import PolicyHolder
-from switchboard_router.routing import Policy
+from switchboard_router import metrics
+from switchboard_router.items import service as store
+from switchboard_router.routing.holder import PolicyHolder
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.events import (

@@ -26,18 +26,19 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
-from switchboard_router import access, metrics
-from switchboard_router.api import ApiProblem, router
-from switchboard_router.clock import ClockTask
-from switchboard_router.console_routes import router as console_router
-from switchboard_router.consumer import RouterConsumer
+from switchboard_router import metrics
+from switchboard_router.audit import service as access
+from switchboard_router.audit.retention import Retention
+from switchboard_router.console.views import router as console_router
 from switchboard_router.gauges import GaugeRefresher
-from switchboard_router.policy_file import PolicyHolder
-from switchboard_router.relay import OutboxRelay
-from switchboard_router.retention import Retention
-from switchboard_router.routing import Policy
+from switchboard_router.items.timers import ClockTask
+from switchboard_router.items.views import ApiProblem, router
+from switchboard_router.kafka.consumer import RouterConsumer
+from switchboard_router.kafka.relay import OutboxRelay
+from switchboard_router.middleware import TokenRateLimit
+from switchboard_router.routing.holder import PolicyHolder
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
-from switchboard_router.throttle import TokenRateLimit
 from switchboard_shared.logs import fields
 from switchboard_shared.metrics import render
 from switchboard_shared.metrics_server import (

@@ -23,12 +23,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from switchboard_router import access, people, store, stream, work
-from switchboard_router.access import AccessAction, By
-from switchboard_router.assignment import AssignmentMode
-from switchboard_router.consumer import RouterConsumer
-from switchboard_router.policy_file import PolicyHolder
-from switchboard_router.schemas import (
+from switchboard_router.audit import service as access
+from switchboard_router.audit.service import AccessAction, By
+from switchboard_router.db.engine import aware, ping
+from switchboard_router.items import service as store
+from switchboard_router.items import steps as work
+from switchboard_router.items import stream
+from switchboard_router.items.schemas import (
     MAX_ITEM_ID,
     OFFICER_ID_PATTERN,
     QUEUE_ID_PATTERN,
@@ -64,7 +65,11 @@ from switchboard_router.schemas import (
     TokenIssued,
     Transfer,
 )
-from switchboard_router.security import Principal, Role
+from switchboard_router.kafka.consumer import RouterConsumer
+from switchboard_router.people import service as people
+from switchboard_router.people.security import Principal, Role
+from switchboard_router.routing.assignment import AssignmentMode
+from switchboard_router.routing.holder import PolicyHolder
 
 router = APIRouter()
 T = TypeVar("T")
@@ -238,7 +243,7 @@ def _clock(request: Request) -> work.Clock:
 
 
 def _encode_cursor(row: dict[str, Any]) -> str:
-    key = [row["priority_rank"], work.aware(row["received_at"]).isoformat(), row["id"]]  # type: ignore[union-attr]
+    key = [row["priority_rank"], aware(row["received_at"]).isoformat(), row["id"]]  # type: ignore[union-attr]
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
 
 
@@ -1088,7 +1093,7 @@ async def readyz(request: Request, engine: EngineDep) -> JSONResponse:
     """Readiness: the database answers and the consumer is connected to Kafka."""
     problems = []
     try:
-        await asyncio.to_thread(store.ping, engine)
+        await asyncio.to_thread(ping, engine)
     except SQLAlchemyError as exc:
         problems.append(f"database unreachable: {type(exc).__name__}")
     consumer: RouterConsumer = request.app.state.consumer

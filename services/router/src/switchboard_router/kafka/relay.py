@@ -25,7 +25,7 @@ from sqlalchemy import Engine, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from switchboard_router import metrics
-from switchboard_router.models import outbox
+from switchboard_router.db.tables import outbox
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.logs import fields

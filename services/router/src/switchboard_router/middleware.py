@@ -18,7 +18,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from switchboard_router import metrics
-from switchboard_router.security import hash_token
+from switchboard_router.people.security import hash_token
 from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
 from switchboard_shared.ratelimit import RateLimiter
 

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from switchboard_router.access import ROUTER, AccessAction, By, record
-from switchboard_router.models import memberships, officers, queues, tokens
-from switchboard_router.security import Principal, Role, hash_token, new_id, new_token
+from switchboard_router.audit.service import ROUTER, AccessAction, By, record
+from switchboard_router.db.tables import memberships, officers, queues, tokens
+from switchboard_router.people.security import Principal, Role, hash_token, new_id, new_token
 from switchboard_shared.logs import fields
 
 BOOTSTRAP_ADMIN_ID = "admin"

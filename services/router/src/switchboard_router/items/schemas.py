@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from switchboard_router.access import AccessAction
-from switchboard_router.assignment import AssignmentMode
-from switchboard_router.security import Role
+from switchboard_router.audit.service import AccessAction
+from switchboard_router.people.security import Role
+from switchboard_router.routing.assignment import AssignmentMode
 from switchboard_shared.events import Classification, MentionIn, Urgency
 
 QUEUE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"

@@ -35,9 +35,10 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from switchboard_router.models import audit, items
-from switchboard_router.security import Principal
-from switchboard_router.work import aware, visible_item_filter, visible_queue_filter
+from switchboard_router.db.engine import aware
+from switchboard_router.db.tables import audit, items
+from switchboard_router.items.steps import visible_item_filter, visible_queue_filter
+from switchboard_router.people.security import Principal
 
 KEEPALIVE_SECONDS = 15.0
 SETTLE_SECONDS = 5.0

@@ -11,53 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, insert, or_, select, text, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, insert, or_, select, tuple_
 
-from switchboard_router.models import audit, items, queues, watches
-
-
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL and a shared connection across threads."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
-    config = Config()
-    config.set_main_option(
-        "script_location", str(resources.files(__package__).joinpath("migrations"))
-    )
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-
-
-def ping(engine: Engine) -> None:
-    """Raise if the database does not answer."""
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
+from switchboard_router.db.engine import insert_ignore
+from switchboard_router.db.tables import audit, items, queues, watches
 
 
 @dataclass(frozen=True)
@@ -96,11 +55,6 @@ class StoredItem:
     created: bool
 
 
-def _insert(engine: Engine, table: Any) -> Any:
-    dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
-    return dialect.insert(table)
-
-
 def save_items(engine: Engine, *, new_items: list[NewItem]) -> list[StoredItem]:
     """Store items in one transaction; a mention already stored is left as it is."""
     if not new_items:
@@ -116,11 +70,11 @@ def save_items(engine: Engine, *, new_items: list[NewItem]) -> list[StoredItem]:
             {item.queue_id for item in new_items} | {w for i in new_items for w in i.watch_queues}
         )
         connection.execute(
-            _insert(engine, queues).on_conflict_do_nothing(index_elements=["id"]),
+            insert_ignore(engine, queues).on_conflict_do_nothing(index_elements=["id"]),
             [{"id": q} for q in queue_ids],
         )
         connection.execute(
-            _insert(engine, items).on_conflict_do_nothing(index_elements=["mention_id"]),
+            insert_ignore(engine, items).on_conflict_do_nothing(index_elements=["mention_id"]),
             [_row(item) for item in new_items],
         )
         rows = connection.execute(

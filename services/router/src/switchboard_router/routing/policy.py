@@ -41,8 +41,8 @@ from typing import Any
 
 import yaml
 
-from switchboard_router.assignment import AssignmentMode
-from switchboard_router.sla import SUPERVISOR, Sla, SlaError, find_sla, parse_slas
+from switchboard_router.routing.assignment import AssignmentMode
+from switchboard_router.routing.sla import SUPERVISOR, Sla, SlaError, find_sla, parse_slas
 from switchboard_shared.events import Classification, MentionIn, Urgency
 
 DEFAULT_RULE = "default"

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from switchboard_router import metrics
-from switchboard_router.models import (
+from switchboard_router.db.engine import aware
+from switchboard_router.db.tables import (
     audit,
     items,
     memberships,
@@ -35,8 +35,8 @@ from switchboard_router.models import (
     queues,
     watches,
 )
-from switchboard_router.routing import Policy
-from switchboard_router.security import Principal
+from switchboard_router.people.security import Principal
+from switchboard_router.routing.policy import Policy
 from switchboard_shared.events import MentionFeedback, MentionRouted, RoutedAction, Urgency
 from switchboard_shared.topics import FEEDBACK, ROUTED, TopicSpec
 
@@ -83,19 +83,6 @@ class Invalid(WorkError):
 
     status = 422
     kind = "invalid-request"
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def insert_ignore(conn: Connection, table: Any) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING for the connection's dialect."""
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    return dialect.insert(table)
 
 
 def enqueue(conn: Connection, spec: TopicSpec, key: str, event: Any, now: datetime) -> None:

@@ -30,8 +30,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from switchboard_router.models import access_audit, tokens
-from switchboard_router.security import Principal
+from switchboard_router.db.tables import access_audit, tokens
+from switchboard_router.people.security import Principal
 
 CLIENT_MAX = 64
 MAX_PAGE = 1000

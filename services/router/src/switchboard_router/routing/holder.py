@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from switchboard_router import metrics
-from switchboard_router.routing import Policy, PolicyError
+from switchboard_router.routing.policy import Policy, PolicyError
 from switchboard_shared.logs import fields
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from switchboard_router.access import ROUTER, AccessAction, record
-from switchboard_router.models import access_audit, audit, items, notes, retention_runs, watches
+from switchboard_router.audit.service import ROUTER, AccessAction, record
+from switchboard_router.db.tables import access_audit, audit, items, notes, retention_runs, watches
 
 BATCH = 500
 DAY = timedelta(days=1)
