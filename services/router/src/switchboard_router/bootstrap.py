@@ -26,18 +26,23 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
-from switchboard_router import metrics
+from switchboard_router import health, metrics
 from switchboard_router.audit import service as access
+from switchboard_router.audit import views as audit_views
 from switchboard_router.audit.retention import Retention
-from switchboard_router.console.views import router as console_router
+from switchboard_router.console import views as console_views
 from switchboard_router.gauges import GaugeRefresher
-from switchboard_router.items.timers import ClockTask
-from switchboard_router.items.views import ApiProblem, router
+from switchboard_router.http import ApiProblem
+from switchboard_router.items import views as item_views
 from switchboard_router.kafka.consumer import RouterConsumer
 from switchboard_router.kafka.relay import OutboxRelay
 from switchboard_router.middleware import TokenRateLimit
+from switchboard_router.people import views as people_views
+from switchboard_router.queues import views as queue_views
+from switchboard_router.routing import views as routing_views
 from switchboard_router.routing.holder import PolicyHolder
 from switchboard_router.routing.policy import Policy
+from switchboard_router.scheduler import ClockTask
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.logs import fields
 from switchboard_shared.metrics import render
@@ -221,8 +226,10 @@ def create_app(
     app.state.clock = clock_task
     app.state.gauges = gauges
     app.state.metrics_server = metrics_server
-    app.include_router(router)
-    app.include_router(console_router)
+    # Each domain declares its own routes; the order is the API document's.
+    for domain in (queue_views, people_views, item_views, routing_views, audit_views, health):
+        app.include_router(domain.router)
+    app.include_router(console_views.router)
 
     if metrics_server is None:  # with a metrics port of its own, the API port has no /metrics
 

@@ -20,8 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from switchboard_router import metrics
 from switchboard_router.db.engine import aware
-from switchboard_router.items import service as store
 from switchboard_router.kafka import relay
+from switchboard_router.queues import service as queues
 from switchboard_router.routing.policy import Policy
 from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.events import Urgency
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 def observe_database(engine: Engine, policy: Policy) -> None:
     """Set the queue and outbox gauges from the database (and each queue's series at zero)."""
     now = datetime.now(UTC)
-    for q in store.list_queues(engine):
+    for q in queues.list_queues(engine):
         metrics.initialise_queue(q["queue_id"], policy)
         metrics.QUEUE_DEPTH.labels(q["queue_id"]).set(q["depth"])
         for urgency in Urgency:

@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from switchboard_router.audit import service as access
+from switchboard_router.audit.service import ROUTER
 from switchboard_router.bootstrap import create_app
 from switchboard_router.db.engine import make_engine, migrate
 from switchboard_router.db.tables import access_audit, tokens
@@ -170,7 +171,7 @@ def test_a_change_and_its_access_row_commit_together(engine, monkeypatch):
             officer_id="admin",
             now=datetime.now(UTC),
             lifetime=timedelta(hours=1),
-            by=people.ROUTER,
+            by=ROUTER,
         )
     with engine.connect() as conn:
         # No token without its audit row: the insert rolled back with the failed record.

@@ -7,8 +7,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from switchboard_router.db.engine import make_engine, migrate
-from switchboard_router.items import service as store
+from switchboard_router.items.service import count_items, list_items
 from switchboard_router.kafka.consumer import RouterConsumer
+from switchboard_router.queues.service import list_queues
 from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
@@ -94,7 +95,7 @@ async def test_replayed_mentions_give_one_item_poison_is_dead_lettered_and_offse
     consumer = RouterConsumer(settings, engine, Policy.load())
     consumer.start()
     try:
-        assert await wait_for(lambda: store.count_items(engine) == 2)
+        assert await wait_for(lambda: count_items(engine) == 2)
         dead = await topic_reader.read(DEADLETTER.name(topic_prefix), count=1, timeout=20)
         routed = await topic_reader.read(ROUTED.name(topic_prefix), count=2, timeout=20)
         deadline = time.monotonic() + 20
@@ -108,9 +109,9 @@ async def test_replayed_mentions_give_one_item_poison_is_dead_lettered_and_offse
     assert (letter.stage, letter.reason, letter.mention_id) == ("router", "schema", "zz")
     events = [MentionRouted.model_validate_json(r.value) for r in routed]
     assert {e.mention_id for e in events} == {critical.mention_id, low.mention_id}
-    queues = {q["queue_id"]: q["depth"] for q in store.list_queues(engine)}
+    queues = {q["queue_id"]: q["depth"] for q in list_queues(engine)}
     assert queues == {"emergency": 1, "community-engagement": 1}
-    [item] = store.list_items(engine, queue_id="emergency", limit=10, after=None)
+    [item] = list_items(engine, queue_id="emergency", limit=10, after=None)
     assert item["mention_id"] == critical.mention_id
     assert item["rule"] == "critical-to-emergency"
     assert item["ruleset_version"] == "r1"
@@ -124,7 +125,7 @@ async def test_replayed_mentions_give_one_item_poison_is_dead_lettered_and_offse
         assert await wait_for(lambda: len(kafka.assignment()) == CLASSIFIED.partitions)
         positions = [await kafka.position(tp) for tp in kafka.assignment()]
         assert sum(positions) == 4
-        assert store.count_items(engine) == 2
+        assert count_items(engine) == 2
     finally:
         await consumer.stop()
         engine.dispose()

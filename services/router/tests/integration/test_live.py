@@ -11,7 +11,8 @@ import pytest
 
 from switchboard_router.bootstrap import create_app
 from switchboard_router.db.engine import make_engine, migrate
-from switchboard_router.items import service as store
+from switchboard_router.items.service import count_items
+from switchboard_router.items.steps import save_items
 from switchboard_router.people import service as people
 from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
@@ -121,7 +122,7 @@ async def test_routing_by_urgency_topic_and_district_and_replay_adds_nothing(
     assert {e.mention_id for e in queued} == {e.mention_id for e in events.values()}
     engine = make_engine(database_url)
     try:
-        assert store.count_items(engine) == len(events)
+        assert count_items(engine) == len(events)
     finally:
         engine.dispose()
 
@@ -283,7 +284,7 @@ async def test_the_stream_shows_an_officer_only_their_queues_items(served, make_
     async def feed():
         await asyncio.sleep(0.5)  # the stream starts at "now": give it time to open
         await asyncio.to_thread(
-            store.save_items,
+            save_items,
             engine,
             new_items=[
                 make_item("secret", queue="general"),

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
 
 from switchboard_router.bootstrap import create_app
 from switchboard_router.db.engine import make_engine, migrate
-from switchboard_router.items import service as store
+from switchboard_router.items.steps import save_items
 from switchboard_router.people import service as people
 from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
@@ -34,7 +34,7 @@ def fuzz_app(database_url, make_item):
     engine = make_engine(database_url)
     migrate(engine)
     people.ensure_admin(engine, token=TOKEN, now=datetime.now(UTC))
-    store.save_items(engine, new_items=[make_item("m1"), make_item("m2", queue="traffic")])
+    save_items(engine, new_items=[make_item("m1"), make_item("m2", queue="traffic")])
     app = create_app(
         # The schema to fuzz; one token fires every example (the fuzz is of the API, not its rate limit).
         RouterSettings(

@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 from switchboard_router.bootstrap import create_app
 from switchboard_router.db.engine import make_engine, migrate
-from switchboard_router.items import service as store
+from switchboard_router.items.steps import save_items
 from switchboard_router.people import service as people
 from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
@@ -22,7 +22,7 @@ def test_the_whole_flow_works_on_sqlite(tmp_path, make_item):
     migrate(engine)
     people.ensure_admin(engine, token="t", now=datetime.now(UTC))
     people.ensure_admin(engine, token="t", now=datetime.now(UTC))
-    [stored] = store.save_items(engine, new_items=[make_item("m1")])
+    [stored] = save_items(engine, new_items=[make_item("m1")])
     admin = {"authorization": "Bearer t"}
     app = create_app(
         RouterSettings(database_url=url), engine, Policy.load(), consume=False, clock=False

@@ -7,27 +7,28 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from switchboard_router.db.engine import migrate
-from switchboard_router.items import service as store
+from switchboard_router.items.service import count_items
+from switchboard_router.items.steps import save_items
 
 pytestmark = pytest.mark.postgres
 
 
 def test_saving_the_same_mention_twice_keeps_one_item(engine, make_item):
-    first = store.save_items(engine, new_items=[make_item("m1"), make_item("m2")])
-    again = store.save_items(engine, new_items=[make_item("m1", queue="other")])
+    first = save_items(engine, new_items=[make_item("m1"), make_item("m2")])
+    again = save_items(engine, new_items=[make_item("m1", queue="other")])
     assert sorted(i.created for i in first) == [True, True]
     assert [(i.mention_id, i.created, i.queue_id) for i in again] == [("m1", False, "general")]
-    assert store.count_items(engine) == 2
+    assert count_items(engine) == 2
 
 
 def test_migrations_run_twice_without_harm(engine, make_item):
     migrate(engine)
-    store.save_items(engine, new_items=[make_item("m1")])
-    assert store.count_items(engine) == 1
+    save_items(engine, new_items=[make_item("m1")])
+    assert count_items(engine) == 1
 
 
 def test_the_audit_trail_refuses_updates_and_deletes(engine, make_item):
-    store.save_items(engine, new_items=[make_item("m1")])
+    save_items(engine, new_items=[make_item("m1")])
     for statement in ("UPDATE audit SET actor = 'x'", "DELETE FROM audit"):
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement))
@@ -43,7 +44,7 @@ def test_queue_pages_are_most_urgent_first_then_oldest_and_cover_everything_once
         make_item("mid-normal", urgency="normal", rank=2, minutes=5),
         make_item("old-normal", urgency="normal", rank=2, minutes=2),
     ]
-    store.save_items(engine, new_items=items)
+    save_items(engine, new_items=items)
     seen, cursor = [], None
     while True:
         params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
@@ -65,7 +66,7 @@ def test_unknown_queue_is_404_and_a_bad_cursor_422_naming_it(engine, client, adm
     missing = client.get("/v1/queues/nowhere/items", headers=admin)
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
-    store.save_items(engine, new_items=[make_item("m1")])
+    save_items(engine, new_items=[make_item("m1")])
     bad = client.get("/v1/queues/general/items", params={"cursor": "garbage!"}, headers=admin)
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "query.cursor"

@@ -10,10 +10,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from switchboard_router.db.engine import make_engine, migrate
-from switchboard_router.items import service as store
-from switchboard_router.items import steps as work
+from switchboard_router.items import service as work
+from switchboard_router.items.service import list_items
 from switchboard_router.kafka.consumer import RouterConsumer
 from switchboard_router.people.security import Principal, Role
+from switchboard_router.queues.service import list_queues
 from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
@@ -73,8 +74,8 @@ async def wait_for(predicate, timeout=30.0):
 def stored_ids(engine):
     return {
         row["mention_id"]
-        for q in store.list_queues(engine)
-        for row in store.list_items(engine, queue_id=q["queue_id"], limit=200, after=None)
+        for q in list_queues(engine)
+        for row in list_items(engine, queue_id=q["queue_id"], limit=200, after=None)
     }
 
 
@@ -118,9 +119,9 @@ async def test_a_mention_stating_a_200_character_district_does_not_stop_the_next
     await produce(raw_producer, topic_prefix, odd, normal)
 
     assert await wait_for(lambda: stored_ids(engine) == {odd.mention_id, normal.mention_id})
-    queues = {q["queue_id"] for q in store.list_queues(engine)}
+    queues = {q["queue_id"] for q in list_queues(engine)}
     assert queues == {"priority", "general"}  # no queue was made from the stated district
-    [item] = store.list_items(engine, queue_id="priority", limit=10, after=None)
+    [item] = list_items(engine, queue_id="priority", limit=10, after=None)
     assert item["mention_id"] == odd.mention_id
     assert item["rule"] == "high-to-priority"
     detail = work.detail(engine, item_id=item["id"], actor=ADMIN)
@@ -130,7 +131,7 @@ async def test_a_mention_stating_a_200_character_district_does_not_stop_the_next
     known = classified("known", district="North")
     await produce(raw_producer, topic_prefix, known)
     assert await wait_for(lambda: known.mention_id in stored_ids(engine))
-    assert "district-north" in {q["queue_id"] for q in store.list_queues(engine)}
+    assert "district-north" in {q["queue_id"] for q in list_queues(engine)}
 
 
 async def test_a_record_the_database_refuses_is_dead_lettered_and_the_rest_are_stored(

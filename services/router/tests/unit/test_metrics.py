@@ -185,7 +185,7 @@ def test_a_queue_the_database_knows_gets_its_series_at_the_next_gauge_reading(mo
         "depth_by_urgency": {},
         "oldest_received_at": None,
     }
-    monkeypatch.setattr(gauges.store, "list_queues", lambda engine: [queue])
+    monkeypatch.setattr(gauges.queues, "list_queues", lambda engine: [queue])
     monkeypatch.setattr(gauges.relay, "backlog", lambda engine: 0)
     labels = {"queue": "metrics-test-district-north", "urgency": "high"}
     assert REGISTRY.get_sample_value("switchboard_router_queued_total", labels) is None

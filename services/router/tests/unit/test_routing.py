@@ -1,6 +1,7 @@
 import pytest
 
-from switchboard_router.routing.policy import DEFAULT_RULE, Policy, PolicyError, queue_slug
+from switchboard_router.routing.policy import DEFAULT_RULE, Policy
+from switchboard_router.routing.rules import PolicyError, queue_slug
 from switchboard_shared.events import Classification, MentionIn, Urgency
 
 

@@ -3,7 +3,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from switchboard_router.routing.assignment import AssignmentMode, Candidate, choose
-from switchboard_router.routing.policy import Policy, PolicyError
+from switchboard_router.routing.policy import Policy
+from switchboard_router.routing.rules import PolicyError
 from switchboard_router.routing.sla import due_tiers, parse_slas
 from switchboard_shared.events import Urgency
 

@@ -1,195 +1,352 @@
-"""The router's store: idempotent writes of queue items, and the reads the API serves.
+"""The steps officers take on items — claim, heartbeat, acknowledge, release,
+transfer, resolve, notes and feedback — and the reads of items the API serves.
 
-Keyword-only functions over a SQLAlchemy engine (sync: called from a thread by
-the consumer, from FastAPI's thread pool by the API). Works on PostgreSQL and
-SQLite; the one dialect-specific piece is INSERT ... ON CONFLICT DO NOTHING.
-A new item gets its watch copies and its `queued` audit record in the same
-transaction, so a replayed mention adds none of them twice.
+Keyword-only functions over an engine (sync: FastAPI runs them in a thread).
+Each step is one transaction built from `steps.py`: change the item
+conditionally, then `record` its audit row and outbox event.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, or_, select, tuple_
+from sqlalchemy import Connection, Engine, func, insert, or_, select, tuple_
 
-from switchboard_router.db.engine import insert_ignore
-from switchboard_router.db.tables import audit, items, queues, watches
-
-
-@dataclass(frozen=True)
-class NewItem:
-    """A queue item to store."""
-
-    mention_id: str
-    queue_id: str
-    urgency: str
-    urgency_rank: int
-    score: float
-    topics: list[str]
-    reasons: list[dict[str, Any]]
-    rule: str
-    ruleset_version: str
-    policy_version: str
-    source: str
-    source_id: str
-    text: str
-    mention: dict[str, Any]
-    received_at: datetime
-    classified_at: datetime
-    priority_rank: int = 2
-    sla_due_at: datetime | None = None
-    watch_queues: tuple[str, ...] = field(default=())
-    queued_at: datetime | None = None
+from switchboard_router import metrics
+from switchboard_router.db.engine import aware
+from switchboard_router.db.tables import audit, items, memberships, notes, officers, queues, watches
+from switchboard_router.fields import MAX_ITEM_ID
+from switchboard_router.items.status import HELD
+from switchboard_router.items.steps import (
+    Clock,
+    Conflict,
+    Forbidden,
+    Invalid,
+    ack_due,
+    actable,
+    assign,
+    change,
+    enqueue,
+    holder_or_supervisor,
+    load,
+    record,
+    reopen_values,
+    since_queued,
+    visible,
+    watch_queues,
+)
+from switchboard_router.people.security import Principal
+from switchboard_shared.events import MentionFeedback, RoutedAction, Urgency
+from switchboard_shared.topics import FEEDBACK
 
 
-@dataclass(frozen=True)
-class StoredItem:
-    """An item as stored, and whether this call created it."""
+def claim(engine: Engine, *, item_id: int, actor: Principal, clock: Clock) -> dict[str, Any]:
+    """Claim an open item; exactly one of several concurrent claimers wins."""
+    with engine.begin() as conn:
+        row = actable(conn, actor, item_id)
+        if row.status != "open" or not assign(
+            conn, row, actor.officer_id, clock, actor=actor.officer_id, action=RoutedAction.CLAIMED
+        ):
+            raise Conflict(f"item {item_id} is not open (someone else has it, or it is resolved)")
+        return dict(load(conn, item_id)._mapping)
 
-    item_id: int
-    mention_id: str
-    queue_id: str
-    created: bool
+
+def heartbeat(engine: Engine, *, item_id: int, actor: Principal, clock: Clock) -> dict[str, Any]:
+    """Extend the caller's claim lease."""
+    with engine.begin() as conn:
+        actable(conn, actor, item_id)
+        if not change(
+            conn,
+            item_id,
+            items.c.status == "claimed",
+            items.c.assignee == actor.officer_id,
+            lease_expires_at=clock.lease_until,
+            updated_at=clock.now,
+        ):
+            raise Conflict(f"item {item_id} is not claimed by you")
+        after = load(conn, item_id)
+        record(
+            conn,
+            after,
+            RoutedAction.HEARTBEAT,
+            actor=actor.officer_id,
+            now=clock.now,
+            details={"lease_expires_at": clock.lease_until.isoformat()},
+        )
+        return dict(after._mapping)
 
 
-def save_items(engine: Engine, *, new_items: list[NewItem]) -> list[StoredItem]:
-    """Store items in one transaction; a mention already stored is left as it is."""
-    if not new_items:
-        return []
-    mention_ids = [item.mention_id for item in new_items]
-    with engine.begin() as connection:
-        before = set(
-            connection.scalars(
-                select(items.c.mention_id).where(items.c.mention_id.in_(mention_ids))
+def acknowledge(engine: Engine, *, item_id: int, actor: Principal, clock: Clock) -> dict[str, Any]:
+    """The caller confirms they are working the item: the lease and the SLA clock stop."""
+    with engine.begin() as conn:
+        row = actable(conn, actor, item_id)
+        if not change(
+            conn,
+            item_id,
+            items.c.status == "claimed",
+            items.c.assignee == actor.officer_id,
+            status="acknowledged",
+            acknowledged_at=clock.now,
+            lease_expires_at=None,
+            sla_due_at=None,
+            updated_at=clock.now,
+        ):
+            raise Conflict(f"item {item_id} is not claimed by you")
+        after = load(conn, item_id)
+        record(conn, after, RoutedAction.ACKNOWLEDGED, actor=actor.officer_id, now=clock.now)
+        metrics.TIME_TO_ACK.labels(row.urgency).observe(since_queued(row, clock.now))
+        return dict(after._mapping)
+
+
+def release(engine: Engine, *, item_id: int, actor: Principal, clock: Clock) -> dict[str, Any]:
+    """Give a claimed item back to the pool."""
+    with engine.begin() as conn:
+        row = actable(conn, actor, item_id)
+        if row.status not in HELD:
+            raise Conflict(f"item {item_id} is {row.status}, not claimed")
+        holder_or_supervisor(actor, row)
+        if not change(
+            conn,
+            item_id,
+            items.c.status == row.status,
+            items.c.assignee == row.assignee,
+            **reopen_values(clock, row.queue_id, row.urgency),
+        ):
+            raise Conflict(f"item {item_id} changed meanwhile; try again")
+        after = load(conn, item_id)
+        record(
+            conn,
+            after,
+            RoutedAction.RELEASED,
+            actor=actor.officer_id,
+            now=clock.now,
+            details={"previous_assignee": row.assignee},
+        )
+        return dict(after._mapping)
+
+
+def _is_member(conn: Connection, queue_id: str, officer_id: str) -> bool:
+    return (
+        conn.scalar(
+            select(memberships.c.officer_id).where(
+                memberships.c.queue_id == queue_id, memberships.c.officer_id == officer_id
             )
         )
-        queue_ids = sorted(
-            {item.queue_id for item in new_items} | {w for i in new_items for w in i.watch_queues}
-        )
-        connection.execute(
-            insert_ignore(engine, queues).on_conflict_do_nothing(index_elements=["id"]),
-            [{"id": q} for q in queue_ids],
-        )
-        connection.execute(
-            insert_ignore(engine, items).on_conflict_do_nothing(index_elements=["mention_id"]),
-            [_row(item) for item in new_items],
-        )
-        rows = connection.execute(
-            select(items.c.id, items.c.mention_id, items.c.queue_id, items.c.queued_at).where(
-                items.c.mention_id.in_(mention_ids)
+        is not None
+    )
+
+
+def transfer(
+    engine: Engine,
+    *,
+    item_id: int,
+    actor: Principal,
+    clock: Clock,
+    queue_id: str | None,
+    officer_id: str | None,
+    reason: str | None,
+) -> dict[str, Any]:
+    """Move an item to another queue (back to its pool) and/or hand it to an officer."""
+    with engine.begin() as conn:
+        row = actable(conn, actor, item_id)
+        if row.status == "resolved":
+            raise Conflict(f"item {item_id} is resolved")
+        if row.status in HELD:
+            holder_or_supervisor(actor, row)
+        target = queue_id or row.queue_id
+        if conn.scalar(select(queues.c.id).where(queues.c.id == target)) is None:
+            raise Invalid(f"queue_id: queue {target!r} does not exist", field="body.queue_id")
+        # The policy says where an officer may send an item (nothing critical, nothing out
+        # of `emergency`); anything else is a supervisor's call.
+        if not actor.is_supervisor and not clock.policy.may_transfer(
+            row.queue_id, target, Urgency(row.urgency)
+        ):
+            raise Forbidden(
+                f"queue_id: moving {row.urgency} items of {row.queue_id!r} to {target!r} "
+                "needs a supervisor",
+                field="body.queue_id",
             )
-        ).all()
-        by_mention = {item.mention_id: item for item in new_items}
-        created = [row for row in rows if row.mention_id not in before]
-        copies = [
-            {"queue_id": w, "item_id": row.id}
-            for row in created
-            for w in by_mention[row.mention_id].watch_queues
-        ]
-        if copies:
-            connection.execute(insert(watches), copies)
-        if created:
-            connection.execute(
-                insert(audit),
-                [
-                    {
-                        "item_id": row.id,
-                        "queue_id": row.queue_id,
-                        "at": by_mention[row.mention_id].queued_at or row.queued_at,
-                        "actor": "router",
-                        "action": "queued",
-                        "details": {
-                            "rule": by_mention[row.mention_id].rule,
-                            "policy_version": by_mention[row.mention_id].policy_version,
-                            "watch_queues": list(by_mention[row.mention_id].watch_queues),
-                        },
-                    }
-                    for row in created
-                ],
+        if officer_id is not None:
+            if conn.scalar(select(officers.c.id).where(officers.c.id == officer_id)) is None:
+                raise Invalid(
+                    f"officer_id: officer {officer_id!r} does not exist", field="body.officer_id"
+                )
+            if not _is_member(conn, target, officer_id):
+                raise Invalid(
+                    f"officer_id: officer {officer_id!r} is not a member of queue {target!r}",
+                    field="body.officer_id",
+                )
+            if officer_id != actor.officer_id and not actor.is_supervisor:
+                raise Forbidden("officer_id: only supervisors hand items to someone else")
+        values = reopen_values(clock, target, row.urgency) | {"queue_id": target}
+        if officer_id is not None:
+            values |= {
+                "status": "claimed",
+                "assignee": officer_id,
+                "claimed_at": clock.now,
+                "lease_expires_at": clock.lease_until,
+                "sla_due_at": ack_due(clock.policy, target, row.urgency, clock.now),
+            }
+        if not change(conn, item_id, items.c.status == row.status, **values):
+            raise Conflict(f"item {item_id} changed meanwhile; try again")
+        after = load(conn, item_id)
+        record(
+            conn,
+            after,
+            RoutedAction.TRANSFERRED,
+            actor=actor.officer_id,
+            now=clock.now,
+            details={
+                "from_queue": row.queue_id,
+                "to_queue": target,
+                "from_assignee": row.assignee,
+                "to_assignee": officer_id,
+                "reason": reason,
+            },
+        )
+        return dict(after._mapping)
+
+
+def resolve(
+    engine: Engine,
+    *,
+    item_id: int,
+    actor: Principal,
+    clock: Clock,
+    disposition: str,
+    note: str | None,
+) -> dict[str, Any]:
+    """Close an item with a disposition (and an optional closing note)."""
+    with engine.begin() as conn:
+        row = actable(conn, actor, item_id)
+        if row.status == "resolved":
+            raise Conflict(f"item {item_id} is resolved already")
+        if row.status == "open" and not actor.is_supervisor:
+            raise Conflict(f"item {item_id} is open: claim it before resolving it")
+        if row.status in HELD:
+            holder_or_supervisor(actor, row)
+        if not change(
+            conn,
+            item_id,
+            items.c.status == row.status,
+            status="resolved",
+            resolved_at=clock.now,
+            disposition=disposition,
+            lease_expires_at=None,
+            sla_due_at=None,
+            updated_at=clock.now,
+        ):
+            raise Conflict(f"item {item_id} changed meanwhile; try again")
+        if note:
+            conn.execute(
+                insert(notes).values(
+                    item_id=item_id, officer_id=actor.officer_id, at=clock.now, text=note
+                )
             )
-    return [
-        StoredItem(
-            item_id=row.id,
+        after = load(conn, item_id)
+        record(
+            conn,
+            after,
+            RoutedAction.RESOLVED,
+            actor=actor.officer_id,
+            now=clock.now,
+            details={"disposition": disposition, "note": note},
+        )
+        metrics.TIME_TO_RESOLVE.labels(row.urgency).observe(since_queued(row, clock.now))
+        return dict(after._mapping)
+
+
+def add_note(
+    engine: Engine, *, item_id: int, actor: Principal, now: datetime, text: str
+) -> dict[str, Any]:
+    """Attach a note to an item."""
+    with engine.begin() as conn:
+        row = actable(conn, actor, item_id)
+        result = conn.execute(
+            insert(notes).values(item_id=item_id, officer_id=actor.officer_id, at=now, text=text)
+        )
+        note_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        record(
+            conn,
+            row,
+            RoutedAction.NOTE_ADDED,
+            actor=actor.officer_id,
+            now=now,
+            details={"note_id": note_id},
+        )
+        return {
+            "note_id": note_id,
+            "item_id": item_id,
+            "officer_id": actor.officer_id,
+            "at": now,
+            "text": text,
+        }
+
+
+def feedback(
+    engine: Engine,
+    *,
+    item_id: int,
+    actor: Principal,
+    now: datetime,
+    urgency: Urgency | None,
+    topics: tuple[str, ...] | None,
+    comment: str | None,
+) -> MentionFeedback:
+    """Record an officer's correction of the classification and queue it for the classifier."""
+    with engine.begin() as conn:
+        row = actable(conn, actor, item_id)
+        event = MentionFeedback(
             mention_id=row.mention_id,
-            queue_id=row.queue_id,
-            created=row.mention_id not in before,
+            item_id=row.id,
+            officer_id=actor.officer_id,
+            original_urgency=Urgency(row.urgency),
+            original_topics=tuple(row.topics),
+            urgency=urgency,
+            topics=topics,
+            comment=comment,
+            ruleset_version=row.ruleset_version,
+            at=now,
         )
-        for row in rows
-    ]
-
-
-def _row(item: NewItem) -> dict[str, Any]:
-    row = {k: v for k, v in item.__dict__.items() if k not in ("watch_queues", "queued_at")}
-    if item.queued_at is not None:
-        row["queued_at"] = item.queued_at
-    return row
-
-
-def list_queues(engine: Engine, *, only: frozenset[str] | None = None) -> list[dict[str, Any]]:
-    """Queues (all, or those in `only`) with open depth by urgency and oldest open item."""
-    open_items = (
-        select(
-            items.c.queue_id,
-            items.c.urgency,
-            func.count().label("depth"),
-            func.min(items.c.received_at).label("oldest_received_at"),
-            func.min(items.c.urgency_rank).label("top_rank"),
+        enqueue(conn, FEEDBACK, row.mention_id, event, now)
+        record(
+            conn,
+            row,
+            RoutedAction.FEEDBACK,
+            actor=actor.officer_id,
+            now=now,
+            details={
+                "urgency": urgency,
+                "topics": list(topics) if topics is not None else None,
+                "comment": comment,
+            },
         )
-        .where(items.c.status == "open")
-        .group_by(items.c.queue_id, items.c.urgency)
-        .subquery()
-    )
-    query = (
-        select(
-            queues.c.id,
-            queues.c.assignment_mode,
-            queues.c.supervisor_queue,
-            open_items.c.urgency,
-            open_items.c.depth,
-            open_items.c.oldest_received_at,
-            open_items.c.top_rank,
-        )
-        .select_from(queues.outerjoin(open_items, open_items.c.queue_id == queues.c.id))
-        .order_by(queues.c.id)
-    )
-    if only is not None:
-        query = query.where(queues.c.id.in_(sorted(only)))
-    out: dict[str, dict[str, Any]] = {}
-    with engine.connect() as connection:
-        for row in connection.execute(query):
-            q = out.setdefault(
-                row.id,
-                {
-                    "queue_id": row.id,
-                    "depth": 0,
-                    "depth_by_urgency": {},
-                    "oldest_received_at": None,
-                    "top_urgency_rank": None,
-                    "assignment_mode": row.assignment_mode,
-                    "supervisor_queue": row.supervisor_queue,
-                },
+        return event
+
+
+def detail(engine: Engine, *, item_id: int, actor: Principal) -> dict[str, Any]:
+    """An item with its watch queues, notes and audit trail, if the caller may read it."""
+    with engine.connect() as conn:
+        row = visible(conn, actor, item_id)
+        out = dict(row._mapping)
+        out["watch_queues"] = sorted(watch_queues(conn, item_id))
+        out["notes"] = [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(notes).where(notes.c.item_id == item_id).order_by(notes.c.id)
             )
-            if row.urgency is None:
-                continue
-            q["depth"] += row.depth
-            q["depth_by_urgency"][row.urgency] = row.depth
-            oldest = row.oldest_received_at
-            if q["oldest_received_at"] is None or (
-                oldest is not None and oldest < q["oldest_received_at"]
-            ):
-                q["oldest_received_at"] = oldest
-            if q["top_urgency_rank"] is None or row.top_rank < q["top_urgency_rank"]:
-                q["top_urgency_rank"] = row.top_rank
-    return list(out.values())
-
-
-def queue_exists(engine: Engine, *, queue_id: str) -> bool:
-    """True when the queue exists."""
-    with engine.connect() as connection:
-        return connection.scalar(select(queues.c.id).where(queues.c.id == queue_id)) is not None
+        ]
+        out["audit"] = [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(audit).where(audit.c.item_id == item_id).order_by(audit.c.id)
+            )
+        ]
+        return out
 
 
 def list_items(
@@ -218,3 +375,23 @@ def count_items(engine: Engine) -> int:
     """How many items the store holds."""
     with engine.connect() as connection:
         return int(connection.scalar(select(func.count()).select_from(items)) or 0)
+
+
+def encode_cursor(row: dict[str, Any]) -> str:
+    """The `next_cursor` after `row`: its sort key (priority, received, id), opaque to clients."""
+    key = [row["priority_rank"], aware(row["received_at"]).isoformat(), row["id"]]  # type: ignore[union-attr]
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[int, datetime, int]:
+    """The sort key in a cursor `encode_cursor` made; ValueError for anything else."""
+    try:
+        rank, received, item_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        when = datetime.fromisoformat(received)
+        when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+        rank, item_id = int(rank), int(item_id)
+        if not (-(2**15) < rank < 2**15 and 0 <= item_id <= MAX_ITEM_ID):
+            raise ValueError("out of range")
+        return rank, when, item_id
+    except (binascii.Error, ValueError, TypeError, OverflowError, UnicodeError) as exc:
+        raise ValueError("not a cursor this API issued") from exc

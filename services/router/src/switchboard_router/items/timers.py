@@ -1,6 +1,5 @@
-"""The router's clock: expired leases, SLA breaches, escalation ladders,
-automatic assignment and the retention purge, every second, from database
-state alone.
+"""What the scheduler does to items: expired leases, SLA breaches, escalation
+ladders and automatic assignment, from database state alone.
 
 Nothing is kept in memory between ticks, so a restarted router (or another
 replica) carries on exactly where the last tick stopped: a breach that fell
@@ -16,21 +15,16 @@ escalate an item twice or expire a fresh claim.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, text, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from switchboard_router import metrics
-from switchboard_router.audit.retention import Retention, purge
 from switchboard_router.db.engine import aware, insert_ignore
 from switchboard_router.db.tables import items, memberships, officers, queues
+from switchboard_router.items.status import HELD
 from switchboard_router.items.steps import (
-    ACTIVE,
     ROUTER_ACTOR,
     Clock,
     assign,
@@ -40,9 +34,9 @@ from switchboard_router.items.steps import (
     reopen_values,
 )
 from switchboard_router.routing.assignment import AssignmentMode, Candidate, choose
-from switchboard_router.routing.policy import MAX_BOOST, Policy
+from switchboard_router.routing.policy import Policy
+from switchboard_router.routing.rules import MAX_BOOST
 from switchboard_router.routing.sla import SUPERVISOR, due_tiers
-from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.events import MentionEscalated, RoutedAction, Urgency
 from switchboard_shared.logs import fields
 from switchboard_shared.topics import ESCALATED
@@ -53,7 +47,7 @@ _LOCK_KEY = 0x5B_0C10C  # one advisory lock for the router's clock steps
 BATCH = 500
 
 
-def _locked(conn: Connection) -> bool:
+def locked(conn: Connection) -> bool:
     if conn.dialect.name != "postgresql":
         return True
     return bool(conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY}))
@@ -63,7 +57,7 @@ def expire_leases(engine: Engine, clock: Clock) -> int:
     """Return claimed items whose lease ran out to their queue's pool."""
     done = 0
     with engine.begin() as conn:
-        if not _locked(conn):
+        if not locked(conn):
             return 0
         rows = conn.execute(
             select(items)
@@ -107,7 +101,7 @@ def detect_breaches(engine: Engine, clock: Clock) -> int:
     """Mark items whose claim or acknowledge deadline passed."""
     done = 0
     with engine.begin() as conn:
-        if not _locked(conn):
+        if not locked(conn):
             return 0
         rows = conn.execute(
             select(items)
@@ -161,7 +155,7 @@ def climb_ladders(engine: Engine, clock: Clock) -> int:
     """Fire the escalation tiers that fell due for breached items."""
     fired = 0
     with engine.begin() as conn:
-        if not _locked(conn):
+        if not locked(conn):
             return 0
         rows = conn.execute(
             select(items)
@@ -265,7 +259,7 @@ def assign_backlog(engine: Engine, clock: Clock) -> int:
     """Hand open items of round-robin and least-loaded queues to on-duty members with room."""
     given = 0
     with engine.begin() as conn:
-        if not _locked(conn):
+        if not locked(conn):
             return 0
         queue_ids = conn.scalars(
             select(items.c.queue_id).where(items.c.status == "open").distinct()
@@ -281,7 +275,7 @@ def assign_backlog(engine: Engine, clock: Clock) -> int:
                 continue
             load_by = (
                 select(items.c.assignee, func.count().label("n"))
-                .where(items.c.status.in_(ACTIVE))
+                .where(items.c.status.in_(HELD))
                 .group_by(items.c.assignee)
                 .subquery()
             )
@@ -338,65 +332,3 @@ def assign_backlog(engine: Engine, clock: Clock) -> int:
                 )
                 given += 1
     return given
-
-
-def purge_aged(engine: Engine, clock: Clock, retention: Retention) -> int:
-    """Redact and delete what outlived its retention window (a bounded batch)."""
-    with engine.begin() as conn:
-        if not _locked(conn):
-            return 0
-        done = purge(conn, now=clock.now, retention=retention)
-    if any(done.values()):
-        log.info("retention purge", extra=fields(**done))
-    return done["redacted"] + done["deleted"] + done["access_audit"]
-
-
-def tick(engine: Engine, clock: Clock, retention: Retention | None = None) -> dict[str, int]:
-    """One pass of every clock step (the purge when given windows); how much each did."""
-    done = {
-        "expired": expire_leases(engine, clock),
-        "breached": detect_breaches(engine, clock),
-        "escalated": climb_ladders(engine, clock),
-        "assigned": assign_backlog(engine, clock),
-    }
-    if retention is not None:
-        done["purged"] = purge_aged(engine, clock, retention)
-    return done
-
-
-class ClockTask(BackgroundLoop):
-    """Runs `tick` every `interval` seconds in a thread until stopped."""
-
-    task_name = "router-clock"
-
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        policy: Callable[[], Policy],
-        lease_seconds: float,
-        interval: float,
-        after_tick: Callable[[], None] = lambda: None,
-        retention: Retention | None = None,
-    ) -> None:
-        self.engine = engine
-        self.policy = policy
-        self.lease_seconds = lease_seconds
-        self.interval = interval
-        self.after_tick = after_tick
-        self.retention = retention
-
-    async def _run(self) -> None:
-        while True:
-            clock = Clock(
-                now=datetime.now(UTC), lease_seconds=self.lease_seconds, policy=self.policy()
-            )
-            try:
-                done = await asyncio.to_thread(tick, self.engine, clock, self.retention)
-                if any(done.values()):
-                    self.after_tick()
-            except SQLAlchemyError as exc:
-                log.error(
-                    "clock tick failed; retrying next tick", extra=fields(error=repr(exc)[:300])
-                )
-            await asyncio.sleep(self.interval)

@@ -34,7 +34,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
 from switchboard_router import metrics
-from switchboard_router.items import service as store
+from switchboard_router.items import steps
 from switchboard_router.routing.holder import PolicyHolder
 from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
@@ -62,7 +62,7 @@ class Prepared:
     """A decoded, routed record ready to store."""
 
     event: MentionClassified
-    item: store.NewItem
+    item: steps.NewItem
     record: ConsumerRecord[Any, Any]
 
 
@@ -111,7 +111,7 @@ def prepare(
     c = event.classification
     queued_at = now or utc_now()
     sla = policy.sla_for(decision.queue_id, c.urgency)
-    item = store.NewItem(
+    item = steps.NewItem(
         mention_id=event.mention_id,
         queue_id=decision.queue_id,
         urgency=c.urgency.value,
@@ -291,9 +291,9 @@ class RouterConsumer(BackgroundLoop):
 
     async def _store(
         self, prepared: list[Prepared]
-    ) -> tuple[list[store.StoredItem], list[tuple[Prepared, str]]]:
+    ) -> tuple[list[steps.StoredItem], list[tuple[Prepared, str]]]:
         """Store what the database takes; return it and the records it refused, with why."""
-        stored: list[store.StoredItem] = []
+        stored: list[steps.StoredItem] = []
         refused: list[tuple[Prepared, str]] = []
         pending = [prepared] if prepared else []
         while pending:
@@ -312,12 +312,12 @@ class RouterConsumer(BackgroundLoop):
                 )
         return stored, refused
 
-    async def _save(self, chunk: list[Prepared]) -> list[store.StoredItem]:
+    async def _save(self, chunk: list[Prepared]) -> list[steps.StoredItem]:
         attempt = 0
         while True:
             try:
                 return await asyncio.to_thread(
-                    store.save_items, self.engine, new_items=[p.item for p in chunk]
+                    steps.save_items, self.engine, new_items=[p.item for p in chunk]
                 )
             except (DataError, IntegrityError):
                 raise

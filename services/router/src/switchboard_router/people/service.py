@@ -1,6 +1,6 @@
-"""Officers, their tokens and shifts, queues and memberships: the store side.
+"""Officers, their tokens and shifts: the store side of the officer routes.
 
-Keyword-only functions over an engine, like `store.py`. Admin-only rules are
+Keyword-only functions over an engine. Admin-only rules are
 enforced by the API; this module only keeps the data consistent. Every
 change takes `by` (who is acting) and writes its access-audit row in the
 change's own transaction.
@@ -12,11 +12,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, insert, or_, select, update
 
 from switchboard_router.audit.service import ROUTER, AccessAction, By, record
-from switchboard_router.db.tables import memberships, officers, queues, tokens
+from switchboard_router.db.tables import memberships, officers, tokens
 from switchboard_router.people.security import Principal, Role, hash_token, new_id, new_token
 from switchboard_shared.logs import fields
 
@@ -126,7 +125,7 @@ def ensure_admin(engine: Engine, *, token: str, now: datetime) -> None:
         )
 
 
-def _officer(conn: Any, officer_id: str) -> dict[str, Any]:
+def officer_record(conn: Any, officer_id: str) -> dict[str, Any]:
     row = conn.execute(select(officers).where(officers.c.id == officer_id)).first()
     if row is None:
         raise Missing(f"officer {officer_id!r} does not exist")
@@ -170,20 +169,20 @@ def create_officer(
             now=now,
             details={"role": role.value, "capacity": capacity, "on_duty": on_duty},
         )
-        return _officer(conn, officer_id)
+        return officer_record(conn, officer_id)
 
 
 def get_officer(engine: Engine, *, officer_id: str) -> dict[str, Any]:
     """One officer with their queues; Missing if unknown."""
     with engine.connect() as conn:
-        return _officer(conn, officer_id)
+        return officer_record(conn, officer_id)
 
 
 def list_officers(engine: Engine) -> list[dict[str, Any]]:
     """Every officer with their queues."""
     with engine.connect() as conn:
         ids = conn.scalars(select(officers.c.id).order_by(officers.c.id)).all()
-        return [_officer(conn, i) for i in ids]
+        return [officer_record(conn, i) for i in ids]
 
 
 def update_officer(
@@ -215,7 +214,7 @@ def update_officer(
                 now=now,
                 details={"before": dict(before._mapping), "after": values},
             )
-        return _officer(conn, officer_id)
+        return officer_record(conn, officer_id)
 
 
 def issue_token(
@@ -226,7 +225,7 @@ def issue_token(
     token_id = new_id("tok")
     expires_at = now + lifetime
     with engine.begin() as conn:
-        _officer(conn, officer_id)
+        officer_record(conn, officer_id)
         conn.execute(
             insert(tokens).values(
                 id=token_id,
@@ -266,126 +265,3 @@ def revoke_token(engine: Engine, *, officer_id: str, token_id: str, now: datetim
             now=now,
             details={"officer_id": officer_id},
         )
-
-
-def queue_row(engine: Engine, *, queue_id: str) -> dict[str, Any] | None:
-    """The stored settings of a queue, or None."""
-    with engine.connect() as conn:
-        row = conn.execute(select(queues).where(queues.c.id == queue_id)).first()
-    return None if row is None else dict(row._mapping)
-
-
-def create_queue(
-    engine: Engine,
-    *,
-    queue_id: str,
-    assignment_mode: str | None,
-    supervisor_queue: str | None,
-    now: datetime,
-    by: By,
-) -> None:
-    """A new queue; Exists if it is there already."""
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                insert(queues).values(
-                    id=queue_id,
-                    assignment_mode=assignment_mode,
-                    supervisor_queue=supervisor_queue,
-                    created_at=now,
-                )
-            )
-            record(
-                conn,
-                by,
-                AccessAction.QUEUE_CREATED,
-                obj=f"queue:{queue_id}",
-                now=now,
-                details={"assignment_mode": assignment_mode, "supervisor_queue": supervisor_queue},
-            )
-    except IntegrityError as exc:
-        raise Exists(f"queue {queue_id!r} exists") from exc
-
-
-def update_queue(
-    engine: Engine, *, queue_id: str, changes: dict[str, Any], now: datetime, by: By
-) -> None:
-    """Change a queue's assignment mode or supervisor queue; Missing if unknown."""
-    with engine.begin() as conn:
-        if conn.scalar(select(queues.c.id).where(queues.c.id == queue_id)) is None:
-            raise Missing(f"queue {queue_id!r} does not exist")
-        if changes:
-            conn.execute(update(queues).where(queues.c.id == queue_id).values(**changes))
-            record(
-                conn,
-                by,
-                AccessAction.QUEUE_UPDATED,
-                obj=f"queue:{queue_id}",
-                now=now,
-                details=changes,
-            )
-
-
-def add_member(engine: Engine, *, queue_id: str, officer_id: str, now: datetime, by: By) -> bool:
-    """Put an officer in a queue; False when they were already a member."""
-    with engine.begin() as conn:
-        if conn.scalar(select(queues.c.id).where(queues.c.id == queue_id)) is None:
-            raise Missing(f"queue {queue_id!r} does not exist")
-        _officer(conn, officer_id)
-        exists = conn.scalar(
-            select(memberships.c.officer_id).where(
-                memberships.c.queue_id == queue_id, memberships.c.officer_id == officer_id
-            )
-        )
-        if exists is not None:
-            return False
-        conn.execute(
-            insert(memberships).values(queue_id=queue_id, officer_id=officer_id, created_at=now)
-        )
-        record(
-            conn,
-            by,
-            AccessAction.MEMBER_ADDED,
-            obj=f"queue:{queue_id}",
-            now=now,
-            details={"officer_id": officer_id},
-        )
-        return True
-
-
-def remove_member(engine: Engine, *, queue_id: str, officer_id: str, now: datetime, by: By) -> None:
-    """Take an officer out of a queue; Missing if they were not in it."""
-    with engine.begin() as conn:
-        result = conn.execute(
-            delete(memberships).where(
-                memberships.c.queue_id == queue_id, memberships.c.officer_id == officer_id
-            )
-        )
-        if result.rowcount == 0:
-            raise Missing(f"officer {officer_id!r} is not a member of queue {queue_id!r}")
-        record(
-            conn,
-            by,
-            AccessAction.MEMBER_REMOVED,
-            obj=f"queue:{queue_id}",
-            now=now,
-            details={"officer_id": officer_id},
-        )
-
-
-def list_members(engine: Engine, *, queue_id: str) -> list[dict[str, Any]]:
-    """The members of a queue with their duty and capacity."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                officers.c.id,
-                officers.c.name,
-                officers.c.role,
-                officers.c.on_duty,
-                officers.c.capacity,
-            )
-            .select_from(memberships.join(officers, officers.c.id == memberships.c.officer_id))
-            .where(memberships.c.queue_id == queue_id)
-            .order_by(officers.c.id)
-        ).all()
-    return [dict(r._mapping) for r in rows]

@@ -14,7 +14,8 @@ import threading
 from pathlib import Path
 
 from switchboard_router import metrics
-from switchboard_router.routing.policy import Policy, PolicyError
+from switchboard_router.routing.policy import Policy
+from switchboard_router.routing.rules import PolicyError
 from switchboard_shared.logs import fields
 
 log = logging.getLogger(__name__)

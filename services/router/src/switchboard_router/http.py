@@ -1,0 +1,70 @@
+"""What every domain's views share: the problem answers they declare in OpenAPI, and
+running a service call in a thread with its refusals turned into problem documents."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from switchboard_router.items.steps import WorkError
+from switchboard_router.people.service import Exists, Missing
+
+T = TypeVar("T")
+
+
+class ApiProblem(Exception):
+    """An error answer: status, problem kind, title, detail and the field at fault."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.title, self.detail = status, kind, title, detail
+        self.field, self.headers = field, headers
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document; `errors` names each bad field."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = None
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem answers a route gives."""
+    text = {
+        401: "No valid bearer token",
+        403: "Not allowed for this role",
+        404: "No such thing (or not one you may see)",
+        409: "The item's state does not allow this",
+        413: "Body too large",
+        422: "Invalid request; `errors` names each field",
+    }
+    return {code: {"model": Problem, "description": text[code]} for code in (401, 413, 422, *codes)}
+
+
+async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a store call in a thread, turning its refusals into problem answers."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except WorkError as exc:
+        raise ApiProblem(
+            exc.status, exc.kind, type(exc).__name__, exc.detail, field=exc.field
+        ) from exc
+    except Missing as exc:
+        raise ApiProblem(404, "not-found", "Not found", str(exc)) from exc
+    except Exists as exc:
+        raise ApiProblem(409, "conflict", "Conflict", str(exc)) from exc
