@@ -42,7 +42,7 @@ from switchboard_router.queues import views as queue_views
 from switchboard_router.routing import views as routing_views
 from switchboard_router.routing.holder import PolicyHolder
 from switchboard_router.routing.policy import Policy
-from switchboard_router.scheduler import ClockTask
+from switchboard_router.scheduler import Scheduler
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.logs import fields
 from switchboard_shared.metrics import render
@@ -162,7 +162,7 @@ def create_app(
                 )
         return policies.current()
 
-    clock_task = ClockTask(
+    scheduler = Scheduler(
         engine,
         policy=current_policy,
         lease_seconds=settings.router_lease_seconds,
@@ -193,11 +193,11 @@ def create_app(
             consumer.start()
         relay.start()
         if clock:
-            clock_task.start()
+            scheduler.start()
         try:
             yield
         finally:
-            await clock_task.stop()
+            await scheduler.stop()
             await relay.stop()
             await consumer.stop()
             await gauges.stop()
@@ -223,7 +223,7 @@ def create_app(
     app.state.policies = policies
     app.state.consumer = consumer
     app.state.relay = relay
-    app.state.clock = clock_task
+    app.state.scheduler = scheduler
     app.state.gauges = gauges
     app.state.metrics_server = metrics_server
     # Each domain declares its own routes; the order is the API document's.

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from switchboard_router.audit.retention import Retention, purge
-from switchboard_router.items.steps import Clock
+from switchboard_router.items.steps import StepContext
 from switchboard_router.items.timers import (
     assign_backlog,
     climb_ladders,
@@ -32,31 +32,33 @@ from switchboard_shared.logs import fields
 log = logging.getLogger(__name__)
 
 
-def purge_aged(engine: Engine, clock: Clock, retention: Retention) -> int:
+def purge_aged(engine: Engine, context: StepContext, retention: Retention) -> int:
     """Redact and delete what outlived its retention window (a bounded batch)."""
     with engine.begin() as conn:
         if not locked(conn):
             return 0
-        done = purge(conn, now=clock.now, retention=retention)
+        done = purge(conn, now=context.now, retention=retention)
     if any(done.values()):
         log.info("retention purge", extra=fields(**done))
     return done["redacted"] + done["deleted"] + done["access_audit"]
 
 
-def tick(engine: Engine, clock: Clock, retention: Retention | None = None) -> dict[str, int]:
+def tick(
+    engine: Engine, context: StepContext, retention: Retention | None = None
+) -> dict[str, int]:
     """One pass of every clock step (the purge when given windows); how much each did."""
     done = {
-        "expired": expire_leases(engine, clock),
-        "breached": detect_breaches(engine, clock),
-        "escalated": climb_ladders(engine, clock),
-        "assigned": assign_backlog(engine, clock),
+        "expired": expire_leases(engine, context),
+        "breached": detect_breaches(engine, context),
+        "escalated": climb_ladders(engine, context),
+        "assigned": assign_backlog(engine, context),
     }
     if retention is not None:
-        done["purged"] = purge_aged(engine, clock, retention)
+        done["purged"] = purge_aged(engine, context, retention)
     return done
 
 
-class ClockTask(BackgroundLoop):
+class Scheduler(BackgroundLoop):
     """Runs `tick` every `interval` seconds in a thread until stopped."""
 
     task_name = "router-clock"
@@ -80,11 +82,11 @@ class ClockTask(BackgroundLoop):
 
     async def _run(self) -> None:
         while True:
-            clock = Clock(
+            context = StepContext(
                 now=datetime.now(UTC), lease_seconds=self.lease_seconds, policy=self.policy()
             )
             try:
-                done = await asyncio.to_thread(tick, self.engine, clock, self.retention)
+                done = await asyncio.to_thread(tick, self.engine, context, self.retention)
                 if any(done.values()):
                     self.after_tick()
             except SQLAlchemyError as exc:

@@ -19,7 +19,7 @@ from switchboard_router.audit.retention import Retention, purge
 from switchboard_router.db.engine import make_engine, migrate
 from switchboard_router.db.tables import access_audit, audit, items, notes, retention_runs, tokens
 from switchboard_router.items import service as work
-from switchboard_router.items.steps import Clock, save_items
+from switchboard_router.items.steps import StepContext, save_items
 from switchboard_router.people import service as people
 from switchboard_router.people.security import Principal, Role
 from switchboard_router.routing.policy import Policy
@@ -54,7 +54,7 @@ def any_engine(request, tmp_path):
 
 
 def at(when):
-    return Clock(now=when, lease_seconds=30, policy=POLICY)
+    return StepContext(now=when, lease_seconds=30, policy=POLICY)
 
 
 def aged(make_item, mention_id, days):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -14,9 +14,8 @@ from switchboard_router.fields import (
     Topic,
     UtcDatetime,
 )
+from switchboard_router.items.status import Disposition, ItemStatus
 from switchboard_shared.events import Urgency
-
-Disposition = Literal["actioned", "referred", "duplicate", "no_action", "false_alarm"]
 
 
 class ItemPublic(BaseModel):
@@ -25,7 +24,7 @@ class ItemPublic(BaseModel):
     item_id: int
     mention_id: str
     queue_id: str
-    status: Literal["open", "claimed", "acknowledged", "resolved"]
+    status: ItemStatus
     urgency: str
     priority_rank: int = Field(
         description="Lower is served first: the urgency's rank minus raises."

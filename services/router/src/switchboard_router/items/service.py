@@ -20,13 +20,12 @@ from switchboard_router import metrics
 from switchboard_router.db.engine import aware
 from switchboard_router.db.tables import audit, items, memberships, notes, officers, queues, watches
 from switchboard_router.fields import MAX_ITEM_ID
-from switchboard_router.items.status import HELD
+from switchboard_router.items.status import HELD, Disposition, ItemStatus
 from switchboard_router.items.steps import (
-    Clock,
     Conflict,
     Forbidden,
     Invalid,
-    ack_due,
+    StepContext,
     actable,
     assign,
     change,
@@ -44,28 +43,37 @@ from switchboard_shared.events import MentionFeedback, RoutedAction, Urgency
 from switchboard_shared.topics import FEEDBACK
 
 
-def claim(engine: Engine, *, item_id: int, actor: Principal, clock: Clock) -> dict[str, Any]:
+def claim(
+    engine: Engine, *, item_id: int, actor: Principal, context: StepContext
+) -> dict[str, Any]:
     """Claim an open item; exactly one of several concurrent claimers wins."""
     with engine.begin() as conn:
         row = actable(conn, actor, item_id)
-        if row.status != "open" or not assign(
-            conn, row, actor.officer_id, clock, actor=actor.officer_id, action=RoutedAction.CLAIMED
+        if row.status != ItemStatus.OPEN or not assign(
+            conn,
+            row,
+            actor.officer_id,
+            context,
+            actor=actor.officer_id,
+            action=RoutedAction.CLAIMED,
         ):
             raise Conflict(f"item {item_id} is not open (someone else has it, or it is resolved)")
         return dict(load(conn, item_id)._mapping)
 
 
-def heartbeat(engine: Engine, *, item_id: int, actor: Principal, clock: Clock) -> dict[str, Any]:
+def heartbeat(
+    engine: Engine, *, item_id: int, actor: Principal, context: StepContext
+) -> dict[str, Any]:
     """Extend the caller's claim lease."""
     with engine.begin() as conn:
         actable(conn, actor, item_id)
         if not change(
             conn,
             item_id,
-            items.c.status == "claimed",
+            items.c.status == ItemStatus.CLAIMED,
             items.c.assignee == actor.officer_id,
-            lease_expires_at=clock.lease_until,
-            updated_at=clock.now,
+            lease_expires_at=context.lease_until,
+            updated_at=context.now,
         ):
             raise Conflict(f"item {item_id} is not claimed by you")
         after = load(conn, item_id)
@@ -74,35 +82,39 @@ def heartbeat(engine: Engine, *, item_id: int, actor: Principal, clock: Clock) -
             after,
             RoutedAction.HEARTBEAT,
             actor=actor.officer_id,
-            now=clock.now,
-            details={"lease_expires_at": clock.lease_until.isoformat()},
+            now=context.now,
+            details={"lease_expires_at": context.lease_until.isoformat()},
         )
         return dict(after._mapping)
 
 
-def acknowledge(engine: Engine, *, item_id: int, actor: Principal, clock: Clock) -> dict[str, Any]:
+def acknowledge(
+    engine: Engine, *, item_id: int, actor: Principal, context: StepContext
+) -> dict[str, Any]:
     """The caller confirms they are working the item: the lease and the SLA clock stop."""
     with engine.begin() as conn:
         row = actable(conn, actor, item_id)
         if not change(
             conn,
             item_id,
-            items.c.status == "claimed",
+            items.c.status == ItemStatus.CLAIMED,
             items.c.assignee == actor.officer_id,
-            status="acknowledged",
-            acknowledged_at=clock.now,
+            status=ItemStatus.ACKNOWLEDGED,
+            acknowledged_at=context.now,
             lease_expires_at=None,
             sla_due_at=None,
-            updated_at=clock.now,
+            updated_at=context.now,
         ):
             raise Conflict(f"item {item_id} is not claimed by you")
         after = load(conn, item_id)
-        record(conn, after, RoutedAction.ACKNOWLEDGED, actor=actor.officer_id, now=clock.now)
-        metrics.TIME_TO_ACK.labels(row.urgency).observe(since_queued(row, clock.now))
+        record(conn, after, RoutedAction.ACKNOWLEDGED, actor=actor.officer_id, now=context.now)
+        metrics.TIME_TO_ACK.labels(row.urgency).observe(since_queued(row, context.now))
         return dict(after._mapping)
 
 
-def release(engine: Engine, *, item_id: int, actor: Principal, clock: Clock) -> dict[str, Any]:
+def release(
+    engine: Engine, *, item_id: int, actor: Principal, context: StepContext
+) -> dict[str, Any]:
     """Give a claimed item back to the pool."""
     with engine.begin() as conn:
         row = actable(conn, actor, item_id)
@@ -114,7 +126,7 @@ def release(engine: Engine, *, item_id: int, actor: Principal, clock: Clock) -> 
             item_id,
             items.c.status == row.status,
             items.c.assignee == row.assignee,
-            **reopen_values(clock, row.queue_id, row.urgency),
+            **reopen_values(context, row.queue_id, row.urgency),
         ):
             raise Conflict(f"item {item_id} changed meanwhile; try again")
         after = load(conn, item_id)
@@ -123,7 +135,7 @@ def release(engine: Engine, *, item_id: int, actor: Principal, clock: Clock) -> 
             after,
             RoutedAction.RELEASED,
             actor=actor.officer_id,
-            now=clock.now,
+            now=context.now,
             details={"previous_assignee": row.assignee},
         )
         return dict(after._mapping)
@@ -145,7 +157,7 @@ def transfer(
     *,
     item_id: int,
     actor: Principal,
-    clock: Clock,
+    context: StepContext,
     queue_id: str | None,
     officer_id: str | None,
     reason: str | None,
@@ -153,7 +165,7 @@ def transfer(
     """Move an item to another queue (back to its pool) and/or hand it to an officer."""
     with engine.begin() as conn:
         row = actable(conn, actor, item_id)
-        if row.status == "resolved":
+        if row.status == ItemStatus.RESOLVED:
             raise Conflict(f"item {item_id} is resolved")
         if row.status in HELD:
             holder_or_supervisor(actor, row)
@@ -162,7 +174,7 @@ def transfer(
             raise Invalid(f"queue_id: queue {target!r} does not exist", field="body.queue_id")
         # The policy says where an officer may send an item (nothing critical, nothing out
         # of `emergency`); anything else is a supervisor's call.
-        if not actor.is_supervisor and not clock.policy.may_transfer(
+        if not actor.is_supervisor and not context.policy.may_transfer(
             row.queue_id, target, Urgency(row.urgency)
         ):
             raise Forbidden(
@@ -182,14 +194,14 @@ def transfer(
                 )
             if officer_id != actor.officer_id and not actor.is_supervisor:
                 raise Forbidden("officer_id: only supervisors hand items to someone else")
-        values = reopen_values(clock, target, row.urgency) | {"queue_id": target}
+        values = reopen_values(context, target, row.urgency) | {"queue_id": target}
         if officer_id is not None:
             values |= {
-                "status": "claimed",
+                "status": ItemStatus.CLAIMED,
                 "assignee": officer_id,
-                "claimed_at": clock.now,
-                "lease_expires_at": clock.lease_until,
-                "sla_due_at": ack_due(clock.policy, target, row.urgency, clock.now),
+                "claimed_at": context.now,
+                "lease_expires_at": context.lease_until,
+                "sla_due_at": context.policy.ack_due(target, Urgency(row.urgency), context.now),
             }
         if not change(conn, item_id, items.c.status == row.status, **values):
             raise Conflict(f"item {item_id} changed meanwhile; try again")
@@ -199,7 +211,7 @@ def transfer(
             after,
             RoutedAction.TRANSFERRED,
             actor=actor.officer_id,
-            now=clock.now,
+            now=context.now,
             details={
                 "from_queue": row.queue_id,
                 "to_queue": target,
@@ -216,16 +228,16 @@ def resolve(
     *,
     item_id: int,
     actor: Principal,
-    clock: Clock,
-    disposition: str,
+    context: StepContext,
+    disposition: Disposition,
     note: str | None,
 ) -> dict[str, Any]:
     """Close an item with a disposition (and an optional closing note)."""
     with engine.begin() as conn:
         row = actable(conn, actor, item_id)
-        if row.status == "resolved":
+        if row.status == ItemStatus.RESOLVED:
             raise Conflict(f"item {item_id} is resolved already")
-        if row.status == "open" and not actor.is_supervisor:
+        if row.status == ItemStatus.OPEN and not actor.is_supervisor:
             raise Conflict(f"item {item_id} is open: claim it before resolving it")
         if row.status in HELD:
             holder_or_supervisor(actor, row)
@@ -233,18 +245,18 @@ def resolve(
             conn,
             item_id,
             items.c.status == row.status,
-            status="resolved",
-            resolved_at=clock.now,
+            status=ItemStatus.RESOLVED,
+            resolved_at=context.now,
             disposition=disposition,
             lease_expires_at=None,
             sla_due_at=None,
-            updated_at=clock.now,
+            updated_at=context.now,
         ):
             raise Conflict(f"item {item_id} changed meanwhile; try again")
         if note:
             conn.execute(
                 insert(notes).values(
-                    item_id=item_id, officer_id=actor.officer_id, at=clock.now, text=note
+                    item_id=item_id, officer_id=actor.officer_id, at=context.now, text=note
                 )
             )
         after = load(conn, item_id)
@@ -253,10 +265,10 @@ def resolve(
             after,
             RoutedAction.RESOLVED,
             actor=actor.officer_id,
-            now=clock.now,
+            now=context.now,
             details={"disposition": disposition, "note": note},
         )
-        metrics.TIME_TO_RESOLVE.labels(row.urgency).observe(since_queued(row, clock.now))
+        metrics.TIME_TO_RESOLVE.labels(row.urgency).observe(since_queued(row, context.now))
         return dict(after._mapping)
 
 

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 from switchboard_router import metrics
 from switchboard_router.db.engine import aware, insert_ignore
 from switchboard_router.db.tables import audit, items, outbox, queues, watches
+from switchboard_router.items.status import ItemStatus
 from switchboard_router.people.security import Principal
 from switchboard_router.routing.policy import Policy
 from switchboard_shared.events import MentionRouted, RoutedAction, Urgency
@@ -158,25 +159,14 @@ def change(conn: Connection, item_id: int, *conditions: Any, **values: Any) -> b
     return result.rowcount == 1
 
 
-def claim_due(policy: Policy, queue_id: str, urgency: str, since: datetime) -> datetime | None:
-    """When an item entering the pool of `queue_id` at `since` must be claimed."""
-    sla = policy.sla_for(queue_id, Urgency(urgency))
-    return None if sla is None else sla.claim_due(since)
-
-
-def ack_due(policy: Policy, queue_id: str, urgency: str, claimed_at: datetime) -> datetime | None:
-    """When an item claimed at `claimed_at` must be acknowledged."""
-    sla = policy.sla_for(queue_id, Urgency(urgency))
-    return None if sla is None else sla.ack_due(claimed_at)
-
-
 def since_queued(row: Any, now: datetime) -> float:
     return max(0.0, (now - (aware(row.queued_at) or now)).total_seconds())
 
 
 @dataclass(frozen=True)
-class Clock:
-    """What every step needs besides the item: the time, the lease and the policy."""
+class StepContext:
+    """What every step needs besides the item: the time it happens, the lease length and
+    the policy in force (the scheduler builds one per tick, the views one per request)."""
 
     now: datetime
     lease_seconds: float
@@ -189,21 +179,27 @@ class Clock:
 
 
 def assign(
-    conn: Connection, row: Any, officer_id: str, clock: Clock, *, actor: str, action: RoutedAction
+    conn: Connection,
+    row: Any,
+    officer_id: str,
+    context: StepContext,
+    *,
+    actor: str,
+    action: RoutedAction,
 ) -> bool:
     """Give an open item to an officer (a claim on their behalf); False if it is no longer open."""
     if not change(
         conn,
         row.id,
-        items.c.status == "open",
-        status="claimed",
+        items.c.status == ItemStatus.OPEN,
+        status=ItemStatus.CLAIMED,
         assignee=officer_id,
-        claimed_at=clock.now,
-        lease_expires_at=clock.lease_until,
-        sla_due_at=ack_due(clock.policy, row.queue_id, row.urgency, clock.now),
+        claimed_at=context.now,
+        lease_expires_at=context.lease_until,
+        sla_due_at=context.policy.ack_due(row.queue_id, Urgency(row.urgency), context.now),
         breach=None,
         breached_at=None,
-        updated_at=clock.now,
+        updated_at=context.now,
     ):
         return False
     after = load(conn, row.id)
@@ -212,10 +208,10 @@ def assign(
         after,
         action,
         actor=actor,
-        now=clock.now,
-        details={"lease_expires_at": clock.lease_until.isoformat()},
+        now=context.now,
+        details={"lease_expires_at": context.lease_until.isoformat()},
     )
-    metrics.TIME_TO_CLAIM.labels(row.urgency).observe(since_queued(row, clock.now))
+    metrics.TIME_TO_CLAIM.labels(row.urgency).observe(since_queued(row, context.now))
     return True
 
 
@@ -224,16 +220,16 @@ def holder_or_supervisor(actor: Principal, row: Any) -> None:
         raise Conflict(f"item {row.id} is not yours; a supervisor can act on it for its holder")
 
 
-def reopen_values(clock: Clock, queue_id: str, urgency: str) -> dict[str, Any]:
+def reopen_values(context: StepContext, queue_id: str, urgency: str) -> dict[str, Any]:
     """The columns that put an item back in a queue's pool."""
     return {
-        "status": "open",
+        "status": ItemStatus.OPEN,
         "assignee": None,
         "claimed_at": None,
         "lease_expires_at": None,
         "acknowledged_at": None,
-        "sla_due_at": claim_due(clock.policy, queue_id, urgency, clock.now),
-        "updated_at": clock.now,
+        "sla_due_at": context.policy.claim_due(queue_id, Urgency(urgency), context.now),
+        "updated_at": context.now,
     }
 
 

@@ -23,18 +23,19 @@ from sqlalchemy import Connection, Engine, func, select, text, update
 from switchboard_router import metrics
 from switchboard_router.db.engine import aware, insert_ignore
 from switchboard_router.db.tables import items, memberships, officers, queues
-from switchboard_router.items.status import HELD
+from switchboard_router.items.status import HELD, ON_THE_CLOCK, ItemStatus
 from switchboard_router.items.steps import (
     ROUTER_ACTOR,
-    Clock,
+    StepContext,
     assign,
     enqueue,
     load,
     record,
     reopen_values,
 )
+from switchboard_router.people.security import Role
+from switchboard_router.queues.service import settings_of
 from switchboard_router.routing.assignment import AssignmentMode, Candidate, choose
-from switchboard_router.routing.policy import Policy
 from switchboard_router.routing.rules import MAX_BOOST
 from switchboard_router.routing.sla import SUPERVISOR, due_tiers
 from switchboard_shared.events import MentionEscalated, RoutedAction, Urgency
@@ -43,7 +44,7 @@ from switchboard_shared.topics import ESCALATED
 
 log = logging.getLogger(__name__)
 
-_LOCK_KEY = 0x5B_0C10C  # one advisory lock for the router's clock steps
+_LOCK_KEY = 0x5B_0C10C  # one advisory lock for the router's context steps
 BATCH = 500
 
 
@@ -53,7 +54,7 @@ def locked(conn: Connection) -> bool:
     return bool(conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY}))
 
 
-def expire_leases(engine: Engine, clock: Clock) -> int:
+def expire_leases(engine: Engine, context: StepContext) -> int:
     """Return claimed items whose lease ran out to their queue's pool."""
     done = 0
     with engine.begin() as conn:
@@ -61,7 +62,7 @@ def expire_leases(engine: Engine, clock: Clock) -> int:
             return 0
         rows = conn.execute(
             select(items)
-            .where(items.c.status == "claimed", items.c.lease_expires_at <= clock.now)
+            .where(items.c.status == ItemStatus.CLAIMED, items.c.lease_expires_at <= context.now)
             .order_by(items.c.lease_expires_at)
             .limit(BATCH)
         ).all()
@@ -71,11 +72,11 @@ def expire_leases(engine: Engine, clock: Clock) -> int:
                     update(items)
                     .where(
                         items.c.id == row.id,
-                        items.c.status == "claimed",
+                        items.c.status == ItemStatus.CLAIMED,
                         items.c.assignee == row.assignee,
-                        items.c.lease_expires_at <= clock.now,
+                        items.c.lease_expires_at <= context.now,
                     )
-                    .values(**reopen_values(clock, row.queue_id, row.urgency))
+                    .values(**reopen_values(context, row.queue_id, row.urgency))
                 ).rowcount
                 != 1
             ):
@@ -85,7 +86,7 @@ def expire_leases(engine: Engine, clock: Clock) -> int:
                 load(conn, row.id),
                 RoutedAction.LEASE_EXPIRED,
                 actor=ROUTER_ACTOR,
-                now=clock.now,
+                now=context.now,
                 details={"previous_assignee": row.assignee},
             )
             metrics.EXPIRED_CLAIMS.labels(row.queue_id).inc()
@@ -97,7 +98,7 @@ def expire_leases(engine: Engine, clock: Clock) -> int:
     return done
 
 
-def detect_breaches(engine: Engine, clock: Clock) -> int:
+def detect_breaches(engine: Engine, context: StepContext) -> int:
     """Mark items whose claim or acknowledge deadline passed."""
     done = 0
     with engine.begin() as conn:
@@ -106,14 +107,14 @@ def detect_breaches(engine: Engine, clock: Clock) -> int:
         rows = conn.execute(
             select(items)
             .where(
-                items.c.sla_due_at <= clock.now,
+                items.c.sla_due_at <= context.now,
                 items.c.breached_at.is_(None),
-                items.c.status.in_(("open", "claimed")),
+                items.c.status.in_(ON_THE_CLOCK),
             )
             .limit(BATCH)
         ).all()
         for row in rows:
-            breach = "claim" if row.status == "open" else "ack"
+            breach = "claim" if row.status == ItemStatus.OPEN else "ack"
             if (
                 conn.execute(
                     update(items)
@@ -122,7 +123,7 @@ def detect_breaches(engine: Engine, clock: Clock) -> int:
                         items.c.breached_at.is_(None),
                         items.c.status == row.status,
                     )
-                    .values(breached_at=clock.now, breach=breach, updated_at=clock.now)
+                    .values(breached_at=context.now, breach=breach, updated_at=context.now)
                 ).rowcount
                 != 1
             ):
@@ -132,7 +133,7 @@ def detect_breaches(engine: Engine, clock: Clock) -> int:
                 load(conn, row.id),
                 RoutedAction.SLA_BREACHED,
                 actor=ROUTER_ACTOR,
-                now=clock.now,
+                now=context.now,
                 details={"breach": breach, "due_at": aware(row.sla_due_at)},
             )
             metrics.SLA_BREACHES.labels(row.queue_id, breach).inc()
@@ -146,12 +147,7 @@ def detect_breaches(engine: Engine, clock: Clock) -> int:
     return done
 
 
-def _supervisor_queue(conn: Connection, policy: Policy, queue_id: str) -> str | None:
-    stored = conn.scalar(select(queues.c.supervisor_queue).where(queues.c.id == queue_id))
-    return stored or policy.queue_settings(queue_id).supervisor_queue
-
-
-def climb_ladders(engine: Engine, clock: Clock) -> int:
+def climb_ladders(engine: Engine, context: StepContext) -> int:
     """Fire the escalation tiers that fell due for breached items."""
     fired = 0
     with engine.begin() as conn:
@@ -159,20 +155,20 @@ def climb_ladders(engine: Engine, clock: Clock) -> int:
             return 0
         rows = conn.execute(
             select(items)
-            .where(items.c.breached_at.is_not(None), items.c.status.in_(("open", "claimed")))
+            .where(items.c.breached_at.is_not(None), items.c.status.in_(ON_THE_CLOCK))
             .limit(BATCH)
         ).all()
         for row in rows:
-            sla = clock.policy.sla_for(row.queue_id, Urgency(row.urgency))
+            sla = context.policy.sla_for(row.queue_id, Urgency(row.urgency))
             if sla is None:
                 continue
             breached_at = aware(row.breached_at)
             assert breached_at is not None
             for number, tier in due_tiers(
-                sla, breached_at=breached_at, tiers_done=row.escalation_tier, now=clock.now
+                sla, breached_at=breached_at, tiers_done=row.escalation_tier, now=context.now
             ):
                 current = load(conn, row.id)
-                values: dict[str, Any] = {"escalation_tier": number, "updated_at": clock.now}
+                values: dict[str, Any] = {"escalation_tier": number, "updated_at": context.now}
                 if tier.raise_priority:
                     values["priority_rank"] = max(
                         current.priority_rank - tier.raise_priority, -MAX_BOOST
@@ -180,7 +176,7 @@ def climb_ladders(engine: Engine, clock: Clock) -> int:
                 target = None
                 if tier.move_to:
                     target = (
-                        _supervisor_queue(conn, clock.policy, current.queue_id)
+                        settings_of(conn, context.policy, current.queue_id).supervisor_queue
                         if tier.move_to == SUPERVISOR
                         else tier.move_to
                     )
@@ -189,9 +185,9 @@ def climb_ladders(engine: Engine, clock: Clock) -> int:
                             insert_ignore(conn, queues).on_conflict_do_nothing(
                                 index_elements=["id"]
                             ),
-                            [{"id": target, "created_at": clock.now}],
+                            [{"id": target, "created_at": context.now}],
                         )
-                        values |= reopen_values(clock, target, current.urgency) | {
+                        values |= reopen_values(context, target, current.urgency) | {
                             "queue_id": target
                         }
                         values.pop("sla_due_at")  # still in breach: the ladder goes on
@@ -222,7 +218,7 @@ def climb_ladders(engine: Engine, clock: Clock) -> int:
                     after,
                     RoutedAction.ESCALATED,
                     actor=ROUTER_ACTOR,
-                    now=clock.now,
+                    now=context.now,
                     details=details,
                 )
                 if tier.escalate:
@@ -240,9 +236,9 @@ def climb_ladders(engine: Engine, clock: Clock) -> int:
                             breached_at=breached_at,
                             actions=tier.actions,
                             notify=tier.notify,
-                            at=clock.now,
+                            at=context.now,
                         ),
-                        clock.now,
+                        context.now,
                     )
                 metrics.ESCALATIONS.labels(current.queue_id, str(number)).inc()
                 log.warning(
@@ -255,22 +251,17 @@ def climb_ladders(engine: Engine, clock: Clock) -> int:
     return fired
 
 
-def assign_backlog(engine: Engine, clock: Clock) -> int:
+def assign_backlog(engine: Engine, context: StepContext) -> int:
     """Hand open items of round-robin and least-loaded queues to on-duty members with room."""
     given = 0
     with engine.begin() as conn:
         if not locked(conn):
             return 0
         queue_ids = conn.scalars(
-            select(items.c.queue_id).where(items.c.status == "open").distinct()
+            select(items.c.queue_id).where(items.c.status == ItemStatus.OPEN).distinct()
         ).all()
         for queue_id in queue_ids:
-            stored = conn.scalar(select(queues.c.assignment_mode).where(queues.c.id == queue_id))
-            mode = (
-                AssignmentMode(stored)
-                if stored
-                else clock.policy.queue_settings(queue_id).assignment
-            )
+            mode = settings_of(conn, context.policy, queue_id).assignment
             if mode is AssignmentMode.OPEN:
                 continue
             load_by = (
@@ -291,7 +282,7 @@ def assign_backlog(engine: Engine, clock: Clock) -> int:
                 .where(
                     memberships.c.queue_id == queue_id,
                     officers.c.on_duty.is_(True),
-                    officers.c.role.in_(("officer", "supervisor")),
+                    officers.c.role.in_((Role.OFFICER, Role.SUPERVISOR)),
                 )
             ).all()
             candidates = {
@@ -302,7 +293,7 @@ def assign_backlog(engine: Engine, clock: Clock) -> int:
                 continue
             backlog = conn.execute(
                 select(items)
-                .where(items.c.queue_id == queue_id, items.c.status == "open")
+                .where(items.c.queue_id == queue_id, items.c.status == ItemStatus.OPEN)
                 .order_by(items.c.priority_rank, items.c.received_at, items.c.id)
                 .limit(BATCH)
             ).all()
@@ -314,7 +305,7 @@ def assign_backlog(engine: Engine, clock: Clock) -> int:
                     conn,
                     row,
                     chosen.officer_id,
-                    clock,
+                    context,
                     actor=ROUTER_ACTOR,
                     action=RoutedAction.ASSIGNED,
                 ):
@@ -325,10 +316,10 @@ def assign_backlog(engine: Engine, clock: Clock) -> int:
                         memberships.c.queue_id == queue_id,
                         memberships.c.officer_id == chosen.officer_id,
                     )
-                    .values(last_assigned_at=clock.now)
+                    .values(last_assigned_at=context.now)
                 )
                 candidates[chosen.officer_id] = Candidate(
-                    chosen.officer_id, chosen.load + 1, chosen.capacity, clock.now
+                    chosen.officer_id, chosen.load + 1, chosen.capacity, context.now
                 )
                 given += 1
     return given

@@ -34,6 +34,7 @@ from switchboard_router.items.schemas import (
     Resolve,
     Transfer,
 )
+from switchboard_router.items.status import ACTIVE, ItemStatus
 from switchboard_router.people.deps import (
     ActingBy,
     CurrentCaller,
@@ -86,8 +87,8 @@ async def _act(request: Request, fn: Callable[..., T], engine: Engine, **kwargs:
     return result
 
 
-def _clock(request: Request) -> steps.Clock:
-    return steps.Clock(
+def _step_context(request: Request) -> steps.StepContext:
+    return steps.StepContext(
         now=datetime.now(UTC),
         lease_seconds=request.app.state.settings.router_lease_seconds,
         policy=request.app.state.policies.current(),
@@ -129,10 +130,9 @@ async def get_queue_items(
             ) from exc
     if not caller.can_read(queue_id) or not await call(queue_exists, engine, queue_id=queue_id):
         raise ApiProblem(404, "not-found", "No such queue", f"queue {queue_id!r} does not exist")
-    statuses = {
-        "active": ("open", "claimed", "acknowledged"),
-        "all": None,
-    }.get(status, (status,))
+    statuses: tuple[ItemStatus, ...] | None = (
+        ACTIVE if status == "active" else None if status == "all" else (ItemStatus(status),)
+    )
     rows = await call(
         service.list_items,
         engine,
@@ -202,7 +202,12 @@ async def claim_item(
 ) -> ItemPublic:
     """Take the item; of several concurrent claims exactly one wins (409 for the rest)."""
     row = await _act(
-        request, service.claim, engine, item_id=item_id, actor=caller, clock=_clock(request)
+        request,
+        service.claim,
+        engine,
+        item_id=item_id,
+        actor=caller,
+        context=_step_context(request),
     )
     return ItemPublic.of(row)
 
@@ -218,7 +223,12 @@ async def heartbeat_item(
 ) -> ItemPublic:
     """Keep a claim you are still working on from expiring."""
     row = await _act(
-        request, service.heartbeat, engine, item_id=item_id, actor=caller, clock=_clock(request)
+        request,
+        service.heartbeat,
+        engine,
+        item_id=item_id,
+        actor=caller,
+        context=_step_context(request),
     )
     return ItemPublic.of(row)
 
@@ -234,7 +244,12 @@ async def ack_item(
 ) -> ItemPublic:
     """Confirm you are on it: the lease and the SLA clock stop."""
     row = await _act(
-        request, service.acknowledge, engine, item_id=item_id, actor=caller, clock=_clock(request)
+        request,
+        service.acknowledge,
+        engine,
+        item_id=item_id,
+        actor=caller,
+        context=_step_context(request),
     )
     return ItemPublic.of(row)
 
@@ -250,7 +265,12 @@ async def release_item(
 ) -> ItemPublic:
     """The holder (or a supervisor) returns the item to its queue."""
     row = await _act(
-        request, service.release, engine, item_id=item_id, actor=caller, clock=_clock(request)
+        request,
+        service.release,
+        engine,
+        item_id=item_id,
+        actor=caller,
+        context=_step_context(request),
     )
     return ItemPublic.of(row)
 
@@ -279,7 +299,7 @@ async def transfer_item(
         engine,
         item_id=item_id,
         actor=caller,
-        clock=_clock(request),
+        context=_step_context(request),
         queue_id=body.queue_id,
         officer_id=body.officer_id,
         reason=body.reason,
@@ -303,7 +323,7 @@ async def resolve_item(
         engine,
         item_id=item_id,
         actor=caller,
-        clock=_clock(request),
+        context=_step_context(request),
         disposition=body.disposition,
         note=body.note,
     )

@@ -110,7 +110,6 @@ def prepare(
         )
     c = event.classification
     queued_at = now or utc_now()
-    sla = policy.sla_for(decision.queue_id, c.urgency)
     item = steps.NewItem(
         mention_id=event.mention_id,
         queue_id=decision.queue_id,
@@ -129,7 +128,7 @@ def prepare(
         received_at=event.received_at.astimezone(UTC),
         classified_at=event.classified_at.astimezone(UTC),
         priority_rank=c.urgency.rank - decision.priority_boost,
-        sla_due_at=None if sla is None else sla.claim_due(queued_at),
+        sla_due_at=policy.claim_due(decision.queue_id, c.urgency, queued_at),
         watch_queues=decision.watch_queues,
         queued_at=queued_at,
     )

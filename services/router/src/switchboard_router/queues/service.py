@@ -10,12 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from switchboard_router.audit.service import AccessAction, By, record
 from switchboard_router.db.tables import items, memberships, officers, queues
+from switchboard_router.items.status import ItemStatus
 from switchboard_router.people.service import Exists, Missing, officer_record
+from switchboard_router.routing.policy import Policy, QueueSettings
 
 
 def list_queues(engine: Engine, *, only: frozenset[str] | None = None) -> list[dict[str, Any]]:
@@ -28,7 +30,7 @@ def list_queues(engine: Engine, *, only: frozenset[str] | None = None) -> list[d
             func.min(items.c.received_at).label("oldest_received_at"),
             func.min(items.c.urgency_rank).label("top_rank"),
         )
-        .where(items.c.status == "open")
+        .where(items.c.status == ItemStatus.OPEN)
         .group_by(items.c.queue_id, items.c.urgency)
         .subquery()
     )
@@ -196,3 +198,15 @@ def list_members(engine: Engine, *, queue_id: str) -> list[dict[str, Any]]:
             .order_by(officers.c.id)
         ).all()
     return [dict(r._mapping) for r in rows]
+
+
+def settings_of(conn: Connection, policy: Policy, queue_id: str) -> QueueSettings:
+    """A queue's settings in force: its stored ones, else the policy's."""
+    row = conn.execute(
+        select(queues.c.assignment_mode, queues.c.supervisor_queue).where(queues.c.id == queue_id)
+    ).first()
+    return policy.settings_for(
+        queue_id,
+        assignment_mode=row.assignment_mode if row else None,
+        supervisor_queue=row.supervisor_queue if row else None,
+    )

@@ -31,17 +31,18 @@ from switchboard_router.queues.schemas import (
     QueuePublic,
     QueueUpdate,
 )
-from switchboard_router.routing.assignment import AssignmentMode
 
 router = APIRouter()
 
 
 def _queue_public(policy: Any, q: dict[str, Any]) -> QueuePublic:
-    settings = policy.queue_settings(q["queue_id"])
+    settings = policy.settings_for(
+        q["queue_id"], assignment_mode=q["assignment_mode"], supervisor_queue=q["supervisor_queue"]
+    )
     return QueuePublic(
         **{k: v for k, v in q.items() if k not in ("assignment_mode", "supervisor_queue")},
-        assignment_mode=AssignmentMode(q["assignment_mode"] or settings.assignment),
-        supervisor_queue=q["supervisor_queue"] or settings.supervisor_queue,
+        assignment_mode=settings.assignment,
+        supervisor_queue=settings.supervisor_queue,
     )
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,27 @@ class Policy:
     def sla_for(self, queue_id: str, urgency: Urgency) -> Sla | None:
         """The SLA covering items of `queue_id` with `urgency`, if any."""
         return find_sla(self.slas, queue_id, urgency)
+
+    def claim_due(self, queue_id: str, urgency: Urgency, since: datetime) -> datetime | None:
+        """When an item entering the pool of `queue_id` at `since` must be claimed."""
+        sla = self.sla_for(queue_id, urgency)
+        return None if sla is None else sla.claim_due(since)
+
+    def ack_due(self, queue_id: str, urgency: Urgency, claimed_at: datetime) -> datetime | None:
+        """When an item claimed at `claimed_at` must be acknowledged."""
+        sla = self.sla_for(queue_id, urgency)
+        return None if sla is None else sla.ack_due(claimed_at)
+
+    def settings_for(
+        self, queue_id: str, *, assignment_mode: str | None, supervisor_queue: str | None
+    ) -> QueueSettings:
+        """A queue's settings: what the database stores for it, else the policy's."""
+        policy = self.queue_settings(queue_id)
+        return QueueSettings(
+            pattern=queue_id,
+            assignment=AssignmentMode(assignment_mode) if assignment_mode else policy.assignment,
+            supervisor_queue=supervisor_queue or policy.supervisor_queue,
+        )
 
     @property
     def named_queues(self) -> frozenset[str]:
