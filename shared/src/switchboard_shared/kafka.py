@@ -170,3 +170,16 @@ async def partitions_of(settings: CommonSettings, topic: str) -> list[int]:
         if entry.get("topic") == topic and entry.get("error_code", 0) == 0:
             return sorted(p["partition"] for p in entry.get("partitions", []))
     return []
+
+
+class Backoff:
+    """Waits between tries at reaching Kafka: from `first` seconds, doubling up to `longest`."""
+
+    def __init__(self, first: float = 0.5, longest: float = 10.0) -> None:
+        self.delay = first
+        self.longest = longest
+
+    async def wait(self) -> None:
+        """Sleep the current delay, then double it (up to the longest)."""
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, self.longest)

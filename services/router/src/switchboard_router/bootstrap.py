@@ -32,7 +32,6 @@ from switchboard_router.audit import views as audit_views
 from switchboard_router.audit.retention import Retention
 from switchboard_router.console import views as console_views
 from switchboard_router.gauges import GaugeRefresher
-from switchboard_router.http import ApiProblem
 from switchboard_router.items import views as item_views
 from switchboard_router.kafka.consumer import RouterConsumer
 from switchboard_router.kafka.relay import OutboxRelay
@@ -52,7 +51,11 @@ from switchboard_shared.metrics_server import (
     metrics_exposure,
     unauthorised_problem,
 )
-from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
+from switchboard_shared.problems import (
+    PROBLEM_CONTENT_TYPE,
+    install_problem_handlers,
+    problem,
+)
 from switchboard_shared.ratelimit import Limit, RateLimiter
 
 log = logging.getLogger(__name__)
@@ -246,44 +249,12 @@ def create_app(
     token_limit = Limit(settings.router_token_rate_per_second, settings.router_token_burst)
     app.add_middleware(TokenRateLimit, limiter=RateLimiter(token_limit))  # type: ignore[arg-type]
 
-    @app.exception_handler(ApiProblem)
-    async def api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
-        extra: dict[str, Any] = {}
-        if exc.field:
-            extra["errors"] = [{"field": exc.field, "message": exc.detail, "type": exc.kind}]
-        return _problem_response(
-            exc.status, problem(exc.status, exc.kind, exc.title, exc.detail, **extra), exc.headers
-        )
-
-    @app.exception_handler(HTTPException)
-    async def http_problem(request: Request, exc: HTTPException) -> JSONResponse:
-        return _problem_response(
-            exc.status_code,
-            problem(
-                exc.status_code,
-                "http",
-                str(exc.detail),
-                f"{request.method} {request.url.path}: {exc.detail}",
-            ),
-            getattr(exc, "headers", None),
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
-            for e in exc.errors()
-        ]
-        return _problem_response(
-            422,
-            problem(
-                422,
-                "invalid-request",
-                "Invalid request",
-                f"{errors[0]['field']}: {errors[0]['message']}",
-                errors=errors,
-            ),
-        )
+    install_problem_handlers(
+        app,
+        response=JSONResponse,
+        http_exception=HTTPException,
+        validation_exception=RequestValidationError,
+    )
 
     def openapi() -> dict[str, Any]:
         # Error answers are problem documents: say so, so clients (and schemathesis) expect it.

@@ -11,26 +11,9 @@ from pydantic import BaseModel
 
 from switchboard_router.items.steps import WorkError
 from switchboard_router.people.service import Exists, Missing
+from switchboard_shared.problems import ProblemError
 
 T = TypeVar("T")
-
-
-class ApiProblem(Exception):
-    """An error answer: status, problem kind, title, detail and the field at fault."""
-
-    def __init__(
-        self,
-        status: int,
-        kind: str,
-        title: str,
-        detail: str,
-        *,
-        field: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status, self.kind, self.title, self.detail = status, kind, title, detail
-        self.field, self.headers = field, headers
 
 
 class Problem(BaseModel):
@@ -61,10 +44,10 @@ async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return await asyncio.to_thread(fn, *args, **kwargs)
     except WorkError as exc:
-        raise ApiProblem(
+        raise ProblemError(
             exc.status, exc.kind, type(exc).__name__, exc.detail, field=exc.field
         ) from exc
     except Missing as exc:
-        raise ApiProblem(404, "not-found", "Not found", str(exc)) from exc
+        raise ProblemError(404, "not-found", "Not found", str(exc)) from exc
     except Exists as exc:
-        raise ApiProblem(409, "conflict", "Conflict", str(exc)) from exc
+        raise ProblemError(409, "conflict", "Conflict", str(exc)) from exc

@@ -11,7 +11,7 @@ from switchboard_router.audit import service as access
 from switchboard_router.audit.schemas import AccessEntryPublic, AccessPage
 from switchboard_router.audit.service import AccessAction
 from switchboard_router.fields import MAX_ITEM_ID, OFFICER_ID_PATTERN
-from switchboard_router.http import ApiProblem, call, errors
+from switchboard_router.http import call, errors
 from switchboard_router.people.deps import (
     ActingBy,
     CurrentCaller,
@@ -19,6 +19,7 @@ from switchboard_router.people.deps import (
     audit_read,
     require_admin,
 )
+from switchboard_shared.problems import ProblemError
 
 router = APIRouter()
 
@@ -29,7 +30,7 @@ def _utc(value: datetime | None, field: str) -> datetime | None:
     try:
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     except (OverflowError, ValueError) as exc:
-        raise ApiProblem(
+        raise ProblemError(
             422,
             "invalid-request",
             "Invalid request",

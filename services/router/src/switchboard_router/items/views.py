@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from switchboard_router.audit import service as access
 from switchboard_router.audit.service import AccessAction
 from switchboard_router.fields import MAX_ITEM_ID
-from switchboard_router.http import ApiProblem, call, errors
+from switchboard_router.http import call, errors
 from switchboard_router.items import service, steps, stream
 from switchboard_router.items.schemas import (
     AuditPublic,
@@ -48,6 +48,7 @@ from switchboard_router.people.deps import (
 from switchboard_router.people.security import Principal
 from switchboard_router.people.service import authenticate
 from switchboard_router.queues.service import queue_exists
+from switchboard_shared.problems import ProblemError
 
 router = APIRouter()
 T = TypeVar("T")
@@ -121,7 +122,7 @@ async def get_queue_items(
         try:
             after = service.decode_cursor(cursor)
         except ValueError as exc:
-            raise ApiProblem(
+            raise ProblemError(
                 422,
                 "invalid-request",
                 "Invalid request",
@@ -129,7 +130,7 @@ async def get_queue_items(
                 field="query.cursor",
             ) from exc
     if not caller.can_read(queue_id) or not await call(queue_exists, engine, queue_id=queue_id):
-        raise ApiProblem(404, "not-found", "No such queue", f"queue {queue_id!r} does not exist")
+        raise ProblemError(404, "not-found", "No such queue", f"queue {queue_id!r} does not exist")
     statuses: tuple[ItemStatus, ...] | None = (
         ACTIVE if status == "active" else None if status == "all" else (ItemStatus(status),)
     )
@@ -286,7 +287,7 @@ async def transfer_item(
 ) -> ItemPublic:
     """To a queue's pool, or straight to an officer (supervisors), or both."""
     if body.queue_id is None and body.officer_id is None:
-        raise ApiProblem(
+        raise ProblemError(
             422,
             "invalid-request",
             "Invalid request",
@@ -369,7 +370,7 @@ async def give_feedback(
 ) -> FeedbackPublic:
     """Say what the urgency or topics should have been; goes to `mentions.feedback.v1`."""
     if body.urgency is None and body.topics is None and body.comment is None:
-        raise ApiProblem(
+        raise ProblemError(
             422,
             "invalid-request",
             "Invalid request",
@@ -420,7 +421,7 @@ async def item_stream(
         try:
             resume = max(0, min(int(last_event_id), MAX_ITEM_ID))
         except ValueError as exc:
-            raise ApiProblem(
+            raise ProblemError(
                 422,
                 "invalid-request",
                 "Invalid request",

@@ -45,9 +45,10 @@ from switchboard_shared.events import (
     MentionClassified,
     MentionRouted,
     RoutedAction,
+    dead_letter,
     utc_now,
 )
-from switchboard_shared.kafka import encode, ensure_topics, new_consumer, new_producer
+from switchboard_shared.kafka import Backoff, encode, ensure_topics, new_consumer, new_producer
 from switchboard_shared.logs import describe_invalid, fields
 from switchboard_shared.topics import ALL, CLASSIFIED, DEADLETTER, ROUTED
 
@@ -69,16 +70,15 @@ class Prepared:
 def _dead(
     record: ConsumerRecord[Any, Any], reason: str, error: str, mention_id: str | None
 ) -> DeadLetter:
-    raw = record.value.decode("utf-8", errors="replace") if record.value else ""
-    return DeadLetter(
+    return dead_letter(
         stage=STAGE,
         reason=reason,
         error=error,
+        raw=record.value,
+        mention_id=mention_id,
         source_topic=record.topic,
         partition=record.partition,
         offset=record.offset,
-        mention_id=mention_id,
-        raw_payload=raw[:64_000],
     )
 
 
@@ -169,7 +169,7 @@ class RouterConsumer(BackgroundLoop):
             await self.producer.stop()
 
     async def _connect(self) -> None:
-        delay = 0.5
+        backoff = Backoff()
         while True:
             producer = new_producer(self.settings, client_id="switchboard-router")
             consumer = new_consumer(
@@ -187,10 +187,9 @@ class RouterConsumer(BackgroundLoop):
                 await producer.stop()
                 await consumer.stop()
                 log.warning(
-                    "Kafka not reachable yet", extra=fields(error=repr(exc), retry_in=delay)
+                    "Kafka not reachable yet", extra=fields(error=repr(exc), retry_in=backoff.delay)
                 )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                await backoff.wait()
                 continue
             self.producer, self.consumer = producer, consumer
             self.started.set()

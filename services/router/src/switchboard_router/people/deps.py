@@ -15,10 +15,10 @@ from sqlalchemy import Engine
 from switchboard_router.audit import service as access
 from switchboard_router.audit.service import AccessAction, By
 from switchboard_router.fields import MAX_ITEM_ID, OFFICER_ID_PATTERN, QUEUE_ID_PATTERN
-from switchboard_router.http import ApiProblem
 from switchboard_router.people import service as people
 from switchboard_router.people.security import Principal, Role
 from switchboard_router.routing.holder import PolicyHolder
+from switchboard_shared.problems import ProblemError
 
 
 def get_engine(request: Request) -> Engine:
@@ -45,7 +45,7 @@ async def current_caller(
     """The authenticated caller; 401 without a valid, unrevoked token."""
     challenge = {"WWW-Authenticate": 'Bearer realm="switchboard-router"'}
     if credentials is None or not credentials.credentials:
-        raise ApiProblem(
+        raise ProblemError(
             401, "unauthorized", "Unauthorized", "a bearer token is required", headers=challenge
         )
     if len(credentials.credentials) > 512:
@@ -55,7 +55,7 @@ async def current_caller(
             people.authenticate, engine, token=credentials.credentials
         )
     if principal is None:
-        raise ApiProblem(
+        raise ProblemError(
             401,
             "unauthorized",
             "Unauthorized",
@@ -93,7 +93,7 @@ async def audit_read(
 def require_admin(caller: Principal) -> None:
     """403 unless the caller is an admin."""
     if caller.role is not Role.ADMIN:
-        raise ApiProblem(403, "forbidden", "Forbidden", "only admins may do this")
+        raise ProblemError(403, "forbidden", "Forbidden", "only admins may do this")
 
 
 QueuePath = Annotated[str, Path(pattern=QUEUE_ID_PATTERN, description="Queue id.")]

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from switchboard_router.audit.service import AccessAction
 from switchboard_router.fields import OFFICER_ID_PATTERN
-from switchboard_router.http import ApiProblem, call, errors
+from switchboard_router.http import call, errors
 from switchboard_router.people import service
 from switchboard_router.people.deps import (
     ActingBy,
@@ -30,6 +30,7 @@ from switchboard_router.people.schemas import (
     TokenIssued,
 )
 from switchboard_router.people.security import Role
+from switchboard_shared.problems import ProblemError
 
 router = APIRouter()
 
@@ -94,7 +95,7 @@ async def get_officer(
 ) -> OfficerPublic:
     """An officer's record and queues."""
     if caller.role is not Role.ADMIN and officer_id != caller.officer_id:
-        raise ApiProblem(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
+        raise ProblemError(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
     row = await call(service.get_officer, engine, officer_id=officer_id)
     await audit_read(engine, by, AccessAction.OFFICER_READ, f"officer:{officer_id}")
     return _officer_public(row)
@@ -139,7 +140,7 @@ async def shift(
 ) -> OfficerPublic:
     """Start or end a shift: only on-duty officers are assigned items."""
     if caller.role is not Role.ADMIN and officer_id != caller.officer_id:
-        raise ApiProblem(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
+        raise ProblemError(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
     return _officer_public(
         await call(
             service.update_officer,
@@ -174,7 +175,7 @@ async def issue_token(
     longest = request.app.state.settings.router_token_lifetime_seconds
     lifetime = longest if body is None or body.lifetime_seconds is None else body.lifetime_seconds
     if lifetime > longest:
-        raise ApiProblem(
+        raise ProblemError(
             422,
             "invalid-request",
             "Invalid request",

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from switchboard_router.audit.service import AccessAction
-from switchboard_router.http import ApiProblem, call, errors
+from switchboard_router.http import call, errors
 from switchboard_router.people.deps import (
     ActingBy,
     CurrentCaller,
@@ -31,6 +31,7 @@ from switchboard_router.queues.schemas import (
     QueuePublic,
     QueueUpdate,
 )
+from switchboard_shared.problems import ProblemError
 
 router = APIRouter()
 
@@ -123,9 +124,11 @@ async def get_members(
     if not caller.can_read(queue_id) or not await call(
         service.queue_exists, engine, queue_id=queue_id
     ):
-        raise ApiProblem(404, "not-found", "No such queue", f"queue {queue_id!r} does not exist")
+        raise ProblemError(404, "not-found", "No such queue", f"queue {queue_id!r} does not exist")
     if not caller.is_supervisor and caller.role is not Role.SERVICE:
-        raise ApiProblem(403, "forbidden", "Forbidden", "only supervisors and admins list members")
+        raise ProblemError(
+            403, "forbidden", "Forbidden", "only supervisors and admins list members"
+        )
     rows = await call(service.list_members, engine, queue_id=queue_id)
     await audit_read(engine, by, AccessAction.MEMBERS_READ, f"queue:{queue_id}")
     return MemberList(

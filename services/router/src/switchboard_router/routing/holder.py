@@ -1,7 +1,7 @@
 """The routing policy in force, reloaded when its file changes.
 
 `PolicyHolder.current()` is what the consumer, the clock and the API ask; the
-clock calls `maybe_reload()` every tick. A changed file (new mtime or size)
+clock calls `maybe_reload()` every tick. A changed file (new bytes: `switchboard_shared.reload`)
 is parsed and validated whole; a bad one is logged with the rule and field
 the validator named, and the previous policy stays in force. The policy
 shipped inside the package (no path configured) never changes.
@@ -17,6 +17,7 @@ from switchboard_router import metrics
 from switchboard_router.routing.policy import Policy
 from switchboard_router.routing.rules import PolicyError
 from switchboard_shared.logs import fields
+from switchboard_shared.reload import FileWatch, ReloadOutcome
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class PolicyHolder:
     def __init__(self, policy: Policy, path: Path | None = None) -> None:
         self._policy = policy
         self.path = path
-        self._stamp = self._stat()
+        self._watch = FileWatch([path])
         self._lock = threading.Lock()
         metrics.POLICY_VERSION.info({"version": policy.version})
 
@@ -35,15 +36,6 @@ class PolicyHolder:
     def load(cls, path: Path | None) -> PolicyHolder:
         """Load the policy at `path` (or the shipped one); a bad file fails start-up."""
         return cls(Policy.load(path), path)
-
-    def _stat(self) -> tuple[int, int] | None:
-        if self.path is None:
-            return None
-        try:
-            st = self.path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
 
     def current(self) -> Policy:
         """The policy in force."""
@@ -54,21 +46,19 @@ class PolicyHolder:
         if self.path is None:
             return False
         with self._lock:
-            stamp = self._stat()
-            if stamp is None or stamp == self._stamp:
+            if not self._watch.changed():
                 return False
-            self._stamp = stamp
             try:
                 policy = Policy.load(self.path)
             except (PolicyError, OSError, UnicodeDecodeError) as exc:
-                metrics.POLICY_RELOADS.labels(metrics.ReloadOutcome.REFUSED).inc()
+                metrics.POLICY_RELOADS.labels(ReloadOutcome.REFUSED).inc()
                 log.error(
                     "routing policy file refused; the previous policy stays in force",
                     extra=fields(path=str(self.path), error=str(exc), version=self._policy.version),
                 )
                 return False
             self._policy = policy
-            metrics.POLICY_RELOADS.labels(metrics.ReloadOutcome.LOADED).inc()
+            metrics.POLICY_RELOADS.labels(ReloadOutcome.SWAPPED).inc()
             metrics.initialise(policy)
             metrics.POLICY_VERSION.info({"version": policy.version})
             log.info(

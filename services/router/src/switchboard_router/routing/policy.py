@@ -35,11 +35,8 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from switchboard_router.routing.assignment import AssignmentMode
 from switchboard_router.routing.rules import (
@@ -56,6 +53,7 @@ from switchboard_router.routing.rules import (
     string_list,
 )
 from switchboard_router.routing.sla import SUPERVISOR, Sla, SlaError, find_sla, parse_slas
+from switchboard_shared.config_files import parse_yaml, text_or_shipped
 from switchboard_shared.events import Classification, MentionIn, Urgency
 
 DEFAULT_RULE = "default"
@@ -259,20 +257,12 @@ class Policy:
     @classmethod
     def parse(cls, text: str) -> Policy:
         """Validate a policy from YAML text."""
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise PolicyError(f"not valid YAML: {exc}") from exc
-        return cls.from_mapping(data)
+        return cls.from_mapping(parse_yaml(text, PolicyError))
 
     @classmethod
     def load(cls, path: Path | None = None) -> Policy:
         """The policy at `path`, or the one shipped with the router."""
-        if path is None:
-            text = resources.files(__package__).joinpath("routing.yaml").read_text("utf-8")
-        else:
-            text = path.read_text("utf-8")
-        return cls.parse(text)
+        return cls.parse(text_or_shipped(path, package=__package__ or "", name="routing.yaml"))
 
 
 def _parse_queues(raw: Any) -> tuple[QueueSettings, ...]:
