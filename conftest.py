@@ -121,6 +121,32 @@ class OwnBroker:
         os.kill(int(self.pid_file.read_text().strip()), sig)
 
 
+def poll(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
+    """Call `predicate` until it returns something true or `timeout` passes; its last value.
+
+    The one wait of the tests: poll with a deadline, never sleep a fixed time and hope."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+async def wait_for(
+    predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2
+) -> Any:
+    """`poll` for async tests: `predicate` (blocking, e.g. a database read) runs in a thread."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await asyncio.to_thread(predicate)
+        if value:
+            return value
+        await asyncio.sleep(interval)
+    return await asyncio.to_thread(predicate)
+
+
 def wait_app_ready(client: Any, timeout: float = 30) -> None:
     """Poll a TestClient's /readyz until 200; fail with its last answer otherwise."""
     deadline = time.monotonic() + timeout

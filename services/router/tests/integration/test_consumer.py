@@ -6,6 +6,7 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from conftest import wait_for
 from switchboard_router.db.engine import make_engine, migrate
 from switchboard_router.items.service import count_items, list_items
 from switchboard_router.kafka.consumer import RouterConsumer
@@ -42,15 +43,6 @@ def classified(source_id, urgency=Urgency.CRITICAL, topics=("active_threat",)):
             urgency=urgency, score=0.9, topics=topics, ruleset_version="r1"
         ),
     )
-
-
-async def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(predicate):
-            return True
-        await asyncio.sleep(0.2)
-    return False
 
 
 async def committed_total(settings, group_id):

@@ -9,6 +9,7 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from conftest import wait_for
 from switchboard_router.db.engine import make_engine, migrate
 from switchboard_router.items import service as work
 from switchboard_router.items.service import list_items
@@ -60,15 +61,6 @@ async def produce(producer, prefix, *events):
             key=event.mention_id.encode(),
             partition=0,
         )
-
-
-async def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(predicate):
-            return True
-        await asyncio.sleep(0.2)
-    return await asyncio.to_thread(predicate)
 
 
 def stored_ids(engine):
