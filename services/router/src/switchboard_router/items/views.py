@@ -44,10 +44,10 @@ from switchboard_router.people.deps import (
     acting,
     audit_read,
     bearer,
+    require_readable_queue,
 )
 from switchboard_router.people.security import Principal
 from switchboard_router.people.service import authenticate
-from switchboard_router.queues.service import queue_exists
 from switchboard_shared.problems import ProblemError
 
 router = APIRouter()
@@ -96,6 +96,27 @@ def _step_context(request: Request) -> steps.StepContext:
     )
 
 
+async def _item_step(
+    request: Request,
+    fn: Callable[..., dict[str, Any]],
+    item_id: int,
+    caller: Principal,
+    engine: Engine,
+    **fields: Any,
+) -> ItemPublic:
+    """A step that changes the item's state, taken now under the policy in force."""
+    row = await _act(
+        request,
+        fn,
+        engine,
+        item_id=item_id,
+        actor=caller,
+        context=_step_context(request),
+        **fields,
+    )
+    return ItemPublic.of(row)
+
+
 @router.get(
     "/v1/queues/{queue_id}/items",
     response_model=ItemPage,
@@ -129,8 +150,7 @@ async def get_queue_items(
                 f"query.cursor: {exc}",
                 field="query.cursor",
             ) from exc
-    if not caller.can_read(queue_id) or not await call(queue_exists, engine, queue_id=queue_id):
-        raise ProblemError(404, "not-found", "No such queue", f"queue {queue_id!r} does not exist")
+    await require_readable_queue(caller, engine, queue_id)
     statuses: tuple[ItemStatus, ...] | None = (
         ACTIVE if status == "active" else None if status == "all" else (ItemStatus(status),)
     )
@@ -202,15 +222,7 @@ async def claim_item(
     item_id: ItemPath, request: Request, caller: CurrentCaller, engine: EngineDep
 ) -> ItemPublic:
     """Take the item; of several concurrent claims exactly one wins (409 for the rest)."""
-    row = await _act(
-        request,
-        service.claim,
-        engine,
-        item_id=item_id,
-        actor=caller,
-        context=_step_context(request),
-    )
-    return ItemPublic.of(row)
+    return await _item_step(request, service.claim, item_id, caller, engine)
 
 
 @router.post(
@@ -223,15 +235,7 @@ async def heartbeat_item(
     item_id: ItemPath, request: Request, caller: CurrentCaller, engine: EngineDep
 ) -> ItemPublic:
     """Keep a claim you are still working on from expiring."""
-    row = await _act(
-        request,
-        service.heartbeat,
-        engine,
-        item_id=item_id,
-        actor=caller,
-        context=_step_context(request),
-    )
-    return ItemPublic.of(row)
+    return await _item_step(request, service.heartbeat, item_id, caller, engine)
 
 
 @router.post(
@@ -244,15 +248,7 @@ async def ack_item(
     item_id: ItemPath, request: Request, caller: CurrentCaller, engine: EngineDep
 ) -> ItemPublic:
     """Confirm you are on it: the lease and the SLA clock stop."""
-    row = await _act(
-        request,
-        service.acknowledge,
-        engine,
-        item_id=item_id,
-        actor=caller,
-        context=_step_context(request),
-    )
-    return ItemPublic.of(row)
+    return await _item_step(request, service.acknowledge, item_id, caller, engine)
 
 
 @router.post(
@@ -265,15 +261,7 @@ async def release_item(
     item_id: ItemPath, request: Request, caller: CurrentCaller, engine: EngineDep
 ) -> ItemPublic:
     """The holder (or a supervisor) returns the item to its queue."""
-    row = await _act(
-        request,
-        service.release,
-        engine,
-        item_id=item_id,
-        actor=caller,
-        context=_step_context(request),
-    )
-    return ItemPublic.of(row)
+    return await _item_step(request, service.release, item_id, caller, engine)
 
 
 @router.post(
@@ -294,18 +282,16 @@ async def transfer_item(
             "body.queue_id: give queue_id, officer_id or both",
             field="body.queue_id",
         )
-    row = await _act(
+    return await _item_step(
         request,
         service.transfer,
+        item_id,
+        caller,
         engine,
-        item_id=item_id,
-        actor=caller,
-        context=_step_context(request),
         queue_id=body.queue_id,
         officer_id=body.officer_id,
         reason=body.reason,
     )
-    return ItemPublic.of(row)
 
 
 @router.post(
@@ -318,17 +304,15 @@ async def resolve_item(
     item_id: ItemPath, body: Resolve, request: Request, caller: CurrentCaller, engine: EngineDep
 ) -> ItemPublic:
     """Close the item: actioned, referred, duplicate, no_action or false_alarm."""
-    row = await _act(
+    return await _item_step(
         request,
         service.resolve,
+        item_id,
+        caller,
         engine,
-        item_id=item_id,
-        actor=caller,
-        context=_step_context(request),
         disposition=body.disposition,
         note=body.note,
     )
-    return ItemPublic.of(row)
 
 
 @router.post(

@@ -17,6 +17,7 @@ from switchboard_router.audit.service import AccessAction, By
 from switchboard_router.fields import MAX_ITEM_ID, OFFICER_ID_PATTERN, QUEUE_ID_PATTERN
 from switchboard_router.people import service as people
 from switchboard_router.people.security import Principal, Role
+from switchboard_router.queues.service import queue_exists
 from switchboard_router.routing.holder import PolicyHolder
 from switchboard_shared.problems import ProblemError
 
@@ -99,3 +100,11 @@ def require_admin(caller: Principal) -> None:
 QueuePath = Annotated[str, Path(pattern=QUEUE_ID_PATTERN, description="Queue id.")]
 OfficerPath = Annotated[str, Path(pattern=OFFICER_ID_PATTERN, description="Officer id.")]
 ItemPath = Annotated[int, Path(ge=1, le=MAX_ITEM_ID, description="Item id.")]
+
+
+async def require_readable_queue(caller: Principal, engine: Engine, queue_id: str) -> None:
+    """404 unless the queue exists and the caller may read it (the two look the same)."""
+    if not caller.can_read(queue_id) or not await asyncio.to_thread(
+        queue_exists, engine, queue_id=queue_id
+    ):
+        raise ProblemError(404, "not-found", "No such queue", f"queue {queue_id!r} does not exist")

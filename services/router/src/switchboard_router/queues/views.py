@@ -19,6 +19,7 @@ from switchboard_router.people.deps import (
     QueuePath,
     audit_read,
     require_admin,
+    require_readable_queue,
 )
 from switchboard_router.people.security import Role
 from switchboard_router.queues import service
@@ -121,10 +122,7 @@ async def get_members(
     queue_id: QueuePath, caller: CurrentCaller, by: ActingBy, engine: EngineDep
 ) -> MemberList:
     """Who works the queue, on duty or not."""
-    if not caller.can_read(queue_id) or not await call(
-        service.queue_exists, engine, queue_id=queue_id
-    ):
-        raise ProblemError(404, "not-found", "No such queue", f"queue {queue_id!r} does not exist")
+    await require_readable_queue(caller, engine, queue_id)
     if not caller.is_supervisor and caller.role is not Role.SERVICE:
         raise ProblemError(
             403, "forbidden", "Forbidden", "only supervisors and admins list members"
