@@ -183,3 +183,16 @@ class Backoff:
         """Sleep the current delay, then double it (up to the longest)."""
         await asyncio.sleep(self.delay)
         self.delay = min(self.delay * 2, self.longest)
+
+
+READINESS_TIMEOUT_SECONDS = 2.0
+
+
+async def unreachable(producer: AIOKafkaProducer) -> str | None:
+    """For /readyz: None when Kafka answers the producer's metadata request in time, else
+    why not. Any failure means not ready, so every exception is an answer here."""
+    try:
+        await asyncio.wait_for(producer.client.fetch_all_metadata(), READINESS_TIMEOUT_SECONDS)
+    except Exception as exc:
+        return f"kafka unreachable: {exc!r}"
+    return None

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from switchboard_ingest import metrics
 from switchboard_ingest.metrics import Refusal
 from switchboard_ingest.settings import IngestSettings
-from switchboard_shared.kafka import Backoff, encode, ensure_topics, new_producer
+from switchboard_shared.kafka import Backoff, encode, ensure_topics, new_producer, unreachable
 from switchboard_shared.logs import fields
 from switchboard_shared.topics import ALL
 
@@ -108,11 +108,7 @@ class Publisher:
         """None when Kafka answers a metadata request, else what is wrong."""
         if self._producer is None:
             return "kafka producer not started"
-        try:
-            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 2.0)
-        except (KafkaError, OSError, TimeoutError) as exc:
-            return f"kafka unreachable: {exc!r}"
-        return None
+        return await unreachable(self._producer)
 
     async def publish(self, topic: str, key: str | None, event: BaseModel) -> Ack:
         """Write one event; return once Kafka acknowledged it, else raise KafkaUnavailable."""

@@ -14,6 +14,7 @@ from switchboard_router.kafka.consumer import RouterConsumer
 from switchboard_router.people.deps import (
     EngineDep,
 )
+from switchboard_shared.kafka import unreachable
 
 router = APIRouter()
 
@@ -39,11 +40,8 @@ async def readyz(request: Request, engine: EngineDep) -> JSONResponse:
     consumer: RouterConsumer = request.app.state.consumer
     if not consumer.started.is_set() or consumer.producer is None:
         problems.append("kafka consumer not started")
-    else:
-        try:
-            await asyncio.wait_for(consumer.producer.client.fetch_all_metadata(), 2.0)
-        except Exception as exc:
-            problems.append(f"kafka unreachable: {exc!r}")
+    elif (problem := await unreachable(consumer.producer)) is not None:
+        problems.append(problem)
     if problems:
         return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
     return JSONResponse({"status": "ready"})

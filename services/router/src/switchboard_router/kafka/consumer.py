@@ -103,7 +103,7 @@ def prepare(
             mention_id if isinstance(mention_id, str) else None,
         )
     try:
-        decision = policy.route(event.mention, event.classification)
+        decision = policy.explain(event.mention, event.classification)
     except Exception as exc:  # a policy bug must not stop the stream
         return _dead(
             record, DeadLetterReason.ROUTING_ERROR, f"{type(exc).__name__}: {exc}", event.mention_id

@@ -155,10 +155,6 @@ class Policy:
             trace=tuple(trace),
         )
 
-    def route(self, mention: MentionIn, classification: Classification) -> Decision:
-        """The queue (and tags) for one classified mention."""
-        return self.explain(mention, classification)
-
     def may_transfer(self, from_queue: str, to_queue: str, urgency: Urgency) -> bool:
         """True when an officer (not a supervisor) may move such an item there."""
         return self.transfers.allows(from_queue, to_queue, urgency)
