@@ -95,7 +95,7 @@ def _put_items(engine, *items):
 
 
 @pytest.fixture
-def admin():
+def admin_headers():
     """Headers of the bootstrap admin."""
     return dict(ADMIN)
 

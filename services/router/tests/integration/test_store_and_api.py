@@ -35,7 +35,7 @@ def test_the_audit_trail_refuses_updates_and_deletes(engine, make_item):
 
 
 def test_queue_pages_are_most_urgent_first_then_oldest_and_cover_everything_once(
-    engine, client, admin, make_item
+    engine, client, admin_headers, make_item
 ):
     items = [
         make_item("old-low", urgency="low", rank=3, minutes=0),
@@ -48,13 +48,13 @@ def test_queue_pages_are_most_urgent_first_then_oldest_and_cover_everything_once
     seen, cursor = [], None
     while True:
         params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
-        page = client.get("/v1/queues/general/items", params=params, headers=admin).json()
+        page = client.get("/v1/queues/general/items", params=params, headers=admin_headers).json()
         seen += [item["mention_id"] for item in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert seen == ["old-critical", "new-critical", "old-normal", "mid-normal", "old-low"]
-    [queue] = client.get("/v1/queues", headers=admin).json()["queues"]
+    [queue] = client.get("/v1/queues", headers=admin_headers).json()["queues"]
     assert queue["queue_id"] == "general"
     assert queue["depth"] == 5
     assert queue["depth_by_urgency"] == {"critical": 2, "normal": 2, "low": 1}
@@ -62,22 +62,28 @@ def test_queue_pages_are_most_urgent_first_then_oldest_and_cover_everything_once
     assert datetime.fromisoformat(queue["oldest_received_at"]) == items[0].received_at
 
 
-def test_unknown_queue_is_404_and_a_bad_cursor_422_naming_it(engine, client, admin, make_item):
-    missing = client.get("/v1/queues/nowhere/items", headers=admin)
+def test_unknown_queue_is_404_and_a_bad_cursor_422_naming_it(
+    engine, client, admin_headers, make_item
+):
+    missing = client.get("/v1/queues/nowhere/items", headers=admin_headers)
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
     save_items(engine, new_items=[make_item("m1")])
-    bad = client.get("/v1/queues/general/items", params={"cursor": "garbage!"}, headers=admin)
+    bad = client.get(
+        "/v1/queues/general/items", params={"cursor": "garbage!"}, headers=admin_headers
+    )
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "query.cursor"
-    too_many = client.get("/v1/queues/general/items", params={"limit": 5000}, headers=admin)
+    too_many = client.get("/v1/queues/general/items", params={"limit": 5000}, headers=admin_headers)
     assert too_many.status_code == 422
     assert too_many.json()["errors"][0]["field"] == "query.limit"
 
 
-def test_unknown_body_fields_and_oversized_bodies_are_refused(client, admin):
-    extra = client.post("/v1/officers", json={"name": "A", "rank": "sergeant"}, headers=admin)
+def test_unknown_body_fields_and_oversized_bodies_are_refused(client, admin_headers):
+    extra = client.post(
+        "/v1/officers", json={"name": "A", "rank": "sergeant"}, headers=admin_headers
+    )
     assert extra.status_code == 422
     assert extra.json()["errors"][0]["field"] == "body.rank"
-    huge = client.post("/v1/officers", json={"name": "A" * 200_000}, headers=admin)
+    huge = client.post("/v1/officers", json={"name": "A" * 200_000}, headers=admin_headers)
     assert huge.status_code == 413

@@ -27,11 +27,13 @@ def test_an_expired_token_gets_401(client, engine, add_officer):
     assert "expired" in answer.json()["detail"]
 
 
-def test_a_token_issued_with_a_lifetime_works_until_it_runs_out(client, engine, admin, add_officer):
+def test_a_token_issued_with_a_lifetime_works_until_it_runs_out(
+    client, engine, admin_headers, add_officer
+):
     officer_id, _ = add_officer(client, ["general"])
     before = datetime.now(UTC)
     issued = client.post(
-        f"/v1/officers/{officer_id}/tokens", json={"lifetime_seconds": 600}, headers=admin
+        f"/v1/officers/{officer_id}/tokens", json={"lifetime_seconds": 600}, headers=admin_headers
     )
     assert issued.status_code == 201, issued.text
     token = issued.json()["token"]
@@ -48,25 +50,27 @@ def test_a_token_issued_with_a_lifetime_works_until_it_runs_out(client, engine, 
 def test_tokens_get_the_configured_lifetime_and_no_longer(engine, add_officer):
     settings = RouterSettings(database_url=str(engine.url), router_token_lifetime_seconds=3600)
     app = create_app(settings, engine, Policy.load(), consume=False, clock=False)
-    admin = {"authorization": "Bearer admin-test-token"}
+    admin_headers = {"authorization": "Bearer admin-test-token"}
     with TestClient(app) as client:
         officer_id, _ = add_officer(client, ["general"])
-        issued = client.post(f"/v1/officers/{officer_id}/tokens", headers=admin)
+        issued = client.post(f"/v1/officers/{officer_id}/tokens", headers=admin_headers)
         lifetime = datetime.fromisoformat(issued.json()["expires_at"]) - datetime.now(UTC)
         assert timedelta(minutes=59) < lifetime <= timedelta(hours=1)
         too_long = client.post(
-            f"/v1/officers/{officer_id}/tokens", json={"lifetime_seconds": 3601}, headers=admin
+            f"/v1/officers/{officer_id}/tokens",
+            json={"lifetime_seconds": 3601},
+            headers=admin_headers,
         )
         assert too_long.status_code == 422
         assert too_long.json()["errors"][0]["field"] == "body.lifetime_seconds"
 
 
-def test_a_new_bootstrap_token_revokes_the_old_one(client, engine, admin):
-    assert client.get("/v1/me", headers=admin).status_code == 200
+def test_a_new_bootstrap_token_revokes_the_old_one(client, engine, admin_headers):
+    assert client.get("/v1/me", headers=admin_headers).status_code == 200
     # A restart with SWITCHBOARD_ROUTER_BOOTSTRAP_ADMIN_TOKEN changed runs the bootstrap step again.
     people.ensure_admin(engine, token="rotated-admin-token", now=datetime.now(UTC))
     rotated = {"authorization": "Bearer rotated-admin-token"}
-    assert client.get("/v1/me", headers=admin).status_code == 401
+    assert client.get("/v1/me", headers=admin_headers).status_code == 401
     assert client.get("/v1/me", headers=rotated).status_code == 200
     # The same value again changes nothing; the old value again is refused loudly.
     people.ensure_admin(engine, token="rotated-admin-token", now=datetime.now(UTC))
@@ -79,9 +83,11 @@ def test_a_new_bootstrap_token_revokes_the_old_one(client, engine, admin):
     assert actions.count(("router", "bootstrap_token_issued")) == 2  # the first and the rotation
 
 
-def test_tokens_an_admin_issued_for_the_bootstrap_admin_survive_rotation(client, engine, admin):
+def test_tokens_an_admin_issued_for_the_bootstrap_admin_survive_rotation(
+    client, engine, admin_headers
+):
     # Only tokens made from the setting are retired by a rotation.
-    issued = client.post("/v1/officers/admin/tokens", headers=admin).json()["token"]
+    issued = client.post("/v1/officers/admin/tokens", headers=admin_headers).json()["token"]
     people.ensure_admin(engine, token="rotated-admin-token", now=datetime.now(UTC))
     assert client.get("/v1/me", headers={"authorization": f"Bearer {issued}"}).status_code == 200
 
