@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -51,3 +52,9 @@ async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise ProblemError(404, "not-found", "Not found", str(exc)) from exc
     except Exists as exc:
         raise ProblemError(409, "conflict", "Conflict", str(exc)) from exc
+
+
+async def change(fn: Callable[..., T], engine: Any, by: Any, **kwargs: Any) -> T:
+    """`call` for a change: stamped with the time now and who is acting (`by`), as every
+    change's access-audit row must be."""
+    return await call(fn, engine, now=datetime.now(UTC), by=by, **kwargs)

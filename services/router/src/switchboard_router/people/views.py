@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from switchboard_router.audit.service import AccessAction
 from switchboard_router.fields import OFFICER_ID_PATTERN
-from switchboard_router.http import call, errors
+from switchboard_router.http import call, change, errors
 from switchboard_router.people import service
 from switchboard_router.people.deps import (
     ActingBy,
@@ -57,15 +57,14 @@ async def create_officer(
 ) -> OfficerPublic:
     """A new officer with a generated `officer_id`; give them a token next."""
     require_admin(caller)
-    row = await call(
+    row = await change(
         service.create_officer,
         engine,
+        by,
         name=body.name,
         role=body.role,
         capacity=body.capacity,
         on_duty=body.on_duty,
-        now=datetime.now(UTC),
-        by=by,
     )
     return _officer_public(row)
 
@@ -118,13 +117,12 @@ async def update_officer(
     require_admin(caller)
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     return _officer_public(
-        await call(
+        await change(
             service.update_officer,
             engine,
+            by,
             officer_id=officer_id,
             changes=changes,
-            now=datetime.now(UTC),
-            by=by,
         )
     )
 
@@ -142,13 +140,12 @@ async def shift(
     if caller.role is not Role.ADMIN and officer_id != caller.officer_id:
         raise ProblemError(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
     return _officer_public(
-        await call(
+        await change(
             service.update_officer,
             engine,
+            by,
             officer_id=officer_id,
             changes={"on_duty": body.on_duty},
-            now=datetime.now(UTC),
-            by=by,
             action=AccessAction.SHIFT_CHANGED,
         )
     )
@@ -182,13 +179,12 @@ async def issue_token(
             f"body.lifetime_seconds: at most {longest} (SWITCHBOARD_ROUTER_TOKEN_LIFETIME_SECONDS)",
             field="body.lifetime_seconds",
         )
-    token_id, token, expires_at = await call(
+    token_id, token, expires_at = await change(
         service.issue_token,
         engine,
+        by,
         officer_id=officer_id,
-        now=datetime.now(UTC),
         lifetime=timedelta(seconds=lifetime),
-        by=by,
     )
     return TokenIssued(token_id=token_id, officer_id=officer_id, token=token, expires_at=expires_at)
 
@@ -208,12 +204,11 @@ async def revoke_token(
 ) -> Response:
     """The token stops working at once."""
     require_admin(caller)
-    await call(
+    await change(
         service.revoke_token,
         engine,
+        by,
         officer_id=officer_id,
         token_id=token_id,
-        now=datetime.now(UTC),
-        by=by,
     )
     return Response(status_code=204)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from switchboard_router.audit.service import AccessAction
-from switchboard_router.http import call, errors
+from switchboard_router.http import call, change, errors
 from switchboard_router.people.deps import (
     ActingBy,
     CurrentCaller,
@@ -70,14 +69,13 @@ async def create_queue(
 ) -> QueuePublic:
     """A new queue; settings left unset follow the routing policy."""
     require_admin(caller)
-    await call(
+    await change(
         service.create_queue,
         engine,
+        by,
         queue_id=body.queue_id,
         assignment_mode=body.assignment_mode.value if body.assignment_mode else None,
         supervisor_queue=body.supervisor_queue,
-        now=datetime.now(UTC),
-        by=by,
     )
     [row] = await call(service.list_queues, engine, only=frozenset({body.queue_id}))
     return _queue_public(policies.current(), row)
@@ -100,13 +98,12 @@ async def update_queue(
     """Set the assignment mode or supervisor queue; `null` returns it to the policy's."""
     require_admin(caller)
     changes = body.model_dump(exclude_unset=True, mode="json")
-    await call(
+    await change(
         service.update_queue,
         engine,
+        by,
         queue_id=queue_id,
         changes=changes,
-        now=datetime.now(UTC),
-        by=by,
     )
     [row] = await call(service.list_queues, engine, only=frozenset({queue_id}))
     return _queue_public(policies.current(), row)
@@ -150,13 +147,12 @@ async def add_member(
 ) -> MemberList:
     """Add a member (idempotent); returns the queue's members."""
     require_admin(caller)
-    await call(
+    await change(
         service.add_member,
         engine,
+        by,
         queue_id=queue_id,
         officer_id=body.officer_id,
-        now=datetime.now(UTC),
-        by=by,
     )
     rows = await call(service.list_members, engine, queue_id=queue_id)
     return MemberList(
@@ -183,12 +179,11 @@ async def remove_member(
 ) -> Response:
     """Remove a member."""
     require_admin(caller)
-    await call(
+    await change(
         service.remove_member,
         engine,
+        by,
         queue_id=queue_id,
         officer_id=officer_id,
-        now=datetime.now(UTC),
-        by=by,
     )
     return Response(status_code=204)
