@@ -31,7 +31,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select
 
 from switchboard_router.db.tables import access_audit, tokens
-from switchboard_router.people.security import Principal
 
 CLIENT_MAX = 64
 MAX_PAGE = 1000
@@ -77,11 +76,6 @@ class By:
     officer_id: str
     token_id: str | None
     client: str | None
-
-    @classmethod
-    def of(cls, principal: Principal, client: str | None) -> By:
-        """The caller behind a request."""
-        return cls(principal.officer_id, principal.token_id, client)
 
 
 ROUTER = By("router", None, None)

@@ -72,7 +72,7 @@ CurrentCaller = Annotated[Principal, Depends(current_caller)]
 def acting(request: Request, caller: CurrentCaller) -> By:
     """Who is acting, for the access audit: officer, token and client address."""
     # The router has no trusted-proxy setting, so the peer address is the client's.
-    return By.of(caller, request.client.host if request.client else None)
+    return By(caller.officer_id, caller.token_id, request.client.host if request.client else None)
 
 
 ActingBy = Annotated[By, Depends(acting)]
