@@ -397,3 +397,32 @@ def find_item(
                     return item
         time.sleep(0.3)
     return None
+
+
+def classified_event(
+    source_id: str,
+    urgency: Any,
+    topics: tuple[str, ...],
+    *,
+    text: str,
+    district: str | None = None,
+    ruleset: str = "r1",
+) -> Any:
+    """A `mentions.classified.v1` event as the classifier would publish it, for the router."""
+    from switchboard_shared.events import Classification, MentionClassified, MentionIn, utc_now
+
+    mention = MentionIn(
+        source="x",
+        source_id=source_id,
+        text=text,
+        created_at="2026-11-29T22:00:00Z",
+        district=district,
+    )
+    return MentionClassified(
+        mention_id=mention.mention_id,
+        received_at=utc_now(),
+        mention=mention,
+        classification=Classification(
+            urgency=urgency, score=0.9, topics=topics, ruleset_version=ruleset
+        ),
+    )

@@ -8,17 +8,13 @@ from datetime import datetime
 import httpx
 import pytest
 
-from conftest import poll
+from conftest import classified_event, poll
 from switchboard_router.db.engine import make_engine
 from switchboard_router.items.service import count_items
 from switchboard_shared.events import (
-    Classification,
-    MentionClassified,
     MentionEscalated,
-    MentionIn,
     MentionRouted,
     Urgency,
-    utc_now,
 )
 from switchboard_shared.topics import CLASSIFIED, ESCALATED, ROUTED
 
@@ -29,20 +25,8 @@ ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def classified(source_id, urgency, topics=("other",), district=None):
-    m = MentionIn(
-        source="x",
-        source_id=source_id,
-        text=f"mention {source_id}",
-        created_at="2026-11-29T22:00:00Z",
-        district=district,
-    )
-    return MentionClassified(
-        mention_id=m.mention_id,
-        received_at=utc_now(),
-        mention=m,
-        classification=Classification(
-            urgency=urgency, score=0.9, topics=topics, ruleset_version="r1"
-        ),
+    return classified_event(
+        source_id, urgency, topics, text=f"mention {source_id}", district=district
     )
 
 

@@ -6,7 +6,7 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from conftest import wait_for
+from conftest import classified_event, wait_for
 from switchboard_router.db.engine import make_engine, migrate
 from switchboard_router.items.service import count_items, list_items
 from switchboard_router.kafka.consumer import RouterConsumer
@@ -14,13 +14,9 @@ from switchboard_router.queues.service import list_queues
 from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
-    Classification,
     DeadLetter,
-    MentionClassified,
-    MentionIn,
     MentionRouted,
     Urgency,
-    utc_now,
 )
 from switchboard_shared.kafka import ensure_topics
 from switchboard_shared.topics import ALL, CLASSIFIED, DEADLETTER, ROUTED
@@ -29,20 +25,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
 def classified(source_id, urgency=Urgency.CRITICAL, topics=("active_threat",)):
-    m = MentionIn(
-        source="x",
-        source_id=source_id,
-        text="Shots fired near 5th",
-        created_at="2026-11-29T22:00:00Z",
-    )
-    return MentionClassified(
-        mention_id=m.mention_id,
-        received_at=utc_now(),
-        mention=m,
-        classification=Classification(
-            urgency=urgency, score=0.9, topics=topics, ruleset_version="r1"
-        ),
-    )
+    return classified_event(source_id, urgency, topics, text="Shots fired near 5th")
 
 
 async def committed_total(settings, group_id):

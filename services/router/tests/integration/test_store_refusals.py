@@ -9,7 +9,7 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from conftest import wait_for
+from conftest import classified_event, wait_for
 from switchboard_router.db.engine import make_engine, migrate
 from switchboard_router.items import service as work
 from switchboard_router.items.service import list_items
@@ -19,12 +19,8 @@ from switchboard_router.queues.service import list_queues
 from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
-    Classification,
     DeadLetter,
-    MentionClassified,
-    MentionIn,
     Urgency,
-    utc_now,
 )
 from switchboard_shared.kafka import ensure_topics
 from switchboard_shared.topics import ALL, CLASSIFIED, DEADLETTER
@@ -35,20 +31,13 @@ ADMIN = Principal(officer_id="admin", name="a", role=Role.ADMIN, queues=frozense
 
 
 def classified(source_id, urgency=Urgency.HIGH, *, district=None, text=None, ruleset="r1"):
-    m = MentionIn(
-        source="x",
-        source_id=source_id,
+    return classified_event(
+        source_id,
+        urgency,
+        ("missing_person",),
         text=text or f"missing child last seen near the park ({source_id})",
-        created_at="2026-11-29T22:00:00Z",
         district=district,
-    )
-    return MentionClassified(
-        mention_id=m.mention_id,
-        received_at=utc_now(),
-        mention=m,
-        classification=Classification(
-            urgency=urgency, score=0.9, topics=("missing_person",), ruleset_version=ruleset
-        ),
+        ruleset=ruleset,
     )
 
 
