@@ -121,6 +121,32 @@ class OwnBroker:
         os.kill(int(self.pid_file.read_text().strip()), sig)
 
 
+def poll(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
+    """Call `predicate` until it returns something true or `timeout` passes; its last value.
+
+    The one wait of the tests: poll with a deadline, never sleep a fixed time and hope."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+async def wait_for(
+    predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2
+) -> Any:
+    """`poll` for async tests: `predicate` (blocking, e.g. a database read) runs in a thread."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await asyncio.to_thread(predicate)
+        if value:
+            return value
+        await asyncio.sleep(interval)
+    return await asyncio.to_thread(predicate)
+
+
 def wait_app_ready(client: Any, timeout: float = 30) -> None:
     """Poll a TestClient's /readyz until 200; fail with its last answer otherwise."""
     deadline = time.monotonic() + timeout
@@ -371,3 +397,32 @@ def find_item(
                     return item
         time.sleep(0.3)
     return None
+
+
+def classified_event(
+    source_id: str,
+    urgency: Any,
+    topics: tuple[str, ...],
+    *,
+    text: str,
+    district: str | None = None,
+    ruleset: str = "r1",
+) -> Any:
+    """A `mentions.classified.v1` event as the classifier would publish it, for the router."""
+    from switchboard_shared.events import Classification, MentionClassified, MentionIn, utc_now
+
+    mention = MentionIn(
+        source="x",
+        source_id=source_id,
+        text=text,
+        created_at="2026-11-29T22:00:00Z",
+        district=district,
+    )
+    return MentionClassified(
+        mention_id=mention.mention_id,
+        received_at=utc_now(),
+        mention=mention,
+        classification=Classification(
+            urgency=urgency, score=0.9, topics=topics, ruleset_version=ruleset
+        ),
+    )

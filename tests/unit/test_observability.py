@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 GRAFANA_DIR = ROOT / "deploy" / "grafana"
 DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
-ROUTING_POLICY = ROOT / "services" / "router" / "src" / "switchboard_router" / "routing.yaml"
+ROUTING_POLICY = (
+    ROOT / "services" / "router" / "src" / "switchboard_router" / "routing" / "routing.yaml"
+)
 SERVICE_METRICS = (
     switchboard_ingest.metrics,
     switchboard_classifier.metrics,

@@ -340,6 +340,11 @@ class DeadLetterReason(StrEnum):
     STORE_ERROR = "store_error"  # router: the database refused the record's data
 
 
+# A dead letter keeps this much of the raw record: enough to replay or inspect it, and
+# well under Kafka's default 1 MB message limit.
+MAX_RAW_IN_DEADLETTER = 64_000
+
+
 class DeadLetter(_Frozen):
     """On `mentions.deadletter.v1`: a record a stage could not process, and why."""
 
@@ -354,3 +359,29 @@ class DeadLetter(_Frozen):
     mention_id: str | None = None
     raw_payload: str
     failed_at: AwareDatetime = Field(default_factory=utc_now)
+
+
+def dead_letter(
+    *,
+    stage: str,
+    reason: str,
+    error: str,
+    raw: bytes | str | None,
+    mention_id: str | None,
+    source_topic: str | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+) -> DeadLetter:
+    """A dead letter with the raw record as text (bytes that are not UTF-8 replaced),
+    cut at MAX_RAW_IN_DEADLETTER characters."""
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else (raw or "")
+    return DeadLetter(
+        stage=stage,
+        reason=reason,
+        error=error,
+        source_topic=source_topic,
+        partition=partition,
+        offset=offset,
+        mention_id=mention_id,
+        raw_payload=text[:MAX_RAW_IN_DEADLETTER],
+    )

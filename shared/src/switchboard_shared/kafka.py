@@ -170,3 +170,29 @@ async def partitions_of(settings: CommonSettings, topic: str) -> list[int]:
         if entry.get("topic") == topic and entry.get("error_code", 0) == 0:
             return sorted(p["partition"] for p in entry.get("partitions", []))
     return []
+
+
+class Backoff:
+    """Waits between tries at reaching Kafka: from `first` seconds, doubling up to `longest`."""
+
+    def __init__(self, first: float = 0.5, longest: float = 10.0) -> None:
+        self.delay = first
+        self.longest = longest
+
+    async def wait(self) -> None:
+        """Sleep the current delay, then double it (up to the longest)."""
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, self.longest)
+
+
+READINESS_TIMEOUT_SECONDS = 2.0
+
+
+async def unreachable(producer: AIOKafkaProducer) -> str | None:
+    """For /readyz: None when Kafka answers the producer's metadata request in time, else
+    why not. Any failure means not ready, so every exception is an answer here."""
+    try:
+        await asyncio.wait_for(producer.client.fetch_all_metadata(), READINESS_TIMEOUT_SECONDS)
+    except Exception as exc:
+        return f"kafka unreachable: {exc!r}"
+    return None

@@ -6,22 +6,13 @@ come from the classifier in use, at start-up and after each reload, so a topic
 a new rule set or model brings has its series before its first tag.
 """
 
-from enum import StrEnum
-
 from prometheus_client import Counter, Gauge, Histogram
 
 from switchboard_classifier.combine import Classifier
 from switchboard_classifier.rules import IRRELEVANT
 from switchboard_shared.events import DeadLetterReason, Urgency
 from switchboard_shared.metrics import LATENCY_BUCKETS, start_at_zero
-
-
-class ReloadOutcome(StrEnum):
-    """What became of changed rule set or model files (the `outcome` label of RELOADS)."""
-
-    SWAPPED = "swapped"
-    REFUSED = "refused"
-
+from switchboard_shared.reload import ReloadOutcome as ReloadOutcome  # the `outcome` label
 
 # The dead-letter reasons the classifier itself produces.
 DEAD_LETTER_REASONS = (

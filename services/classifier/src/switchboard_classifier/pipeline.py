@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from switchboard_classifier.combine import Classifier
 from switchboard_shared.events import (
+    MAX_RAW_IN_DEADLETTER,
     Classification,
     DeadLetter,
     DeadLetterReason,
@@ -28,7 +29,6 @@ from switchboard_shared.logs import describe_invalid
 from switchboard_shared.topics import RAW
 
 STAGE = "classifier"
-MAX_RAW_IN_DEADLETTER = 64_000
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Rolling out a new rule set or model without stopping the stream.
 
-The reloader fingerprints the configured files (rule set YAML, model
-directory, gazetteer, district map) every `interval` seconds. When a
-fingerprint (sha256 of the bytes) changes it builds a whole new `Classifier`
+The reloader watches the configured files (rule set YAML, model
+directory, gazetteer, district map) every `interval` seconds. When their
+bytes change (`switchboard_shared.reload`) it builds a whole new `Classifier`
 and swaps it in as one reference, so a batch is always classified by one
 consistent set of versions. A file that fails to load is logged and the
 classifier in use is kept. Pure apart from reading files: no Kafka, no faust.
@@ -10,7 +10,6 @@ classifier in use is kept. Pure apart from reading files: no Kafka, no faust.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from switchboard_classifier.combine import Classifier
 from switchboard_classifier.model import META_FILE, MODEL_FILE, TextModel
 from switchboard_classifier.place import Places
 from switchboard_classifier.rules import Ruleset
+from switchboard_shared.reload import FileWatch
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +36,11 @@ class Sources:
     use_model: bool = True
 
 
-def _fingerprint(sources: Sources) -> str:
-    digest = hashlib.sha256()
+def _files(sources: Sources) -> list[Path | None]:
     files = [sources.ruleset, sources.gazetteer, sources.districts]
     if sources.model is not None:
         files += [sources.model / MODEL_FILE, sources.model / META_FILE]
-    for path in files:
-        if path is None:
-            digest.update(b"-")
-            continue
-        try:
-            digest.update(path.read_bytes())
-        except OSError:
-            digest.update(b"missing")
-    return digest.hexdigest()
+    return files
 
 
 def build(sources: Sources) -> Classifier:
@@ -76,7 +67,7 @@ class Reloader:
         self.interval = interval
         self._clock = clock
         self._on_swap = on_swap
-        self._fingerprint = _fingerprint(sources)
+        self._watch = FileWatch(_files(sources))
         self.current = build(sources)
         self._checked_at = clock()
         self.failures = 0
@@ -87,8 +78,7 @@ class Reloader:
         if not force and now - self._checked_at < self.interval:
             return False
         self._checked_at = now
-        fingerprint = _fingerprint(self.sources)
-        if fingerprint == self._fingerprint:
+        if not self._watch.changed():  # a bad file is not retried until its bytes change
             return False
         try:
             fresh = build(self.sources)
@@ -98,9 +88,7 @@ class Reloader:
         except Exception as exc:
             self.failures += 1
             log.error("reload refused; keeping the classifier in use: %s", exc)
-            self._fingerprint = fingerprint  # do not retry the same bad bytes every interval
             return False
-        self._fingerprint = fingerprint
         self.current = fresh
         log.info("classifier reloaded: %s", fresh.versions)
         if self._on_swap is not None:

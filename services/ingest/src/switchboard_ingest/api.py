@@ -16,14 +16,14 @@ from pydantic import BaseModel, ValidationError
 
 from switchboard_ingest import metrics
 from switchboard_ingest.auth import ApiKey, ApiKeys, forbidden
-from switchboard_ingest.http import IntakeDep, ProblemError, SettingsDep, read_body, unavailable
+from switchboard_ingest.http import IntakeDep, SettingsDep, read_body, unavailable
 from switchboard_ingest.intake import Intake, Outcome
 from switchboard_ingest.limits import Limits, LimitsDep
 from switchboard_ingest.metrics import UNKNOWN_SOURCE, Door, LimitedDoor, Rejection
 from switchboard_ingest.publisher import KafkaUnavailable
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import MentionIn
-from switchboard_shared.problems import field_errors
+from switchboard_shared.problems import ProblemError, field_errors
 
 router = APIRouter()
 

@@ -17,7 +17,6 @@ from switchboard_ingest import metrics, webhooks
 from switchboard_ingest.api import router
 from switchboard_ingest.auth import ApiKeys
 from switchboard_ingest.connectors import build_connectors
-from switchboard_ingest.http import ProblemError, problem_response
 from switchboard_ingest.intake import Intake
 from switchboard_ingest.limits import Limits
 from switchboard_ingest.settings import IngestSettings
@@ -29,7 +28,7 @@ from switchboard_shared.metrics_server import (
     metrics_exposure,
     unauthorised_problem,
 )
-from switchboard_shared.problems import PROBLEM_CONTENT_TYPE
+from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, install_problem_handlers
 
 log = logging.getLogger(__name__)
 
@@ -99,34 +98,11 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
             output, content_type = render()
             return Response(output, media_type=content_type)
 
-    @app.exception_handler(ProblemError)
-    async def problem_error(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(
-            exc.status, exc.kind, exc.title, exc.detail, headers=exc.headers, **exc.extra
-        )
-
-    @app.exception_handler(HTTPException)
-    async def http_problem(request: Request, exc: HTTPException) -> JSONResponse:
-        return problem_response(
-            exc.status_code,
-            "http",
-            str(exc.detail),
-            f"{request.method} {request.url.path}: {exc.detail}",
-            headers=getattr(exc, "headers", None),
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
-            for e in exc.errors()
-        ]
-        return problem_response(
-            422,
-            "invalid-request",
-            "Invalid request",
-            f"{errors[0]['field']}: {errors[0]['message']}",
-            errors=errors,
-        )
+    install_problem_handlers(
+        app,
+        response=JSONResponse,
+        http_exception=HTTPException,
+        validation_exception=RequestValidationError,
+    )
 
     return app

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from fastapi import Request
 
-from switchboard_ingest.http import ProblemError
 from switchboard_shared.events import Source
+from switchboard_shared.problems import ProblemError
 
 log = logging.getLogger(__name__)
 

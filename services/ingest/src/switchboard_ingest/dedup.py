@@ -30,7 +30,7 @@ from aiokafka.errors import KafkaError
 from switchboard_ingest import metrics
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.background import BackgroundLoop
-from switchboard_shared.kafka import client_options, partitions_of
+from switchboard_shared.kafka import Backoff, client_options, partitions_of
 from switchboard_shared.logs import fields
 from switchboard_shared.topics import RAW
 
@@ -81,7 +81,7 @@ class RawTopicTail(BackgroundLoop):
         self.caught_up = asyncio.Event()
 
     async def _run(self) -> None:
-        delay = 0.5
+        backoff = Backoff()
         while True:
             try:
                 await self._tail()
@@ -90,10 +90,9 @@ class RawTopicTail(BackgroundLoop):
             except (KafkaError, OSError, TimeoutError) as exc:
                 log.warning(
                     "tailing the raw topic failed; retrying",
-                    extra=fields(error=repr(exc), retry_in=delay),
+                    extra=fields(error=repr(exc), retry_in=backoff.delay),
                 )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                await backoff.wait()
 
     @staticmethod
     async def _reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:

@@ -1,17 +1,16 @@
-"""HTTP plumbing the ingest routes share: dependencies and problem answers."""
+"""HTTP plumbing the ingest routes share: dependencies and the answers they raise."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.responses import JSONResponse
 
 from switchboard_ingest import metrics
 from switchboard_ingest.intake import Intake
 from switchboard_ingest.metrics import UNKNOWN_SOURCE, Rejection
 from switchboard_ingest.settings import IngestSettings
-from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, problem
+from switchboard_shared.problems import ProblemError
 
 
 def get_intake(request: Request) -> Intake:
@@ -28,37 +27,6 @@ def get_settings(request: Request) -> IngestSettings:
 
 IntakeDep = Annotated[Intake, Depends(get_intake)]
 SettingsDep = Annotated[IngestSettings, Depends(get_settings)]
-
-
-class ProblemError(Exception):
-    """Raised by a route or dependency to answer with a problem document."""
-
-    def __init__(self, status: int, kind: str, title: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.kind = kind
-        self.title = title
-        self.detail = detail
-        self.headers: dict[str, str] | None = extra.pop("headers", None)
-        self.extra = extra
-
-
-def problem_response(
-    status: int,
-    kind: str,
-    title: str,
-    detail: str,
-    *,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> JSONResponse:
-    """A problem document as a response."""
-    return JSONResponse(
-        problem(status, kind, title, detail, **extra),
-        status_code=status,
-        media_type=PROBLEM_CONTENT_TYPE,
-        headers=headers,
-    )
 
 
 def unavailable(cause: str, retry_after: int) -> ProblemError:

@@ -18,14 +18,13 @@ from switchboard_ingest.dedup import RawTopicTail, SeenMentions
 from switchboard_ingest.metrics import Refusal
 from switchboard_ingest.publisher import Ack, KafkaUnavailable, Publisher
 from switchboard_ingest.settings import IngestSettings
-from switchboard_shared.events import DeadLetter, MentionIn, MentionReceived
+from switchboard_shared.events import MentionIn, MentionReceived, dead_letter
 from switchboard_shared.logs import fields
 from switchboard_shared.topics import DEADLETTER, RAW
 
 log = logging.getLogger(__name__)
 
 STAGE = "ingest"
-MAX_RAW_IN_DEADLETTER = 64_000
 
 
 class Outcome(StrEnum):
@@ -174,12 +173,8 @@ class Intake:
     ) -> Ack:
         """Park a record that could not become a canonical mention; raise KafkaUnavailable."""
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-        letter = DeadLetter(
-            stage=f"{STAGE}.{via}",
-            reason=reason,
-            error=error,
-            mention_id=mention_id,
-            raw_payload=text[:MAX_RAW_IN_DEADLETTER],
+        letter = dead_letter(
+            stage=f"{STAGE}.{via}", reason=reason, error=error, raw=text, mention_id=mention_id
         )
         ack = await self.publisher.publish(self.deadletter_topic, mention_id, letter)
         metrics.DEADLETTERED.labels(source, reason).inc()

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from switchboard_ingest import metrics
 from switchboard_ingest.metrics import Refusal
 from switchboard_ingest.settings import IngestSettings
-from switchboard_shared.kafka import encode, ensure_topics, new_producer
+from switchboard_shared.kafka import Backoff, encode, ensure_topics, new_producer, unreachable
 from switchboard_shared.logs import fields
 from switchboard_shared.topics import ALL
 
@@ -70,7 +70,7 @@ class Publisher:
         self._starter = asyncio.create_task(self._start_until_connected(), name="producer-start")
 
     async def _start_until_connected(self) -> None:
-        delay = 0.5
+        backoff = Backoff()
         while True:
             producer = new_producer(self.settings, client_id="switchboard-ingest")
             try:
@@ -85,11 +85,10 @@ class Publisher:
                     extra=fields(
                         bootstrap=self.settings.kafka_bootstrap_servers,
                         error=repr(exc),
-                        retry_in=delay,
+                        retry_in=backoff.delay,
                     ),
                 )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                await backoff.wait()
                 continue
             self._producer = producer
             metrics.KAFKA_CONNECTED.set(1)
@@ -109,11 +108,7 @@ class Publisher:
         """None when Kafka answers a metadata request, else what is wrong."""
         if self._producer is None:
             return "kafka producer not started"
-        try:
-            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 2.0)
-        except (KafkaError, OSError, TimeoutError) as exc:
-            return f"kafka unreachable: {exc!r}"
-        return None
+        return await unreachable(self._producer)
 
     async def publish(self, topic: str, key: str | None, event: BaseModel) -> Ack:
         """Write one event; return once Kafka acknowledged it, else raise KafkaUnavailable."""

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, SecretStr
 
 from switchboard_ingest import metrics, platforms
-from switchboard_ingest.http import IntakeDep, ProblemError, SettingsDep, read_body, unavailable
+from switchboard_ingest.http import IntakeDep, SettingsDep, read_body, unavailable
 from switchboard_ingest.intake import Intake, Outcome, Result
 from switchboard_ingest.limits import LimitsDep
 from switchboard_ingest.metrics import META, UNKNOWN_SOURCE, Door, LimitedDoor, Rejection
@@ -33,6 +33,7 @@ from switchboard_ingest.publisher import Ack, KafkaUnavailable
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import DeadLetterReason, Source, mention_id_for
 from switchboard_shared.logs import fields
+from switchboard_shared.problems import ProblemError
 
 log = logging.getLogger(__name__)
 

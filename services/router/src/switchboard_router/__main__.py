@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 import uvicorn
 
-from switchboard_router import people, store
-from switchboard_router.app import create_app
-from switchboard_router.policy_file import PolicyHolder
+from switchboard_router.bootstrap import create_app
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.people import service as people
+from switchboard_router.routing.holder import PolicyHolder
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.logs import configure_logging
 
@@ -20,8 +21,8 @@ def main() -> None:
     settings = RouterSettings()
     configure_logging("router", settings.log_level)
     policies = PolicyHolder.load(settings.router_policy_path)
-    engine = store.make_engine(settings.database_url)
-    store.migrate(engine)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
     if settings.router_bootstrap_admin_token is not None:
         try:
             people.ensure_admin(

@@ -18,8 +18,11 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from switchboard_router import metrics, relay, store, work
-from switchboard_router.routing import Policy
+from switchboard_router import metrics
+from switchboard_router.db.engine import aware
+from switchboard_router.kafka import relay
+from switchboard_router.queues import service as queues
+from switchboard_router.routing.policy import Policy
 from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.events import Urgency
 from switchboard_shared.logs import fields
@@ -30,14 +33,14 @@ log = logging.getLogger(__name__)
 def observe_database(engine: Engine, policy: Policy) -> None:
     """Set the queue and outbox gauges from the database (and each queue's series at zero)."""
     now = datetime.now(UTC)
-    for q in store.list_queues(engine):
+    for q in queues.list_queues(engine):
         metrics.initialise_queue(q["queue_id"], policy)
         metrics.QUEUE_DEPTH.labels(q["queue_id"]).set(q["depth"])
         for urgency in Urgency:
             metrics.QUEUE_DEPTH_BY_URGENCY.labels(q["queue_id"], urgency).set(
                 q["depth_by_urgency"].get(urgency, 0)
             )
-        oldest = work.aware(q["oldest_received_at"])
+        oldest = aware(q["oldest_received_at"])
         metrics.QUEUE_OLDEST_SECONDS.labels(q["queue_id"]).set(
             (now - oldest).total_seconds() if oldest else 0.0
         )

@@ -12,9 +12,10 @@ from typing import get_args
 
 from prometheus_client import Counter, Gauge, Histogram, Info
 
-from switchboard_router.routing import Policy
+from switchboard_router.routing.policy import Policy
 from switchboard_shared.events import DeadLetterReason, MentionEscalated, Urgency
 from switchboard_shared.metrics import LATENCY_BUCKETS, start_at_zero
+from switchboard_shared.reload import ReloadOutcome as ReloadOutcome  # the `outcome` label
 
 
 class Failed(StrEnum):
@@ -22,13 +23,6 @@ class Failed(StrEnum):
 
     DATABASE = "database"
     KAFKA = "kafka"
-
-
-class ReloadOutcome(StrEnum):
-    """What became of a changed routing policy file (the `outcome` label of POLICY_RELOADS)."""
-
-    LOADED = "loaded"
-    REFUSED = "refused"
 
 
 # The dead-letter reasons the router itself produces.
@@ -140,7 +134,7 @@ OUTBOX_BACKLOG = Gauge(
 )
 POLICY_RELOADS = Counter(
     "switchboard_router_policy_reloads_total",
-    "Routing policy file changes, by outcome (loaded or refused).",
+    "Routing policy file changes, by outcome (swapped in or refused).",
     ["outcome"],
 )
 POLICY_VERSION = Info("switchboard_router_policy", "The routing policy version in force.")

@@ -13,9 +13,11 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from switchboard_router import people, store
-from switchboard_router.app import create_app
-from switchboard_router.routing import Policy
+from switchboard_router.bootstrap import create_app
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.items.steps import NewItem, save_items
+from switchboard_router.people import service as people
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 
 ADMIN_TOKEN = "admin-test-token"
@@ -24,7 +26,7 @@ T0 = datetime(2026, 11, 29, 22, 0, tzinfo=UTC)
 
 
 def new_item(mention_id, *, queue="general", urgency="normal", rank=2, minutes=0, sla_due_at=None):
-    return store.NewItem(
+    return NewItem(
         mention_id=mention_id,
         queue_id=queue,
         urgency=urgency,
@@ -48,8 +50,8 @@ def new_item(mention_id, *, queue="general", urgency="normal", rank=2, minutes=0
 
 @pytest.fixture
 def engine(database_url):
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
+    engine = make_engine(database_url)
+    migrate(engine)
     people.ensure_admin(engine, token=ADMIN_TOKEN, now=datetime.now(UTC))
     yield engine
     engine.dispose()
@@ -89,11 +91,11 @@ def _add_officer(client, queues, *, role="officer", on_duty=False, capacity=5):
 
 def _put_items(engine, *items):
     """Store items; return their ids by mention id."""
-    return {s.mention_id: s.item_id for s in store.save_items(engine, new_items=list(items))}
+    return {s.mention_id: s.item_id for s in save_items(engine, new_items=list(items))}
 
 
 @pytest.fixture
-def admin():
+def admin_headers():
     """Headers of the bootstrap admin."""
     return dict(ADMIN)
 

@@ -12,10 +12,13 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from switchboard_router import access, people, store
-from switchboard_router.app import create_app
-from switchboard_router.models import access_audit, tokens
-from switchboard_router.routing import Policy
+from switchboard_router.audit import service as access
+from switchboard_router.audit.service import ROUTER
+from switchboard_router.bootstrap import create_app
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.db.tables import access_audit, tokens
+from switchboard_router.people import service as people
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 
 pytestmark = pytest.mark.postgres
@@ -28,30 +31,32 @@ def audit_rows(client, headers, **params):
 
 
 def test_an_admin_acting_as_an_officer_with_a_token_they_minted_is_traced_to_them(
-    client, engine, admin, add_officer, put_items, make_item
+    client, engine, admin_headers, add_officer, put_items, make_item
 ):
     officer_id, _ = add_officer(client, ["general"])
     item_id = put_items(engine, make_item("m1"))["m1"]
-    admin_token_id = audit_rows(client, admin, action="officer_created", limit=1)[0]["token_id"]
+    admin_token_id = audit_rows(client, admin_headers, action="officer_created", limit=1)[0][
+        "token_id"
+    ]
 
     # The attack: mint a token for the officer, read and act as them, revoke it.
-    minted = client.post(f"/v1/officers/{officer_id}/tokens", headers=admin)
+    minted = client.post(f"/v1/officers/{officer_id}/tokens", headers=admin_headers)
     assert minted.status_code == 201, minted.text
     token_id = minted.json()["token_id"]
     as_officer = {"authorization": f"Bearer {minted.json()['token']}"}
     assert client.get(f"/v1/items/{item_id}", headers=as_officer).status_code == 200
     assert client.get("/v1/queues/general/items", headers=as_officer).status_code == 200
     assert client.post(f"/v1/items/{item_id}/claim", headers=as_officer).status_code == 200
-    revoked = client.delete(f"/v1/officers/{officer_id}/tokens/{token_id}", headers=admin)
+    revoked = client.delete(f"/v1/officers/{officer_id}/tokens/{token_id}", headers=admin_headers)
     assert revoked.status_code == 204
     assert client.get(f"/v1/items/{item_id}", headers=as_officer).status_code == 401
 
-    [mint] = audit_rows(client, admin, action="token_issued", object=f"token:{token_id}")
+    [mint] = audit_rows(client, admin_headers, action="token_issued", object=f"token:{token_id}")
     assert (mint["officer_id"], mint["token_id"]) == ("admin", admin_token_id)
     assert mint["details"]["officer_id"] == officer_id
     assert mint["client"] == "testclient"
 
-    used = audit_rows(client, admin, token=token_id)
+    used = audit_rows(client, admin_headers, token=token_id)
     assert [(u["action"], u["object"]) for u in reversed(used)] == [
         ("item_read", f"item:{item_id}"),
         ("queue_items_read", "queue:general"),
@@ -62,20 +67,20 @@ def test_an_admin_acting_as_an_officer_with_a_token_they_minted_is_traced_to_the
     assert used[-1]["details"] == {}  # the item read
     assert used[-2]["details"]["items"] == [item_id]  # the listing says which items it showed
 
-    [revoke] = audit_rows(client, admin, action="token_revoked")
+    [revoke] = audit_rows(client, admin_headers, action="token_revoked")
     assert (revoke["officer_id"], revoke["object"]) == ("admin", f"token:{token_id}")
     assert revoke["details"] == {"officer_id": officer_id}
 
 
 def test_a_step_and_its_access_row_commit_together_or_not_at_all(
-    client, engine, admin, add_officer, put_items, make_item, monkeypatch
+    client, engine, admin_headers, add_officer, put_items, make_item, monkeypatch
 ):
     first_id, first = add_officer(client, ["general"])
     _, second = add_officer(client, ["general"])
     item_id = put_items(engine, make_item("m1"))["m1"]
     assert client.post(f"/v1/items/{item_id}/claim", headers=first).status_code == 200
     assert client.post(f"/v1/items/{item_id}/claim", headers=second).status_code == 409
-    claims = audit_rows(client, admin, action="item_claimed", object=f"item:{item_id}")
+    claims = audit_rows(client, admin_headers, action="item_claimed", object=f"item:{item_id}")
     assert [c["officer_id"] for c in claims] == [first_id]  # the refused claim left nothing
 
     client.post(f"/v1/items/{item_id}/release", headers=first).raise_for_status()
@@ -91,19 +96,21 @@ def test_a_step_and_its_access_row_commit_together_or_not_at_all(
         client.post(f"/v1/items/{item_id}/claim", headers=second)
     monkeypatch.undo()
     # No claim without its access row: the step rolled back with it.
-    assert client.get(f"/v1/items/{item_id}", headers=admin).json()["status"] == "open"
+    assert client.get(f"/v1/items/{item_id}", headers=admin_headers).json()["status"] == "open"
 
 
-def test_admin_changes_are_recorded_with_what_changed(client, admin, add_officer):
+def test_admin_changes_are_recorded_with_what_changed(client, admin_headers, add_officer):
     officer_id, _ = add_officer(client, ["general"])
-    client.patch(f"/v1/officers/{officer_id}", json={"role": "supervisor"}, headers=admin)
+    client.patch(f"/v1/officers/{officer_id}", json={"role": "supervisor"}, headers=admin_headers)
     client.patch(
-        "/v1/queues/general", json={"assignment_mode": "round_robin"}, headers=admin
+        "/v1/queues/general", json={"assignment_mode": "round_robin"}, headers=admin_headers
     ).raise_for_status()
-    client.delete(f"/v1/queues/general/members/{officer_id}", headers=admin).raise_for_status()
-    client.post(f"/v1/officers/{officer_id}/shift", json={"on_duty": True}, headers=admin)
+    client.delete(
+        f"/v1/queues/general/members/{officer_id}", headers=admin_headers
+    ).raise_for_status()
+    client.post(f"/v1/officers/{officer_id}/shift", json={"on_duty": True}, headers=admin_headers)
 
-    rows = audit_rows(client, admin, principal="admin")
+    rows = audit_rows(client, admin_headers, principal="admin")
     by_action = {r["action"]: r for r in rows}
     assert by_action["officer_updated"]["details"] == {
         "before": {"role": "officer"},
@@ -118,7 +125,7 @@ def test_admin_changes_are_recorded_with_what_changed(client, admin, add_officer
     assert by_action["officer_created"]["object"] == f"officer:{officer_id}"
 
 
-def test_only_admins_read_the_access_audit(client, admin, add_officer):
+def test_only_admins_read_the_access_audit(client, admin_headers, add_officer):
     _, officer = add_officer(client, ["general"])
     _, supervisor = add_officer(client, ["general"], role="supervisor")
     for headers in (officer, supervisor):
@@ -127,32 +134,38 @@ def test_only_admins_read_the_access_audit(client, admin, add_officer):
         assert answer.headers["content-type"].startswith("application/problem+json")
     assert client.get("/v1/audit/access").status_code == 401
     # Reading the audit is itself recorded.
-    audit_rows(client, admin)
-    assert audit_rows(client, admin, action="audit_read", limit=1)[0]["officer_id"] == "admin"
+    audit_rows(client, admin_headers)
+    assert (
+        audit_rows(client, admin_headers, action="audit_read", limit=1)[0]["officer_id"] == "admin"
+    )
 
 
 def test_the_filters_narrow_by_principal_action_object_time_and_page(
-    client, engine, admin, add_officer, put_items, make_item
+    client, engine, admin_headers, add_officer, put_items, make_item
 ):
     officer_id, officer = add_officer(client, ["general"])
     ids = put_items(engine, make_item("m1"), make_item("m2"))
     for item_id in ids.values():
         client.get(f"/v1/items/{item_id}", headers=officer).raise_for_status()
-    mine = audit_rows(client, admin, principal=officer_id, action="item_read")
+    mine = audit_rows(client, admin_headers, principal=officer_id, action="item_read")
     assert [r["object"] for r in mine] == [f"item:{ids['m2']}", f"item:{ids['m1']}"]
-    assert audit_rows(client, admin, object=f"item:{ids['m1']}")[0]["officer_id"] == officer_id
+    assert (
+        audit_rows(client, admin_headers, object=f"item:{ids['m1']}")[0]["officer_id"] == officer_id
+    )
 
     first = client.get(
-        "/v1/audit/access", params={"principal": officer_id, "limit": 1}, headers=admin
+        "/v1/audit/access", params={"principal": officer_id, "limit": 1}, headers=admin_headers
     ).json()
     assert len(first["entries"]) == 1 and first["next_before"] is not None
-    second = audit_rows(client, admin, principal=officer_id, limit=1, before=first["next_before"])
+    second = audit_rows(
+        client, admin_headers, principal=officer_id, limit=1, before=first["next_before"]
+    )
     assert second[0]["access_id"] < first["entries"][0]["access_id"]
 
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    assert audit_rows(client, admin, principal=officer_id, since=future) == []
-    assert len(audit_rows(client, admin, principal=officer_id, until=future)) == 2
-    bad = client.get("/v1/audit/access", params={"action": "deleted_it"}, headers=admin)
+    assert audit_rows(client, admin_headers, principal=officer_id, since=future) == []
+    assert len(audit_rows(client, admin_headers, principal=officer_id, until=future)) == 2
+    bad = client.get("/v1/audit/access", params={"action": "deleted_it"}, headers=admin_headers)
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "query.action"
 
@@ -168,7 +181,7 @@ def test_a_change_and_its_access_row_commit_together(engine, monkeypatch):
             officer_id="admin",
             now=datetime.now(UTC),
             lifetime=timedelta(hours=1),
-            by=people.ROUTER,
+            by=ROUTER,
         )
     with engine.connect() as conn:
         # No token without its audit row: the insert rolled back with the failed record.
@@ -176,10 +189,10 @@ def test_a_change_and_its_access_row_commit_together(engine, monkeypatch):
 
 
 def test_the_access_audit_refuses_update_delete_and_truncate(
-    client, admin, engine, put_items, make_item
+    client, admin_headers, engine, put_items, make_item
 ):
     put_items(engine, make_item("m1"))  # an item audit row
-    audit_rows(client, admin)  # and access rows
+    audit_rows(client, admin_headers)  # and access rows
     statements = [
         "UPDATE access_audit SET officer_id = 'someone-else'",
         "DELETE FROM access_audit",
@@ -196,8 +209,8 @@ def test_the_access_audit_refuses_update_delete_and_truncate(
 
 @pytest.fixture
 async def served(database_url, port_factory, serving):
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
+    engine = make_engine(database_url)
+    migrate(engine)
     people.ensure_admin(engine, token="stream-admin", now=datetime.now(UTC))
     app = create_app(
         RouterSettings(database_url=database_url), engine, Policy.load(), consume=False, clock=False
@@ -209,14 +222,14 @@ async def served(database_url, port_factory, serving):
 
 async def test_opening_the_stream_is_recorded_with_the_client_address(served):
     url, _ = served
-    admin = {"authorization": "Bearer stream-admin"}
+    admin_headers = {"authorization": "Bearer stream-admin"}
     async with httpx.AsyncClient(timeout=10) as client:
-        async with client.stream("GET", f"{url}/v1/stream", headers=admin) as response:
+        async with client.stream("GET", f"{url}/v1/stream", headers=admin_headers) as response:
             assert response.status_code == 200
             async for _ in response.aiter_lines():
                 break  # the stream is open
         answer = await client.get(
-            f"{url}/v1/audit/access", params={"action": "stream_opened"}, headers=admin
+            f"{url}/v1/audit/access", params={"action": "stream_opened"}, headers=admin_headers
         )
     [opened] = answer.json()["entries"]
     assert (opened["officer_id"], opened["client"]) == ("admin", "127.0.0.1")
@@ -227,10 +240,11 @@ def test_a_change_of_the_routing_policy_file_is_in_the_access_audit(engine, tmp_
     # Who may see which mentions follows the policy: an edited file must leave a trace.
     from fastapi.testclient import TestClient
 
-    from switchboard_router.policy_file import PolicyHolder
+    from switchboard_router.routing import policy as routing_policy
+    from switchboard_router.routing.holder import PolicyHolder
 
     path = tmp_path / "routing.yaml"
-    original = (Path(access.__file__).parent / "routing.yaml").read_text(encoding="utf-8")
+    original = (Path(routing_policy.__file__).parent / "routing.yaml").read_text(encoding="utf-8")
     path.write_text(original, encoding="utf-8")
     holder = PolicyHolder.load(path)
     before = holder.current().version

@@ -111,15 +111,19 @@ def test_admin_endpoints_are_refused_to_officers_and_supervisors(client, world, 
 
 
 def test_a_member_works_the_item_and_a_revoked_token_stops_working(
-    client, world, add_officer, admin
+    client, world, add_officer, admin_headers
 ):
     officer_id, headers = add_officer(client, ["general"])
     item = world["item"]
     assert client.get(f"/v1/items/{item}", headers=headers).status_code == 200
     assert client.post(f"/v1/items/{item}/claim", headers=headers).json()["assignee"] == officer_id
-    token_id = client.post(f"/v1/officers/{officer_id}/tokens", headers=admin).json()["token_id"]
+    token_id = client.post(f"/v1/officers/{officer_id}/tokens", headers=admin_headers).json()[
+        "token_id"
+    ]
     assert (
-        client.delete(f"/v1/officers/{officer_id}/tokens/{token_id}", headers=admin).status_code
+        client.delete(
+            f"/v1/officers/{officer_id}/tokens/{token_id}", headers=admin_headers
+        ).status_code
         == 204
     )
     assert client.get("/v1/me", headers=headers).status_code == 200  # the first token still works

@@ -6,18 +6,17 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from switchboard_router import store
-from switchboard_router.consumer import RouterConsumer
-from switchboard_router.routing import Policy
+from conftest import classified_event, wait_for
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.items.service import count_items, list_items
+from switchboard_router.kafka.consumer import RouterConsumer
+from switchboard_router.queues.service import list_queues
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
-    Classification,
     DeadLetter,
-    MentionClassified,
-    MentionIn,
     MentionRouted,
     Urgency,
-    utc_now,
 )
 from switchboard_shared.kafka import ensure_topics
 from switchboard_shared.topics import ALL, CLASSIFIED, DEADLETTER, ROUTED
@@ -26,29 +25,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
 def classified(source_id, urgency=Urgency.CRITICAL, topics=("active_threat",)):
-    m = MentionIn(
-        source="x",
-        source_id=source_id,
-        text="Shots fired near 5th",
-        created_at="2026-11-29T22:00:00Z",
-    )
-    return MentionClassified(
-        mention_id=m.mention_id,
-        received_at=utc_now(),
-        mention=m,
-        classification=Classification(
-            urgency=urgency, score=0.9, topics=topics, ruleset_version="r1"
-        ),
-    )
-
-
-async def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(predicate):
-            return True
-        await asyncio.sleep(0.2)
-    return False
+    return classified_event(source_id, urgency, topics, text="Shots fired near 5th")
 
 
 async def committed_total(settings, group_id):
@@ -80,8 +57,8 @@ async def test_replayed_mentions_give_one_item_poison_is_dead_lettered_and_offse
         router_group_id=group,
     )
     await ensure_topics(settings, ALL)
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
+    engine = make_engine(database_url)
+    migrate(engine)
     topic = CLASSIFIED.name(topic_prefix)
     critical, low = classified("c1"), classified("c2", Urgency.LOW, ("praise",))
     for event in (critical, low, critical):  # the third is a redelivery
@@ -93,7 +70,7 @@ async def test_replayed_mentions_give_one_item_poison_is_dead_lettered_and_offse
     consumer = RouterConsumer(settings, engine, Policy.load())
     consumer.start()
     try:
-        assert await wait_for(lambda: store.count_items(engine) == 2)
+        assert await wait_for(lambda: count_items(engine) == 2)
         dead = await topic_reader.read(DEADLETTER.name(topic_prefix), count=1, timeout=20)
         routed = await topic_reader.read(ROUTED.name(topic_prefix), count=2, timeout=20)
         deadline = time.monotonic() + 20
@@ -107,9 +84,9 @@ async def test_replayed_mentions_give_one_item_poison_is_dead_lettered_and_offse
     assert (letter.stage, letter.reason, letter.mention_id) == ("router", "schema", "zz")
     events = [MentionRouted.model_validate_json(r.value) for r in routed]
     assert {e.mention_id for e in events} == {critical.mention_id, low.mention_id}
-    queues = {q["queue_id"]: q["depth"] for q in store.list_queues(engine)}
+    queues = {q["queue_id"]: q["depth"] for q in list_queues(engine)}
     assert queues == {"emergency": 1, "community-engagement": 1}
-    [item] = store.list_items(engine, queue_id="emergency", limit=10, after=None)
+    [item] = list_items(engine, queue_id="emergency", limit=10, after=None)
     assert item["mention_id"] == critical.mention_id
     assert item["rule"] == "critical-to-emergency"
     assert item["ruleset_version"] == "r1"
@@ -123,7 +100,7 @@ async def test_replayed_mentions_give_one_item_poison_is_dead_lettered_and_offse
         assert await wait_for(lambda: len(kafka.assignment()) == CLASSIFIED.partitions)
         positions = [await kafka.position(tp) for tp in kafka.assignment()]
         assert sum(positions) == 4
-        assert store.count_items(engine) == 2
+        assert count_items(engine) == 2
     finally:
         await consumer.stop()
         engine.dispose()

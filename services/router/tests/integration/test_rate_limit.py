@@ -3,8 +3,8 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from switchboard_router.app import create_app
-from switchboard_router.routing import Policy
+from switchboard_router.bootstrap import create_app
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 
 pytestmark = pytest.mark.postgres
@@ -18,7 +18,7 @@ def rate_limited(client: TestClient) -> float:
 
 
 def test_rapid_calls_on_one_token_meet_429_with_retry_after_and_another_token_is_unaffected(
-    engine, admin
+    engine, admin_headers
 ):
     settings = RouterSettings(
         database_url=str(engine.url), router_token_burst=6, router_token_rate_per_second=0.01
@@ -28,15 +28,17 @@ def test_rapid_calls_on_one_token_meet_429_with_retry_after_and_another_token_is
         before = rate_limited(client)
         # Two of the admin's six: an officer and the officer's token.
         officer = client.post(
-            "/v1/officers", json={"name": "Dana", "role": "officer"}, headers=admin
+            "/v1/officers", json={"name": "Dana", "role": "officer"}, headers=admin_headers
         )
         assert officer.status_code == 201, officer.text
-        issued = client.post(f"/v1/officers/{officer.json()['officer_id']}/tokens", headers=admin)
+        issued = client.post(
+            f"/v1/officers/{officer.json()['officer_id']}/tokens", headers=admin_headers
+        )
         officer_auth = {"authorization": f"Bearer {issued.json()['token']}"}
-        statuses = [client.get("/v1/queues", headers=admin).status_code for _ in range(30)]
+        statuses = [client.get("/v1/queues", headers=admin_headers).status_code for _ in range(30)]
         assert statuses[:4] == [200] * 4
         assert set(statuses[4:]) == {429}
-        refused = client.get("/v1/queues", headers=admin)
+        refused = client.get("/v1/queues", headers=admin_headers)
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json()["status"] == 429
         assert int(refused.headers["retry-after"]) >= 1

@@ -13,11 +13,16 @@ from alembic.config import Config
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from switchboard_router import access, clock, people, store, work
-from switchboard_router.models import access_audit, audit, items, notes, retention_runs, tokens
-from switchboard_router.retention import Retention, purge
-from switchboard_router.routing import Policy
-from switchboard_router.security import Principal, Role
+from switchboard_router import scheduler
+from switchboard_router.audit import service as access
+from switchboard_router.audit.retention import Retention, purge
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.db.tables import access_audit, audit, items, notes, retention_runs, tokens
+from switchboard_router.items import service as work
+from switchboard_router.items.steps import StepContext, save_items
+from switchboard_router.people import service as people
+from switchboard_router.people.security import Principal, Role
+from switchboard_router.routing.policy import Policy
 
 NOW = datetime(2028, 6, 1, 12, 0, tzinfo=UTC)
 POLICY = Policy.load()
@@ -41,15 +46,15 @@ def any_engine(request, tmp_path):
         url = request.getfixturevalue("database_url")
     else:
         url = f"sqlite:///{tmp_path}/router.db"
-    engine = store.make_engine(url)
-    store.migrate(engine)
+    engine = make_engine(url)
+    migrate(engine)
     people.ensure_admin(engine, token="t", now=NOW - timedelta(days=1))
     yield engine
     engine.dispose()
 
 
 def at(when):
-    return work.Clock(now=when, lease_seconds=30, policy=POLICY)
+    return StepContext(now=when, lease_seconds=30, policy=POLICY)
 
 
 def aged(make_item, mention_id, days):
@@ -74,7 +79,7 @@ def test_aged_items_are_redacted_then_deleted_and_the_access_audit_outlives_them
     any_engine, make_item
 ):
     engine = any_engine
-    stored = store.save_items(
+    stored = save_items(
         engine,
         new_items=[
             aged(make_item, "fresh", 10),
@@ -102,10 +107,10 @@ def test_aged_items_are_redacted_then_deleted_and_the_access_audit_outlives_them
             )
 
     # Nothing has aged a day before the clock says so.
-    assert clock.tick(engine, at(NOW - timedelta(days=400 - 89)), WINDOWS)["purged"] == 0
+    assert scheduler.tick(engine, at(NOW - timedelta(days=400 - 89)), WINDOWS)["purged"] == 0
 
     # Two redacted (the old one, and the ancient one on its way out), one deleted, one access row.
-    assert clock.tick(engine, at(NOW), WINDOWS)["purged"] == 4
+    assert scheduler.tick(engine, at(NOW), WINDOWS)["purged"] == 4
 
     with engine.connect() as conn:
         rows = {r.mention_id: r for r in conn.execute(select(items))}
@@ -147,7 +152,7 @@ def test_aged_items_are_redacted_then_deleted_and_the_access_audit_outlives_them
     assert purges == 1
 
     # Done is done: the next tick finds nothing, and the audit is append-only again.
-    assert clock.tick(engine, at(NOW + timedelta(seconds=1)), WINDOWS)["purged"] == 0
+    assert scheduler.tick(engine, at(NOW + timedelta(seconds=1)), WINDOWS)["purged"] == 0
     for statement in (
         "DELETE FROM audit",
         "DELETE FROM access_audit",
@@ -159,12 +164,12 @@ def test_aged_items_are_redacted_then_deleted_and_the_access_audit_outlives_them
 
 def test_the_purge_drains_a_backlog_in_bounded_batches(any_engine, make_item):
     engine = any_engine
-    store.save_items(engine, new_items=[aged(make_item, f"m{i}", 400) for i in range(5)])
+    save_items(engine, new_items=[aged(make_item, f"m{i}", 400) for i in range(5)])
     with engine.begin() as conn:
         done = purge(conn, now=NOW, retention=WINDOWS, batch=2)
     assert (done["redacted"], done["deleted"]) == (2, 2)
     for _ in range(3):
-        clock.tick(engine, at(NOW), WINDOWS)
+        scheduler.tick(engine, at(NOW), WINDOWS)
     assert count(engine, items) == 0
 
 
@@ -175,10 +180,10 @@ def test_upgrading_a_store_with_data_keeps_it_and_its_guards(request, tmp_path, 
             if backend == "postgresql"
             else f"sqlite:///{tmp_path}/old.db"
         )
-        engine = store.make_engine(url)
+        engine = make_engine(url)
         config = Config()
         config.set_main_option(
-            "script_location", str(resources.files("switchboard_router").joinpath("migrations"))
+            "script_location", str(resources.files("switchboard_router.db").joinpath("migrations"))
         )
         with engine.begin() as connection:
             config.attributes["connection"] = connection
@@ -198,7 +203,7 @@ def test_upgrading_a_store_with_data_keeps_it_and_its_guards(request, tmp_path, 
                 ),
                 {"h": "0" * 64, "t": NOW},
             )
-        [stored] = store.save_items(engine, new_items=[aged(make_item, "m1", 400)])
+        [stored] = save_items(engine, new_items=[aged(make_item, "m1", 400)])
         with engine.begin() as conn:
             conn.execute(
                 text(
@@ -207,14 +212,14 @@ def test_upgrading_a_store_with_data_keeps_it_and_its_guards(request, tmp_path, 
                 {"i": stored.item_id, "t": NOW},
             )
 
-        store.migrate(engine)
+        migrate(engine)
 
         with engine.connect() as conn:
             assert conn.scalar(select(tokens.c.bootstrap).where(tokens.c.id == "tok_old")) is True
         assert count(engine, notes) == 1 and count(engine, audit) == 1
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(text("DELETE FROM audit"))
-        assert clock.tick(engine, at(NOW + timedelta(days=1)), WINDOWS)["purged"] == 2
+        assert scheduler.tick(engine, at(NOW + timedelta(days=1)), WINDOWS)["purged"] == 2
         assert count(engine, items) == 0 and count(engine, notes) == 0 and count(engine, audit) == 0
         engine.dispose()
 
@@ -222,7 +227,7 @@ def test_upgrading_a_store_with_data_keeps_it_and_its_guards(request, tmp_path, 
 def test_deleting_an_item_takes_its_notes_watches_and_trail_with_it(any_engine, make_item):
     # Before migration 0003 the foreign keys had no delete policy: an item could not go at all.
     engine = any_engine
-    [stored] = store.save_items(engine, new_items=[aged(make_item, "m1", 400)])
+    [stored] = save_items(engine, new_items=[aged(make_item, "m1", 400)])
     work.add_note(engine, item_id=stored.item_id, actor=ADMIN, now=NOW, text="n")
     with engine.begin() as conn:
         run = conn.execute(

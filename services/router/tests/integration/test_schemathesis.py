@@ -16,9 +16,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from switchboard_router import people, store
-from switchboard_router.app import create_app
-from switchboard_router.routing import Policy
+from switchboard_router.bootstrap import create_app
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.items.steps import save_items
+from switchboard_router.people import service as people
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 
 pytestmark = pytest.mark.postgres
@@ -29,10 +31,10 @@ EXAMPLES = 30  # per operation: enough to find edge cases, bounded to keep `make
 
 @pytest.fixture
 def fuzz_app(database_url, make_item):
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
+    engine = make_engine(database_url)
+    migrate(engine)
     people.ensure_admin(engine, token=TOKEN, now=datetime.now(UTC))
-    store.save_items(engine, new_items=[make_item("m1"), make_item("m2", queue="traffic")])
+    save_items(engine, new_items=[make_item("m1"), make_item("m2", queue="traffic")])
     app = create_app(
         # The schema to fuzz; one token fires every example (the fuzz is of the API, not its rate limit).
         RouterSettings(

@@ -7,20 +7,22 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from switchboard_router import people, store
-from switchboard_router.app import create_app
-from switchboard_router.routing import Policy
+from switchboard_router.bootstrap import create_app
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.items.steps import save_items
+from switchboard_router.people import service as people
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 
 
 def test_the_whole_flow_works_on_sqlite(tmp_path, make_item):
     url = f"sqlite:///{tmp_path}/router.db"
-    engine = store.make_engine(url)
-    store.migrate(engine)
-    store.migrate(engine)
+    engine = make_engine(url)
+    migrate(engine)
+    migrate(engine)
     people.ensure_admin(engine, token="t", now=datetime.now(UTC))
     people.ensure_admin(engine, token="t", now=datetime.now(UTC))
-    [stored] = store.save_items(engine, new_items=[make_item("m1")])
+    [stored] = save_items(engine, new_items=[make_item("m1")])
     admin = {"authorization": "Bearer t"}
     app = create_app(
         RouterSettings(database_url=url), engine, Policy.load(), consume=False, clock=False

@@ -9,18 +9,18 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from switchboard_router import store, work
-from switchboard_router.consumer import RouterConsumer
-from switchboard_router.routing import Policy
-from switchboard_router.security import Principal, Role
+from conftest import classified_event, wait_for
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.items import service as work
+from switchboard_router.items.service import list_items
+from switchboard_router.kafka.consumer import RouterConsumer
+from switchboard_router.people.security import Principal, Role
+from switchboard_router.queues.service import list_queues
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
-    Classification,
     DeadLetter,
-    MentionClassified,
-    MentionIn,
     Urgency,
-    utc_now,
 )
 from switchboard_shared.kafka import ensure_topics
 from switchboard_shared.topics import ALL, CLASSIFIED, DEADLETTER
@@ -31,20 +31,13 @@ ADMIN = Principal(officer_id="admin", name="a", role=Role.ADMIN, queues=frozense
 
 
 def classified(source_id, urgency=Urgency.HIGH, *, district=None, text=None, ruleset="r1"):
-    m = MentionIn(
-        source="x",
-        source_id=source_id,
+    return classified_event(
+        source_id,
+        urgency,
+        ("missing_person",),
         text=text or f"missing child last seen near the park ({source_id})",
-        created_at="2026-11-29T22:00:00Z",
         district=district,
-    )
-    return MentionClassified(
-        mention_id=m.mention_id,
-        received_at=utc_now(),
-        mention=m,
-        classification=Classification(
-            urgency=urgency, score=0.9, topics=("missing_person",), ruleset_version=ruleset
-        ),
+        ruleset=ruleset,
     )
 
 
@@ -59,20 +52,11 @@ async def produce(producer, prefix, *events):
         )
 
 
-async def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(predicate):
-            return True
-        await asyncio.sleep(0.2)
-    return await asyncio.to_thread(predicate)
-
-
 def stored_ids(engine):
     return {
         row["mention_id"]
-        for q in store.list_queues(engine)
-        for row in store.list_items(engine, queue_id=q["queue_id"], limit=200, after=None)
+        for q in list_queues(engine)
+        for row in list_items(engine, queue_id=q["queue_id"], limit=200, after=None)
     }
 
 
@@ -97,8 +81,8 @@ async def running(kafka_bootstrap, topic_prefix, database_url):
         router_group_id=f"{topic_prefix}router",
     )
     await ensure_topics(settings, ALL)
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
+    engine = make_engine(database_url)
+    migrate(engine)
     consumer = RouterConsumer(settings, engine, Policy.load())
     consumer.start()
     yield settings, engine
@@ -116,9 +100,9 @@ async def test_a_mention_stating_a_200_character_district_does_not_stop_the_next
     await produce(raw_producer, topic_prefix, odd, normal)
 
     assert await wait_for(lambda: stored_ids(engine) == {odd.mention_id, normal.mention_id})
-    queues = {q["queue_id"] for q in store.list_queues(engine)}
+    queues = {q["queue_id"] for q in list_queues(engine)}
     assert queues == {"priority", "general"}  # no queue was made from the stated district
-    [item] = store.list_items(engine, queue_id="priority", limit=10, after=None)
+    [item] = list_items(engine, queue_id="priority", limit=10, after=None)
     assert item["mention_id"] == odd.mention_id
     assert item["rule"] == "high-to-priority"
     detail = work.detail(engine, item_id=item["id"], actor=ADMIN)
@@ -128,7 +112,7 @@ async def test_a_mention_stating_a_200_character_district_does_not_stop_the_next
     known = classified("known", district="North")
     await produce(raw_producer, topic_prefix, known)
     assert await wait_for(lambda: known.mention_id in stored_ids(engine))
-    assert "district-north" in {q["queue_id"] for q in store.list_queues(engine)}
+    assert "district-north" in {q["queue_id"] for q in list_queues(engine)}
 
 
 async def test_a_record_the_database_refuses_is_dead_lettered_and_the_rest_are_stored(

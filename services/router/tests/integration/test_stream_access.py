@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from switchboard_router import people, store
-from switchboard_router.app import create_app
-from switchboard_router.routing import Policy
+from switchboard_router.bootstrap import create_app
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.items.steps import save_items
+from switchboard_router.people import service as people
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 
 pytestmark = pytest.mark.postgres
@@ -25,8 +27,8 @@ REPLAY_MAX = 3
 @pytest.fixture
 async def served(database_url, port_factory, serving):
     """The router app served in-process (no Kafka) with a replay cap of REPLAY_MAX."""
-    engine = store.make_engine(database_url)
-    store.migrate(engine)
+    engine = make_engine(database_url)
+    migrate(engine)
     people.ensure_admin(engine, token=ADMIN_TOKEN, now=datetime.now(UTC))
     settings = RouterSettings(
         database_url=database_url,
@@ -107,7 +109,7 @@ async def officer_in(url, *queues):
 def put(engine, make_item, *specs):
     """Store items given as (mention_id, queue); return {mention_id: item_id}."""
     new = [make_item(m, queue=q, minutes=n) for n, (m, q) in enumerate(specs)]
-    return {s.mention_id: s.item_id for s in store.save_items(engine, new_items=new)}
+    return {s.mention_id: s.item_id for s in save_items(engine, new_items=new)}
 
 
 async def test_revoking_the_token_ends_an_open_stream(served, make_item):

@@ -1,5 +1,5 @@
 """Claims, leases, SLA ladders and assignment on a real PostgreSQL, the clock
-driven by hand (`clock.tick` with a chosen time) so no test waits."""
+driven by hand (`scheduler.tick` with a chosen time) so no test waits."""
 
 import contextlib
 import json
@@ -10,11 +10,16 @@ from threading import Barrier
 import pytest
 from sqlalchemy import select
 
-from switchboard_router import clock, people, work
-from switchboard_router.access import ROUTER
-from switchboard_router.models import audit, outbox
-from switchboard_router.routing import Policy
-from switchboard_router.security import Principal, Role
+from switchboard_router import scheduler
+from switchboard_router.audit.service import ROUTER
+from switchboard_router.db.tables import audit, outbox
+from switchboard_router.items import service as work
+from switchboard_router.items import timers
+from switchboard_router.items.steps import Conflict, StepContext
+from switchboard_router.people import service as people
+from switchboard_router.people.security import Principal, Role
+from switchboard_router.queues.service import add_member, create_queue
+from switchboard_router.routing.policy import Policy
 
 pytestmark = pytest.mark.postgres
 
@@ -51,7 +56,7 @@ POLICY = Policy.from_mapping(
 
 
 def at(seconds):
-    return work.Clock(now=NOW + timedelta(seconds=seconds), lease_seconds=30, policy=POLICY)
+    return StepContext(now=NOW + timedelta(seconds=seconds), lease_seconds=30, policy=POLICY)
 
 
 def officer(engine, queues, *, on_duty=False, capacity=5, role=Role.OFFICER):
@@ -60,10 +65,10 @@ def officer(engine, queues, *, on_duty=False, capacity=5, role=Role.OFFICER):
     )
     for q in queues:
         with contextlib.suppress(people.Exists):
-            people.create_queue(
+            create_queue(
                 engine, queue_id=q, assignment_mode=None, supervisor_queue=None, now=NOW, by=ROUTER
             )
-        people.add_member(engine, queue_id=q, officer_id=row["id"], now=NOW, by=ROUTER)
+        add_member(engine, queue_id=q, officer_id=row["id"], now=NOW, by=ROUTER)
     return Principal(officer_id=row["id"], name="o", role=role, queues=frozenset(queues))
 
 
@@ -93,9 +98,9 @@ def test_twenty_concurrent_claims_of_one_item_have_exactly_one_winner(engine, pu
     def attempt(actor):
         barrier.wait()
         try:
-            work.claim(engine, item_id=item_id, actor=actor, clock=at(0))
+            work.claim(engine, item_id=item_id, actor=actor, context=at(0))
             return actor.officer_id
-        except work.Conflict:
+        except Conflict:
             return None
 
     with ThreadPoolExecutor(20) as pool:
@@ -111,18 +116,18 @@ def test_an_expired_lease_returns_the_item_to_the_pool_with_an_audit_record_and_
 ):
     item_id = put_items(engine, make_item("m1"))["m1"]
     ann = officer(engine, ["general"])
-    work.claim(engine, item_id=item_id, actor=ann, clock=at(0))
-    work.heartbeat(engine, item_id=item_id, actor=ann, clock=at(20))  # lease now ends at 50 s
-    assert clock.expire_leases(engine, at(40)) == 0
-    assert clock.expire_leases(engine, at(51)) == 1
+    work.claim(engine, item_id=item_id, actor=ann, context=at(0))
+    work.heartbeat(engine, item_id=item_id, actor=ann, context=at(20))  # lease now ends at 50 s
+    assert timers.expire_leases(engine, at(40)) == 0
+    assert timers.expire_leases(engine, at(51)) == 1
     item = work.detail(engine, item_id=item_id, actor=ann)
     assert (item["status"], item["assignee"]) == ("open", None)
     assert actions(engine, item_id)[-1] == "lease_expired"
     events = outbox_events(engine, "mentions.routed.v1")
     assert [e["action"] for e in events][-1] == "lease_expired"
     assert events[-1]["details"] == {"previous_assignee": ann.officer_id}
-    with pytest.raises(work.Conflict):
-        work.acknowledge(engine, item_id=item_id, actor=ann, clock=at(52))
+    with pytest.raises(Conflict):
+        work.acknowledge(engine, item_id=item_id, actor=ann, context=at(52))
 
 
 def test_an_acknowledged_item_keeps_its_owner_and_is_resolved_with_a_disposition(
@@ -130,11 +135,13 @@ def test_an_acknowledged_item_keeps_its_owner_and_is_resolved_with_a_disposition
 ):
     item_id = put_items(engine, make_item("m1"))["m1"]
     ann = officer(engine, ["general"])
-    work.claim(engine, item_id=item_id, actor=ann, clock=at(0))
-    work.acknowledge(engine, item_id=item_id, actor=ann, clock=at(1))
-    assert clock.expire_leases(engine, at(10_000)) == 0
+    work.claim(engine, item_id=item_id, actor=ann, context=at(0))
+    work.acknowledge(engine, item_id=item_id, actor=ann, context=at(1))
+    assert timers.expire_leases(engine, at(10_000)) == 0
     work.add_note(engine, item_id=item_id, actor=ann, now=NOW, text="called the caller back")
-    work.resolve(engine, item_id=item_id, actor=ann, clock=at(5), disposition="actioned", note=None)
+    work.resolve(
+        engine, item_id=item_id, actor=ann, context=at(5), disposition="actioned", note=None
+    )
     item = work.detail(engine, item_id=item_id, actor=ann)
     assert (item["status"], item["disposition"]) == ("resolved", "actioned")
     assert [n["text"] for n in item["notes"]] == ["called the caller back"]
@@ -150,20 +157,20 @@ def test_an_acknowledged_item_keeps_its_owner_and_is_resolved_with_a_disposition
 def test_a_missed_claim_deadline_climbs_the_ladder_once_per_tier(engine, put_items, make_item):
     item_id = put_items(engine, make_item("m1", sla_due_at=NOW + timedelta(seconds=60)))["m1"]
     admin = Principal(officer_id="admin", name="a", role=Role.ADMIN, queues=frozenset())
-    assert clock.tick(engine, at(59)) == {
+    assert scheduler.tick(engine, at(59)) == {
         "expired": 0,
         "breached": 0,
         "escalated": 0,
         "assigned": 0,
     }
-    assert clock.tick(engine, at(61)) == {
+    assert scheduler.tick(engine, at(61)) == {
         "expired": 0,
         "breached": 1,
         "escalated": 1,
         "assigned": 0,
     }
     for _ in range(2):  # another tick (or replica) changes nothing
-        assert clock.tick(engine, at(62)) == {
+        assert scheduler.tick(engine, at(62)) == {
             "expired": 0,
             "breached": 0,
             "escalated": 0,
@@ -171,9 +178,9 @@ def test_a_missed_claim_deadline_climbs_the_ladder_once_per_tier(engine, put_ite
         }
     item = work.detail(engine, item_id=item_id, actor=admin)
     assert (item["escalation_tier"], item["priority_rank"], item["breach"]) == (1, 1, "claim")
-    assert clock.tick(engine, at(61 + 119))["escalated"] == 0
-    assert clock.tick(engine, at(61 + 121))["escalated"] == 1
-    assert clock.tick(engine, at(61 + 500))["escalated"] == 0
+    assert scheduler.tick(engine, at(61 + 119))["escalated"] == 0
+    assert scheduler.tick(engine, at(61 + 121))["escalated"] == 1
+    assert scheduler.tick(engine, at(61 + 500))["escalated"] == 0
     item = work.detail(engine, item_id=item_id, actor=admin)
     assert (item["escalation_tier"], item["queue_id"], item["status"]) == (2, "supervisors", "open")
     assert actions(engine, item_id) == ["queued", "sla_breached", "escalated", "escalated"]
@@ -190,7 +197,7 @@ def test_round_robin_takes_turns_among_on_duty_members_with_room(engine, put_ite
     a = officer(engine, ["rr"], on_duty=True, capacity=2)
     b = officer(engine, ["rr"], on_duty=True, capacity=2)
     officer(engine, ["rr"], on_duty=False)
-    assert clock.tick(engine, at(0))["assigned"] == 4
+    assert scheduler.tick(engine, at(0))["assigned"] == 4
     admin = Principal(officer_id="admin", name="a", role=Role.ADMIN, queues=frozenset())
     owners = [work.detail(engine, item_id=ids[f"m{n}"], actor=admin)["assignee"] for n in range(5)]
     assert sorted(owners[:4]) == sorted([a.officer_id, b.officer_id] * 2)
@@ -198,17 +205,17 @@ def test_round_robin_takes_turns_among_on_duty_members_with_room(engine, put_ite
         owners[0] != owners[1] and owners[4] is None
     )  # oldest first; nobody has room for the fifth
     work.acknowledge(
-        engine, item_id=ids["m0"], actor=a if owners[0] == a.officer_id else b, clock=at(1)
+        engine, item_id=ids["m0"], actor=a if owners[0] == a.officer_id else b, context=at(1)
     )
     work.resolve(
         engine,
         item_id=ids["m0"],
         actor=a if owners[0] == a.officer_id else b,
-        clock=at(2),
+        context=at(2),
         disposition="no_action",
         note=None,
     )
-    assert clock.tick(engine, at(3))["assigned"] == 1
+    assert scheduler.tick(engine, at(3))["assigned"] == 1
     assert work.detail(engine, item_id=ids["m4"], actor=admin)["assignee"] == owners[0]
 
 
@@ -219,9 +226,9 @@ def test_least_loaded_gives_the_next_item_to_the_officer_with_most_room(
     free = officer(engine, ["ll"], on_duty=True, capacity=4)
     other_ids = put_items(engine, *[make_item(f"o{n}", queue="other") for n in range(3)])
     for item_id in other_ids.values():
-        work.claim(engine, item_id=item_id, actor=busy, clock=at(0))
+        work.claim(engine, item_id=item_id, actor=busy, context=at(0))
     ids = put_items(engine, make_item("l1", queue="ll"), make_item("l2", queue="ll", minutes=1))
-    assert clock.tick(engine, at(1))["assigned"] == 2
+    assert scheduler.tick(engine, at(1))["assigned"] == 2
     admin = Principal(officer_id="admin", name="a", role=Role.ADMIN, queues=frozenset())
     owners = {m: work.detail(engine, item_id=i, actor=admin)["assignee"] for m, i in ids.items()}
     assert owners == {"l1": free.officer_id, "l2": free.officer_id}
@@ -233,18 +240,18 @@ def test_an_officer_cannot_release_or_resolve_someone_elses_claim_but_a_supervis
     item_id = put_items(engine, make_item("m1"))["m1"]
     ann, bob = officer(engine, ["general"]), officer(engine, ["general"])
     sup = officer(engine, ["general"], role=Role.SUPERVISOR)
-    work.claim(engine, item_id=item_id, actor=ann, clock=at(0))
-    with pytest.raises(work.Conflict):
-        work.release(engine, item_id=item_id, actor=bob, clock=at(1))
+    work.claim(engine, item_id=item_id, actor=ann, context=at(0))
+    with pytest.raises(Conflict):
+        work.release(engine, item_id=item_id, actor=bob, context=at(1))
     work.transfer(
         engine,
         item_id=item_id,
         actor=sup,
-        clock=at(2),
+        context=at(2),
         queue_id=None,
         officer_id=bob.officer_id,
         reason="shift change",
     )
     assert work.detail(engine, item_id=item_id, actor=ann)["assignee"] == bob.officer_id
-    work.release(engine, item_id=item_id, actor=sup, clock=at(3))
+    work.release(engine, item_id=item_id, actor=sup, context=at(3))
     assert work.detail(engine, item_id=item_id, actor=ann)["status"] == "open"

@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from switchboard_router.console_routes import router
+from switchboard_router.console.views import router
 
 
 def client() -> TestClient:
@@ -40,9 +40,19 @@ def test_only_the_console_files_are_served():
         assert c.get(path).status_code == 404, path
 
 
+def test_the_console_package_code_beside_its_files_is_never_served():
+    # The static files now share a folder with console/views.py and __init__.py.
+    from switchboard_router.console.views import CONSOLE_DIR
+
+    c = client()
+    for name in ("views.py", "__init__.py"):
+        assert (CONSOLE_DIR / name).exists(), name
+        assert c.get(f"/console/{name}").status_code == 404, name
+
+
 def test_the_script_never_puts_text_into_markup():
     # Mention text is public and untrusted: the console builds nodes and sets textContent.
-    from switchboard_router.console_routes import CONSOLE_DIR
+    from switchboard_router.console.views import CONSOLE_DIR
 
     script = (CONSOLE_DIR / "console.js").read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):

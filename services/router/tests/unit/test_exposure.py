@@ -9,9 +9,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from switchboard_router import store
-from switchboard_router.app import create_app
-from switchboard_router.routing import Policy
+from switchboard_router.bootstrap import create_app
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 
 TOKEN = "router-metrics-token-0123"
@@ -20,8 +20,8 @@ DOCS = ("/docs", "/redoc", "/openapi.json")
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    engine = store.make_engine(f"sqlite:///{tmp_path_factory.mktemp('router')}/router.db")
-    store.migrate(engine)
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('router')}/router.db")
+    migrate(engine)
     yield engine
     engine.dispose()
 

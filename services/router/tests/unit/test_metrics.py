@@ -10,14 +10,16 @@ import os
 from types import SimpleNamespace
 
 from prometheus_client import REGISTRY
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, insert
 
 from conftest import exposed, series
 from switchboard_router import gauges, metrics
-from switchboard_router.app import create_app
-from switchboard_router.consumer import prepare
-from switchboard_router.policy_file import PolicyHolder
-from switchboard_router.routing import Policy
+from switchboard_router.bootstrap import create_app
+from switchboard_router.db.engine import make_engine, migrate
+from switchboard_router.db.tables import queues
+from switchboard_router.kafka.consumer import prepare
+from switchboard_router.routing.holder import PolicyHolder
+from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
     Classification,
@@ -178,19 +180,16 @@ def test_a_reloaded_policy_brings_its_new_queues(tmp_path):
     assert REGISTRY.get_sample_value("switchboard_router_queued_total", labels) == 0.0
 
 
-def test_a_queue_the_database_knows_gets_its_series_at_the_next_gauge_reading(monkeypatch):
-    queue = {
-        "queue_id": "metrics-test-district-north",
-        "depth": 0,
-        "depth_by_urgency": {},
-        "oldest_received_at": None,
-    }
-    monkeypatch.setattr(gauges.store, "list_queues", lambda engine: [queue])
-    monkeypatch.setattr(gauges.relay, "backlog", lambda engine: 0)
+def test_a_queue_the_database_knows_gets_its_series_at_the_next_gauge_reading(tmp_path):
+    # A real (SQLite) store that knows a queue the policy does not name.
+    engine = make_engine(f"sqlite:///{tmp_path}/router.db")
+    migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(queues).values(id="metrics-test-district-north"))
     labels = {"queue": "metrics-test-district-north", "urgency": "high"}
     assert REGISTRY.get_sample_value("switchboard_router_queued_total", labels) is None
 
-    gauges.observe_database(create_engine("sqlite://"), Policy.load())
+    gauges.observe_database(engine, Policy.load())
 
     assert REGISTRY.get_sample_value("switchboard_router_queued_total", labels) == 0.0
     breach = {"queue": "metrics-test-district-north", "breach": "claim"}

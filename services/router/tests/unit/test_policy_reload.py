@@ -1,6 +1,6 @@
 import os
 
-from switchboard_router.policy_file import PolicyHolder
+from switchboard_router.routing.holder import PolicyHolder
 
 GOOD = 'version: "{v}"\ndefault_queue: general\n'
 

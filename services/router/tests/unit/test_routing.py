@@ -1,6 +1,7 @@
 import pytest
 
-from switchboard_router.routing import DEFAULT_RULE, Policy, PolicyError, queue_slug
+from switchboard_router.routing.policy import DEFAULT_RULE, Policy
+from switchboard_router.routing.rules import PolicyError, queue_slug
 from switchboard_shared.events import Classification, MentionIn, Urgency
 
 
@@ -22,14 +23,14 @@ def policy():
 
 
 def test_critical_goes_to_the_emergency_queue(policy):
-    decision = policy.route(mention(district="North"), verdict(Urgency.CRITICAL, "active_threat"))
+    decision = policy.explain(mention(district="North"), verdict(Urgency.CRITICAL, "active_threat"))
     assert (decision.queue_id, decision.rule) == ("emergency", "critical-to-emergency")
 
 
 def test_high_with_a_district_goes_to_that_districts_queue(policy):
-    decision = policy.route(mention(district="South"), verdict(Urgency.HIGH, "missing_person"))
+    decision = policy.explain(mention(district="South"), verdict(Urgency.HIGH, "missing_person"))
     assert (decision.queue_id, decision.rule) == ("district-south", "high-to-district")
-    harbour = policy.route(mention(district="HARBOUR"), verdict(Urgency.HIGH, "missing_person"))
+    harbour = policy.explain(mention(district="HARBOUR"), verdict(Urgency.HIGH, "missing_person"))
     assert harbour.queue_id == "district-harbor"  # an alias, any case
 
 
@@ -50,7 +51,7 @@ def test_a_template_that_would_build_a_bad_queue_id_is_skipped():
     short = Classification(
         urgency=Urgency.LOW, score=0.5, topics=(), ruleset_version="v", language="es"
     )
-    assert policy.route(mention(), short).queue_id == "lang-es"
+    assert policy.explain(mention(), short).queue_id == "lang-es"
     long = short.model_copy(update={"language": "q" * 80})
     decision = policy.explain(mention(), long)
     assert decision.queue_id == "g"
@@ -58,16 +59,16 @@ def test_a_template_that_would_build_a_bad_queue_id_is_skipped():
 
 
 def test_high_without_a_district_falls_through_to_the_next_rule(policy):
-    decision = policy.route(mention(), verdict(Urgency.HIGH, "missing_person"))
+    decision = policy.explain(mention(), verdict(Urgency.HIGH, "missing_person"))
     assert (decision.queue_id, decision.rule) == ("priority", "high-to-priority")
 
 
 def test_topic_rules_and_the_default(policy):
-    assert policy.route(mention(), verdict(Urgency.NORMAL, "traffic")).queue_id == "traffic"
+    assert policy.explain(mention(), verdict(Urgency.NORMAL, "traffic")).queue_id == "traffic"
     assert (
-        policy.route(mention(), verdict(Urgency.LOW, "praise")).queue_id == "community-engagement"
+        policy.explain(mention(), verdict(Urgency.LOW, "praise")).queue_id == "community-engagement"
     )
-    decision = policy.route(mention(), verdict(Urgency.LOW))
+    decision = policy.explain(mention(), verdict(Urgency.LOW))
     assert (decision.queue_id, decision.rule) == ("general", DEFAULT_RULE)
 
 
@@ -201,16 +202,16 @@ def test_tagging_rules_add_watch_queues_and_priority_and_evaluation_goes_on():
 def test_district_language_source_and_all_topics_conditions():
     policy = rich_policy()
     assert (
-        policy.route(mention(district="north side", language="es"), verdict(Urgency.LOW)).queue_id
+        policy.explain(mention(district="north side", language="es"), verdict(Urgency.LOW)).queue_id
         == "north-es"
     )
     assert (
-        policy.route(mention(district="north side", language="en"), verdict(Urgency.LOW)).queue_id
+        policy.explain(mention(district="north side", language="en"), verdict(Urgency.LOW)).queue_id
         == "general"
     )
     noisy = MentionIn(source="app", source_id="1", text="t", created_at="2026-11-29T22:00:00Z")
-    assert policy.route(noisy, verdict(Urgency.LOW, "noise", "night")).queue_id == "noise"
-    assert policy.route(noisy, verdict(Urgency.LOW, "noise")).queue_id == "general"
+    assert policy.explain(noisy, verdict(Urgency.LOW, "noise", "night")).queue_id == "noise"
+    assert policy.explain(noisy, verdict(Urgency.LOW, "noise")).queue_id == "general"
 
 
 def test_the_classifiers_district_wins_over_the_mentions():
@@ -221,13 +222,13 @@ def test_the_classifiers_district_wins_over_the_mentions():
         def __getattr__(self, name):
             return getattr(self._base, name)
 
-    decision = Policy.load().route(
+    decision = Policy.load().explain(
         mention(district="North"), WithDistrict(verdict(Urgency.HIGH), "South")
     )
     assert decision.queue_id == "district-south"
     # An unknown district from the classifier (it echoes a stated one it cannot place)
     # gives way to the mention's known one.
-    decision = Policy.load().route(
+    decision = Policy.load().explain(
         mention(district="North"), WithDistrict(verdict(Urgency.HIGH), "y" * 200)
     )
     assert decision.queue_id == "district-north"

@@ -2,9 +2,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from switchboard_router.assignment import AssignmentMode, Candidate, choose
-from switchboard_router.routing import Policy, PolicyError
-from switchboard_router.sla import due_tiers, parse_slas
+from switchboard_router.routing.assignment import AssignmentMode, Candidate, choose
+from switchboard_router.routing.policy import Policy
+from switchboard_router.routing.rules import PolicyError
+from switchboard_router.routing.sla import due_tiers, parse_slas
 from switchboard_shared.events import Urgency
 
 T = datetime(2026, 12, 1, tzinfo=UTC)

@@ -1,0 +1,111 @@
+"""The access audit route: who read or changed what (admin)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from switchboard_router.audit import service as access
+from switchboard_router.audit.schemas import AccessEntryPublic, AccessPage
+from switchboard_router.audit.service import AccessAction
+from switchboard_router.fields import MAX_ITEM_ID, OFFICER_ID_PATTERN
+from switchboard_router.http import call, errors
+from switchboard_router.people.deps import (
+    ActingBy,
+    CurrentCaller,
+    EngineDep,
+    audit_read,
+    require_admin,
+)
+from switchboard_shared.problems import ProblemError
+
+router = APIRouter()
+
+
+def _utc(value: datetime | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (OverflowError, ValueError) as exc:
+        raise ProblemError(
+            422,
+            "invalid-request",
+            "Invalid request",
+            f"query.{field}: not a time the audit can hold",
+            field=f"query.{field}",
+        ) from exc
+
+
+@router.get(
+    "/v1/audit/access",
+    response_model=AccessPage,
+    summary="Who read or changed what (admin)",
+    responses=errors(403),
+)
+async def access_audit(
+    caller: CurrentCaller,
+    by: ActingBy,
+    engine: EngineDep,
+    principal: Annotated[
+        str | None, Query(pattern=OFFICER_ID_PATTERN, description="Officer id of the actor.")
+    ] = None,
+    token: Annotated[
+        str | None, Query(pattern=OFFICER_ID_PATTERN, description="Token id the actor used.")
+    ] = None,
+    action: Annotated[AccessAction | None, Query(description="What was done.")] = None,
+    object: Annotated[
+        str | None,
+        Query(
+            max_length=160,
+            pattern=r"^[a-z]+:[A-Za-z0-9_.:-]{1,150}$",
+            description="What it was done to: `item:42`, `queue:general`, `officer:off_...`, `token:tok_...`.",
+        ),
+    ] = None,
+    since: Annotated[datetime | None, Query(description="From this time (inclusive).")] = None,
+    until: Annotated[datetime | None, Query(description="Before this time.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ITEM_ID, description="`next_before` of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=access.MAX_PAGE, description="Rows per page.")] = 100,
+) -> AccessPage:
+    """The access audit, newest first. Reading it is itself recorded."""
+    require_admin(caller)
+    filters = access.Filters(
+        principal=principal,
+        token_id=token,
+        action=action,
+        obj=object,
+        since=_utc(since, "since"),
+        until=_utc(until, "until"),
+        before_id=before,
+        limit=limit + 1,
+    )
+    rows = await call(access.entries, engine, filters)
+    page, more = rows[:limit], len(rows) > limit
+    await audit_read(
+        engine,
+        by,
+        AccessAction.AUDIT_READ,
+        None,
+        {k: v for k, v in vars(filters).items() if v is not None and k != "limit"},
+    )
+    return AccessPage(
+        entries=[
+            AccessEntryPublic(
+                access_id=r["id"],
+                at=r["at"],
+                officer_id=r["officer_id"],
+                token_id=r["token_id"],
+                token_issued_by=r["token_issued_by"],
+                action=AccessAction(r["action"]),
+                object=r["object"],
+                client=r["client"],
+                details=r["details"],
+            )
+            for r in page
+        ],
+        next_before=page[-1]["id"] if more else None,
+    )

@@ -1,0 +1,276 @@
+"""The router FastAPI app, built by a factory from settings.
+
+Besides the API the app runs four background tasks: the Kafka consumer
+(classified mentions in), the outbox relay (work-step events out), the
+clock (lease expiry, SLA breaches, escalation, assignment, policy reload)
+and the reading of the database gauges that /metrics serves (`gauges.py`).
+/metrics is served on the API port or, with `SWITCHBOARD_ROUTER_METRICS_PORT`,
+only on a port of its own; the API docs only with `SWITCHBOARD_ROUTER_API_DOCS`.
+`consume=False` leaves Kafka out entirely (events wait in the outbox);
+`clock=False` leaves the clock out (tests drive `clock.tick` themselves).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException
+
+from switchboard_router import health, metrics
+from switchboard_router.audit import service as access
+from switchboard_router.audit import views as audit_views
+from switchboard_router.audit.retention import Retention
+from switchboard_router.console import views as console_views
+from switchboard_router.gauges import GaugeRefresher
+from switchboard_router.items import views as item_views
+from switchboard_router.kafka.consumer import RouterConsumer
+from switchboard_router.kafka.relay import OutboxRelay
+from switchboard_router.middleware import TokenRateLimit
+from switchboard_router.people import views as people_views
+from switchboard_router.queues import views as queue_views
+from switchboard_router.routing import views as routing_views
+from switchboard_router.routing.holder import PolicyHolder
+from switchboard_router.routing.policy import Policy
+from switchboard_router.scheduler import Scheduler
+from switchboard_router.settings import RouterSettings
+from switchboard_shared.logs import fields
+from switchboard_shared.metrics import render
+from switchboard_shared.metrics_server import (
+    METRICS_PATH,
+    bearer_matches,
+    metrics_exposure,
+    unauthorised_problem,
+)
+from switchboard_shared.problems import (
+    PROBLEM_CONTENT_TYPE,
+    install_problem_handlers,
+    problem,
+)
+from switchboard_shared.ratelimit import Limit, RateLimiter
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyLimit:
+    """Answers 413 to a request body larger than `limit` bytes, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._too_large(send)
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        body = JSONResponse(
+            problem(413, "too-large", "Body too large", f"body: at most {self.limit} bytes"),
+            status_code=413,
+            media_type=PROBLEM_CONTENT_TYPE,
+        )
+        await send({"type": "http.response.start", "status": 413, "headers": body.raw_headers})
+        await send({"type": "http.response.body", "body": body.body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _problem_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
+
+
+def create_app(
+    settings: RouterSettings,
+    engine: Engine,
+    policy: Policy | PolicyHolder,
+    *,
+    consume: bool = True,
+    clock: bool = True,
+) -> FastAPI:
+    """The router app over `engine`, with (unless told not to) Kafka and the clock."""
+    policies = policy if isinstance(policy, PolicyHolder) else PolicyHolder(policy)
+    metrics.initialise(policies.current())
+    consumer = RouterConsumer(settings, engine, policies)
+    relay = OutboxRelay(settings, engine, lambda: consumer.producer if consume else None)
+
+    def after_tick() -> None:
+        relay.wake()
+
+    def current_policy() -> Policy:
+        previous = policies.current().version
+        if policies.maybe_reload():
+            # A policy change moves mentions between desks: who may see what changes with it.
+            version = policies.current().version
+            try:
+                access.record_read(
+                    engine,
+                    access.ROUTER,
+                    access.AccessAction.POLICY_RELOADED,
+                    obj=f"policy:{version}",
+                    now=datetime.now(UTC),
+                    details={"previous": previous, "path": str(policies.path)},
+                )
+            except SQLAlchemyError as exc:
+                # The clock must keep ticking; the log line is then the only trace.
+                log.error(
+                    "routing policy change not recorded in the access audit",
+                    extra=fields(version=version, previous=previous, error=type(exc).__name__),
+                )
+        return policies.current()
+
+    scheduler = Scheduler(
+        engine,
+        policy=current_policy,
+        lease_seconds=settings.router_lease_seconds,
+        interval=settings.router_clock_seconds,
+        after_tick=after_tick,
+        retention=Retention.days(
+            settings.router_redact_after_days,
+            settings.router_delete_after_days,
+            settings.router_access_audit_days,
+        ),
+    )
+    gauges = GaugeRefresher(
+        engine, policy=policies.current, interval=settings.router_metrics_refresh_seconds
+    )
+    metrics_server, metrics_token = metrics_exposure(
+        service="router",
+        host=settings.router_host,
+        port=settings.router_metrics_port,
+        token=settings.router_metrics_token,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if metrics_server is not None:
+            metrics_server.start()
+        gauges.start()
+        if consume:
+            consumer.start()
+        relay.start()
+        if clock:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            await scheduler.stop()
+            await relay.stop()
+            await consumer.stop()
+            await gauges.stop()
+            if metrics_server is not None:
+                metrics_server.stop()
+
+    app = FastAPI(
+        title="Switchboard router",
+        version="0.2.0",
+        description=(
+            "Officer queues of classified mentions: claim, acknowledge, transfer and resolve "
+            "items; SLAs and escalation; officers, tokens and memberships. Send "
+            "`Authorization: Bearer <token>`. Errors are RFC 9457 problem documents."
+        ),
+        lifespan=lifespan,
+        # The API's map helps an attacker as much as a developer: off unless asked for.
+        docs_url="/docs" if settings.router_api_docs else None,
+        redoc_url="/redoc" if settings.router_api_docs else None,
+        openapi_url="/openapi.json" if settings.router_api_docs else None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.policies = policies
+    app.state.consumer = consumer
+    app.state.relay = relay
+    app.state.scheduler = scheduler
+    app.state.gauges = gauges
+    app.state.metrics_server = metrics_server
+    # Each domain declares its own routes; the order is the API document's.
+    for domain in (queue_views, people_views, item_views, routing_views, audit_views, health):
+        app.include_router(domain.router)
+    app.include_router(console_views.router)
+
+    if metrics_server is None:  # with a metrics port of its own, the API port has no /metrics
+
+        @app.get(METRICS_PATH, summary="Prometheus metrics", include_in_schema=False)
+        async def metrics_view(request: Request) -> Response:
+            # The last gauge reading: a scrape never queries the database.
+            if not bearer_matches(request.headers.get("authorization"), metrics_token):
+                status, body, headers = unauthorised_problem()
+                return _problem_response(status, body, headers)
+            output, content_type = render()
+            return Response(output, media_type=content_type)
+
+    app.add_middleware(BodyLimit, limit=settings.router_max_body_bytes)  # type: ignore[arg-type]
+    token_limit = Limit(settings.router_token_rate_per_second, settings.router_token_burst)
+    app.add_middleware(TokenRateLimit, limiter=RateLimiter(token_limit))  # type: ignore[arg-type]
+
+    install_problem_handlers(
+        app,
+        response=JSONResponse,
+        http_exception=HTTPException,
+        validation_exception=RequestValidationError,
+    )
+
+    def openapi() -> dict[str, Any]:
+        # Error answers are problem documents: say so, so clients (and schemathesis) expect it.
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for answer in operation.get("responses", {}).values():
+                        content = answer.get("content", {})
+                        body = content.get("application/json")
+                        if body and body.get("schema", {}).get("$ref", "").endswith("/Problem"):
+                            content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

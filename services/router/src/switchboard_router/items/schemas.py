@@ -1,0 +1,137 @@
+"""The item routes' request and response models (`XCreate` / `XPublic`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+from switchboard_router.fields import (
+    Body,
+    OfficerId,
+    QueueId,
+    Text,
+    Topic,
+    UtcDatetime,
+)
+from switchboard_router.items.status import Disposition, ItemStatus
+from switchboard_shared.events import Urgency
+
+
+class ItemPublic(BaseModel):
+    """A queue item with the classifier's reasons, the rule that placed it and its work state."""
+
+    item_id: int
+    mention_id: str
+    queue_id: str
+    status: ItemStatus
+    urgency: str
+    priority_rank: int = Field(
+        description="Lower is served first: the urgency's rank minus raises."
+    )
+    score: float
+    topics: list[str]
+    reasons: list[dict[str, Any]]
+    rule: str
+    ruleset_version: str
+    policy_version: str
+    source: str
+    source_id: str
+    text: str
+    received_at: UtcDatetime
+    classified_at: UtcDatetime
+    queued_at: UtcDatetime
+    assignee: str | None
+    claimed_at: UtcDatetime | None
+    lease_expires_at: UtcDatetime | None
+    acknowledged_at: UtcDatetime | None
+    resolved_at: UtcDatetime | None
+    disposition: str | None
+    sla_due_at: UtcDatetime | None
+    breached_at: UtcDatetime | None
+    breach: str | None
+    escalation_tier: int
+    updated_at: UtcDatetime | None
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> ItemPublic:
+        """From a stored row."""
+        return cls(item_id=row["id"], **{k: v for k, v in row.items() if k in cls.model_fields})
+
+
+class NotePublic(BaseModel):
+    """A note on an item."""
+
+    note_id: int
+    item_id: int
+    officer_id: str
+    at: UtcDatetime
+    text: str
+
+
+class AuditPublic(BaseModel):
+    """One step in an item's history."""
+
+    audit_id: int
+    at: UtcDatetime
+    actor: str
+    action: str
+    queue_id: str | None
+    details: dict[str, Any]
+
+
+class ItemDetail(ItemPublic):
+    """An item with its mention, watch queues, notes and audit trail."""
+
+    mention: dict[str, Any]
+    watch_queues: list[str]
+    notes: list[NotePublic]
+    audit: list[AuditPublic]
+
+
+class ItemPage(BaseModel):
+    """One page of a queue, by priority then oldest first."""
+
+    queue_id: str
+    items: list[ItemPublic]
+    next_cursor: str | None
+
+
+class Transfer(Body):
+    """Where the item goes: another queue's pool, an officer, or both."""
+
+    queue_id: QueueId | None = None
+    officer_id: OfficerId | None = None
+    reason: Text | None = None
+
+
+class Resolve(Body):
+    """How the item was closed."""
+
+    disposition: Disposition
+    note: Text | None = None
+
+
+class NoteCreate(Body):
+    """A note to attach."""
+
+    text: Text
+
+
+class FeedbackCreate(Body):
+    """A correction of the classifier's verdict, for it to learn from."""
+
+    urgency: Urgency | None = None
+    topics: Annotated[list[Topic], Field(max_length=20)] | None = None
+    comment: Text | None = None
+
+
+class FeedbackPublic(BaseModel):
+    """The feedback as published to `mentions.feedback.v1`."""
+
+    event_id: str
+    mention_id: str
+    item_id: int
+    urgency: Urgency | None
+    topics: list[str] | None
+    comment: str | None

@@ -1,0 +1,409 @@
+"""The steps officers take on items — claim, heartbeat, acknowledge, release,
+transfer, resolve, notes and feedback — and the reads of items the API serves.
+
+Keyword-only functions over an engine (sync: FastAPI runs them in a thread).
+Each step is one transaction built from `steps.py`: change the item
+conditionally, then `record` its audit row and outbox event.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, or_, select, tuple_
+
+from switchboard_router import metrics
+from switchboard_router.db.engine import aware
+from switchboard_router.db.tables import audit, items, memberships, notes, officers, queues, watches
+from switchboard_router.fields import MAX_ITEM_ID
+from switchboard_router.items.status import HELD, Disposition, ItemStatus
+from switchboard_router.items.steps import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    StepContext,
+    actable,
+    assign,
+    change,
+    enqueue,
+    holder_or_supervisor,
+    load,
+    record,
+    reopen_values,
+    since_queued,
+    visible,
+    watch_queues,
+)
+from switchboard_router.people.security import Principal
+from switchboard_shared.events import MentionFeedback, RoutedAction, Urgency
+from switchboard_shared.topics import FEEDBACK
+
+
+def claim(
+    engine: Engine, *, item_id: int, actor: Principal, context: StepContext
+) -> dict[str, Any]:
+    """Claim an open item; exactly one of several concurrent claimers wins."""
+    with engine.begin() as conn:
+        row = actable(conn, actor, item_id)
+        if row.status != ItemStatus.OPEN or not assign(
+            conn,
+            row,
+            actor.officer_id,
+            context,
+            actor=actor.officer_id,
+            action=RoutedAction.CLAIMED,
+        ):
+            raise Conflict(f"item {item_id} is not open (someone else has it, or it is resolved)")
+        return dict(load(conn, item_id)._mapping)
+
+
+def heartbeat(
+    engine: Engine, *, item_id: int, actor: Principal, context: StepContext
+) -> dict[str, Any]:
+    """Extend the caller's claim lease."""
+    with engine.begin() as conn:
+        actable(conn, actor, item_id)
+        if not change(
+            conn,
+            item_id,
+            items.c.status == ItemStatus.CLAIMED,
+            items.c.assignee == actor.officer_id,
+            lease_expires_at=context.lease_until,
+            updated_at=context.now,
+        ):
+            raise Conflict(f"item {item_id} is not claimed by you")
+        after = load(conn, item_id)
+        record(
+            conn,
+            after,
+            RoutedAction.HEARTBEAT,
+            actor=actor.officer_id,
+            now=context.now,
+            details={"lease_expires_at": context.lease_until.isoformat()},
+        )
+        return dict(after._mapping)
+
+
+def acknowledge(
+    engine: Engine, *, item_id: int, actor: Principal, context: StepContext
+) -> dict[str, Any]:
+    """The caller confirms they are working the item: the lease and the SLA clock stop."""
+    with engine.begin() as conn:
+        row = actable(conn, actor, item_id)
+        if not change(
+            conn,
+            item_id,
+            items.c.status == ItemStatus.CLAIMED,
+            items.c.assignee == actor.officer_id,
+            status=ItemStatus.ACKNOWLEDGED,
+            acknowledged_at=context.now,
+            lease_expires_at=None,
+            sla_due_at=None,
+            updated_at=context.now,
+        ):
+            raise Conflict(f"item {item_id} is not claimed by you")
+        after = load(conn, item_id)
+        record(conn, after, RoutedAction.ACKNOWLEDGED, actor=actor.officer_id, now=context.now)
+        metrics.TIME_TO_ACK.labels(row.urgency).observe(since_queued(row, context.now))
+        return dict(after._mapping)
+
+
+def release(
+    engine: Engine, *, item_id: int, actor: Principal, context: StepContext
+) -> dict[str, Any]:
+    """Give a claimed item back to the pool."""
+    with engine.begin() as conn:
+        row = actable(conn, actor, item_id)
+        if row.status not in HELD:
+            raise Conflict(f"item {item_id} is {row.status}, not claimed")
+        holder_or_supervisor(actor, row)
+        if not change(
+            conn,
+            item_id,
+            items.c.status == row.status,
+            items.c.assignee == row.assignee,
+            **reopen_values(context, row.queue_id, row.urgency),
+        ):
+            raise Conflict(f"item {item_id} changed meanwhile; try again")
+        after = load(conn, item_id)
+        record(
+            conn,
+            after,
+            RoutedAction.RELEASED,
+            actor=actor.officer_id,
+            now=context.now,
+            details={"previous_assignee": row.assignee},
+        )
+        return dict(after._mapping)
+
+
+def _is_member(conn: Connection, queue_id: str, officer_id: str) -> bool:
+    return (
+        conn.scalar(
+            select(memberships.c.officer_id).where(
+                memberships.c.queue_id == queue_id, memberships.c.officer_id == officer_id
+            )
+        )
+        is not None
+    )
+
+
+def transfer(
+    engine: Engine,
+    *,
+    item_id: int,
+    actor: Principal,
+    context: StepContext,
+    queue_id: str | None,
+    officer_id: str | None,
+    reason: str | None,
+) -> dict[str, Any]:
+    """Move an item to another queue (back to its pool) and/or hand it to an officer."""
+    with engine.begin() as conn:
+        row = actable(conn, actor, item_id)
+        if row.status == ItemStatus.RESOLVED:
+            raise Conflict(f"item {item_id} is resolved")
+        if row.status in HELD:
+            holder_or_supervisor(actor, row)
+        target = queue_id or row.queue_id
+        if conn.scalar(select(queues.c.id).where(queues.c.id == target)) is None:
+            raise Invalid(f"queue_id: queue {target!r} does not exist", field="body.queue_id")
+        # The policy says where an officer may send an item (nothing critical, nothing out
+        # of `emergency`); anything else is a supervisor's call.
+        if not actor.is_supervisor and not context.policy.may_transfer(
+            row.queue_id, target, Urgency(row.urgency)
+        ):
+            raise Forbidden(
+                f"queue_id: moving {row.urgency} items of {row.queue_id!r} to {target!r} "
+                "needs a supervisor",
+                field="body.queue_id",
+            )
+        if officer_id is not None:
+            if conn.scalar(select(officers.c.id).where(officers.c.id == officer_id)) is None:
+                raise Invalid(
+                    f"officer_id: officer {officer_id!r} does not exist", field="body.officer_id"
+                )
+            if not _is_member(conn, target, officer_id):
+                raise Invalid(
+                    f"officer_id: officer {officer_id!r} is not a member of queue {target!r}",
+                    field="body.officer_id",
+                )
+            if officer_id != actor.officer_id and not actor.is_supervisor:
+                raise Forbidden("officer_id: only supervisors hand items to someone else")
+        values = reopen_values(context, target, row.urgency) | {"queue_id": target}
+        if officer_id is not None:
+            values |= {
+                "status": ItemStatus.CLAIMED,
+                "assignee": officer_id,
+                "claimed_at": context.now,
+                "lease_expires_at": context.lease_until,
+                "sla_due_at": context.policy.ack_due(target, Urgency(row.urgency), context.now),
+            }
+        if not change(conn, item_id, items.c.status == row.status, **values):
+            raise Conflict(f"item {item_id} changed meanwhile; try again")
+        after = load(conn, item_id)
+        record(
+            conn,
+            after,
+            RoutedAction.TRANSFERRED,
+            actor=actor.officer_id,
+            now=context.now,
+            details={
+                "from_queue": row.queue_id,
+                "to_queue": target,
+                "from_assignee": row.assignee,
+                "to_assignee": officer_id,
+                "reason": reason,
+            },
+        )
+        return dict(after._mapping)
+
+
+def resolve(
+    engine: Engine,
+    *,
+    item_id: int,
+    actor: Principal,
+    context: StepContext,
+    disposition: Disposition,
+    note: str | None,
+) -> dict[str, Any]:
+    """Close an item with a disposition (and an optional closing note)."""
+    with engine.begin() as conn:
+        row = actable(conn, actor, item_id)
+        if row.status == ItemStatus.RESOLVED:
+            raise Conflict(f"item {item_id} is resolved already")
+        if row.status == ItemStatus.OPEN and not actor.is_supervisor:
+            raise Conflict(f"item {item_id} is open: claim it before resolving it")
+        if row.status in HELD:
+            holder_or_supervisor(actor, row)
+        if not change(
+            conn,
+            item_id,
+            items.c.status == row.status,
+            status=ItemStatus.RESOLVED,
+            resolved_at=context.now,
+            disposition=disposition,
+            lease_expires_at=None,
+            sla_due_at=None,
+            updated_at=context.now,
+        ):
+            raise Conflict(f"item {item_id} changed meanwhile; try again")
+        if note:
+            conn.execute(
+                insert(notes).values(
+                    item_id=item_id, officer_id=actor.officer_id, at=context.now, text=note
+                )
+            )
+        after = load(conn, item_id)
+        record(
+            conn,
+            after,
+            RoutedAction.RESOLVED,
+            actor=actor.officer_id,
+            now=context.now,
+            details={"disposition": disposition, "note": note},
+        )
+        metrics.TIME_TO_RESOLVE.labels(row.urgency).observe(since_queued(row, context.now))
+        return dict(after._mapping)
+
+
+def add_note(
+    engine: Engine, *, item_id: int, actor: Principal, now: datetime, text: str
+) -> dict[str, Any]:
+    """Attach a note to an item."""
+    with engine.begin() as conn:
+        row = actable(conn, actor, item_id)
+        result = conn.execute(
+            insert(notes).values(item_id=item_id, officer_id=actor.officer_id, at=now, text=text)
+        )
+        note_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        record(
+            conn,
+            row,
+            RoutedAction.NOTE_ADDED,
+            actor=actor.officer_id,
+            now=now,
+            details={"note_id": note_id},
+        )
+        return {
+            "note_id": note_id,
+            "item_id": item_id,
+            "officer_id": actor.officer_id,
+            "at": now,
+            "text": text,
+        }
+
+
+def feedback(
+    engine: Engine,
+    *,
+    item_id: int,
+    actor: Principal,
+    now: datetime,
+    urgency: Urgency | None,
+    topics: tuple[str, ...] | None,
+    comment: str | None,
+) -> MentionFeedback:
+    """Record an officer's correction of the classification and queue it for the classifier."""
+    with engine.begin() as conn:
+        row = actable(conn, actor, item_id)
+        event = MentionFeedback(
+            mention_id=row.mention_id,
+            item_id=row.id,
+            officer_id=actor.officer_id,
+            original_urgency=Urgency(row.urgency),
+            original_topics=tuple(row.topics),
+            urgency=urgency,
+            topics=topics,
+            comment=comment,
+            ruleset_version=row.ruleset_version,
+            at=now,
+        )
+        enqueue(conn, FEEDBACK, row.mention_id, event, now)
+        record(
+            conn,
+            row,
+            RoutedAction.FEEDBACK,
+            actor=actor.officer_id,
+            now=now,
+            details={
+                "urgency": urgency,
+                "topics": list(topics) if topics is not None else None,
+                "comment": comment,
+            },
+        )
+        return event
+
+
+def detail(engine: Engine, *, item_id: int, actor: Principal) -> dict[str, Any]:
+    """An item with its watch queues, notes and audit trail, if the caller may read it."""
+    with engine.connect() as conn:
+        row = visible(conn, actor, item_id)
+        out = dict(row._mapping)
+        out["watch_queues"] = sorted(watch_queues(conn, item_id))
+        out["notes"] = [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(notes).where(notes.c.item_id == item_id).order_by(notes.c.id)
+            )
+        ]
+        out["audit"] = [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(audit).where(audit.c.item_id == item_id).order_by(audit.c.id)
+            )
+        ]
+        return out
+
+
+def list_items(
+    engine: Engine,
+    *,
+    queue_id: str,
+    limit: int,
+    after: tuple[int, datetime, int] | None,
+    statuses: tuple[str, ...] | None = None,
+) -> list[dict[str, Any]]:
+    """Items of a queue and its watch copies, by priority then oldest; `after` is the last sort key."""
+    watched = select(watches.c.item_id).where(watches.c.queue_id == queue_id)
+    query = select(items).where(or_(items.c.queue_id == queue_id, items.c.id.in_(watched)))
+    if statuses is not None:
+        query = query.where(items.c.status.in_(statuses))
+    if after is not None:
+        query = query.where(
+            tuple_(items.c.priority_rank, items.c.received_at, items.c.id) > tuple_(*after)
+        )
+    query = query.order_by(items.c.priority_rank, items.c.received_at, items.c.id).limit(limit)
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def count_items(engine: Engine) -> int:
+    """How many items the store holds."""
+    with engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(items)) or 0)
+
+
+def encode_cursor(row: dict[str, Any]) -> str:
+    """The `next_cursor` after `row`: its sort key (priority, received, id), opaque to clients."""
+    key = [row["priority_rank"], aware(row["received_at"]).isoformat(), row["id"]]  # type: ignore[union-attr]
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[int, datetime, int]:
+    """The sort key in a cursor `encode_cursor` made; ValueError for anything else."""
+    try:
+        rank, received, item_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        when = datetime.fromisoformat(received)
+        when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+        rank, item_id = int(rank), int(item_id)
+        if not (-(2**15) < rank < 2**15 and 0 <= item_id <= MAX_ITEM_ID):
+            raise ValueError("out of range")
+        return rank, when, item_id
+    except (binascii.Error, ValueError, TypeError, OverflowError, UnicodeError) as exc:
+        raise ValueError("not a cursor this API issued") from exc

@@ -1,0 +1,358 @@
+"""What every step on an item shares, and the first step, `queued`.
+
+A step is one database transaction that changes the item, appends its audit
+record and queues its event in the outbox (`record`). Claims are atomic on
+PostgreSQL and SQLite alike: a conditional `UPDATE items ... WHERE id = :id AND
+status = 'open'` and its row count. Under PostgreSQL's read-committed isolation
+a second concurrent UPDATE waits for the first's row lock, re-reads the row,
+finds it no longer open and changes nothing; SQLite serialises writers.
+Exactly one caller sees rowcount 1.
+
+Events are not sent from here: they go into the `outbox` table in the same
+transaction and the relay (`kafka/relay.py`) publishes them after the commit, so a
+crash between commit and send delays an event but never loses it
+(at-least-once; every event carries its own `event_id`).
+
+`queued` (`save_items`) writes its audit rows with the same `audit_entry` as
+every later step, in the transaction that stores the items, so a replayed
+mention adds none of them twice. Its event is the one step not in the outbox:
+the consumer publishes it before it commits the Kafka offsets, and those
+offsets are its redelivery mechanism (`kafka/consumer.py`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+
+from switchboard_router import metrics
+from switchboard_router.db.engine import aware, insert_ignore
+from switchboard_router.db.tables import audit, items, outbox, queues, watches
+from switchboard_router.items.status import ItemStatus
+from switchboard_router.people.security import Principal
+from switchboard_router.routing.policy import Policy
+from switchboard_shared.events import MentionRouted, RoutedAction, Urgency
+from switchboard_shared.topics import ROUTED, TopicSpec
+
+ROUTER_ACTOR = "router"
+
+
+class WorkError(Exception):
+    """A step that cannot be done: an HTTP status, a problem kind and the reason."""
+
+    status = 400
+    kind = "bad-request"
+
+    def __init__(self, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+class NotFound(WorkError):
+    """No such thing, or one the caller may not see."""
+
+    status = 404
+    kind = "not-found"
+
+
+class Forbidden(WorkError):
+    """The caller sees the item but may not do this to it."""
+
+    status = 403
+    kind = "forbidden"
+
+
+class Conflict(WorkError):
+    """The item is not in a state that allows this (claimed by someone else, resolved...)."""
+
+    status = 409
+    kind = "conflict"
+
+
+class Invalid(WorkError):
+    """A field names something that does not exist or cannot be used."""
+
+    status = 422
+    kind = "invalid-request"
+
+
+def enqueue(conn: Connection, spec: TopicSpec, key: str, event: Any, now: datetime) -> None:
+    """Put an event in the outbox; the relay publishes it after the commit."""
+    conn.execute(
+        insert(outbox).values(
+            topic=spec.base_name, key=key, payload=event.model_dump_json(), created_at=now
+        )
+    )
+
+
+def record(
+    conn: Connection,
+    row: Any,
+    action: RoutedAction,
+    *,
+    actor: str,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append the audit record of a step on `row` (the item after it) and queue its event."""
+    details = json.loads(json.dumps(details or {}, default=str))
+    conn.execute(
+        insert(audit).values(
+            item_id=row.id,
+            queue_id=row.queue_id,
+            at=now,
+            actor=actor,
+            action=action.value,
+            details=details,
+        )
+    )
+    event = MentionRouted(
+        mention_id=row.mention_id,
+        item_id=row.id,
+        queue_id=row.queue_id,
+        action=action,
+        rule=row.rule,
+        urgency=Urgency(row.urgency),
+        at=now,
+        actor=actor,
+        assignee=row.assignee,
+        status=row.status,
+        details=details,
+    )
+    enqueue(conn, ROUTED, row.mention_id, event, now)
+
+
+def load(conn: Connection, item_id: int, *, lock: bool = False) -> Any:
+    """The item row, or None."""
+    query = select(items).where(items.c.id == item_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def watch_queues(conn: Connection, item_id: int) -> frozenset[str]:
+    """The watch queues an item is copied to."""
+    return frozenset(conn.scalars(select(watches.c.queue_id).where(watches.c.item_id == item_id)))
+
+
+def visible(conn: Connection, actor: Principal, item_id: int, *, lock: bool = False) -> Any:
+    row = load(conn, item_id, lock=lock)
+    if row is None or not actor.can_read(row.queue_id, watch_queues(conn, item_id)):
+        raise NotFound(f"item {item_id} does not exist")
+    return row
+
+
+def actable(conn: Connection, actor: Principal, item_id: int) -> Any:
+    row = visible(conn, actor, item_id)
+    if not actor.can_act(row.queue_id):
+        raise Forbidden(f"item {item_id}: you may read but not work on items of {row.queue_id!r}")
+    return row
+
+
+def change(conn: Connection, item_id: int, *conditions: Any, **values: Any) -> bool:
+    result = conn.execute(update(items).where(items.c.id == item_id, *conditions).values(**values))
+    return result.rowcount == 1
+
+
+def since_queued(row: Any, now: datetime) -> float:
+    return max(0.0, (now - (aware(row.queued_at) or now)).total_seconds())
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What every step needs besides the item: the time it happens, the lease length and
+    the policy in force (the scheduler builds one per tick, the views one per request)."""
+
+    now: datetime
+    lease_seconds: float
+    policy: Policy
+
+    @property
+    def lease_until(self) -> datetime:
+        """When a claim taken now expires without a heartbeat."""
+        return self.now + timedelta(seconds=self.lease_seconds)
+
+
+def assign(
+    conn: Connection,
+    row: Any,
+    officer_id: str,
+    context: StepContext,
+    *,
+    actor: str,
+    action: RoutedAction,
+) -> bool:
+    """Give an open item to an officer (a claim on their behalf); False if it is no longer open."""
+    if not change(
+        conn,
+        row.id,
+        items.c.status == ItemStatus.OPEN,
+        status=ItemStatus.CLAIMED,
+        assignee=officer_id,
+        claimed_at=context.now,
+        lease_expires_at=context.lease_until,
+        sla_due_at=context.policy.ack_due(row.queue_id, Urgency(row.urgency), context.now),
+        breach=None,
+        breached_at=None,
+        updated_at=context.now,
+    ):
+        return False
+    after = load(conn, row.id)
+    record(
+        conn,
+        after,
+        action,
+        actor=actor,
+        now=context.now,
+        details={"lease_expires_at": context.lease_until.isoformat()},
+    )
+    metrics.TIME_TO_CLAIM.labels(row.urgency).observe(since_queued(row, context.now))
+    return True
+
+
+def holder_or_supervisor(actor: Principal, row: Any) -> None:
+    if row.assignee != actor.officer_id and not actor.is_supervisor:
+        raise Conflict(f"item {row.id} is not yours; a supervisor can act on it for its holder")
+
+
+def reopen_values(context: StepContext, queue_id: str, urgency: str) -> dict[str, Any]:
+    """The columns that put an item back in a queue's pool."""
+    return {
+        "status": ItemStatus.OPEN,
+        "assignee": None,
+        "claimed_at": None,
+        "lease_expires_at": None,
+        "acknowledged_at": None,
+        "sla_due_at": context.policy.claim_due(queue_id, Urgency(urgency), context.now),
+        "updated_at": context.now,
+    }
+
+
+def visible_queue_filter(actor: Principal) -> Any:
+    """A WHERE clause on audit rows the caller may see (for the stream)."""
+    if actor.sees_everything:
+        return and_(True)
+    watched = select(watches.c.item_id).where(watches.c.queue_id.in_(sorted(actor.queues)))
+    return or_(audit.c.queue_id.in_(sorted(actor.queues)), audit.c.item_id.in_(watched))
+
+
+def visible_item_filter(actor: Principal) -> Any:
+    """A WHERE clause on items the caller may see now (their queue, or a watch copy)."""
+    if actor.sees_everything:
+        return and_(True)
+    watched = select(watches.c.item_id).where(watches.c.queue_id.in_(sorted(actor.queues)))
+    return or_(items.c.queue_id.in_(sorted(actor.queues)), items.c.id.in_(watched))
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """A queue item to store."""
+
+    mention_id: str
+    queue_id: str
+    urgency: str
+    urgency_rank: int
+    score: float
+    topics: list[str]
+    reasons: list[dict[str, Any]]
+    rule: str
+    ruleset_version: str
+    policy_version: str
+    source: str
+    source_id: str
+    text: str
+    mention: dict[str, Any]
+    received_at: datetime
+    classified_at: datetime
+    priority_rank: int = 2
+    sla_due_at: datetime | None = None
+    watch_queues: tuple[str, ...] = field(default=())
+    queued_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item as stored, and whether this call created it."""
+
+    item_id: int
+    mention_id: str
+    queue_id: str
+    created: bool
+
+
+def save_items(engine: Engine, *, new_items: list[NewItem]) -> list[StoredItem]:
+    """Store items in one transaction; a mention already stored is left as it is."""
+    if not new_items:
+        return []
+    mention_ids = [item.mention_id for item in new_items]
+    with engine.begin() as connection:
+        before = set(
+            connection.scalars(
+                select(items.c.mention_id).where(items.c.mention_id.in_(mention_ids))
+            )
+        )
+        queue_ids = sorted(
+            {item.queue_id for item in new_items} | {w for i in new_items for w in i.watch_queues}
+        )
+        connection.execute(
+            insert_ignore(engine, queues).on_conflict_do_nothing(index_elements=["id"]),
+            [{"id": q} for q in queue_ids],
+        )
+        connection.execute(
+            insert_ignore(engine, items).on_conflict_do_nothing(index_elements=["mention_id"]),
+            [_row(item) for item in new_items],
+        )
+        rows = connection.execute(
+            select(items.c.id, items.c.mention_id, items.c.queue_id, items.c.queued_at).where(
+                items.c.mention_id.in_(mention_ids)
+            )
+        ).all()
+        by_mention = {item.mention_id: item for item in new_items}
+        created = [row for row in rows if row.mention_id not in before]
+        copies = [
+            {"queue_id": w, "item_id": row.id}
+            for row in created
+            for w in by_mention[row.mention_id].watch_queues
+        ]
+        if copies:
+            connection.execute(insert(watches), copies)
+        if created:
+            connection.execute(
+                insert(audit),
+                [
+                    {
+                        "item_id": row.id,
+                        "queue_id": row.queue_id,
+                        "at": by_mention[row.mention_id].queued_at or row.queued_at,
+                        "actor": "router",
+                        "action": "queued",
+                        "details": {
+                            "rule": by_mention[row.mention_id].rule,
+                            "policy_version": by_mention[row.mention_id].policy_version,
+                            "watch_queues": list(by_mention[row.mention_id].watch_queues),
+                        },
+                    }
+                    for row in created
+                ],
+            )
+    return [
+        StoredItem(
+            item_id=row.id,
+            mention_id=row.mention_id,
+            queue_id=row.queue_id,
+            created=row.mention_id not in before,
+        )
+        for row in rows
+    ]
+
+
+def _row(item: NewItem) -> dict[str, Any]:
+    row = {k: v for k, v in item.__dict__.items() if k not in ("watch_queues", "queued_at")}
+    if item.queued_at is not None:
+        row["queued_at"] = item.queued_at
+    return row

@@ -1,0 +1,372 @@
+"""The router's Kafka loop: classified mentions in, queue items stored, offsets committed.
+
+Order per batch: store items (one database transaction) -> publish routed
+events and dead letters (await Kafka's acks) -> commit offsets. A crash at any
+point replays the batch, and replay changes nothing: an item is unique per
+mention id.
+
+A batch the database cannot take because it is down or unreachable is
+retried with back-off, never skipped (the fault drills rely on that). A batch
+it refuses for its *data* (a value too long for its column, a constraint
+broken: `DataError`, `IntegrityError`) would fail the same way forever and
+stall every mention behind it, so it is split in halves, each stored in its
+own transaction, until the refused record stands alone; that one goes to the
+dead-letter topic with the database's reason and the rest are stored.
+
+The `queued` events are published here directly (the offsets are the
+redelivery mechanism); every later step of an item goes through the outbox
+(`relay.py`). The claim SLA clock starts when the item is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
+
+from switchboard_router import metrics
+from switchboard_router.items import steps
+from switchboard_router.routing.holder import PolicyHolder
+from switchboard_router.routing.policy import Policy
+from switchboard_router.settings import RouterSettings
+from switchboard_shared.background import BackgroundLoop
+from switchboard_shared.events import (
+    DeadLetter,
+    DeadLetterReason,
+    MentionClassified,
+    MentionRouted,
+    RoutedAction,
+    dead_letter,
+    utc_now,
+)
+from switchboard_shared.kafka import Backoff, encode, ensure_topics, new_consumer, new_producer
+from switchboard_shared.logs import describe_invalid, fields
+from switchboard_shared.topics import ALL, CLASSIFIED, DEADLETTER, ROUTED
+
+log = logging.getLogger(__name__)
+
+STAGE = "router"
+BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A decoded, routed record ready to store."""
+
+    event: MentionClassified
+    item: steps.NewItem
+    record: ConsumerRecord[Any, Any]
+
+
+def _dead(
+    record: ConsumerRecord[Any, Any], reason: str, error: str, mention_id: str | None
+) -> DeadLetter:
+    return dead_letter(
+        stage=STAGE,
+        reason=reason,
+        error=error,
+        raw=record.value,
+        mention_id=mention_id,
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+    )
+
+
+def prepare(
+    policy: Policy, record: ConsumerRecord[Any, Any], *, now: datetime | None = None
+) -> Prepared | DeadLetter:
+    """Decode and route one record, or say why it cannot be."""
+    if record.value is None:
+        return _dead(record, DeadLetterReason.EMPTY, "record has no value", None)
+    try:
+        payload = json.loads(record.value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return _dead(record, DeadLetterReason.NOT_JSON, str(exc), None)
+    mention_id = payload.get("mention_id") if isinstance(payload, dict) else None
+    try:
+        event = MentionClassified.model_validate(payload)
+    except ValidationError as exc:
+        return _dead(
+            record,
+            DeadLetterReason.SCHEMA,
+            describe_invalid(exc),  # logged: fields and rules, never the mention's values
+            mention_id if isinstance(mention_id, str) else None,
+        )
+    try:
+        decision = policy.explain(event.mention, event.classification)
+    except Exception as exc:  # a policy bug must not stop the stream
+        return _dead(
+            record, DeadLetterReason.ROUTING_ERROR, f"{type(exc).__name__}: {exc}", event.mention_id
+        )
+    c = event.classification
+    queued_at = now or utc_now()
+    item = steps.NewItem(
+        mention_id=event.mention_id,
+        queue_id=decision.queue_id,
+        urgency=c.urgency.value,
+        urgency_rank=c.urgency.rank,
+        score=c.score,
+        topics=list(c.topics),
+        reasons=[r.model_dump() for r in c.reasons],
+        rule=decision.rule,
+        ruleset_version=c.ruleset_version,
+        policy_version=policy.version,
+        source=event.mention.source.value,
+        source_id=event.mention.source_id,
+        text=event.mention.text,
+        mention=event.mention.model_dump(mode="json"),
+        received_at=event.received_at.astimezone(UTC),
+        classified_at=event.classified_at.astimezone(UTC),
+        priority_rank=c.urgency.rank - decision.priority_boost,
+        sla_due_at=policy.claim_due(decision.queue_id, c.urgency, queued_at),
+        watch_queues=decision.watch_queues,
+        queued_at=queued_at,
+    )
+    return Prepared(event=event, item=item, record=record)
+
+
+def db_error(exc: SQLAlchemyError) -> str:
+    """The database's reason without the statement or its parameters (mention text)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else None
+    if orig is None:
+        return type(exc).__name__
+    first_line = (str(orig).strip().splitlines() or [""])[0]
+    return f"{type(orig).__name__}: {first_line[:300]}"
+
+
+class RouterConsumer(BackgroundLoop):
+    """Consumes classified mentions into the store until stopped."""
+
+    task_name = "router-consumer"
+
+    def __init__(
+        self, settings: RouterSettings, engine: Engine, policy: Policy | PolicyHolder
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.policies = policy if isinstance(policy, PolicyHolder) else PolicyHolder(policy)
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.started = asyncio.Event()
+        self._next_offsets: dict[TopicPartition, int] = {}
+
+    async def stop(self) -> None:
+        """Stop the loop, then the clients."""
+        await super().stop()
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+
+    async def _connect(self) -> None:
+        backoff = Backoff()
+        while True:
+            producer = new_producer(self.settings, client_id="switchboard-router")
+            consumer = new_consumer(
+                self.settings,
+                CLASSIFIED,
+                group_id=self.settings.router_group_id,
+                client_id="switchboard-router",
+            )
+            try:
+                if self.settings.create_topics:
+                    await ensure_topics(self.settings, ALL)
+                await producer.start()
+                await consumer.start()
+            except (KafkaError, OSError, TimeoutError) as exc:
+                await producer.stop()
+                await consumer.stop()
+                log.warning(
+                    "Kafka not reachable yet", extra=fields(error=repr(exc), retry_in=backoff.delay)
+                )
+                await backoff.wait()
+                continue
+            self.producer, self.consumer = producer, consumer
+            self.started.set()
+            log.info("router consuming", extra=fields(group=self.settings.router_group_id))
+            return
+
+    async def _run(self) -> None:
+        await self._connect()
+        assert self.consumer is not None
+        while True:
+            batches = await self.consumer.getmany(
+                timeout_ms=500, max_records=self.settings.router_batch_size
+            )
+            records = [record for batch in batches.values() for record in batch]
+            self._observe_lag()
+            if not records:
+                continue
+            with metrics.BATCH_SECONDS.time():
+                await self.handle_batch(records)
+                offsets = {tp: batch[-1].offset + 1 for tp, batch in batches.items() if batch}
+                await self._commit(offsets)
+                self._next_offsets.update(offsets)
+
+    async def handle_batch(self, records: list[ConsumerRecord[Any, Any]]) -> None:
+        """Store a batch and publish what it produced; return only once both are durable."""
+        metrics.CONSUMED.inc(len(records))
+        policy, now = self.policies.current(), utc_now()
+        results = [prepare(policy, record, now=now) for record in records]
+        # A redelivery inside one batch is the same mention twice: keep the first.
+        unique = {r.item.mention_id: r for r in reversed(results) if isinstance(r, Prepared)}
+        prepared = list(reversed(unique.values()))
+        dead = [r for r in results if isinstance(r, DeadLetter)]
+        stored, refused = await self._store(prepared)
+        dead += [
+            _dead(p.record, DeadLetterReason.STORE_ERROR, error, p.item.mention_id)
+            for p, error in refused
+        ]
+        by_mention = {p.item.mention_id: p for p in prepared}
+        now = utc_now()
+        outgoing: list[tuple[str, str | None, bytes]] = []
+        for item in stored:
+            p = by_mention[item.mention_id]
+            if item.created:
+                metrics.QUEUED.labels(item.queue_id, p.item.urgency).inc()
+                metrics.END_TO_END_SECONDS.observe(
+                    max(0.0, (now - p.item.received_at).total_seconds())
+                )
+                log.info(
+                    "mention queued",
+                    extra=fields(
+                        mention_id=item.mention_id,
+                        queue=item.queue_id,
+                        item_id=item.item_id,
+                        urgency=p.item.urgency,
+                        rule=p.item.rule,
+                    ),
+                )
+            else:
+                metrics.DUPLICATES.inc()
+            routed = MentionRouted(
+                mention_id=item.mention_id,
+                item_id=item.item_id,
+                queue_id=item.queue_id,
+                action=RoutedAction.QUEUED,
+                rule=p.item.rule,
+                urgency=p.event.classification.urgency,
+            )
+            outgoing.append(
+                (ROUTED.name(self.settings.topic_prefix), item.mention_id, encode(routed))
+            )
+        for letter in dead:
+            metrics.DEADLETTERED.labels(letter.reason).inc()
+            log.warning(
+                "record dead-lettered",
+                extra=fields(
+                    mention_id=letter.mention_id,
+                    reason=letter.reason,
+                    error=letter.error,
+                    topic=letter.source_topic,
+                    partition=letter.partition,
+                    offset=letter.offset,
+                ),
+            )
+            outgoing.append(
+                (DEADLETTER.name(self.settings.topic_prefix), letter.mention_id, encode(letter))
+            )
+        await self._publish(outgoing)
+
+    def _observe_lag(self) -> None:
+        # Lag = the partition's high-water mark minus the next offset this member will handle.
+        assert self.consumer is not None
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            position = self._next_offsets.get(tp)
+            if highwater is not None and position is not None:
+                metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, highwater - position))
+
+    async def _store(
+        self, prepared: list[Prepared]
+    ) -> tuple[list[steps.StoredItem], list[tuple[Prepared, str]]]:
+        """Store what the database takes; return it and the records it refused, with why."""
+        stored: list[steps.StoredItem] = []
+        refused: list[tuple[Prepared, str]] = []
+        pending = [prepared] if prepared else []
+        while pending:
+            chunk = pending.pop()
+            try:
+                stored += await self._save(chunk)
+            except (DataError, IntegrityError) as exc:
+                if len(chunk) == 1:
+                    refused.append((chunk[0], db_error(exc)))
+                    continue
+                half = len(chunk) // 2
+                pending += [chunk[half:], chunk[:half]]  # the first half is tried first
+                log.warning(
+                    "the database refused a batch's data; splitting it",
+                    extra=fields(items=len(chunk), error=db_error(exc)),
+                )
+        return stored, refused
+
+    async def _save(self, chunk: list[Prepared]) -> list[steps.StoredItem]:
+        attempt = 0
+        while True:
+            try:
+                return await asyncio.to_thread(
+                    steps.save_items, self.engine, new_items=[p.item for p in chunk]
+                )
+            except (DataError, IntegrityError):
+                raise
+            except SQLAlchemyError as exc:
+                # Retrying holds the partition: no offset moves past an unstored item.
+                metrics.RETRIES.labels(metrics.Failed.DATABASE).inc()
+                delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+                log.error(
+                    "storing a batch failed; retrying",
+                    extra=fields(
+                        items=len(chunk),
+                        attempt=attempt + 1,
+                        error=db_error(exc),
+                        retry_in=delay,
+                    ),
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _publish(self, outgoing: list[tuple[str, str | None, bytes]]) -> None:
+        assert self.producer is not None
+        attempt = 0
+        while True:
+            try:
+                futures = [
+                    await self.producer.send(topic, value, key=key.encode() if key else None)
+                    for topic, key, value in outgoing
+                ]
+                await asyncio.wait_for(
+                    asyncio.gather(*futures), self.settings.kafka_ack_timeout_seconds * 2
+                )
+                return
+            except (KafkaError, TimeoutError) as exc:
+                metrics.RETRIES.labels(metrics.Failed.KAFKA).inc()
+                delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+                log.warning(
+                    "publishing routed events failed; retrying",
+                    extra=fields(
+                        records=len(outgoing), attempt=attempt + 1, error=repr(exc), retry_in=delay
+                    ),
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        assert self.consumer is not None
+        try:
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # After a rebalance another member owns these partitions and will
+            # replay the batch; storing is idempotent, so that is safe.
+            log.warning(
+                "offset commit failed; the batch will be replayed", extra=fields(error=repr(exc))
+            )

@@ -1,0 +1,189 @@
+"""Queue routes: the queues you may see, their settings (admin) and members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from switchboard_router.audit.service import AccessAction
+from switchboard_router.http import call, change, errors
+from switchboard_router.people.deps import (
+    ActingBy,
+    CurrentCaller,
+    EngineDep,
+    OfficerPath,
+    PoliciesDep,
+    QueuePath,
+    audit_read,
+    require_admin,
+    require_readable_queue,
+)
+from switchboard_router.people.security import Role
+from switchboard_router.queues import service
+from switchboard_router.queues.schemas import (
+    MemberAdd,
+    MemberList,
+    MemberPublic,
+    QueueCreate,
+    QueueList,
+    QueuePublic,
+    QueueUpdate,
+)
+from switchboard_shared.problems import ProblemError
+
+router = APIRouter()
+
+
+def _queue_public(policy: Any, q: dict[str, Any]) -> QueuePublic:
+    settings = policy.settings_for(
+        q["queue_id"], assignment_mode=q["assignment_mode"], supervisor_queue=q["supervisor_queue"]
+    )
+    return QueuePublic(
+        **{k: v for k, v in q.items() if k not in ("assignment_mode", "supervisor_queue")},
+        assignment_mode=settings.assignment,
+        supervisor_queue=settings.supervisor_queue,
+    )
+
+
+@router.get(
+    "/v1/queues", response_model=QueueList, summary="Queues you may see", responses=errors()
+)
+async def get_queues(caller: CurrentCaller, engine: EngineDep, policies: PoliciesDep) -> QueueList:
+    """Your queues (every queue for admins and services) with depth and oldest open item."""
+    only = None if caller.sees_everything else caller.queues
+    rows = await call(service.list_queues, engine, only=only)
+    return QueueList(queues=[_queue_public(policies.current(), q) for q in rows])
+
+
+@router.post(
+    "/v1/queues",
+    response_model=QueuePublic,
+    status_code=201,
+    summary="Create a queue (admin)",
+    responses=errors(403, 409),
+)
+async def create_queue(
+    body: QueueCreate, caller: CurrentCaller, by: ActingBy, engine: EngineDep, policies: PoliciesDep
+) -> QueuePublic:
+    """A new queue; settings left unset follow the routing policy."""
+    require_admin(caller)
+    await change(
+        service.create_queue,
+        engine,
+        by,
+        queue_id=body.queue_id,
+        assignment_mode=body.assignment_mode.value if body.assignment_mode else None,
+        supervisor_queue=body.supervisor_queue,
+    )
+    [row] = await call(service.list_queues, engine, only=frozenset({body.queue_id}))
+    return _queue_public(policies.current(), row)
+
+
+@router.patch(
+    "/v1/queues/{queue_id}",
+    response_model=QueuePublic,
+    summary="Change a queue's settings (admin)",
+    responses=errors(403, 404),
+)
+async def update_queue(
+    queue_id: QueuePath,
+    body: QueueUpdate,
+    caller: CurrentCaller,
+    by: ActingBy,
+    engine: EngineDep,
+    policies: PoliciesDep,
+) -> QueuePublic:
+    """Set the assignment mode or supervisor queue; `null` returns it to the policy's."""
+    require_admin(caller)
+    changes = body.model_dump(exclude_unset=True, mode="json")
+    await change(
+        service.update_queue,
+        engine,
+        by,
+        queue_id=queue_id,
+        changes=changes,
+    )
+    [row] = await call(service.list_queues, engine, only=frozenset({queue_id}))
+    return _queue_public(policies.current(), row)
+
+
+@router.get(
+    "/v1/queues/{queue_id}/members",
+    response_model=MemberList,
+    summary="Members of a queue (admins, and supervisors of the queue)",
+    responses=errors(403, 404),
+)
+async def get_members(
+    queue_id: QueuePath, caller: CurrentCaller, by: ActingBy, engine: EngineDep
+) -> MemberList:
+    """Who works the queue, on duty or not."""
+    await require_readable_queue(caller, engine, queue_id)
+    if not caller.is_supervisor and caller.role is not Role.SERVICE:
+        raise ProblemError(
+            403, "forbidden", "Forbidden", "only supervisors and admins list members"
+        )
+    rows = await call(service.list_members, engine, queue_id=queue_id)
+    await audit_read(engine, by, AccessAction.MEMBERS_READ, f"queue:{queue_id}")
+    return MemberList(
+        queue_id=queue_id,
+        members=[
+            MemberPublic(officer_id=r["id"], **{k: v for k, v in r.items() if k != "id"})
+            for r in rows
+        ],
+    )
+
+
+@router.post(
+    "/v1/queues/{queue_id}/members",
+    response_model=MemberList,
+    status_code=201,
+    summary="Put an officer in a queue (admin)",
+    responses=errors(403, 404),
+)
+async def add_member(
+    queue_id: QueuePath, body: MemberAdd, caller: CurrentCaller, by: ActingBy, engine: EngineDep
+) -> MemberList:
+    """Add a member (idempotent); returns the queue's members."""
+    require_admin(caller)
+    await change(
+        service.add_member,
+        engine,
+        by,
+        queue_id=queue_id,
+        officer_id=body.officer_id,
+    )
+    rows = await call(service.list_members, engine, queue_id=queue_id)
+    return MemberList(
+        queue_id=queue_id,
+        members=[
+            MemberPublic(officer_id=r["id"], **{k: v for k, v in r.items() if k != "id"})
+            for r in rows
+        ],
+    )
+
+
+@router.delete(
+    "/v1/queues/{queue_id}/members/{officer_id}",
+    status_code=204,
+    summary="Take an officer out of a queue (admin)",
+    responses=errors(403, 404),
+)
+async def remove_member(
+    queue_id: QueuePath,
+    officer_id: OfficerPath,
+    caller: CurrentCaller,
+    by: ActingBy,
+    engine: EngineDep,
+) -> Response:
+    """Remove a member."""
+    require_admin(caller)
+    await change(
+        service.remove_member,
+        engine,
+        by,
+        queue_id=queue_id,
+        officer_id=officer_id,
+    )
+    return Response(status_code=204)
