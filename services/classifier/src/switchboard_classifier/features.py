@@ -10,8 +10,9 @@ by a handful of vector operations.
 
 Text is lower-cased and every run of non-word characters becomes one space,
 so "Shots FIRED!!" and "shots fired" give the same features (the rules, not
-the model, look at emphasis). Each kind is scaled by 1/sqrt(its number of
-n-grams in the text), close to an l2 norm for short texts and free to compute.
+the model, look at emphasis). Only the buckets seen in training have a
+column; each is weighted by its inverse document frequency and each kind is
+l2-normalised over the known n-grams of the text (see `blocks`).
 
 The hash is a polynomial over code points, bucketed by Fibonacci hashing:
 the same on every machine and in every process (Python's `hash` of str is
@@ -32,7 +33,7 @@ WORD, CHAR = 0, 1  # the column blocks: words in [0, N), characters in [N, 2N)
 CHAR_NGRAMS = (2, 3, 4, 5)
 DESCRIPTION = (
     "hashed word 1-2-grams + char_wb 2-5-grams (numpy polynomial hash, Fibonacci buckets), "
-    "2x2^20, each kind scaled by 1/sqrt(count)"
+    "2x2^20, tf-idf (smoothed idf) l2-normalised per kind over the buckets seen in training"
 )
 
 _SPACE = 32
@@ -134,41 +135,56 @@ def _bucket(hashes: UInt) -> Int:
     return ((hashes * _GOLDEN) >> _SHIFT).astype(np.intp)
 
 
-def blocks(
-    texts: Sequence[str],
-    *,
-    canonical: bool = False,
-    columns: Sequence[np.ndarray[Any, np.dtype[np.int32]]] | None = None,
-) -> list[sp.csr_matrix]:
-    """One (len(texts), N_FEATURES) matrix per kind (WORD, CHAR), each kind scaled.
-
-    Not canonical by default: a repeated n-gram is a repeated entry, which a
-    matrix product sums anyway; `canonical` sums them (for training).
-    `columns` (one array per kind: bucket -> column, or -1) maps the buckets a
-    model has weights for onto its own columns and drops the others, after
-    they have counted towards the scale.
-    """
-    kinds = hashed_ngrams(texts)
-    n = len(texts)
+def document_frequencies(texts: Sequence[str]) -> list[tuple[Int, Int]]:
+    """For each kind (WORD, CHAR): the buckets seen in `texts` (sorted) and in how many texts each."""
     out = []
-    for kind, (rows, buckets) in enumerate(kinds):
-        counts = np.bincount(rows, minlength=n)
-        scale = (1.0 / np.sqrt(np.maximum(counts, 1))).astype(np.float32)
-        width = N_FEATURES
-        if columns is not None:
-            mapped = columns[kind][buckets]
-            keep = mapped >= 0
-            rows, buckets = rows[keep], mapped[keep].astype(np.intp)
-            counts = np.bincount(rows, minlength=n)
-            width = int(columns[kind].max()) + 1
-        indptr = np.concatenate(([0], np.cumsum(counts)))
-        block = sp.csr_matrix((scale[rows], buckets, indptr), shape=(n, width))
-        if canonical:
-            block.sum_duplicates()
-        out.append(block)
+    for rows, buckets in hashed_ngrams(texts):
+        pairs = np.unique(rows.astype(np.int64) * N_FEATURES + buckets)
+        seen, df = np.unique(pairs % N_FEATURES, return_counts=True)
+        out.append((seen.astype(np.intp), df.astype(np.intp)))
     return out
 
 
-def transform(texts: Sequence[str]) -> sp.csr_matrix:
-    """The (len(texts), 2 * N_FEATURES) feature matrix, words then characters, duplicates summed."""
-    return sp.hstack(blocks(texts, canonical=True), format="csr")
+def smooth_idf(df: Int, n_texts: int) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """scikit-learn's smoothed inverse document frequency: ln((1 + n) / (1 + df)) + 1."""
+    return np.log((1.0 + n_texts) / (1.0 + df)) + 1.0
+
+
+def blocks(
+    texts: Sequence[str],
+    columns: Sequence[np.ndarray[Any, np.dtype[np.int32]]],
+    idf: Sequence[np.ndarray[Any, np.dtype[np.float64]]],
+) -> list[sp.csr_matrix]:
+    """One (len(texts), len(idf[kind])) TF-IDF matrix per kind (WORD, CHAR).
+
+    `columns[kind]` maps a bucket onto the model's column for it (-1: a bucket
+    never seen in training, dropped); `idf[kind]` is each column's weight.
+    Each n-gram occurrence weighs its column's idf, and a text's entries of
+    one kind are divided by the root of the sum of their squares, counted
+    over the n-grams the model knows only: an unknown n-gram (a typo, a
+    name) must not dilute the known ones, which is what a vocabulary-based
+    TF-IDF does and what hashing every n-gram into the norm did not.
+    A repeated n-gram is a repeated entry, which a matrix product sums; the
+    norm counts each occurrence, so it equals the l2 norm except for texts
+    that repeat an n-gram (rare in posts, and the same at training time).
+    """
+    n = len(texts)
+    out = []
+    for kind, (rows, buckets) in enumerate(hashed_ngrams(texts)):
+        mapped = columns[kind][buckets]
+        keep = mapped >= 0
+        rows, mapped = rows[keep], mapped[keep].astype(np.intp)
+        values = idf[kind][mapped]
+        counts = np.bincount(rows, minlength=n)
+        norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=n))
+        values = values / norms[rows]
+        indptr = np.concatenate(([0], np.cumsum(counts)))
+        out.append(sp.csr_matrix((values, mapped, indptr), shape=(n, len(idf[kind]))))
+    return out
+
+
+def column_map(seen: Int) -> np.ndarray[Any, np.dtype[np.int32]]:
+    """bucket -> column (its index in the sorted `seen`), -1 for every other bucket."""
+    column = np.full(N_FEATURES, -1, dtype=np.int32)
+    column[seen] = np.arange(len(seen), dtype=np.int32)
+    return column
