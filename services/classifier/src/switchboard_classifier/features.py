@@ -59,31 +59,23 @@ def _word_characters() -> np.ndarray[Any, np.dtype[np.bool_]]:
 
 _TABLE_END = 0x3000
 _IS_WORD = _word_characters()
+_IS_SPACE = np.array([chr(c).isspace() for c in range(_TABLE_END)] + [False])
 
 
-def hashed_ngrams(texts: Sequence[str]) -> list[tuple[Int, Int]]:
-    """For each kind (WORD, CHAR): the row of each n-gram and its bucket.
+def _collapse(
+    raw: np.ndarray[Any, Any], raw_rows: Int, separator: np.ndarray[Any, Any], n: int
+) -> tuple[UInt, np.ndarray[Any, Any], Int, int]:
+    """Every run of separators becomes one space: the last of the run, which belongs
+    to the text of the word after it. (codes, is-space, row of each, positions in texts)."""
+    keep = np.append(~(separator[:-1] & separator[1:]), True)
+    codes = np.where(separator, _SPACE, raw)[keep].astype(np.uint64)
+    space, row_of = separator[keep], raw_rows[keep]
+    return codes, space, row_of, int(np.searchsorted(row_of, n))
 
-    Rows are in text order and n-grams of one text are contiguous, so the
-    pairs can become CSR matrices without sorting.
-    """
-    n = len(texts)
-    lowered = [" " + text.lower() for text in texts]
-    # " text1 text2 ... " + a final space of row n (no text): a space before every text.
-    codes = np.frombuffer(("".join(lowered) + " ").encode("utf-32-le"), dtype=np.uint32)
-    lengths = [len(t) for t in lowered]
-    lengths.append(1)
-    row_of = np.repeat(np.arange(n + 1, dtype=np.intp), lengths)
-    # Every run of non-word characters becomes one space: the last of the run, which
-    # belongs to the text of the word after it.
-    space = ~_IS_WORD[np.minimum(codes, _TABLE_END)]
-    keep = ~(space[:-1] & space[1:])
-    keep = np.append(keep, True)
-    codes = np.where(space, _SPACE, codes)[keep].astype(np.uint64)
-    space, row_of = space[keep], row_of[keep]
-    size = int(np.searchsorted(row_of, n))  # positions that belong to a text
+
+def _char_ngrams(codes: UInt, space: np.ndarray[Any, Any], row_of: Int, size: int) -> tuple[Int, UInt]:
+    """(row, hash) of every character 2-5-gram with no space strictly inside."""
     letter = ~space
-
     # Every window of 2..5 code points at every position, as one (position, n) grid
     # read row by row, so the n-grams of a text stay together and in text order.
     widths = CHAR_NGRAMS
@@ -102,8 +94,31 @@ def hashed_ngrams(texts: Sequence[str]) -> list[tuple[Int, Int]]:
         valid[:usable, column] = inside[:usable]
         grid[:usable, column] = rolling[:usable] + np.uint64(n)
     flat = valid.ravel()
-    char_rows = np.repeat(row_of[:size], len(widths))[flat]
-    char_hashes = grid.ravel()[flat]
+    return np.repeat(row_of[:size], len(widths))[flat], grid.ravel()[flat]
+
+
+
+def hashed_ngrams(texts: Sequence[str]) -> list[tuple[Int, Int]]:
+    """For each kind (WORD, CHAR): the row of each n-gram and its bucket.
+
+    Rows are in text order and n-grams of one text are contiguous, so the
+    pairs can become CSR matrices without sorting.
+    """
+    n = len(texts)
+    lowered = [" " + text.lower() for text in texts]
+    # " text1 text2 ... " + a final space of row n (no text): a space before every text.
+    raw = np.frombuffer(("".join(lowered) + " ").encode("utf-32-le"), dtype=np.uint32)
+    lengths = [len(t) for t in lowered]
+    lengths.append(1)
+    raw_rows = np.repeat(np.arange(n + 1, dtype=np.intp), lengths)
+    clipped = np.minimum(raw, _TABLE_END)
+    # Characters: words split at white space only, as scikit-learn's char_wb does, so
+    # "help!!" and "5th & main" keep their punctuation (a measured gain: see
+    # docs/classifier.md). Words: runs of letters and digits.
+    codes, space, row_of, size = _collapse(raw, raw_rows, _IS_SPACE[clipped], n)
+    char_rows, char_hashes = _char_ngrams(codes, space, row_of, size)
+    codes, space, row_of, size = _collapse(raw, raw_rows, ~_IS_WORD[clipped], n)
+    letter = ~space
 
     letters = np.flatnonzero(letter[:size])
     starts_word = space[letters - 1]  # a letter after a space starts a word

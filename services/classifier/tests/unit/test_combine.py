@@ -41,7 +41,7 @@ def test_a_critical_rule_hit_is_never_lowered_by_the_model():
             return p
 
     base = TextModel.load()
-    doubtful = Doubtful(base.weights, base.bias, base.topic_labels, base.meta)
+    doubtful = Doubtful(base.kinds, base.bias, base.topic_labels, base.meta)
     c = Classifier(ruleset=Ruleset.load(), model=doubtful)
     (result,) = c.classify_texts(["Shots fired near the school right now"])
     assert result.urgency is Urgency.CRITICAL
@@ -79,7 +79,7 @@ def _fixed(probabilities):
             return p
 
     base = TextModel.load()
-    return Fixed(base.weights, base.bias, base.topic_labels, base.meta)
+    return Fixed(base.kinds, base.bias, base.topic_labels, base.meta)
 
 
 @pytest.mark.parametrize(
