@@ -73,7 +73,9 @@ def _collapse(
     return codes, space, row_of, int(np.searchsorted(row_of, n))
 
 
-def _char_ngrams(codes: UInt, space: np.ndarray[Any, Any], row_of: Int, size: int) -> tuple[Int, UInt]:
+def _char_ngrams(
+    codes: UInt, space: np.ndarray[Any, Any], row_of: Int, size: int
+) -> tuple[Int, UInt]:
     """(row, hash) of every character 2-5-gram with no space strictly inside."""
     letter = ~space
     # Every window of 2..5 code points at every position, as one (position, n) grid
@@ -95,7 +97,6 @@ def _char_ngrams(codes: UInt, space: np.ndarray[Any, Any], row_of: Int, size: in
         grid[:usable, column] = rolling[:usable] + np.uint64(n)
     flat = valid.ravel()
     return np.repeat(row_of[:size], len(widths))[flat], grid.ravel()[flat]
-
 
 
 def hashed_ngrams(texts: Sequence[str]) -> list[tuple[Int, Int]]:

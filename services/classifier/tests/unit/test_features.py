@@ -36,7 +36,11 @@ def test_words_and_padded_character_ngrams_are_counted_like_char_wb():
 
 
 def test_case_does_not_change_the_features_and_punctuation_only_the_characters():
-    texts = ["Shots FIRED!!! at 5th & Main", "shots fired!!! at 5th & main", "shots fired at 5th main"]
+    texts = [
+        "Shots FIRED!!! at 5th & Main",
+        "shots fired!!! at 5th & main",
+        "shots fired at 5th main",
+    ]
     seen = document_frequencies(texts)
     (loud_w, loud_c), (calm_w, calm_c), (bare_w, bare_c) = (
         transform([t], fitted_on=texts) for t in texts
