@@ -27,6 +27,7 @@ from pydantic_core import to_json as json_bytes
 from switchboard_classifier.combine import Classifier, Decision
 from switchboard_classifier.evaluation import (
     by_source,
+    choose_policy,
     cross_predictions,
     cross_rows,
     evaluate,
@@ -175,9 +176,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 2
     model.meta["training_data"] = args.data.name
     ruleset = Ruleset.load(args.rules)
-    # How often each score is right, measured on records each fold's model never saw.
+    combined = Classifier(ruleset=ruleset, model=model)
     try:
-        held_out_predictions = cross_predictions(Classifier(ruleset=ruleset, model=model), records)
+        # How far this model may move the rules, measured on records each fold's model
+        # never saw: a model trained on an agency's own data may earn the right to
+        # outvote the generic lexicon.
+        if not args.rules_first:
+            policy = choose_policy(combined, records)
+            model.meta["combination"] = policy
+            combined = dataclasses.replace(
+                combined,
+                lower_confidence=policy["lower_confidence"],
+                raise_any_confidence=policy["raise_any_confidence"],
+            )
+            print(
+                "combination policy: lower_confidence"
+                f" {policy['lower_confidence']}, raise_any_confidence"
+                f" {policy['raise_any_confidence']}",
+                file=sys.stderr,
+            )
+        # How often each score is right, measured the same way under that policy.
+        held_out_predictions = cross_predictions(combined, records)
     except ModelError as exc:  # too few records to split: scores stay as they are
         print(f"scores not calibrated: {exc} in a fold", file=sys.stderr)
     else:
@@ -216,6 +235,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         records = read_records(stream)
     if args.no_model:
         classifier = dataclasses.replace(classifier, model=None)
+    classifier = dataclasses.replace(
+        classifier,
+        lower_confidence=args.lower_confidence,
+        raise_any_confidence=args.raise_any_confidence,
+    )
     training = None
     if args.train:
         with args.train.open(encoding="utf-8") as stream:
@@ -281,10 +305,27 @@ def add_parsers(sub: Any) -> None:
     train_p.add_argument("--out", type=Path, required=True)
     train_p.add_argument("--eval", type=Path, default=None, help="held-out gold file for metrics")
     train_p.add_argument("--rules", type=Path, default=None)
+    train_p.add_argument(
+        "--rules-first",
+        action="store_true",
+        help="do not let the model lower the rules or raise past one level (no policy search)",
+    )
     train_p.set_defaults(func=cmd_train)
 
     evaluate_p = sub.add_parser("evaluate", help="score the classifier on a gold-format file")
     evaluate_p.add_argument("--data", type=Path, required=True)
+    evaluate_p.add_argument(
+        "--lower-confidence",
+        type=float,
+        default=None,
+        help="a model trained here may lower a non-critical rule urgency when this sure",
+    )
+    evaluate_p.add_argument(
+        "--raise-any-confidence",
+        type=float,
+        default=None,
+        help="a model trained here may raise past one level beside the rules when this sure",
+    )
     evaluate_p.add_argument(
         "--train", type=Path, default=None, help="train the model on this file, test on --data"
     )

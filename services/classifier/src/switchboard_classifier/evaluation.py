@@ -18,6 +18,7 @@ from typing import Any
 
 from switchboard_classifier import model as model_module
 from switchboard_classifier.combine import Classifier
+from switchboard_classifier.language import default_detector
 from switchboard_classifier.model import URGENCY_LABELS
 from switchboard_classifier.rules import Ruleset
 from switchboard_shared.events import Classification
@@ -406,6 +407,75 @@ def summary_table(summaries: dict[str, dict[str, float | None]], title: str = ""
         )
         lines.append(f"{row:10}{cells}")
     return "\n".join(lines)
+
+
+LOWER_CONFIDENCES = (None, 0.5, 0.6, 0.7, 0.8, 0.9)
+RAISE_ANY_CONFIDENCES = (None, 0.6, 0.7, 0.8, 0.9)
+
+
+def choose_policy(
+    classifier: Classifier, records: Sequence[dict[str, Any]], folds: int = 4, seed: int = 7
+) -> dict[str, Any]:
+    """The combination policy that does best on records each fold's model never saw.
+
+    For every pair of thresholds (the model may lower a non-critical rule
+    urgency when at least `lower_confidence` sure; may raise past one level
+    when at least `raise_any_confidence` sure; None: never), the held-out
+    records are classified by the rules and the fold's model, and scored.
+    The pair with the best urgency macro-F1 wins among those that lose no
+    critical recall and raise no more hard negatives than the rules-first
+    policy (None, None); ties go to the model moving the rules less.
+    """
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    texts = [r["text"] for r in records]
+    languages = (classifier.languages or default_detector()).detect_many(texts, [None] * len(texts))
+    parts = []
+    for fold in range(folds):
+        held_out = [i for n, i in enumerate(order) if n % folds == fold]
+        kept = [records[i] for n, i in enumerate(order) if n % folds != fold]
+        parts.append((held_out, model_module.train(kept)))
+    candidates = []
+    for lower in LOWER_CONFIDENCES:
+        for raise_any in RAISE_ANY_CONFIDENCES:
+            predicted: list[Classification | None] = [None] * len(records)
+            for held_out, fitted in parts:
+                trial = dataclasses.replace(
+                    classifier,
+                    model=fitted,
+                    lower_confidence=lower,
+                    raise_any_confidence=raise_any,
+                )
+                results = trial.classify_texts(
+                    [texts[i] for i in held_out], languages=[languages[i] for i in held_out]
+                )
+                for i, c in zip(held_out, results, strict=True):
+                    predicted[i] = c
+            figures = summary(score(records, [p for p in predicted if p is not None]))
+            candidates.append(
+                {"lower_confidence": lower, "raise_any_confidence": raise_any, **figures}
+            )
+    rules_first = candidates[0]
+
+    def safe(c: dict[str, Any]) -> bool:
+        return (c["critical_recall"] or 0) >= (rules_first["critical_recall"] or 0) and (
+            c["hard_negative_false_alarms"] or 0
+        ) <= (rules_first["hard_negative_false_alarms"] or 0)
+
+    def moves(c: dict[str, Any]) -> float:  # how far a policy lets the model move the rules
+        return (1 - (c["lower_confidence"] or 1.0)) + (1 - (c["raise_any_confidence"] or 1.0))
+
+    best = max((c for c in candidates if safe(c)), key=lambda c: (c["macro_f1"] or 0, -moves(c)))
+    return {
+        "lower_confidence": best["lower_confidence"],
+        "raise_any_confidence": best["raise_any_confidence"],
+        "model_confidence": classifier.model_confidence,
+        "critical_confidence": classifier.critical_confidence,
+        "chosen_by": f"{folds}-fold cross-validation on the training records (seed {seed}):"
+        " best urgency macro-F1 losing no critical recall and raising no more hard negatives"
+        " than the rules-first policy",
+        "candidates": candidates,
+    }
 
 
 def fit_calibration(
