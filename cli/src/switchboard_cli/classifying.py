@@ -235,10 +235,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         records = read_records(stream)
     if args.no_model:
         classifier = dataclasses.replace(classifier, model=None)
+    # The policy the loaded model was trained with, unless the options set one; models
+    # trained here (per fold, per source) are combined the same way.
+    explicit = args.lower_confidence is not None or args.raise_any_confidence is not None
+    policy = classifier.policy
     classifier = dataclasses.replace(
         classifier,
-        lower_confidence=args.lower_confidence,
-        raise_any_confidence=args.raise_any_confidence,
+        lower_confidence=args.lower_confidence if explicit else policy.lower_confidence,
+        raise_any_confidence=args.raise_any_confidence if explicit else policy.raise_any_confidence,
+        use_model_policy=not explicit,
     )
     training = None
     if args.train:

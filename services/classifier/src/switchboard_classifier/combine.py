@@ -10,7 +10,14 @@ Combination policy (one batch at a time; every step leaves a reason):
      negated and not suppressed) is never lowered.
    - Otherwise the model's label counts when its probability is at least
      `model_confidence`: the final urgency is the more urgent of the rules'
-     and the model's. Rules can raise the model; the model can raise rules.
+     and the model's. Rules can raise the model; the model can raise rules,
+     by one level beside rules that fired unless it is at least
+     `raise_any_confidence` sure.
+   - A model at least `lower_confidence` sure may lower a non-critical rule
+     urgency to its own label: a model trained on an agency's own mentions
+     can outvote a generic lexicon. Both thresholds (None: never) are chosen
+     by `switchboard train` by cross-validation on the training data and kept
+     in the model's metadata (`combination`), which the classifier follows.
      To raise a mention to critical the model needs `critical_confidence`;
      below it, it raises to high at most.
    - When the rules suppressed the mention (an idiom, a joke, fiction or news
@@ -127,6 +134,8 @@ class Classifier:
     # None: beside rules that fired the model raises one level at most. A
     # probability: a model at least this sure may raise further.
     raise_any_confidence: float | None = None
+    # The two above come from the model's metadata when it carries a policy.
+    use_model_policy: bool = True
 
     @property
     def versions(self) -> dict[str, str | None]:
@@ -220,24 +229,14 @@ class Classifier:
 
     @property
     def policy(self) -> Policy:
-        """How far the model may move the rules: the model's own policy, chosen by
-        cross-validation when it was trained, else this classifier's thresholds."""
+        """How far the model may move the rules: the lowering and raising thresholds the
+        model was trained with (chosen by cross-validation on its own training data)
+        unless `use_model_policy` is off, else this classifier's own."""
         chosen = self.model.meta.get("combination") if self.model else None
-        if isinstance(chosen, dict):
-            return Policy(
-                model_confidence=float(chosen.get("model_confidence", self.model_confidence)),
-                critical_confidence=float(
-                    chosen.get("critical_confidence", self.critical_confidence)
-                ),
-                lower_confidence=chosen.get("lower_confidence"),
-                raise_any_confidence=chosen.get("raise_any_confidence"),
-            )
-        return Policy(
-            self.model_confidence,
-            self.critical_confidence,
-            self.lower_confidence,
-            self.raise_any_confidence,
-        )
+        lower, raise_any = self.lower_confidence, self.raise_any_confidence
+        if self.use_model_policy and isinstance(chosen, dict):
+            lower, raise_any = chosen.get("lower_confidence"), chosen.get("raise_any_confidence")
+        return Policy(self.model_confidence, self.critical_confidence, lower, raise_any)
 
     @staticmethod
     def _weigh_model(
