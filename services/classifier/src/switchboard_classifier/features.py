@@ -163,7 +163,8 @@ def document_frequencies(texts: Sequence[str]) -> list[tuple[Int, Int]]:
 
 def smooth_idf(df: Int, n_texts: int) -> np.ndarray[Any, np.dtype[np.float64]]:
     """scikit-learn's smoothed inverse document frequency: ln((1 + n) / (1 + df)) + 1."""
-    return np.log((1.0 + n_texts) / (1.0 + df)) + 1.0
+    idf: np.ndarray[Any, np.dtype[np.float64]] = np.log((1.0 + n_texts) / (1.0 + df)) + 1.0
+    return idf
 
 
 def blocks(

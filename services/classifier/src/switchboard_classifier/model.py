@@ -178,10 +178,10 @@ class TextModel:
             raise ModelError(f"{weights_path}: not a plain weights file: {exc}") from exc
         width = 4 + len(labels)
         for name, kind in zip(KINDS, kinds, strict=True):
-            d = len(kind.buckets)
-            if kind.idf.shape != (d,) or kind.weights.shape != (d, width):
+            rows = len(kind.buckets)
+            if kind.idf.shape != (rows,) or kind.weights.shape != (rows, width):
                 raise ModelError(f"{weights_path}: {name} weights have shape {kind.weights.shape}")
-            if d and (kind.buckets.min() < 0 or kind.buckets.max() >= N_FEATURES):
+            if rows and (kind.buckets.min() < 0 or kind.buckets.max() >= N_FEATURES):
                 raise ModelError(f"{weights_path}: {name} buckets out of range")
         if bias.shape != (width,):
             raise ModelError(f"{weights_path}: bias has shape {bias.shape}")
