@@ -715,6 +715,37 @@ def classification() -> dict[str, Any]:
             width=24,
             thresholds=[(1, "red")],
         ),
+        g.row("Shadow"),
+        g.panel(
+            "timeseries",
+            "Shadow disagreements by urgency",
+            "Mentions whose candidate (shadow) urgency differs from the published one, "
+            "as live -> shadow; empty when no shadow model is configured.",
+            [
+                target(
+                    "sum by (live, shadow) "
+                    f"(increase(switchboard_classifier_shadow_disagreements_total[{RATE}]))",
+                    "{{live}} -> {{shadow}}",
+                )
+            ],
+        ),
+        g.panel(
+            "timeseries",
+            "Criticals the shadow would raise or drop",
+            "Would-be criticals: the candidate says critical, the live model does not. "
+            "Dropped: published as critical, not critical for the candidate (a promotion risk).",
+            [
+                target(
+                    f"sum(increase(switchboard_classifier_shadow_would_be_critical_total[{RATE}]))",
+                    "would be critical",
+                ),
+                target(
+                    f"sum(increase(switchboard_classifier_shadow_critical_dropped_total[{RATE}]))",
+                    "critical dropped",
+                    "B",
+                ),
+            ],
+        ),
     ]
     return dashboard(
         "switchboard-classification",

@@ -42,6 +42,7 @@ from switchboard_classifier.evaluation import (
 from switchboard_classifier.model import ModelError, TextModel, data_sha256, train
 from switchboard_classifier.place import Places
 from switchboard_classifier.rules import Ruleset, RulesetError
+from switchboard_cli import feedback as feedback_cli
 from switchboard_shared.events import MentionIn
 from switchboard_shared.problems import field_errors
 
@@ -316,6 +317,7 @@ def add_parsers(sub: Any) -> None:
         help="do not let the model lower the rules or raise past one level (no policy search)",
     )
     train_p.set_defaults(func=cmd_train)
+    feedback_cli.add_parsers(sub, train=train_p)  # --feedback, feedback, promote, rollback
 
     evaluate_p = sub.add_parser("evaluate", help="score the classifier on a gold-format file")
     evaluate_p.add_argument("--data", type=Path, required=True)

@@ -25,6 +25,7 @@ from switchboard_classifier.combine import Classifier
 from switchboard_classifier.pipeline import SourceRecord, process_batch
 from switchboard_classifier.reload import Reloader
 from switchboard_classifier.settings import ClassifierSettings
+from switchboard_classifier.shadow import compare
 from switchboard_shared.events import DeadLetter, MentionClassified, utc_now
 from switchboard_shared.kafka import encode, new_producer, tls_context
 from switchboard_shared.logs import fields
@@ -45,6 +46,7 @@ class ClassifierState:
 
     settings: ClassifierSettings
     reloader: Reloader
+    shadow: Reloader | None = None  # a candidate model classified beside, never published
     producer: Any = None
     producer_started: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -90,6 +92,37 @@ def publish_versions(classifier: Classifier) -> None:
     metrics.MODEL_INFO.labels(classifier.model.version if classifier.model else "none").set(1)
 
 
+def publish_shadow_version(shadow: Classifier) -> None:
+    """Show the model in shadow on /metrics."""
+    metrics.SHADOW_MODEL_INFO.clear()
+    metrics.SHADOW_MODEL_INFO.labels(shadow.model.version if shadow.model else "none").set(1)
+
+
+def shadow_batch(shadow: Classifier, outputs: Sequence[MentionClassified | DeadLetter]) -> None:
+    """Classify the batch's mentions with the shadow and count how it differs from the live output."""
+    published = [out for out in outputs if isinstance(out, MentionClassified)]
+    if not published:
+        return
+    started = time.perf_counter()
+    try:
+        verdicts = shadow.classify_mentions([out.mention for out in published])
+    except Exception as exc:  # the shadow must never cost the live stream a batch
+        metrics.SHADOW_ERRORS.inc()
+        log.warning(
+            "the shadow model failed on a batch; the live output is unaffected",
+            extra=fields(records=len(published), error=f"{type(exc).__name__}"),
+        )
+        return
+    metrics.SHADOW_SECONDS.observe(time.perf_counter() - started)
+    tally = compare([out.classification for out in published], verdicts)
+    for urgency, count in tally.shadow_urgency.items():
+        metrics.SHADOW_CLASSIFIED.labels(urgency.value).inc(count)
+    for (live, candidate), count in tally.disagreements.items():
+        metrics.SHADOW_DISAGREEMENTS.labels(live.value, candidate.value).inc(count)
+    metrics.SHADOW_WOULD_BE_CRITICAL.inc(tally.would_be_critical)
+    metrics.SHADOW_CRITICAL_DROPPED.inc(tally.critical_dropped)
+
+
 def classify_batch(
     state: ClassifierState, records: Sequence[SourceRecord]
 ) -> list[MentionClassified | DeadLetter]:
@@ -122,6 +155,8 @@ def classify_batch(
             for reason in out.classification.reasons:
                 metrics.RULE_HITS.labels(reason.rule).inc()
             metrics.LAG_SECONDS.observe(max(0.0, (now - out.received_at).total_seconds()))
+    if state.shadow is not None:
+        shadow_batch(state.shadow.current, outputs)
     return outputs
 
 
@@ -136,6 +171,17 @@ async def maybe_reload(state: ClassifierState) -> None:
         metrics.initialise(reloader.current)  # topics the new rule set or model brings
     elif reloader.failures > failures:
         metrics.RELOADS.labels(metrics.ReloadOutcome.REFUSED).inc()
+    shadow = state.shadow
+    if shadow is None:
+        return
+    failures = shadow.failures
+    # A shadow that fails to load (or to verify) is refused like a live one:
+    # the last good shadow keeps running and the refusal is counted.
+    if await asyncio.get_running_loop().run_in_executor(None, shadow.check):
+        metrics.SHADOW_RELOADS.labels(metrics.ReloadOutcome.SWAPPED).inc()
+        publish_shadow_version(shadow.current)
+    elif shadow.failures > failures:
+        metrics.SHADOW_RELOADS.labels(metrics.ReloadOutcome.REFUSED).inc()
 
 
 def broker_credentials(settings: KafkaSettings) -> faust.types.auth.CredentialsT | None:
@@ -159,10 +205,10 @@ def broker_credentials(settings: KafkaSettings) -> faust.types.auth.CredentialsT
 
 
 def create_app(
-    settings: ClassifierSettings, reloader: Reloader
+    settings: ClassifierSettings, reloader: Reloader, shadow: Reloader | None = None
 ) -> tuple[faust.App, ClassifierState]:
-    """Build the faust app, its agent and its health views."""
-    state = ClassifierState(settings=settings, reloader=reloader)
+    """Build the faust app, its agent and its health views (`shadow`: a candidate beside the live)."""
+    state = ClassifierState(settings=settings, reloader=reloader, shadow=shadow)
     brokers = [
         f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
     ]
@@ -205,6 +251,9 @@ def create_app(
     )
     publish_versions(reloader.current)
     metrics.initialise(reloader.current)
+    if shadow is not None:
+        publish_shadow_version(shadow.current)
+        metrics.initialise_shadow()
 
     async def start_producer() -> None:
         async with state.lock:
@@ -262,7 +311,10 @@ def create_app(
                 problems.append(f"kafka unreachable: {exc!r}")
         if problems:
             return web.json({"status": "not ready", "problems": problems}, status=503)
-        return web.json({"status": "ready", "versions": state.reloader.current.versions})
+        body: dict[str, Any] = {"status": "ready", "versions": state.reloader.current.versions}
+        if state.shadow is not None:
+            body["shadow_versions"] = state.shadow.current.versions
+        return web.json(body)
 
     token = settings.classifier_metrics_token
     metrics_token = token.get_secret_value() if token else None

@@ -83,6 +83,42 @@ RELOADS = Counter(
     "Rule set or model reloads, by outcome (swapped or refused).",
     ["outcome"],
 )
+# The shadow (a candidate model classified beside the live one, never published).
+SHADOW_MODEL_INFO = Gauge(
+    "switchboard_classifier_shadow_model_info", "The model in shadow (value 1).", ["version"]
+)
+SHADOW_RELOADS = Counter(
+    "switchboard_classifier_shadow_reloads_total",
+    "Reloads of the shadow model, by outcome (refused: the last good shadow is kept).",
+    ["outcome"],
+)
+SHADOW_CLASSIFIED = Counter(
+    "switchboard_classifier_shadow_classified_total",
+    "Mentions the shadow model classified, by the urgency it gave (not published).",
+    ["urgency"],
+)
+SHADOW_DISAGREEMENTS = Counter(
+    "switchboard_classifier_shadow_disagreements_total",
+    "Mentions whose shadow urgency differs from the published one, by both urgencies.",
+    ["live", "shadow"],
+)
+SHADOW_WOULD_BE_CRITICAL = Counter(
+    "switchboard_classifier_shadow_would_be_critical_total",
+    "Mentions the shadow would raise as critical and the live classifier did not.",
+)
+SHADOW_CRITICAL_DROPPED = Counter(
+    "switchboard_classifier_shadow_critical_dropped_total",
+    "Mentions published as critical that the shadow would not have raised as critical.",
+)
+SHADOW_ERRORS = Counter(
+    "switchboard_classifier_shadow_errors_total",
+    "Batches the shadow failed to classify (the live output went out regardless).",
+)
+SHADOW_SECONDS = Histogram(
+    "switchboard_classifier_shadow_classify_batch_seconds",
+    "Time the shadow took to classify one batch (on top of the live classification).",
+    buckets=LATENCY_BUCKETS,
+)
 
 
 def initialise(classifier: Classifier) -> None:
@@ -99,3 +135,13 @@ def initialise(classifier: Classifier) -> None:
         topics.update(dict.fromkeys(classifier.model.topic_labels))
     topics[IRRELEVANT] = None  # the tag of a mention with no other topic
     start_at_zero(TOPIC_TAGS, topic=topics)
+
+
+def initialise_shadow() -> None:
+    """Export at zero the shadow's counter series (only when a shadow is configured)."""
+    start_at_zero(SHADOW_RELOADS, outcome=ReloadOutcome)
+    start_at_zero(SHADOW_CLASSIFIED, urgency=Urgency)
+    for live in Urgency:  # only the pairs that differ: agreeing ones are never counted
+        for shadow in Urgency:
+            if live is not shadow:
+                SHADOW_DISAGREEMENTS.labels(live.value, shadow.value)

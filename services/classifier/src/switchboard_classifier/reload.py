@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from switchboard_classifier.combine import Classifier
-from switchboard_classifier.model import META_FILE, MODEL_FILE, ModelError, TextModel
-from switchboard_classifier.place import PlaceError, Places
-from switchboard_classifier.rules import Ruleset, RulesetError
+from switchboard_classifier.model import META_FILE, MODEL_FILE, TextModel
+from switchboard_classifier.place import Places
+from switchboard_classifier.rules import Ruleset
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,10 @@ class Reloader:
             return False
         try:
             fresh = build(self.sources)
-        except (RulesetError, ModelError, PlaceError, OSError, ValueError) as exc:
+        # Whatever unreadable bytes raise (a torn or tampered model file can
+        # make a loader fail in ways no error list foresees), the stream
+        # keeps the classifier in use rather than stop.
+        except Exception as exc:
             self.failures += 1
             log.error("reload refused; keeping the classifier in use: %s", exc)
             self._fingerprint = fingerprint  # do not retry the same bad bytes every interval

@@ -43,7 +43,14 @@ class ClassifierSettings(CommonSettings):
         None, description="YAML rule set to use instead of the shipped one."
     )
     classifier_model_path: Path | None = Field(
-        None, description="Model directory (model.joblib + model.json) instead of the shipped one."
+        None,
+        description="Model directory instead of the shipped one (a promotions models directory's "
+        "`live` link, for `switchboard promote` and `rollback`).",
+    )
+    classifier_shadow_model_path: Path | None = Field(
+        None,
+        description="Candidate model directory run in shadow beside the live model: classified "
+        "on every batch, compared in metrics, never published. Unset: no shadow.",
     )
     classifier_use_model: bool = Field(True, description="False: classify by the rules alone.")
     classifier_gazetteer_path: Path | None = Field(
