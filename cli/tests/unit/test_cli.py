@@ -343,3 +343,19 @@ def test_by_source_with_one_source_says_why_not(tmp_path, capsys):
     data.write_text("".join(json.dumps(r) + "\n" for r in _source_records("a", _ROWS)))
     assert main(["evaluate", "--data", str(data), "--by-source"]) == 2
     assert "needs two data sets or more" in capsys.readouterr().err
+
+
+def test_by_source_measures_the_rules_alone_where_the_other_sources_cannot_train(tmp_path, capsys):
+    only_low = [("lol this beat is fire", "low", None), ("good morning everyone", "low", None)]
+    records = _source_records("switchboard-gold", _ROWS) + _source_records("chatter", only_low)
+    data = tmp_path / "corpus.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert main(["evaluate", "--data", str(data), "--by-source"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    gold_part = report["by_source"]["switchboard-gold"]
+    assert "two urgency labels" in gold_part["not_trained"]
+    assert list(gold_part["summary"]) == ["rules"]
+    assert list(report["by_source"]["chatter"]["summary"]) == ["rules", "model", "combined"]
+    # the mean of a row is over the sources that have it
+    chatter_model = report["by_source"]["chatter"]["summary"]["model"]["macro_f1"]
+    assert report["summary"]["mean over sources"]["model"]["macro_f1"] == chatter_model
