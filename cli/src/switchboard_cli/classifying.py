@@ -4,12 +4,15 @@
 one batch (as the stream does), writing one JSON object per valid input
 line, in order. `train` fits a model on gold-format JSON lines and saves it
 with its version, metrics and the hash of its data; `evaluate` prints the
-acceptance figures of a gold-format file as JSON.
+acceptance figures of a gold-format file as JSON, for rules alone, model
+alone and both combined (and the bare TF-IDF peer with --baseline), with a
+table of the headline figures on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import sys
@@ -23,11 +26,16 @@ from pydantic_core import to_json as json_bytes
 
 from switchboard_classifier.combine import Classifier, Decision
 from switchboard_classifier.evaluation import (
+    by_source,
+    choose_policy,
     cross_predictions,
-    cross_validate,
+    cross_rows,
     evaluate,
     fit_calibration,
     read_records,
+    rows_report,
+    split_predictions,
+    summary_table,
     to_json,
     urgency_outcomes,
 )
@@ -169,9 +177,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 2
     model.meta["training_data"] = args.data.name
     ruleset = Ruleset.load(args.rules)
-    # How often each score is right, measured on records each fold's model never saw.
+    combined = Classifier(ruleset=ruleset, model=model)
     try:
-        held_out_predictions = cross_predictions(Classifier(ruleset=ruleset, model=model), records)
+        # How far this model may move the rules, measured on records each fold's model
+        # never saw: a model trained on an agency's own data may earn the right to
+        # outvote the generic lexicon.
+        if not args.rules_first:
+            policy = choose_policy(combined, records)
+            model.meta["combination"] = policy
+            combined = dataclasses.replace(
+                combined,
+                lower_confidence=policy["lower_confidence"],
+                raise_any_confidence=policy["raise_any_confidence"],
+            )
+            print(
+                "combination policy: lower_confidence"
+                f" {policy['lower_confidence']}, raise_any_confidence"
+                f" {policy['raise_any_confidence']}",
+                file=sys.stderr,
+            )
+        # How often each score is right, measured the same way under that policy.
+        held_out_predictions = cross_predictions(combined, records)
     except ModelError as exc:  # too few records to split: scores stay as they are
         print(f"scores not calibrated: {exc} in a fold", file=sys.stderr)
     else:
@@ -197,20 +223,71 @@ def _no_rules(ruleset: Ruleset) -> Ruleset:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Print per-label precision/recall/F1, macro-F1 and the confusion matrix as JSON."""
+    """Print the figures of a gold-format file as JSON, and a table of every row on stderr.
+
+    The rows: rules alone, model alone, rules and model combined, and with
+    --baseline the bare TF-IDF + logistic regression peer trained on the same
+    records. The top level of the JSON is the combined classifier's report.
+    """
     classifier = _load_or_explain(args)
     if classifier is None:
         return 2
     with _open(str(args.data)) as stream:
         records = read_records(stream)
-    if args.folds:
-        try:
-            print(to_json(cross_validate(classifier, records, folds=args.folds)))
-        except ModelError as exc:
-            print(f"cannot cross-validate: {exc}", file=sys.stderr)
-            return 2
-    else:
-        print(to_json(evaluate(classifier, records)))
+    if args.no_model:
+        classifier = dataclasses.replace(classifier, model=None)
+    # The policy the loaded model was trained with, unless the options set one; models
+    # trained here (per fold, per source) are combined the same way.
+    explicit = args.lower_confidence is not None or args.raise_any_confidence is not None
+    policy = classifier.policy
+    classifier = dataclasses.replace(
+        classifier,
+        lower_confidence=args.lower_confidence if explicit else policy.lower_confidence,
+        raise_any_confidence=args.raise_any_confidence if explicit else policy.raise_any_confidence,
+        use_model_policy=not explicit,
+    )
+    training = None
+    if args.train:
+        with args.train.open(encoding="utf-8") as stream:
+            training = read_records(stream)
+    if args.baseline and not (training is not None or args.folds or args.by_source):
+        print(
+            "--baseline needs data to train on: --train FILE, --folds N or --by-source",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        if args.by_source:
+            report = by_source(classifier, records, baseline=args.baseline)
+            for source, part in report["by_source"].items():
+                title = f"{source} ({part['records']} records, trained on the other sources)"
+                print(summary_table(part["summary"], title) + "\n", file=sys.stderr)
+            mean = report["summary"]["mean over sources"]
+            print(summary_table(mean, "mean over sources"), file=sys.stderr)
+            print(to_json(report))
+            return 0
+        if args.folds:
+            rows = cross_rows(classifier, records, folds=args.folds, baseline=args.baseline)
+            versions = {**classifier.versions, "model": "retrained per fold"}
+            title = (
+                f"{args.folds}-fold cross-validation on {args.data.name} ({len(records)} records)"
+            )
+        else:
+            rows = rows_report(
+                records, split_predictions(classifier, training, records, baseline=args.baseline)
+            )
+            versions = classifier.versions
+            if training is not None:
+                versions = {**versions, "model": f"trained on {args.train.name}"}
+            title = f"{args.data.name} ({len(records)} records)"
+    except ModelError as exc:
+        what = "cross-validate" if args.folds else "train"
+        print(f"cannot {what}: {exc}", file=sys.stderr)
+        return 2
+    main_row = "combined" if "combined" in rows["rows"] else "rules"
+    report = {**rows["rows"][main_row], **rows, "versions": versions}
+    print(summary_table(rows["summary"], title), file=sys.stderr)
+    print(to_json(report))
     return 0
 
 
@@ -234,11 +311,41 @@ def add_parsers(sub: Any) -> None:
     train_p.add_argument("--out", type=Path, required=True)
     train_p.add_argument("--eval", type=Path, default=None, help="held-out gold file for metrics")
     train_p.add_argument("--rules", type=Path, default=None)
+    train_p.add_argument(
+        "--rules-first",
+        action="store_true",
+        help="do not let the model lower the rules or raise past one level (no policy search)",
+    )
     train_p.set_defaults(func=cmd_train)
     feedback_cli.add_parsers(sub, train=train_p)  # --feedback, feedback, promote, rollback
 
     evaluate_p = sub.add_parser("evaluate", help="score the classifier on a gold-format file")
     evaluate_p.add_argument("--data", type=Path, required=True)
+    evaluate_p.add_argument(
+        "--lower-confidence",
+        type=float,
+        default=None,
+        help="a model trained here may lower a non-critical rule urgency when this sure",
+    )
+    evaluate_p.add_argument(
+        "--raise-any-confidence",
+        type=float,
+        default=None,
+        help="a model trained here may raise past one level beside the rules when this sure",
+    )
+    evaluate_p.add_argument(
+        "--train", type=Path, default=None, help="train the model on this file, test on --data"
+    )
+    evaluate_p.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also train scikit-learn TF-IDF + balanced logistic regression on the same data",
+    )
+    evaluate_p.add_argument(
+        "--by-source",
+        action="store_true",
+        help="for each provenance.dataset: train on every other source, test on that one",
+    )
     evaluate_p.add_argument(
         "--folds",
         type=int,

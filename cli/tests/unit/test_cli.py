@@ -265,3 +265,97 @@ def test_new_api_key_can_name_the_agency_a_rotated_key_keeps(capsys):
     assert main(["new-api-key", "city-app-2027", "app", "--agency", "city-app"]) == 0
     entry = json.loads(capsys.readouterr().out)["key_file_entry"]
     assert (entry["name"], entry["agency"]) == ("city-app-2027", "city-app")
+
+
+def _source_records(dataset, rows, copies=3):
+    return [
+        {
+            "text": f"{text} ({dataset} {n})",
+            "urgency": urgency,
+            **({"topics": [topic]} if topic else {}),
+            "hard_negative": urgency == "low" and "fire" in text,
+            **({"provenance": {"dataset": dataset}} if dataset != "switchboard-gold" else {}),
+        }
+        for n in range(copies)
+        for text, urgency, topic in rows
+    ]
+
+
+_ROWS = [
+    ("Shots fired near the school right now", "critical", "active_threat"),
+    ("someone got shot on main street", "critical", None),
+    ("thank you officers for your help", "low", "praise"),
+    ("this new album is fire", "low", None),
+    ("my bike was stolen last week", "normal", "property_crime"),
+    ("car broken into overnight on oak", "normal", None),
+]
+
+
+def test_evaluate_prints_rules_model_combined_and_baseline_rows_side_by_side(tmp_path, capsys):
+    train_file, test_file = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
+    train_file.write_text("".join(json.dumps(r) + "\n" for r in _source_records("a", _ROWS)))
+    test_file.write_text("".join(json.dumps(r) + "\n" for r in _source_records("b", _ROWS, 1)))
+    args = ["evaluate", "--data", str(test_file), "--train", str(train_file), "--baseline"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert list(report["summary"]) == ["rules", "model", "combined", "baseline"]
+    for figures in report["summary"].values():
+        assert set(figures) >= {"macro_f1", "critical_recall", "actionable_f1", "ece"}
+        assert figures["hard_negative_false_alarms"] is not None
+    # the top level stays the combined classifier's full report
+    assert report["urgency"] == report["rows"]["combined"]["urgency"]
+    table = captured.err.splitlines()
+    assert [line.split()[0] for line in table[2:]] == ["rules", "model", "combined", "baseline"]
+
+
+def test_baseline_without_training_data_says_what_it_needs(tmp_path, capsys):
+    test_file = tmp_path / "test.jsonl"
+    test_file.write_text("".join(json.dumps(r) + "\n" for r in _source_records("b", _ROWS, 1)))
+    assert main(["evaluate", "--data", str(test_file), "--baseline"]) == 2
+    assert "--baseline needs data to train on" in capsys.readouterr().err
+
+
+def test_evaluate_by_source_leaves_each_source_out_in_turn(tmp_path, capsys):
+    records = (
+        _source_records("switchboard-gold", _ROWS)
+        + _source_records("crisis-x", _ROWS, 2)
+        + [{"text": "power line down on elm", "topics": ["infrastructure"]}]  # no urgency
+    )
+    data = tmp_path / "corpus.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert main(["evaluate", "--data", str(data), "--by-source", "--baseline"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["by_source"]) == {"switchboard-gold", "crisis-x"}
+    assert report["by_source"]["crisis-x"]["records"] == 12
+    assert report["by_source"]["switchboard-gold"]["records"] == 19  # provenance missing: gold
+    mean = report["summary"]["mean over sources"]
+    assert list(mean) == ["rules", "model", "combined", "baseline"]
+    expected = (
+        report["by_source"]["crisis-x"]["summary"]["model"]["macro_f1"]
+        + report["by_source"]["switchboard-gold"]["summary"]["model"]["macro_f1"]
+    ) / 2
+    assert abs(mean["model"]["macro_f1"] - expected) < 1e-3
+
+
+def test_by_source_with_one_source_says_why_not(tmp_path, capsys):
+    data = tmp_path / "corpus.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in _source_records("a", _ROWS)))
+    assert main(["evaluate", "--data", str(data), "--by-source"]) == 2
+    assert "needs two data sets or more" in capsys.readouterr().err
+
+
+def test_by_source_measures_the_rules_alone_where_the_other_sources_cannot_train(tmp_path, capsys):
+    only_low = [("lol this beat is fire", "low", None), ("good morning everyone", "low", None)]
+    records = _source_records("switchboard-gold", _ROWS) + _source_records("chatter", only_low)
+    data = tmp_path / "corpus.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert main(["evaluate", "--data", str(data), "--by-source"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    gold_part = report["by_source"]["switchboard-gold"]
+    assert "two urgency labels" in gold_part["not_trained"]
+    assert list(gold_part["summary"]) == ["rules"]
+    assert list(report["by_source"]["chatter"]["summary"]) == ["rules", "model", "combined"]
+    # the mean of a row is over the sources that have it
+    chatter_model = report["by_source"]["chatter"]["summary"]["model"]["macro_f1"]
+    assert report["summary"]["mean over sources"]["model"]["macro_f1"] == chatter_model

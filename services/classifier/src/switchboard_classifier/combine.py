@@ -10,7 +10,14 @@ Combination policy (one batch at a time; every step leaves a reason):
      negated and not suppressed) is never lowered.
    - Otherwise the model's label counts when its probability is at least
      `model_confidence`: the final urgency is the more urgent of the rules'
-     and the model's. Rules can raise the model; the model can raise rules.
+     and the model's. Rules can raise the model; the model can raise rules,
+     by one level beside rules that fired unless it is at least
+     `raise_any_confidence` sure.
+   - A model at least `lower_confidence` sure may lower a non-critical rule
+     urgency to its own label: a model trained on an agency's own mentions
+     can outvote a generic lexicon. Both thresholds (None: never) are chosen
+     by `switchboard train` by cross-validation on the training data and kept
+     in the model's metadata (`combination`), which the classifier follows.
      To raise a mention to critical the model needs `critical_confidence`;
      below it, it raises to high at most.
    - When the rules suppressed the mention (an idiom, a joke, fiction or news
@@ -43,7 +50,15 @@ import numpy as np
 from switchboard_classifier.language import LanguageDetector, default_detector, primary_subtag
 from switchboard_classifier.model import URGENCY_LABELS, TextModel
 from switchboard_classifier.place import Found, Places
-from switchboard_classifier.rules import IRRELEVANT, RULE_SCORE, Hit, Ruleset, evaluate, to_reasons
+from switchboard_classifier.rules import (
+    IRRELEVANT,
+    RULE_SCORE,
+    Hit,
+    Ruleset,
+    RuleVerdict,
+    evaluate,
+    to_reasons,
+)
 from switchboard_shared.events import Classification, Location, MentionIn, Urgency
 
 _URGENCIES = tuple(Urgency(label) for label in URGENCY_LABELS)
@@ -70,6 +85,15 @@ def _interpolate(x: float, xs: list[float], ys: list[float]) -> float:
     k = bisect.bisect_right(xs, x)
     x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
     return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+
+class Policy(NamedTuple):
+    """The thresholds that let the model move the rules' urgency (see the module docstring)."""
+
+    model_confidence: float
+    critical_confidence: float
+    lower_confidence: float | None = None
+    raise_any_confidence: float | None = None
 
 
 class Decision(NamedTuple):
@@ -104,6 +128,14 @@ class Classifier:
     # that one still goes out as high (the table is in docs/classifier.md).
     critical_confidence: float = 0.6
     topic_threshold: float = 0.5
+    # None: the model never lowers the rules' urgency. A probability: a model at
+    # least this sure may lower a non-critical rule urgency to its own label.
+    lower_confidence: float | None = None
+    # None: beside rules that fired the model raises one level at most. A
+    # probability: a model at least this sure may raise further.
+    raise_any_confidence: float | None = None
+    # The two above come from the model's metadata when it carries a policy.
+    use_model_policy: bool = True
 
     @property
     def versions(self) -> dict[str, str | None]:
@@ -167,6 +199,7 @@ class Classifier:
             else None
         )
         calibration = _calibration_points(self.model)
+        policy = self.policy
         # numpy rows become Python lists once per batch: indexing numpy per mention is slow
         urgency_rows: list[list[float]] = []
         topic_rows: list[list[tuple[str, float]]] = []
@@ -189,9 +222,58 @@ class Classifier:
                 topic_rows[i] if topic_rows else [],
                 found[i] if found is not None else None,
                 calibration,
+                policy,
             )
             for i, text in enumerate(texts)
         ]
+
+    @property
+    def policy(self) -> Policy:
+        """How far the model may move the rules: the lowering and raising thresholds the
+        model was trained with (chosen by cross-validation on its own training data)
+        unless `use_model_policy` is off, else this classifier's own."""
+        chosen = self.model.meta.get("combination") if self.model else None
+        lower, raise_any = self.lower_confidence, self.raise_any_confidence
+        if self.use_model_policy and isinstance(chosen, dict):
+            lower, raise_any = chosen.get("lower_confidence"), chosen.get("raise_any_confidence")
+        return Policy(self.model_confidence, self.critical_confidence, lower, raise_any)
+
+    @staticmethod
+    def _weigh_model(
+        urgency: Urgency,
+        verdict: RuleVerdict | None,
+        held: bool,
+        model_urgency: Urgency,
+        model_p: float,
+        policy: Policy,
+    ) -> Urgency:
+        """The urgency once the model has had its say beside the rules (no critical hit)."""
+        rank = _RANK
+        rules_fired = bool(verdict and verdict.topics)
+        confident = model_p >= policy.model_confidence or verdict is None
+        if confident and rank[model_urgency] < rank[urgency]:
+            ceiling = Urgency.NORMAL if held else Urgency.CRITICAL
+            if rules_fired and (
+                policy.raise_any_confidence is None or model_p < policy.raise_any_confidence
+            ):
+                # Beside rules that fired, the model raises by one level unless it is
+                # sure enough to be trusted over the lexicon.
+                ceiling = _URGENCIES[max(rank[ceiling], rank[urgency] - 1)]
+            raised = model_urgency if rank[model_urgency] >= rank[ceiling] else ceiling
+            if raised is Urgency.CRITICAL and model_p < policy.critical_confidence:
+                raised = Urgency.HIGH
+            return raised if rank[raised] < rank[urgency] else urgency
+        if (
+            rules_fired
+            and policy.lower_confidence is not None
+            and model_p >= policy.lower_confidence
+            and rank[model_urgency] > rank[urgency]
+            and urgency is not Urgency.CRITICAL  # a critical rule urgency is never lowered
+        ):
+            # A model trained on the agency's own mentions outvotes a generic lexicon
+            # that over-reads them (news, sympathy, commentary); chosen by CV.
+            return model_urgency
+        return urgency
 
     def _one(
         self,
@@ -201,7 +283,9 @@ class Classifier:
         model_topics: list[tuple[str, float]],
         found: Found | None,
         calibration: tuple[list[float], list[float]] | None = None,
+        policy: Policy | None = None,
     ) -> Decision:
+        policy = policy or self.policy
         verdict = (
             evaluate(self.ruleset, text, language) if self.ruleset.packs_for(language) else None
         )
@@ -214,27 +298,18 @@ class Classifier:
             model_urgency = _URGENCIES[probs.index(model_p)]
 
         rule_topics = list(verdict.topics) if verdict and not verdict.suppressed else []
-        rank = _RANK
         held = bool(verdict and (verdict.suppressed or verdict.negated))
         if verdict and verdict.critical_hit:
-            urgency = Urgency.CRITICAL
+            urgency = Urgency.CRITICAL  # never lowered, whatever the model says
         else:
             urgency = verdict.urgency if verdict and verdict.topics else Urgency.LOW
             if model_urgency is not None:
-                confident = model_p >= self.model_confidence or verdict is None
-                if confident and rank[model_urgency] < rank[urgency]:
-                    ceiling = Urgency.NORMAL if held else Urgency.CRITICAL
-                    if verdict and verdict.topics:
-                        # Beside rules that fired, the model raises by one level at most.
-                        ceiling = _URGENCIES[max(rank[ceiling], rank[urgency] - 1)]
-                    raised = model_urgency if rank[model_urgency] >= rank[ceiling] else ceiling
-                    if raised is Urgency.CRITICAL and model_p < self.critical_confidence:
-                        raised = Urgency.HIGH
-                    if rank[raised] < rank[urgency]:
-                        urgency = raised
-                        reasons.append(
-                            Hit(rule="model", label=urgency.value, matched=(f"{model_p:.2f}",))
-                        )
+                weighed = self._weigh_model(urgency, verdict, held, model_urgency, model_p, policy)
+                if weighed is not urgency:  # the model moved the rules: say so
+                    urgency = weighed
+                    reasons.append(
+                        Hit(rule="model", label=urgency.value, matched=(f"{model_p:.2f}",))
+                    )
         if probs is not None:
             score = probs[_RANK_INDEX[urgency]]
             if verdict and verdict.topics and urgency is verdict.urgency:

@@ -18,10 +18,15 @@ from typing import Any
 
 from switchboard_classifier import model as model_module
 from switchboard_classifier.combine import Classifier
+from switchboard_classifier.language import default_detector
 from switchboard_classifier.model import URGENCY_LABELS
+from switchboard_classifier.rules import Ruleset
 from switchboard_shared.events import Classification
 
 URGENT = ("critical", "high")
+# The hand-written gold set carries no provenance: it is this data set.
+GOLD_DATASET = "switchboard-gold"
+ROWS = ("rules", "model", "combined", "baseline")
 
 
 def read_records(lines: Iterable[str]) -> list[dict[str, Any]]:
@@ -148,6 +153,12 @@ def score(records: Sequence[dict[str, Any]], predicted: Sequence[Classification]
             "micro_f1": _prf(tp_all, fp_all, fn_all)["f1"],
             "macro_f1": round(sum(v["f1"] for v in per_topic.values()) / len(per_topic), 4),
         }
+    if pairs:
+        report["actionable"] = _prf(
+            sum(t in URGENT and g in URGENT for t, g in pairs),
+            sum(t not in URGENT and g in URGENT for t, g in pairs),
+            sum(t in URGENT and g not in URGENT for t, g in pairs),
+        )
     hard = [p for r, p in zip(records, predicted, strict=True) if r.get("hard_negative")]
     if hard:
         false_alarms = sum(p.urgency.value in URGENT for p in hard)
@@ -198,6 +209,284 @@ def cross_validate(
     report["cross_validation"] = {"folds": folds, "seed": seed}
     report["versions"] = {**classifier.versions, "model": "retrained per fold"}
     return report
+
+
+def dataset_of(record: dict[str, Any]) -> str:
+    """The data set a record comes from (its provenance), the gold set when it says none."""
+    provenance = record.get("provenance") or {}
+    return str(provenance.get("dataset") or GOLD_DATASET)
+
+
+def summary(report: dict[str, Any]) -> dict[str, float | None]:
+    """The headline figures of one report, for the side-by-side table."""
+    urgency = report.get("urgency") or {}
+    critical = (urgency.get("per_label") or {}).get("critical") or {}
+    actionable = report.get("actionable") or {}
+    hard = report.get("hard_negatives") or {}
+    return {
+        "macro_f1": urgency.get("macro_f1"),
+        "critical_recall": critical.get("recall") if critical.get("support") else None,
+        "critical_precision": critical.get("precision") if critical.get("support") else None,
+        "actionable_precision": actionable.get("precision"),
+        "actionable_recall": actionable.get("recall"),
+        "actionable_f1": actionable.get("f1"),
+        "hard_negative_false_alarms": hard.get("rate"),
+        "ece": (urgency.get("calibration") or {}).get("ece"),
+    }
+
+
+def mean_summary(summaries: Sequence[dict[str, float | None]]) -> dict[str, float | None]:
+    """Each figure's mean over the summaries that have it (a source may lack hard negatives)."""
+    keys = summaries[0].keys() if summaries else ()
+    out: dict[str, float | None] = {}
+    for key in keys:
+        values = [s[key] for s in summaries if s.get(key) is not None]
+        out[key] = (
+            round(sum(v for v in values if v is not None) / len(values), 4) if values else None
+        )
+    return out
+
+
+class BaselineModel:
+    """The bare peer: scikit-learn TF-IDF (word 1-2 + char_wb 2-5, sublinear tf) and a
+    class-balanced logistic regression, trained on the same records as the project's
+    model. It predicts urgency only, and plugs into `Classifier` where a model goes."""
+
+    topic_labels: tuple[str, ...] = ()
+
+    def __init__(self, records: Sequence[dict[str, Any]]) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        from sklearn.pipeline import FeatureUnion, make_pipeline  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+        urgent = [r for r in records if r.get("urgency") in URGENCY_LABELS]
+        if len({r["urgency"] for r in urgent}) < 2:
+            raise model_module.ModelError("training needs records of at least two urgency labels")
+        self.pipeline = make_pipeline(
+            FeatureUnion(
+                [
+                    ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
+                    (
+                        "chars",
+                        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+                    ),
+                ]
+            ),
+            LogisticRegression(class_weight="balanced", max_iter=3000),
+        )
+        self.pipeline.fit(
+            [r["text"] for r in urgent], [URGENCY_LABELS.index(r["urgency"]) for r in urgent]
+        )
+        self.meta: dict[str, Any] = {}
+        self.version = "baseline-tfidf-lr"
+
+    def predict(self, texts: Sequence[str]) -> model_module.Predictions:
+        """Urgency probabilities (a label never seen in training gets 0)."""
+        import numpy as np
+
+        probabilities = np.zeros((len(texts), len(URGENCY_LABELS)))
+        if texts:
+            probabilities[:, self.pipeline.classes_] = self.pipeline.predict_proba(list(texts))
+        return model_module.Predictions(urgency=probabilities, topics=np.zeros((len(texts), 0)))
+
+
+def row_classifiers(
+    classifier: Classifier, model: Any, baseline: Any | None = None
+) -> dict[str, Classifier]:
+    """The classifiers of the rows every evaluation prints: rules alone, model alone,
+    rules and model combined, and the baseline alone when there is one."""
+    no_rules = Ruleset(
+        version=classifier.ruleset.version,
+        packs={},
+        urgency_groups=classifier.ruleset.urgency_groups,
+    )
+    rows = {"rules": dataclasses.replace(classifier, model=None)}
+    if model is not None:
+        rows["model"] = dataclasses.replace(classifier, ruleset=no_rules, model=model)
+        rows["combined"] = dataclasses.replace(classifier, model=model)
+    if baseline is not None:
+        rows["baseline"] = dataclasses.replace(classifier, ruleset=no_rules, model=baseline)
+    return rows
+
+
+def split_predictions(
+    classifier: Classifier,
+    train_records: Sequence[dict[str, Any]] | None,
+    test_records: Sequence[dict[str, Any]],
+    *,
+    baseline: bool = False,
+) -> dict[str, list[Classification]]:
+    """Each row's classifications of `test_records`; the model (and the baseline) trained
+    on `train_records`, or the classifier's own model when there are none."""
+    model = model_module.train(train_records) if train_records is not None else classifier.model
+    peer = BaselineModel(train_records) if baseline and train_records is not None else None
+    texts = [r["text"] for r in test_records]
+    return {
+        name: row.classify_texts(texts)
+        for name, row in row_classifiers(classifier, model, peer).items()
+    }
+
+
+def rows_report(
+    records: Sequence[dict[str, Any]], predictions: dict[str, list[Classification]]
+) -> dict[str, Any]:
+    """A report per row and the summary table of them all."""
+    reports = {name: score(records, predicted) for name, predicted in predictions.items()}
+    return {"rows": reports, "summary": {name: summary(r) for name, r in reports.items()}}
+
+
+def cross_rows(
+    classifier: Classifier,
+    records: Sequence[dict[str, Any]],
+    folds: int = 4,
+    seed: int = 7,
+    *,
+    baseline: bool = False,
+) -> dict[str, Any]:
+    """`cross_validate` for every row: each record classified by the rows of the fold that left it out."""
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    predicted: dict[str, list[Classification | None]] = {}
+    for fold in range(folds):
+        held_out = [i for n, i in enumerate(order) if n % folds == fold]
+        kept = [records[i] for n, i in enumerate(order) if n % folds != fold]
+        rows = split_predictions(
+            classifier, kept, [records[i] for i in held_out], baseline=baseline
+        )
+        for name, results in rows.items():
+            column = predicted.setdefault(name, [None] * len(records))
+            for i, c in zip(held_out, results, strict=True):
+                column[i] = c
+    full = {name: [c for c in column if c is not None] for name, column in predicted.items()}
+    report = rows_report(records, full)
+    report["cross_validation"] = {"folds": folds, "seed": seed}
+    return report
+
+
+def by_source(
+    classifier: Classifier, records: Sequence[dict[str, Any]], *, baseline: bool = False
+) -> dict[str, Any]:
+    """Leave one source out: for each data set, train on every other one and test on it.
+
+    Per source, each row's summary; then the mean over sources of each figure
+    (of the sources that have it: where the other sources cannot train a model,
+    that source is measured with the rules alone and says why).
+    """
+    sources = sorted({dataset_of(r) for r in records})
+    if len(sources) < 2:
+        raise model_module.ModelError(f"--by-source needs two data sets or more, found {sources}")
+    per_source: dict[str, Any] = {}
+    for source in sources:
+        test = [r for r in records if dataset_of(r) == source]
+        train_records = [r for r in records if dataset_of(r) != source]
+        try:
+            predictions = split_predictions(classifier, train_records, test, baseline=baseline)
+        except model_module.ModelError as exc:
+            # The other sources cannot train a model (one urgency label between them):
+            # the rules alone are measured, and the report says why the rest is missing.
+            predictions = split_predictions(dataclasses.replace(classifier, model=None), None, test)
+            per_source[source] = {"records": len(test), "not_trained": str(exc)}
+        per_source.setdefault(source, {"records": len(test)}).update(rows_report(test, predictions))
+    rows = [name for name in ROWS if any(name in s["summary"] for s in per_source.values())]
+    mean = {
+        name: mean_summary(
+            [s["summary"][name] for s in per_source.values() if name in s["summary"]]
+        )
+        for name in rows
+    }
+    return {"by_source": per_source, "summary": {"mean over sources": mean}}
+
+
+def summary_table(summaries: dict[str, dict[str, float | None]], title: str = "") -> str:
+    """The summary rows as a fixed-width table for a terminal."""
+    columns = [
+        ("macro-F1", "macro_f1"),
+        ("crit R", "critical_recall"),
+        ("crit P", "critical_precision"),
+        ("act P", "actionable_precision"),
+        ("act R", "actionable_recall"),
+        ("act F1", "actionable_f1"),
+        ("hard-neg FA", "hard_negative_false_alarms"),
+        ("ECE", "ece"),
+    ]
+    lines = [title] if title else []
+    lines.append(f"{'':10}" + "".join(f"{name:>12}" for name, _ in columns))
+    for row, figures in summaries.items():
+        cells = "".join(
+            f"{'-' if figures.get(key) is None else format(figures[key], '.3f'):>12}"
+            for _, key in columns
+        )
+        lines.append(f"{row:10}{cells}")
+    return "\n".join(lines)
+
+
+LOWER_CONFIDENCES = (None, 0.5, 0.6, 0.7, 0.8, 0.9)
+RAISE_ANY_CONFIDENCES = (None, 0.6, 0.7, 0.8, 0.9)
+
+
+def choose_policy(
+    classifier: Classifier, records: Sequence[dict[str, Any]], folds: int = 4, seed: int = 7
+) -> dict[str, Any]:
+    """The combination policy that does best on records each fold's model never saw.
+
+    For every pair of thresholds (the model may lower a non-critical rule
+    urgency when at least `lower_confidence` sure; may raise past one level
+    when at least `raise_any_confidence` sure; None: never), the held-out
+    records are classified by the rules and the fold's model, and scored.
+    The pair with the best urgency macro-F1 wins among those that lose no
+    critical recall and raise no more hard negatives than the rules-first
+    policy (None, None); ties go to the model moving the rules less.
+    """
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    texts = [r["text"] for r in records]
+    languages = (classifier.languages or default_detector()).detect_many(texts, [None] * len(texts))
+    parts = []
+    for fold in range(folds):
+        held_out = [i for n, i in enumerate(order) if n % folds == fold]
+        kept = [records[i] for n, i in enumerate(order) if n % folds != fold]
+        parts.append((held_out, model_module.train(kept)))
+    candidates = []
+    for lower in LOWER_CONFIDENCES:
+        for raise_any in RAISE_ANY_CONFIDENCES:
+            predicted: list[Classification | None] = [None] * len(records)
+            for held_out, fitted in parts:
+                trial = dataclasses.replace(
+                    classifier,
+                    model=fitted,
+                    lower_confidence=lower,
+                    raise_any_confidence=raise_any,
+                )
+                results = trial.classify_texts(
+                    [texts[i] for i in held_out], languages=[languages[i] for i in held_out]
+                )
+                for i, c in zip(held_out, results, strict=True):
+                    predicted[i] = c
+            figures = summary(score(records, [p for p in predicted if p is not None]))
+            candidates.append(
+                {"lower_confidence": lower, "raise_any_confidence": raise_any, **figures}
+            )
+    rules_first = candidates[0]
+
+    def safe(c: dict[str, Any]) -> bool:
+        return (c["critical_recall"] or 0) >= (rules_first["critical_recall"] or 0) and (
+            c["hard_negative_false_alarms"] or 0
+        ) <= (rules_first["hard_negative_false_alarms"] or 0)
+
+    def moves(c: dict[str, Any]) -> float:  # how far a policy lets the model move the rules
+        return (1 - (c["lower_confidence"] or 1.0)) + (1 - (c["raise_any_confidence"] or 1.0))
+
+    best = max((c for c in candidates if safe(c)), key=lambda c: (c["macro_f1"] or 0, -moves(c)))
+    return {
+        "lower_confidence": best["lower_confidence"],
+        "raise_any_confidence": best["raise_any_confidence"],
+        "model_confidence": classifier.model_confidence,
+        "critical_confidence": classifier.critical_confidence,
+        "chosen_by": f"{folds}-fold cross-validation on the training records (seed {seed}):"
+        " best urgency macro-F1 losing no critical recall and raising no more hard negatives"
+        " than the rules-first policy",
+        "candidates": candidates,
+    }
 
 
 def fit_calibration(

@@ -10,8 +10,9 @@ by a handful of vector operations.
 
 Text is lower-cased and every run of non-word characters becomes one space,
 so "Shots FIRED!!" and "shots fired" give the same features (the rules, not
-the model, look at emphasis). Each kind is scaled by 1/sqrt(its number of
-n-grams in the text), close to an l2 norm for short texts and free to compute.
+the model, look at emphasis). Only the buckets seen in training have a
+column; each is weighted by its inverse document frequency and each kind is
+l2-normalised over the known n-grams of the text (see `blocks`).
 
 The hash is a polynomial over code points, bucketed by Fibonacci hashing:
 the same on every machine and in every process (Python's `hash` of str is
@@ -32,7 +33,7 @@ WORD, CHAR = 0, 1  # the column blocks: words in [0, N), characters in [N, 2N)
 CHAR_NGRAMS = (2, 3, 4, 5)
 DESCRIPTION = (
     "hashed word 1-2-grams + char_wb 2-5-grams (numpy polynomial hash, Fibonacci buckets), "
-    "2x2^20, each kind scaled by 1/sqrt(count)"
+    "2x2^20, tf-idf (smoothed idf) l2-normalised per kind over the buckets seen in training"
 )
 
 _SPACE = 32
@@ -58,31 +59,25 @@ def _word_characters() -> np.ndarray[Any, np.dtype[np.bool_]]:
 
 _TABLE_END = 0x3000
 _IS_WORD = _word_characters()
+_IS_SPACE = np.array([chr(c).isspace() for c in range(_TABLE_END)] + [False])
 
 
-def hashed_ngrams(texts: Sequence[str]) -> list[tuple[Int, Int]]:
-    """For each kind (WORD, CHAR): the row of each n-gram and its bucket.
+def _collapse(
+    raw: np.ndarray[Any, Any], raw_rows: Int, separator: np.ndarray[Any, Any], n: int
+) -> tuple[UInt, np.ndarray[Any, Any], Int, int]:
+    """Every run of separators becomes one space: the last of the run, which belongs
+    to the text of the word after it. (codes, is-space, row of each, positions in texts)."""
+    keep = np.append(~(separator[:-1] & separator[1:]), True)
+    codes = np.where(separator, _SPACE, raw)[keep].astype(np.uint64)
+    space, row_of = separator[keep], raw_rows[keep]
+    return codes, space, row_of, int(np.searchsorted(row_of, n))
 
-    Rows are in text order and n-grams of one text are contiguous, so the
-    pairs can become CSR matrices without sorting.
-    """
-    n = len(texts)
-    lowered = [" " + text.lower() for text in texts]
-    # " text1 text2 ... " + a final space of row n (no text): a space before every text.
-    codes = np.frombuffer(("".join(lowered) + " ").encode("utf-32-le"), dtype=np.uint32)
-    lengths = [len(t) for t in lowered]
-    lengths.append(1)
-    row_of = np.repeat(np.arange(n + 1, dtype=np.intp), lengths)
-    # Every run of non-word characters becomes one space: the last of the run, which
-    # belongs to the text of the word after it.
-    space = ~_IS_WORD[np.minimum(codes, _TABLE_END)]
-    keep = ~(space[:-1] & space[1:])
-    keep = np.append(keep, True)
-    codes = np.where(space, _SPACE, codes)[keep].astype(np.uint64)
-    space, row_of = space[keep], row_of[keep]
-    size = int(np.searchsorted(row_of, n))  # positions that belong to a text
+
+def _char_ngrams(
+    codes: UInt, space: np.ndarray[Any, Any], row_of: Int, size: int
+) -> tuple[Int, UInt]:
+    """(row, hash) of every character 2-5-gram with no space strictly inside."""
     letter = ~space
-
     # Every window of 2..5 code points at every position, as one (position, n) grid
     # read row by row, so the n-grams of a text stay together and in text order.
     widths = CHAR_NGRAMS
@@ -101,8 +96,30 @@ def hashed_ngrams(texts: Sequence[str]) -> list[tuple[Int, Int]]:
         valid[:usable, column] = inside[:usable]
         grid[:usable, column] = rolling[:usable] + np.uint64(n)
     flat = valid.ravel()
-    char_rows = np.repeat(row_of[:size], len(widths))[flat]
-    char_hashes = grid.ravel()[flat]
+    return np.repeat(row_of[:size], len(widths))[flat], grid.ravel()[flat]
+
+
+def hashed_ngrams(texts: Sequence[str]) -> list[tuple[Int, Int]]:
+    """For each kind (WORD, CHAR): the row of each n-gram and its bucket.
+
+    Rows are in text order and n-grams of one text are contiguous, so the
+    pairs can become CSR matrices without sorting.
+    """
+    n = len(texts)
+    lowered = [" " + text.lower() for text in texts]
+    # " text1 text2 ... " + a final space of row n (no text): a space before every text.
+    raw = np.frombuffer(("".join(lowered) + " ").encode("utf-32-le"), dtype=np.uint32)
+    lengths = [len(t) for t in lowered]
+    lengths.append(1)
+    raw_rows = np.repeat(np.arange(n + 1, dtype=np.intp), lengths)
+    clipped = np.minimum(raw, _TABLE_END)
+    # Characters: words split at white space only, as scikit-learn's char_wb does, so
+    # "help!!" and "5th & main" keep their punctuation (a measured gain: see
+    # docs/classifier.md). Words: runs of letters and digits.
+    codes, space, row_of, size = _collapse(raw, raw_rows, _IS_SPACE[clipped], n)
+    char_rows, char_hashes = _char_ngrams(codes, space, row_of, size)
+    codes, space, row_of, size = _collapse(raw, raw_rows, ~_IS_WORD[clipped], n)
+    letter = ~space
 
     letters = np.flatnonzero(letter[:size])
     starts_word = space[letters - 1]  # a letter after a space starts a word
@@ -134,41 +151,57 @@ def _bucket(hashes: UInt) -> Int:
     return ((hashes * _GOLDEN) >> _SHIFT).astype(np.intp)
 
 
-def blocks(
-    texts: Sequence[str],
-    *,
-    canonical: bool = False,
-    columns: Sequence[np.ndarray[Any, np.dtype[np.int32]]] | None = None,
-) -> list[sp.csr_matrix]:
-    """One (len(texts), N_FEATURES) matrix per kind (WORD, CHAR), each kind scaled.
-
-    Not canonical by default: a repeated n-gram is a repeated entry, which a
-    matrix product sums anyway; `canonical` sums them (for training).
-    `columns` (one array per kind: bucket -> column, or -1) maps the buckets a
-    model has weights for onto its own columns and drops the others, after
-    they have counted towards the scale.
-    """
-    kinds = hashed_ngrams(texts)
-    n = len(texts)
+def document_frequencies(texts: Sequence[str]) -> list[tuple[Int, Int]]:
+    """For each kind (WORD, CHAR): the buckets seen in `texts` (sorted) and in how many texts each."""
     out = []
-    for kind, (rows, buckets) in enumerate(kinds):
-        counts = np.bincount(rows, minlength=n)
-        scale = (1.0 / np.sqrt(np.maximum(counts, 1))).astype(np.float32)
-        width = N_FEATURES
-        if columns is not None:
-            mapped = columns[kind][buckets]
-            keep = mapped >= 0
-            rows, buckets = rows[keep], mapped[keep].astype(np.intp)
-            counts = np.bincount(rows, minlength=n)
-            width = int(columns[kind].max()) + 1
-        indptr = np.concatenate(([0], np.cumsum(counts)))
-        block = sp.csr_matrix((scale[rows], buckets, indptr), shape=(n, width))
-        if canonical:
-            block.sum_duplicates()
-        out.append(block)
+    for rows, buckets in hashed_ngrams(texts):
+        pairs = np.unique(rows.astype(np.int64) * N_FEATURES + buckets)
+        seen, df = np.unique(pairs % N_FEATURES, return_counts=True)
+        out.append((seen.astype(np.intp), df.astype(np.intp)))
     return out
 
 
-def transform(texts: Sequence[str]) -> sp.csr_matrix:
-    """The (len(texts), 2 * N_FEATURES) feature matrix, words then characters, duplicates summed."""
-    return sp.hstack(blocks(texts, canonical=True), format="csr")
+def smooth_idf(df: Int, n_texts: int) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """scikit-learn's smoothed inverse document frequency: ln((1 + n) / (1 + df)) + 1."""
+    idf: np.ndarray[Any, np.dtype[np.float64]] = np.log((1.0 + n_texts) / (1.0 + df)) + 1.0
+    return idf
+
+
+def blocks(
+    texts: Sequence[str],
+    columns: Sequence[np.ndarray[Any, np.dtype[np.int32]]],
+    idf: Sequence[np.ndarray[Any, np.dtype[np.float64]]],
+) -> list[sp.csr_matrix]:
+    """One (len(texts), len(idf[kind])) TF-IDF matrix per kind (WORD, CHAR).
+
+    `columns[kind]` maps a bucket onto the model's column for it (-1: a bucket
+    never seen in training, dropped); `idf[kind]` is each column's weight.
+    Each n-gram occurrence weighs its column's idf, and a text's entries of
+    one kind are divided by the root of the sum of their squares, counted
+    over the n-grams the model knows only: an unknown n-gram (a typo, a
+    name) must not dilute the known ones, which is what a vocabulary-based
+    TF-IDF does and what hashing every n-gram into the norm did not.
+    A repeated n-gram is a repeated entry, which a matrix product sums; the
+    norm counts each occurrence, so it equals the l2 norm except for texts
+    that repeat an n-gram (rare in posts, and the same at training time).
+    """
+    n = len(texts)
+    out = []
+    for kind, (rows, buckets) in enumerate(hashed_ngrams(texts)):
+        mapped = columns[kind][buckets]
+        keep = mapped >= 0
+        rows, mapped = rows[keep], mapped[keep].astype(np.intp)
+        values = idf[kind][mapped]
+        counts = np.bincount(rows, minlength=n)
+        norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=n))
+        values = values / norms[rows]
+        indptr = np.concatenate(([0], np.cumsum(counts)))
+        out.append(sp.csr_matrix((values, mapped, indptr), shape=(n, len(idf[kind]))))
+    return out
+
+
+def column_map(seen: Int) -> np.ndarray[Any, np.dtype[np.int32]]:
+    """bucket -> column (its index in the sorted `seen`), -1 for every other bucket."""
+    column = np.full(N_FEATURES, -1, dtype=np.int32)
+    column[seen] = np.arange(len(seen), dtype=np.int32)
+    return column

@@ -41,7 +41,7 @@ def test_a_critical_rule_hit_is_never_lowered_by_the_model():
             return p
 
     base = TextModel.load()
-    doubtful = Doubtful(base.weights, base.bias, base.topic_labels, base.meta)
+    doubtful = Doubtful(base.kinds, base.bias, base.topic_labels, base.meta)
     c = Classifier(ruleset=Ruleset.load(), model=doubtful)
     (result,) = c.classify_texts(["Shots fired near the school right now"])
     assert result.urgency is Urgency.CRITICAL
@@ -79,7 +79,7 @@ def _fixed(probabilities):
             return p
 
     base = TextModel.load()
-    return Fixed(base.weights, base.bias, base.topic_labels, base.meta)
+    return Fixed(base.kinds, base.bias, base.topic_labels, base.meta)
 
 
 @pytest.mark.parametrize(
@@ -130,3 +130,65 @@ def test_cross_validation_classifies_each_record_by_a_model_that_never_saw_it(mo
     for training, texts in classified:
         assert not training & set(texts)
     assert report["cross_validation"] == {"folds": 3, "seed": 7}
+
+
+def _rules_say(text):
+    from switchboard_classifier.rules import evaluate as run_rules
+
+    return run_rules(Ruleset.load(), text, "en").urgency
+
+
+BIKE = "my bike was stolen from the rack last week"
+
+
+def test_a_sure_model_may_lower_a_non_critical_rule_urgency_only_when_the_policy_lets_it():
+    assert _rules_say(BIKE) is Urgency.NORMAL
+    sure_nothing = _fixed([0.0, 0.0, 0.05, 0.95])
+    rules_first = Classifier(ruleset=Ruleset.load(), model=sure_nothing, use_model_policy=False)
+    trusting = Classifier(
+        ruleset=Ruleset.load(), model=sure_nothing, lower_confidence=0.8, use_model_policy=False
+    )
+    (kept,) = rules_first.classify_texts([BIKE], languages=["en"])
+    (lowered,) = trusting.classify_texts([BIKE], languages=["en"])
+    assert kept.urgency is Urgency.NORMAL
+    assert lowered.urgency is Urgency.LOW
+    assert [r.label for r in lowered.reasons if r.rule == "model"] == ["low"]
+    unsure = Classifier(
+        ruleset=Ruleset.load(),
+        model=_fixed([0.0, 0.1, 0.2, 0.7]),
+        lower_confidence=0.8,
+        use_model_policy=False,
+    )
+    assert unsure.classify_texts([BIKE], languages=["en"])[0].urgency is Urgency.NORMAL
+
+
+def test_a_critical_rule_hit_is_never_lowered_even_when_the_model_may_lower():
+    c = Classifier(
+        ruleset=Ruleset.load(),
+        model=_fixed([0.0, 0.0, 0.0, 1.0]),
+        lower_confidence=0.5,
+        use_model_policy=False,
+    )
+    (result,) = c.classify_texts(["Shots fired near the school right now"], languages=["en"])
+    assert result.urgency is Urgency.CRITICAL
+
+
+def test_a_sure_model_may_raise_past_one_level_only_when_the_policy_lets_it():
+    sure_critical = _fixed([0.95, 0.05, 0.0, 0.0])
+    one_level = Classifier(ruleset=Ruleset.load(), model=sure_critical, use_model_policy=False)
+    any_level = Classifier(
+        ruleset=Ruleset.load(),
+        model=sure_critical,
+        raise_any_confidence=0.9,
+        use_model_policy=False,
+    )
+    assert one_level.classify_texts([BIKE], languages=["en"])[0].urgency is Urgency.HIGH
+    assert any_level.classify_texts([BIKE], languages=["en"])[0].urgency is Urgency.CRITICAL
+
+
+def test_the_policy_a_model_was_trained_with_is_the_one_it_is_combined_with():
+    model = _fixed([0.0, 0.0, 0.05, 0.95])
+    model.meta["combination"] = {"lower_confidence": 0.8, "raise_any_confidence": None}
+    c = Classifier(ruleset=Ruleset.load(), model=model, lower_confidence=None)
+    assert c.policy.lower_confidence == 0.8
+    assert c.classify_texts([BIKE], languages=["en"])[0].urgency is Urgency.LOW

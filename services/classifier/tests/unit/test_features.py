@@ -5,7 +5,22 @@ import sys
 import numpy as np
 
 from switchboard_classifier import features
-from switchboard_classifier.features import CHAR, N_FEATURES, WORD, blocks, hashed_ngrams, transform
+from switchboard_classifier.features import (
+    CHAR,
+    WORD,
+    blocks,
+    column_map,
+    document_frequencies,
+    hashed_ngrams,
+    smooth_idf,
+)
+
+
+def transform(texts, fitted_on=None):
+    seen = document_frequencies(fitted_on or texts)
+    columns = [column_map(b) for b, _ in seen]
+    idf = [smooth_idf(df, len(fitted_on or texts)) for _, df in seen]
+    return blocks(texts, columns, idf)
 
 
 def _count(texts):
@@ -20,26 +35,43 @@ def test_words_and_padded_character_ngrams_are_counted_like_char_wb():
     assert words == [3] and chars == [12]
 
 
-def test_case_and_punctuation_do_not_change_the_features():
-    loud, calm = transform(["Shots FIRED!!! at 5th & Main"]), transform(["shots fired at 5th main"])
-    assert (loud != calm).nnz == 0
+def test_case_does_not_change_the_features_and_punctuation_only_the_characters():
+    texts = [
+        "Shots FIRED!!! at 5th & Main",
+        "shots fired!!! at 5th & main",
+        "shots fired at 5th main",
+    ]
+    seen = document_frequencies(texts)
+    (loud_w, loud_c), (calm_w, calm_c), (bare_w, bare_c) = (
+        transform([t], fitted_on=texts) for t in texts
+    )
+    assert (loud_w != calm_w).nnz == 0 and (loud_c != calm_c).nnz == 0
+    assert (loud_w != bare_w).nnz == 0  # words are runs of letters and digits
+    assert (loud_c != bare_c).nnz > 0  # "!!" is a character n-gram, as in char_wb
+    assert len(seen) == 2
 
 
 def test_ngrams_stay_within_their_own_text_in_a_batch():
     texts = ["fire on oak street", "", "x", "thank you officers"]
     together = transform(texts)
     for row, text in enumerate(texts):
-        alone = transform([text])
-        assert (together[row] != alone[0]).nnz == 0, text
-    assert together[1].nnz == 0
+        alone = transform([text], fitted_on=texts)
+        for kind in (WORD, CHAR):
+            assert (together[kind][row] != alone[kind][0]).nnz == 0, text
+    assert together[WORD][1].nnz == together[CHAR][1].nnz == 0
 
 
-def test_word_and_character_blocks_are_scaled_by_their_counts():
-    word, char = blocks(["help help"], canonical=True)
-    # words: help (twice) and the bigram "help help": 3 n-grams, scaled by 1/sqrt(3)
-    assert np.isclose(word.sum(), 3 / np.sqrt(3), atol=1e-5)
-    assert word.shape == char.shape == (1, N_FEATURES)
-    assert {WORD, CHAR} == {0, 1}
+def test_each_kind_is_l2_normalised_over_the_ngrams_seen_in_training_only():
+    word, char = transform(["help me now", "zzqx help"], fitted_on=["help me now"])
+    for block in (word, char):
+        assert np.allclose(np.sqrt(block.multiply(block).sum(axis=1)).A.ravel(), 1.0)
+    # "zzqx" and "zzqx help" are unknown: they do not dilute "help"
+    assert np.isclose(word[1].sum(), 1.0)
+
+
+def test_rarer_ngrams_weigh_more():
+    idf = smooth_idf(np.array([1, 5]), 10)
+    assert idf[0] > idf[1] > 1.0
 
 
 def test_buckets_are_the_same_in_every_process():
