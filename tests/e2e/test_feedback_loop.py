@@ -33,8 +33,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from conftest import classifier_env
+from switchboard_classifier.combine import Classifier
 from switchboard_classifier.model import TextModel, train
 from switchboard_classifier.promotion import ModelsDirectory
+from switchboard_classifier.rules import Ruleset
 from switchboard_shared.events import (
     MentionClassified,
     MentionFeedback,
@@ -95,7 +97,7 @@ MARKED = [
 NEW_SHOOTS = [
     "shooting wedding photos at the lake this weekend",
     "the film crew is shooting on Elm St again today",
-    "shooting some portraits downtown this morning",
+    "photographers shooting at the market all day",
 ]
 EVALUATION = [
     {"text": "someone is shooting at people in the square right now", "urgency": "critical"},
@@ -250,6 +252,14 @@ async def test_false_alarms_retrain_a_shadow_that_stops_raising_them_then_promot
     # The agency's models directory, its live model trained on the corpus alone.
     models = ModelsDirectory(tmp_path / "models")
     first = train([{"text": t, "urgency": u, "topics": p} for t, u, p in CORPUS], data_hash="c0")
+    # The test's premise, checked offline first so that a trainer change that breaks it
+    # says so here: the live model raises every new shoot to high.
+    premise = Classifier(ruleset=Ruleset.load(rules), model=first).classify_texts(
+        NEW_SHOOTS, languages=["en"] * len(NEW_SHOOTS)
+    )
+    assert [c.urgency for c in premise] == [Urgency.HIGH] * len(NEW_SHOOTS), (
+        "the first model no longer raises the new shoots; choose shoots it raises"
+    )
     first.save(tmp_path / "first")
     models.install(tmp_path / "first", first)
     models.point_live_at(first.version)

@@ -20,7 +20,7 @@ It costs 1-2.5 ms of one core per mention (compute-bound: ~40 M multiply-adds
 for a tweet), tens of times the whole cheap stage, so it runs only on a capped
 share of mentions: `MeaningBudget` picks, batch by batch, the ones the cheap
 stage is least sure of, never more than the share the throughput target leaves
-room for (docs-meaning.md has the figures).
+room for (docs/classifier-meaning.md has the figures).
 Pure: no Kafka, no faust.
 """
 
