@@ -38,6 +38,7 @@ from switchboard_classifier.evaluation import (
     summary_table,
     to_json,
     urgency_outcomes,
+    without_rules,
 )
 from switchboard_classifier.model import ModelError, TextModel, data_sha256, train
 from switchboard_classifier.place import Places
@@ -209,17 +210,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             "data": args.eval.name,
             "data_sha256": data_sha256(args.eval),
             "evaluated": datetime.now(UTC).isoformat(timespec="seconds"),
-            "model_only": evaluate(Classifier(ruleset=_no_rules(ruleset), model=model), held_out),
+            "model_only": evaluate(
+                Classifier(ruleset=without_rules(ruleset), model=model), held_out
+            ),
             "rules_and_model": evaluate(Classifier(ruleset=ruleset, model=model), held_out),
         }
     model.save(args.out)
     print(json.dumps({"saved": str(args.out), "version": model.version}))
     return 0
-
-
-def _no_rules(ruleset: Ruleset) -> Ruleset:
-    """The same rule set with no packs, so the model decides alone."""
-    return Ruleset(version=ruleset.version, packs={}, urgency_groups=ruleset.urgency_groups)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

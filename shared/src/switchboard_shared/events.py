@@ -257,6 +257,16 @@ class MentionClassified(_Frozen):
     classification: Classification
 
 
+class Disposition(StrEnum):
+    """How an officer closed an item: the router stores it, the classifier learns from it."""
+
+    ACTIONED = "actioned"
+    REFERRED = "referred"
+    DUPLICATE = "duplicate"
+    NO_ACTION = "no_action"
+    FALSE_ALARM = "false_alarm"
+
+
 class RoutedAction(StrEnum):
     """What happened to a queue item."""
 

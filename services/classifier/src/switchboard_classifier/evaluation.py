@@ -290,16 +290,17 @@ class BaselineModel:
         return model_module.Predictions(urgency=probabilities, topics=np.zeros((len(texts), 0)))
 
 
+def without_rules(ruleset: Ruleset) -> Ruleset:
+    """The same rule set with no packs, so the model decides alone."""
+    return Ruleset(version=ruleset.version, packs={}, urgency_groups=ruleset.urgency_groups)
+
+
 def row_classifiers(
     classifier: Classifier, model: Any, baseline: Any | None = None
 ) -> dict[str, Classifier]:
     """The classifiers of the rows every evaluation prints: rules alone, model alone,
     rules and model combined, and the baseline alone when there is one."""
-    no_rules = Ruleset(
-        version=classifier.ruleset.version,
-        packs={},
-        urgency_groups=classifier.ruleset.urgency_groups,
-    )
+    no_rules = without_rules(classifier.ruleset)
     rows = {"rules": dataclasses.replace(classifier, model=None)}
     if model is not None:
         rows["model"] = dataclasses.replace(classifier, ruleset=no_rules, model=model)

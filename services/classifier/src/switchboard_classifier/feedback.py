@@ -42,6 +42,7 @@ from enum import StrEnum
 from typing import Any
 
 from switchboard_shared.events import (
+    Disposition,
     MentionClassified,
     MentionFeedback,
     MentionRouted,
@@ -53,16 +54,6 @@ FEEDBACK_DATASET = "officer-feedback"
 MAPPING_VERSION = "feedback-1"
 FEEDBACK_LICENCE = "agency-internal: the agency's own mentions and officers' verdicts"
 URGENT = (Urgency.CRITICAL, Urgency.HIGH)
-
-
-class Disposition(StrEnum):
-    """How an officer closed an item (the router's dispositions)."""
-
-    ACTIONED = "actioned"
-    REFERRED = "referred"
-    DUPLICATE = "duplicate"
-    NO_ACTION = "no_action"
-    FALSE_ALARM = "false_alarm"
 
 
 class Skipped(StrEnum):

@@ -14,8 +14,8 @@ from switchboard_router.fields import (
     Topic,
     UtcDatetime,
 )
-from switchboard_router.items.status import Disposition, ItemStatus
-from switchboard_shared.events import Urgency
+from switchboard_router.items.status import ItemStatus
+from switchboard_shared.events import Disposition, Urgency
 
 
 class ItemPublic(BaseModel):

@@ -20,7 +20,7 @@ from switchboard_router import metrics
 from switchboard_router.db.engine import aware
 from switchboard_router.db.tables import audit, items, memberships, notes, officers, queues, watches
 from switchboard_router.fields import MAX_ITEM_ID
-from switchboard_router.items.status import HELD, Disposition, ItemStatus
+from switchboard_router.items.status import HELD, ItemStatus
 from switchboard_router.items.steps import (
     Conflict,
     Forbidden,
@@ -39,7 +39,7 @@ from switchboard_router.items.steps import (
     watch_queues,
 )
 from switchboard_router.people.security import Principal
-from switchboard_shared.events import MentionFeedback, RoutedAction, Urgency
+from switchboard_shared.events import Disposition, MentionFeedback, RoutedAction, Urgency
 from switchboard_shared.topics import FEEDBACK
 
 

@@ -20,13 +20,3 @@ HELD = (ItemStatus.CLAIMED, ItemStatus.ACKNOWLEDGED)
 ACTIVE = (ItemStatus.OPEN, *HELD)
 # Still running against an SLA deadline (claim while open, acknowledge while claimed).
 ON_THE_CLOCK = (ItemStatus.OPEN, ItemStatus.CLAIMED)
-
-
-class Disposition(StrEnum):
-    """How a resolved item was closed."""
-
-    ACTIONED = "actioned"
-    REFERRED = "referred"
-    DUPLICATE = "duplicate"
-    NO_ACTION = "no_action"
-    FALSE_ALARM = "false_alarm"
