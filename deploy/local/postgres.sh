@@ -26,11 +26,22 @@ die() { log "ERROR: $*"; exit 1; }
 
 PG_PORT="${PG_PORT:-54329}"
 [[ "$PG_PORT" =~ ^[0-9]+$ ]] || die "PG_PORT must be a number, got '$PG_PORT'"
-PG_DATA_DIR="${PG_DATA_DIR:-$REPO_ROOT/.run/postgres-$PG_PORT}"
+PG_USER=postgres       # OS user running the server, and the database superuser
+# The default data dir is in the checkout's .run/, unless the server's user cannot
+# reach the checkout (run as root from a 0700 folder, such as one `mktemp -d` made):
+# then a folder of this checkout's own under /tmp, so `make test` works from anywhere.
+default_data_dir() {
+    local name="${PG_DATA_NAME:-postgres-$PG_PORT}"
+    if [[ $EUID -eq 0 ]] && ! runuser -u "$PG_USER" -- test -x "$REPO_ROOT"; then
+        echo "/tmp/switchboard-pg-$(printf '%s' "$REPO_ROOT" | sha256sum | cut -c1-12)/$name"
+    else
+        echo "$REPO_ROOT/.run/$name"
+    fi
+}
+PG_DATA_DIR="${PG_DATA_DIR:-$(default_data_dir)}"
 PG_DB="${PG_DB:-switchboard}"
 [[ "$PG_DB" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "PG_DB must be a plain identifier, got '$PG_DB'"
 PG_START_TIMEOUT="${PG_START_TIMEOUT:-60}"
-PG_USER=postgres       # OS user running the server, and the database superuser
 PG_LOG="$PG_DATA_DIR/postgres.log"
 URL="postgresql://postgres@127.0.0.1:$PG_PORT/$PG_DB"
 

@@ -12,7 +12,7 @@ repo="$(cd "$here/../.." && pwd)"
 export KAFKA_PORT="${KAFKA_PORT:-19092}"
 export PG_PORT="${PG_PORT:-54329}"
 export KAFKA_DATA_DIR="${KAFKA_DATA_DIR:-$repo/.run/test-kafka-$KAFKA_PORT}"
-export PG_DATA_DIR="${PG_DATA_DIR:-$repo/.run/test-postgres-$PG_PORT}"
+export PG_DATA_NAME="test-postgres-$PG_PORT"  # postgres.sh puts it where its user can reach
 
 cleanup() {
   local status=$?
