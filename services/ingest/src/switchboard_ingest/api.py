@@ -16,10 +16,10 @@ from pydantic import BaseModel, ValidationError
 
 from switchboard_ingest import metrics
 from switchboard_ingest.auth import ApiKey, ApiKeys, forbidden
+from switchboard_ingest.doors import UNKNOWN_SOURCE, Door, LimitedDoor, Rejection
 from switchboard_ingest.http import IntakeDep, SettingsDep, read_body, unavailable
 from switchboard_ingest.intake import Intake, Outcome
 from switchboard_ingest.limits import Limits, LimitsDep
-from switchboard_ingest.metrics import UNKNOWN_SOURCE, Door, LimitedDoor, Rejection
 from switchboard_ingest.publisher import KafkaUnavailable
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import MentionIn

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from switchboard_ingest import metrics
+from switchboard_ingest.doors import UNKNOWN_SOURCE, Rejection
 from switchboard_ingest.intake import Intake
-from switchboard_ingest.metrics import UNKNOWN_SOURCE, Rejection
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.problems import ProblemError
 

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from switchboard_ingest import metrics
 from switchboard_ingest.dedup import RawTopicTail, SeenMentions
-from switchboard_ingest.metrics import Refusal
+from switchboard_ingest.doors import Refusal
 from switchboard_ingest.publisher import Ack, KafkaUnavailable, Publisher
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import MentionIn, MentionReceived, dead_letter

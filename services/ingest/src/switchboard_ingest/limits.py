@@ -23,7 +23,7 @@ from fastapi import Depends, Request
 
 from switchboard_ingest import metrics
 from switchboard_ingest.auth import ApiKey
-from switchboard_ingest.metrics import LimitedDoor
+from switchboard_ingest.doors import LimitedDoor
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.problems import ProblemError
 from switchboard_shared.ratelimit import Limit, RateLimiter

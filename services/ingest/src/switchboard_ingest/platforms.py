@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from switchboard_ingest.metrics import UNKNOWN_SOURCE
+from switchboard_ingest.doors import UNKNOWN_SOURCE
 from switchboard_shared.events import MentionIn, Source
 
 X_SIGNATURE_HEADER = "x-twitter-webhooks-signature"

@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
 from switchboard_ingest import metrics
-from switchboard_ingest.metrics import Refusal
+from switchboard_ingest.doors import Refusal
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.kafka import Backoff, encode, ensure_topics, new_producer, unreachable
 from switchboard_shared.logs import fields

@@ -24,10 +24,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, SecretStr
 
 from switchboard_ingest import metrics, platforms
+from switchboard_ingest.doors import META, UNKNOWN_SOURCE, Door, LimitedDoor, Rejection
 from switchboard_ingest.http import IntakeDep, SettingsDep, read_body, unavailable
 from switchboard_ingest.intake import Intake, Outcome, Result
 from switchboard_ingest.limits import LimitsDep
-from switchboard_ingest.metrics import META, UNKNOWN_SOURCE, Door, LimitedDoor, Rejection
 from switchboard_ingest.platforms import Mapped
 from switchboard_ingest.publisher import Ack, KafkaUnavailable
 from switchboard_ingest.settings import IngestSettings

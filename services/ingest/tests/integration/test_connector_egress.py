@@ -23,8 +23,8 @@ from switchboard_ingest.connectors.cursor import CursorStore
 from switchboard_ingest.connectors.egress import EgressPolicy, EgressRefused, egress_client
 from switchboard_ingest.connectors.mastodon import MastodonConnector
 from switchboard_ingest.connectors.rss import USER_AGENT, RssConnector
+from switchboard_ingest.doors import ConnectorRefusal
 from switchboard_ingest.intake import Outcome, Result
-from switchboard_ingest.metrics import ConnectorRefusal
 
 PUBLIC_NAME = "feeds.public.example"
 STANDIN = ipaddress.ip_network("127.0.0.1/32")

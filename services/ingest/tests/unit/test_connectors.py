@@ -46,8 +46,8 @@ from switchboard_ingest.connectors.rss import (
     oldest_first,
     rss_connector_names,
 )
+from switchboard_ingest.doors import ConnectorRefusal
 from switchboard_ingest.intake import Outcome, Result
-from switchboard_ingest.metrics import ConnectorRefusal
 from switchboard_ingest.publisher import KafkaUnavailable
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import MAX_TEXT_CHARS, Source

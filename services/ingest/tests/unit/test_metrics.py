@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY, generate_latest
 
 from conftest import Series, exposed, series
 from switchboard_ingest import app as ingest_app
-from switchboard_ingest import metrics
+from switchboard_ingest import doors, metrics
 from switchboard_ingest.intake import Intake
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import Source
@@ -24,8 +24,8 @@ def expected() -> list[Series]:
         series("switchboard_ingest_deadlettered_total", source=source, reason="normalisation")
         for source in [*Source, "unknown"]
     ]
-    out += [series("switchboard_ingest_unavailable_total", cause=c) for c in metrics.Refusal]
-    out += [series("switchboard_ingest_rate_limited_total", door=d) for d in metrics.LimitedDoor]
+    out += [series("switchboard_ingest_unavailable_total", cause=c) for c in doors.Refusal]
+    out += [series("switchboard_ingest_rate_limited_total", door=d) for d in doors.LimitedDoor]
     out += [
         series("switchboard_ingest_accepted_total", source=source, via="api") for source in Source
     ]
@@ -67,7 +67,7 @@ def test_only_combinations_that_can_happen_are_exported():
 def test_every_door_is_exported_with_its_sources():
     metrics.initialise()
 
-    for door in metrics.Door:
+    for door in doors.Door:
         assert door.sources, door
         for source in door.sources:
             labels = {"source": source, "via": door}

@@ -23,7 +23,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from switchboard_ingest.metrics import ConnectorRefusal
+from switchboard_ingest.doors import ConnectorRefusal
 from switchboard_ingest.settings import IngestSettings
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -47,8 +47,8 @@ from switchboard_ingest.connectors.egress import (
     read_capped,
 )
 from switchboard_ingest.connectors.rss import retry_after_seconds
+from switchboard_ingest.doors import ConnectorRefusal, Door
 from switchboard_ingest.intake import Intake, Outcome
-from switchboard_ingest.metrics import ConnectorRefusal, Door
 from switchboard_shared.events import Author, MentionIn, Source
 from switchboard_shared.logs import fields
 from switchboard_shared.ratelimit import Limit

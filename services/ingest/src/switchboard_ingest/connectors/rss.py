@@ -50,8 +50,8 @@ from switchboard_ingest.connectors.egress import (
     open_response,
     read_capped,
 )
+from switchboard_ingest.doors import Door
 from switchboard_ingest.intake import Intake, Outcome
-from switchboard_ingest.metrics import Door
 from switchboard_shared.events import Author, MentionIn, Source
 from switchboard_shared.logs import fields
 from switchboard_shared.ratelimit import Limit
