@@ -30,12 +30,7 @@ from switchboard_ingest.connectors.egress import (
     egress_client,
     not_public,
 )
-from switchboard_ingest.connectors.mastodon import (
-    MastodonConnector,
-    SseDecoder,
-    SseEvent,
-    status_to_mention,
-)
+from switchboard_ingest.connectors.mastodon import MastodonConnector, status_to_mention
 from switchboard_ingest.connectors.rss import (
     MAX_REMEMBERED_IDS,
     USER_AGENT,
@@ -46,6 +41,7 @@ from switchboard_ingest.connectors.rss import (
     oldest_first,
     rss_connector_names,
 )
+from switchboard_ingest.connectors.sse import SseDecoder, SseEvent
 from switchboard_ingest.doors import ConnectorRefusal
 from switchboard_ingest.intake import Outcome, Result
 from switchboard_ingest.publisher import KafkaUnavailable

@@ -1,4 +1,4 @@
-"""What every pull connector shares: HTML to text, back-off, and submitting without skipping.
+"""What every pull connector shares: HTML to text, back-off, Retry-After, and submitting without skipping.
 
 A connector never drops an item because Kafka was unavailable: it waits and
 retries the same item until intake has answered for it. An item it cannot map
@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 
 from pydantic import ValidationError
@@ -257,3 +258,19 @@ async def dead_letter_until_taken(
 def utc_now() -> datetime:
     """The current time, aware in UTC."""
     return datetime.now(UTC)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds a Retry-After header asks for (delta or HTTP date); None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - utc_now()).total_seconds())

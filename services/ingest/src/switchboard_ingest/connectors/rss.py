@@ -22,7 +22,6 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -38,6 +37,7 @@ from switchboard_ingest.connectors.common import (
     bound_text,
     dead_letter_until_taken,
     describe_unmappable,
+    retry_after_seconds,
     strip_html,
     submit_until_answered,
     utc_now,
@@ -169,22 +169,6 @@ def rss_connector_names(feed_urls: Sequence[str]) -> list[str]:
         else:
             names.append(f"rss:{host}:{hashlib.sha256(url.encode()).hexdigest()[:8]}")
     return names
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds a Retry-After header asks for (delta or HTTP date); None when absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - utc_now()).total_seconds())
 
 
 # --- cursor -----------------------------------------------------------------
