@@ -151,6 +151,19 @@ def test_feed_cursor_round_trips_and_stays_bounded():
     assert FeedCursor.from_json("https://other.example/", cursor.to_json()).answered == {}
 
 
+def feed_connector(intake, store, http, fast_retries) -> RssConnector:
+    """The connector of FEED_URL, polled by hand through `http`."""
+    return RssConnector(
+        name="rss:test",
+        feed_url=FEED_URL,
+        intake=intake,
+        store=store,
+        poll_seconds=1,
+        http=http,
+        **fast_retries,
+    )
+
+
 async def test_rss_connector_retries_the_same_entry_and_polls_conditionally(
     tmp_path, make_intake, fast_retries
 ):
@@ -165,15 +178,7 @@ async def test_rss_connector_retries_the_same_entry_and_polls_conditionally(
     intake = make_intake(refusals=2)
     store = CursorStore(tmp_path)
     async with httpx.AsyncClient(transport=httpx.MockTransport(feed)) as http:
-        connector = RssConnector(
-            name="rss:test",
-            feed_url=FEED_URL,
-            intake=intake,
-            store=store,
-            poll_seconds=1,
-            http=http,
-            **fast_retries,
-        )
+        connector = feed_connector(intake, store, http, fast_retries)
         await connector.load_cursor()
         await connector.poll_once(http)
         await connector.poll_once(http)
@@ -192,15 +197,7 @@ async def test_rss_cursor_never_moves_past_an_unanswered_entry(tmp_path, make_in
     store = CursorStore(tmp_path)
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=RSS_DOC))
     async with httpx.AsyncClient(transport=transport) as http:
-        connector = RssConnector(
-            name="rss:test",
-            feed_url=FEED_URL,
-            intake=intake,
-            store=store,
-            poll_seconds=1,
-            http=http,
-            **fast_retries,
-        )
+        connector = feed_connector(intake, store, http, fast_retries)
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.3):
                 await connector.poll_once(http)
