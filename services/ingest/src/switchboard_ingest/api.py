@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -17,7 +16,14 @@ from pydantic import BaseModel, ValidationError
 from switchboard_ingest import metrics
 from switchboard_ingest.auth import ApiKey, ApiKeys, forbidden
 from switchboard_ingest.doors import UNKNOWN_SOURCE, Door, LimitedDoor, Rejection
-from switchboard_ingest.http import IntakeDep, SettingsDep, read_body, unavailable
+from switchboard_ingest.http import (
+    IntakeDep,
+    SettingsDep,
+    invalid_request,
+    read_body,
+    timed,
+    unavailable,
+)
 from switchboard_ingest.intake import Intake, Outcome
 from switchboard_ingest.limits import Limits, LimitsDep
 from switchboard_ingest.publisher import KafkaUnavailable
@@ -135,9 +141,7 @@ async def submit_mention(
     request: Request, intake: IntakeDep, settings: SettingsDep, key: CallerKey, limits: LimitsDep
 ) -> Response:
     """Validate one mention; 202 once Kafka has it, 200 if it already had it."""
-    started = time.perf_counter()
-    status = 500
-    try:
+    async with timed("/v1/mentions") as timing:
         limits.charge_key(request, key, door=LimitedDoor.API)
         body = await read_body(request, settings)
         try:
@@ -153,13 +157,13 @@ async def submit_mention(
         except KafkaUnavailable as exc:
             raise unavailable(exc.cause, settings.ingest_retry_after_seconds) from exc
         if result.outcome is Outcome.DUPLICATE:
-            status = 200
+            timing.status = 200
             return JSONResponse(
                 Accepted(mention_id=result.mention_id, status="duplicate").model_dump(),
                 status_code=200,
             )
         assert result.ack is not None
-        status = 202
+        timing.status = 202
         answer = Accepted(
             mention_id=result.mention_id,
             status="accepted",
@@ -168,13 +172,6 @@ async def submit_mention(
             offset=result.ack.offset,
         )
         return JSONResponse(answer.model_dump(), status_code=202)
-    except ProblemError as exc:
-        status = exc.status
-        raise
-    finally:
-        metrics.REQUEST_SECONDS.labels("/v1/mentions", str(status)).observe(
-            time.perf_counter() - started
-        )
 
 
 @router.post(
@@ -192,19 +189,10 @@ async def submit_batch(
     request: Request, intake: IntakeDep, settings: SettingsDep, key: CallerKey, limits: LimitsDep
 ) -> Response:
     """Validate and submit each item on its own: one bad item does not reject the good ones."""
-    started = time.perf_counter()
-    status = 500
-    try:
+    async with timed("/v1/mentions/batch") as timing:
         response = await _submit_batch(request, intake, settings, key, limits)
-        status = response.status_code
+        timing.status = response.status_code
         return response
-    except ProblemError as exc:
-        status = exc.status
-        raise
-    finally:
-        metrics.REQUEST_SECONDS.labels("/v1/mentions/batch", str(status)).observe(
-            time.perf_counter() - started
-        )
 
 
 async def _submit_batch(
@@ -215,48 +203,26 @@ async def _submit_batch(
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         metrics.REJECTED.labels(Rejection.INVALID, UNKNOWN_SOURCE).inc()
-        raise ProblemError(
-            422,
-            "invalid-request",
-            "Invalid request",
-            f"(body): not JSON: {exc}",
-            errors=[{"field": "(body)", "message": f"not JSON: {exc}", "type": "json_invalid"}],
-        ) from exc
+        raise invalid_request("(body)", f"not JSON: {exc}", kind="json_invalid") from exc
     if (
         not isinstance(payload, dict)
         or set(payload) != {"mentions"}
         or not isinstance(payload["mentions"], list)
     ):
         metrics.REJECTED.labels(Rejection.INVALID, UNKNOWN_SOURCE).inc()
-        raise ProblemError(
-            422,
-            "invalid-request",
-            "Invalid request",
-            'mentions: an object {"mentions": [...]} is required',
-            errors=[
-                {
-                    "field": "mentions",
-                    "message": "an object with only a 'mentions' list",
-                    "type": "value_error",
-                }
-            ],
+        raise invalid_request(
+            "mentions",
+            "an object with only a 'mentions' list",
+            detail='mentions: an object {"mentions": [...]} is required',
         )
     items = payload["mentions"]
     limit = settings.ingest_batch_max_items
     if not items or len(items) > limit:
         metrics.REJECTED.labels(Rejection.INVALID, UNKNOWN_SOURCE).inc()
-        raise ProblemError(
-            422,
-            "invalid-request",
-            "Invalid request",
-            f"mentions: between 1 and {limit} items are required",
-            errors=[
-                {
-                    "field": "mentions",
-                    "message": f"between 1 and {limit} items",
-                    "type": "value_error",
-                }
-            ],
+        raise invalid_request(
+            "mentions",
+            f"between 1 and {limit} items",
+            detail=f"mentions: between 1 and {limit} items are required",
         )
 
     # Every item costs one, valid or not: the limit is on what a key sends.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -67,3 +71,42 @@ async def read_body(
             metrics.REJECTED.labels(Rejection.TOO_LARGE, UNKNOWN_SOURCE).inc()
             raise too_large
     return bytes(body)
+
+
+def invalid_request(
+    field: str, message: str, *, kind: str = "value_error", detail: str | None = None
+) -> ProblemError:
+    """The 422 for a request whose `field` is wrong; `detail` defaults to "field: message"."""
+    return ProblemError(
+        422,
+        "invalid-request",
+        "Invalid request",
+        detail if detail is not None else f"{field}: {message}",
+        errors=[{"field": field, "message": message, "type": kind}],
+    )
+
+
+@dataclass
+class Timing:
+    """The status a timed request answered with: 200 unless the route says otherwise."""
+
+    status: int = 200
+
+
+@asynccontextmanager
+async def timed(route: str) -> AsyncIterator[Timing]:
+    """Observe a request's duration under its route and final status (500 for an unexpected error)."""
+    started = time.perf_counter()
+    timing = Timing()
+    try:
+        yield timing
+    except ProblemError as exc:
+        timing.status = exc.status
+        raise
+    except BaseException:
+        timing.status = 500
+        raise
+    finally:
+        metrics.REQUEST_SECONDS.labels(route, str(timing.status)).observe(
+            time.perf_counter() - started
+        )

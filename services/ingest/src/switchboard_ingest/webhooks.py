@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -25,7 +23,14 @@ from pydantic import BaseModel, SecretStr
 
 from switchboard_ingest import metrics, platforms
 from switchboard_ingest.doors import META, UNKNOWN_SOURCE, Door, LimitedDoor, Rejection
-from switchboard_ingest.http import IntakeDep, SettingsDep, read_body, unavailable
+from switchboard_ingest.http import (
+    IntakeDep,
+    SettingsDep,
+    invalid_request,
+    read_body,
+    timed,
+    unavailable,
+)
 from switchboard_ingest.intake import Intake, Outcome, Result
 from switchboard_ingest.limits import LimitsDep
 from switchboard_ingest.platforms import Mapped
@@ -66,13 +71,7 @@ def _enabled(secret: SecretStr | None, route: str, setting: str) -> str:
 
 
 def _missing_parameter(name: str) -> ProblemError:
-    return ProblemError(
-        422,
-        "invalid-request",
-        "Invalid request",
-        f"{name}: query parameter is required",
-        errors=[{"field": name, "message": "query parameter is required", "type": "missing"}],
-    )
+    return invalid_request(name, "query parameter is required", kind="missing")
 
 
 def _bad_signature(source: str, header: str, present: bool) -> ProblemError:
@@ -86,19 +85,21 @@ def _bad_signature(source: str, header: str, present: bool) -> ProblemError:
     )
 
 
-@asynccontextmanager
-async def _timed(route: str) -> AsyncIterator[None]:
-    """Observe a webhook request's duration under its final status."""
-    started = time.perf_counter()
-    status = 500
-    try:
-        yield
-        status = 200
-    except ProblemError as exc:
-        status = exc.status
-        raise
-    finally:
-        metrics.REQUEST_SECONDS.labels(route, str(status)).observe(time.perf_counter() - started)
+async def _signed_body(
+    request: Request,
+    settings: IngestSettings,
+    *,
+    source: str,
+    header: str,
+    secret: str,
+    sign: Callable[[str, bytes], str],
+) -> bytes:
+    """The raw body, once the platform's signature over it checks; 401 (counted under `source`) otherwise."""
+    body = await read_body(request, settings, require_json=False)
+    presented = request.headers.get(header)
+    if not platforms.same_secret(sign(secret, body), presented):
+        raise _bad_signature(source, header, presented is not None)
+    return body
 
 
 # --- X ----------------------------------------------------------------------
@@ -127,13 +128,7 @@ async def x_crc(
             f"at most {platforms.X_CRC_TOKEN_MAX_CHARS} characters of A-Z a-z 0-9 _ - = + / "
             "(an X CRC token); nothing else is signed"
         )
-        raise ProblemError(
-            422,
-            "invalid-request",
-            "Invalid request",
-            f"crc_token: {message}",
-            errors=[{"field": "crc_token", "message": message, "type": "value_error"}],
-        )
+        raise invalid_request("crc_token", message)
     return JSONResponse({"response_token": platforms.x_crc_response_token(secret, crc_token)})
 
 
@@ -142,12 +137,16 @@ async def x_events(
     request: Request, intake: IntakeDep, settings: SettingsDep, limits: LimitsDep
 ) -> JSONResponse:
     """Verify the signature, then submit each created tweet; 200 once Kafka has all of it."""
-    async with _timed(X_ROUTE):
+    async with timed(X_ROUTE):
         secret = _enabled(settings.ingest_x_consumer_secret, X_ROUTE, "ingest_x_consumer_secret")
-        body = await read_body(request, settings, require_json=False)
-        presented = request.headers.get(platforms.X_SIGNATURE_HEADER)
-        if not platforms.same_secret(platforms.x_signature(secret, body), presented):
-            raise _bad_signature(Source.X, platforms.X_SIGNATURE_HEADER, presented is not None)
+        body = await _signed_body(
+            request,
+            settings,
+            source=Source.X,
+            header=platforms.X_SIGNATURE_HEADER,
+            secret=secret,
+            sign=platforms.x_signature,
+        )
         if platforms.is_x_crc_token(body):
             # The CRC endpoint signs exactly such strings for anyone: this
             # signature proves nothing about who sent the body.
@@ -206,14 +205,18 @@ async def meta_events(
     request: Request, intake: IntakeDep, settings: SettingsDep, limits: LimitsDep
 ) -> JSONResponse:
     """Verify the signature, then submit each added post or comment; 200 once Kafka has all of it."""
-    async with _timed(META_ROUTE):
+    async with timed(META_ROUTE):
         secret = _enabled(settings.ingest_meta_app_secret, META_ROUTE, "ingest_meta_app_secret")
-        body = await read_body(request, settings, require_json=False)
-        presented = request.headers.get(platforms.META_SIGNATURE_HEADER)
-        if not platforms.same_secret(platforms.meta_signature(secret, body), presented):
-            # Meta's payload says whether it is Facebook or Instagram, but an
-            # unverified payload is not read at all.
-            raise _bad_signature(META, platforms.META_SIGNATURE_HEADER, presented is not None)
+        # Meta's payload says whether it is Facebook or Instagram, but an
+        # unverified payload is not read at all: a bad signature counts as Meta's.
+        body = await _signed_body(
+            request,
+            settings,
+            source=META,
+            header=platforms.META_SIGNATURE_HEADER,
+            secret=secret,
+            sign=platforms.meta_signature,
+        )
         limits.charge_webhook(META, door=LimitedDoor.WEBHOOK_META)
         mapped = _map(body, platforms.map_meta_payload, source=UNKNOWN_SOURCE)
         return await _deliver(mapped, intake, settings, via=Door.WEBHOOK_META)
