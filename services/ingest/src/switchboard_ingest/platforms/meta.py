@@ -99,6 +99,27 @@ def _meta_created_at(value: Mapping[str, Any], entry: Mapping[str, Any], path: s
     return parse_unix_or_iso(entry["time"], f"{entry_path}.time")
 
 
+def _origins(
+    path: str, *, source_id: str, text: str, handle: str, more: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Where a change's canonical fields came from: keys of its `value` (and `value.from`)."""
+    value = f"{path}.value"
+    return {
+        "source_id": f"{value}.{source_id}",
+        "text": f"{value}.{text}",
+        "created_at": f"{value}.created_time",
+        "author": f"{value}.from",
+        "author.handle": f"{value}.from.{handle}",
+        **{field: f"{value}.{key}" for field, key in (more or {}).items()},
+        "metadata": value,
+    }
+
+
+def _account_id(entry: Mapping[str, Any], path: str) -> str | None:
+    """The id of the Page or Instagram account whose entry holds the change at `path`."""
+    return _id(entry, "id", path.rsplit(".changes.", 1)[0])
+
+
 def facebook_change(change: Any, entry: Mapping[str, Any], path: str) -> PlatformPost | None:
     """The post or comment a Page feed change adds, or None for changes that add no text."""
     change = _object(change, path)
@@ -123,25 +144,23 @@ def facebook_change(change: Any, entry: Mapping[str, Any], path: str) -> Platfor
     # Page feed senders have no public username: the id is the stable handle.
     handle = sender_id
     parent_id = _id(value, "parent_id", f"{path}.value") if comment_id else None
+    id_key = "comment_id" if comment_id else "post_id"
     return PlatformPost(
         source=Source.FACEBOOK,
         source_id=source_id,
         text=message,
         created_at=_meta_created_at(value, entry, path),
-        origins={
-            "source_id": f"{path}.value.{'comment_id' if comment_id else 'post_id'}",
-            "text": f"{path}.value.message",
-            "created_at": f"{path}.value.created_time",
-            "author": f"{path}.value.from",
-            "author.handle": f"{path}.value.from.id",
-            "author.display_name": f"{path}.value.from.name",
-            "url": f"{path}.value.{'comment_id' if comment_id else 'post_id'}",
-            "metadata": f"{path}.value",
-        },
+        origins=_origins(
+            path,
+            source_id=id_key,
+            text="message",
+            handle="id",
+            more={"author.display_name": "from.name", "url": id_key},
+        ),
         author_handle=handle,
         author_name=_string(sender, "name", f"{path}.value.from"),
         url=f"https://www.facebook.com/{source_id}",
-        account_id=_id(entry, "id", path.rsplit(".changes.", 1)[0]),
+        account_id=_account_id(entry, path),
         author_id=sender_id,
         reply_to_id=(parent_id or post_id) if comment_id else None,
         link_urls=tuple(
@@ -180,16 +199,9 @@ def instagram_change(change: Any, entry: Mapping[str, Any], path: str) -> Platfo
         source_id=source_id,
         text=text,
         created_at=_meta_created_at(value, entry, path),
-        origins={
-            "source_id": f"{path}.value.id",
-            "text": f"{path}.value.text",
-            "created_at": f"{path}.value.created_time",
-            "author": f"{path}.value.from",
-            "author.handle": f"{path}.value.from.username",
-            "metadata": f"{path}.value",
-        },
+        origins=_origins(path, source_id="id", text="text", handle="username"),
         author_handle=_string(sender, "username", f"{path}.value.from"),
-        account_id=_id(entry, "id", path.rsplit(".changes.", 1)[0]),
+        account_id=_account_id(entry, path),
         author_id=_id(sender, "id", f"{path}.value.from"),
         reply_to_id=parent_id or media_id,
         extra={"event": field_name, "media_id": media_id},
