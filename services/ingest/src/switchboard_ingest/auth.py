@@ -122,25 +122,27 @@ class ApiKeys:
         if presented is None and authorization.lower().startswith("bearer "):
             presented = authorization[7:].strip()
         if not presented:
-            raise ProblemError(
-                401,
-                "unauthorized",
+            raise _unauthorized(
                 "API key required",
                 "send the key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
-                headers={"WWW-Authenticate": 'Bearer realm="switchboard-ingest"'},
             )
         key = self._keys.get(hash_key(presented))
         if key is None:
-            raise ProblemError(
-                401,
-                "unauthorized",
-                "Unknown API key",
-                "the API key is not known",
-                headers={
-                    "WWW-Authenticate": 'Bearer realm="switchboard-ingest", error="invalid_token"'
-                },
+            raise _unauthorized(
+                "Unknown API key", "the API key is not known", challenge=', error="invalid_token"'
             )
         return key
+
+
+def _unauthorized(title: str, detail: str, *, challenge: str = "") -> ProblemError:
+    """The 401 answer, with the Bearer challenge (and what was wrong with the token, if any)."""
+    return ProblemError(
+        401,
+        "unauthorized",
+        title,
+        detail,
+        headers={"WWW-Authenticate": f'Bearer realm="switchboard-ingest"{challenge}'},
+    )
 
 
 def forbidden(key: ApiKey, source: str) -> ProblemError:
