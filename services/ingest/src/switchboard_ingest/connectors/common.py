@@ -1,4 +1,4 @@
-"""What every pull connector shares: HTML to text, back-off, Retry-After, and submitting without skipping.
+"""What every pull connector shares: HTML to text, back-off, Retry-After, its base class, and submitting without skipping.
 
 A connector never drops an item because Kafka was unavailable: it waits and
 retries the same item until intake has answered for it. An item it cannot map
@@ -9,21 +9,26 @@ reason is logged, and values are mention text and authors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 
+import httpx
 from pydantic import ValidationError
 
 from switchboard_ingest import metrics
+from switchboard_ingest.connectors.cursor import CursorStore
+from switchboard_ingest.connectors.egress import EgressPolicy, EgressRefused, egress_client
+from switchboard_ingest.doors import Door
 from switchboard_ingest.intake import Intake, Result
 from switchboard_ingest.publisher import KafkaUnavailable
-from switchboard_shared.events import MAX_TEXT_CHARS, DeadLetterReason, MentionIn
+from switchboard_shared.events import MAX_TEXT_CHARS, DeadLetterReason, MentionIn, Source
 from switchboard_shared.logs import describe_invalid, fields
 from switchboard_shared.ratelimit import Limit, RateLimiter
 
@@ -274,3 +279,75 @@ def retry_after_seconds(value: str | None) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - utc_now()).total_seconds())
+
+
+class PullConnector:
+    """What the pull connectors hold and do alike: their client, pace, Kafka back-off and writes.
+
+    A subclass names its door (`via`), its source and its User-Agent, and
+    owns its protocol and cursor; every item it reads goes through `_submit`
+    or `_dead_letter`, which wait for Kafka rather than skip.
+    """
+
+    via: Door
+    source: Source
+    user_agent: str
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        intake: Intake,
+        store: CursorStore,
+        policy: EgressPolicy | None,
+        http: httpx.AsyncClient | None,
+        kafka_backoff: Backoff | None,
+        pace: Limit | None,
+    ) -> None:
+        self.name = name
+        self._pace = Pace(pace, connector=name) if pace is not None else None
+        self.intake = intake
+        self.store = store
+        self.policy = policy or EgressPolicy()
+        self._http = http
+        self._kafka_backoff = kafka_backoff or Backoff(0.5, 30.0)
+
+    @contextlib.asynccontextmanager
+    async def _client(self) -> AsyncIterator[httpx.AsyncClient]:
+        """The client given at construction, else a vetted egress client for this connector."""
+        if self._http is not None:
+            yield self._http
+            return
+        async with egress_client(
+            self.policy, user_agent=self.user_agent, timeout=httpx.Timeout(30.0)
+        ) as http:
+            yield http
+
+    def _count_failure(self, exc: Exception) -> None:
+        """Count a failed poll or connection (and a refused fetch by its reason)."""
+        metrics.CONNECTOR_ERRORS.labels(self.name).inc()
+        if isinstance(exc, EgressRefused):
+            metrics.CONNECTOR_REFUSED.labels(self.name, exc.reason).inc()
+
+    async def _submit(self, mention: MentionIn) -> Result:
+        """Submit `mention` at this connector's pace, waiting out Kafka's absence."""
+        return await submit_until_answered(
+            self.intake,
+            mention,
+            via=self.via,
+            connector=self.name,
+            backoff=self._kafka_backoff,
+            pace=self._pace,
+        )
+
+    async def _dead_letter(self, exc: BaseException, raw: str) -> None:
+        """Park an item that could not be mapped, with why (never its values)."""
+        await dead_letter_until_taken(
+            self.intake,
+            source=self.source.value,
+            via=self.via,
+            connector=self.name,
+            error=describe_unmappable(exc),
+            raw=raw,
+            backoff=self._kafka_backoff,
+        )

@@ -10,12 +10,11 @@ statuses are taken, so nothing posted in between falls through.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -26,23 +25,19 @@ from switchboard_ingest import metrics
 from switchboard_ingest.connectors.common import (
     MAPPING_ERRORS,
     Backoff,
-    Pace,
+    PullConnector,
     UnmappableField,
     as_utc,
     bound_or_none,
     bound_text,
-    dead_letter_until_taken,
-    describe_unmappable,
     retry_after_seconds,
     strip_html,
-    submit_until_answered,
     utc_now,
 )
 from switchboard_ingest.connectors.cursor import CursorStore
 from switchboard_ingest.connectors.egress import (
     EgressPolicy,
     EgressRefused,
-    egress_client,
     open_response,
     read_capped,
 )
@@ -154,8 +149,12 @@ def status_to_mention(status: Mapping[str, Any]) -> MentionIn:
 # --- I/O --------------------------------------------------------------------
 
 
-class MastodonConnector:
+class MastodonConnector(PullConnector):
     """Follows one hashtag on one instance and submits each status once, in id order."""
+
+    via = VIA
+    source = Source.MASTODON
+    user_agent = USER_AGENT
 
     def __init__(
         self,
@@ -174,15 +173,17 @@ class MastodonConnector:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.hashtag = hashtag.lstrip("#")
-        self.name = f"mastodon:{self.hashtag}"
-        self._pace = Pace(pace, connector=self.name) if pace is not None else None
-        self.intake = intake
-        self.store = store
+        super().__init__(
+            name=f"mastodon:{self.hashtag}",
+            intake=intake,
+            store=store,
+            policy=policy,
+            http=http,
+            kafka_backoff=kafka_backoff,
+            pace=pace,
+        )
         self._access_token = access_token
-        self.policy = policy or EgressPolicy()
-        self._http = http
         self._backoff = backoff or Backoff(1.0, 300.0)
-        self._kafka_backoff = kafka_backoff or Backoff(0.5, 30.0)
         self._stream_read_timeout = stream_read_timeout
         self._cursor_key = f"mastodon {self.base_url} #{self.hashtag}"
         self._last_id: int | None = None
@@ -198,9 +199,7 @@ class MastodonConnector:
                     await self.follow_once(http)
                     log.info("stream closed by the instance", extra=fields(connector=self.name))
                 except Exception as exc:  # a connector outlives any one broken connection
-                    metrics.CONNECTOR_ERRORS.labels(self.name).inc()
-                    if isinstance(exc, EgressRefused):
-                        metrics.CONNECTOR_REFUSED.labels(self.name, exc.reason).inc()
+                    self._count_failure(exc)
                     asked = exc.retry_after if isinstance(exc, MastodonError) else None
                     log.warning(
                         "Mastodon connection failed; reconnecting after back-off",
@@ -228,16 +227,6 @@ class MastodonConnector:
             return int(str(stored["last_id"]))
         except (KeyError, ValueError):
             return None
-
-    @contextlib.asynccontextmanager
-    async def _client(self) -> AsyncIterator[httpx.AsyncClient]:
-        if self._http is not None:
-            yield self._http
-            return
-        async with egress_client(
-            self.policy, user_agent=USER_AGENT, timeout=httpx.Timeout(30.0)
-        ) as http:
-            yield http
 
     def _headers(self) -> dict[str, str]:
         headers = {"User-Agent": USER_AGENT}
@@ -326,14 +315,7 @@ class MastodonConnector:
         except MAPPING_ERRORS as exc:
             await self._dead_letter(exc, json.dumps(status, ensure_ascii=False))
         else:
-            result = await submit_until_answered(
-                self.intake,
-                mention,
-                via=VIA,
-                connector=self.name,
-                backoff=self._kafka_backoff,
-                pace=self._pace,
-            )
+            result = await self._submit(mention)
             if result.outcome is Outcome.ACCEPTED:
                 self._report_lag(mention.created_at)
         # Only now, with intake's answer in hand, does the cursor move past the status.
@@ -347,17 +329,6 @@ class MastodonConnector:
                 "hashtag": self.hashtag,
                 "last_id": str(number),
             },
-        )
-
-    async def _dead_letter(self, exc: Exception, raw: str) -> None:
-        await dead_letter_until_taken(
-            self.intake,
-            source=Source.MASTODON.value,
-            via=VIA,
-            connector=self.name,
-            error=describe_unmappable(exc),
-            raw=raw,
-            backoff=self._kafka_backoff,
         )
 
     def _report_lag(self, created_at: datetime) -> None:

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-import contextlib
 import hashlib
 import io
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,21 +31,17 @@ from switchboard_ingest import metrics
 from switchboard_ingest.connectors.common import (
     MAPPING_ERRORS,
     Backoff,
-    Pace,
+    PullConnector,
     bound_or_none,
     bound_text,
-    dead_letter_until_taken,
-    describe_unmappable,
     retry_after_seconds,
     strip_html,
-    submit_until_answered,
     utc_now,
 )
 from switchboard_ingest.connectors.cursor import CursorStore
 from switchboard_ingest.connectors.egress import (
     EgressPolicy,
     EgressRefused,
-    egress_client,
     open_response,
     read_capped,
 )
@@ -217,8 +212,12 @@ class FeedCursor:
 # --- I/O --------------------------------------------------------------------
 
 
-class RssConnector:
+class RssConnector(PullConnector):
     """Polls one RSS/Atom feed and submits each new entry once, oldest first."""
+
+    via = VIA
+    source = Source.RSS
+    user_agent = USER_AGENT
 
     def __init__(
         self,
@@ -234,16 +233,18 @@ class RssConnector:
         kafka_backoff: Backoff | None = None,
         pace: Limit | None = None,
     ) -> None:
-        self.name = name
-        self._pace = Pace(pace, connector=name) if pace is not None else None
+        super().__init__(
+            name=name,
+            intake=intake,
+            store=store,
+            policy=policy,
+            http=http,
+            kafka_backoff=kafka_backoff,
+            pace=pace,
+        )
         self.feed_url = feed_url
-        self.intake = intake
-        self.store = store
         self.poll_seconds = poll_seconds
-        self.policy = policy or EgressPolicy()
-        self._http = http
         self._error_backoff = Backoff(poll_seconds, max(poll_seconds, error_backoff_cap))
-        self._kafka_backoff = kafka_backoff or Backoff(0.5, 30.0)
         self._cursor_key = f"rss {feed_url}"
         self._cursor = FeedCursor(feed_url=feed_url)
         self._newest_accepted: datetime | None = None
@@ -256,9 +257,7 @@ class RssConnector:
                 try:
                     await self.poll_once(http)
                 except Exception as exc:  # a connector outlives any one bad poll
-                    metrics.CONNECTOR_ERRORS.labels(self.name).inc()
-                    if isinstance(exc, EgressRefused):
-                        metrics.CONNECTOR_REFUSED.labels(self.name, exc.reason).inc()
+                    self._count_failure(exc)
                     delay = self._error_backoff.next_delay()
                     asked = exc.retry_after if isinstance(exc, FeedError) else None
                     delay = max(delay, asked or 0.0)
@@ -283,16 +282,6 @@ class RssConnector:
         """Read the feed's durable cursor (an empty one when none was saved)."""
         stored = await asyncio.to_thread(self.store.load, self._cursor_key)
         self._cursor = FeedCursor.from_json(self.feed_url, stored)
-
-    @contextlib.asynccontextmanager
-    async def _client(self) -> AsyncIterator[httpx.AsyncClient]:
-        if self._http is not None:
-            yield self._http
-            return
-        async with egress_client(
-            self.policy, user_agent=USER_AGENT, timeout=httpx.Timeout(30.0)
-        ) as http:
-            yield http
 
     async def poll_once(self, http: httpx.AsyncClient) -> None:
         """Fetch the feed (conditionally) and submit every entry not answered for yet."""
@@ -350,24 +339,9 @@ class RssConnector:
                 now=utc_now(),
             )
         except MAPPING_ERRORS as exc:
-            await dead_letter_until_taken(
-                self.intake,
-                source=Source.RSS.value,
-                via=VIA,
-                connector=self.name,
-                error=describe_unmappable(exc),
-                raw=json.dumps(entry, default=str, ensure_ascii=False),
-                backoff=self._kafka_backoff,
-            )
+            await self._dead_letter(exc, json.dumps(entry, default=str, ensure_ascii=False))
         else:
-            result = await submit_until_answered(
-                self.intake,
-                mention,
-                via=VIA,
-                connector=self.name,
-                backoff=self._kafka_backoff,
-                pace=self._pace,
-            )
+            result = await self._submit(mention)
             if result.outcome is Outcome.ACCEPTED and (
                 self._newest_accepted is None or mention.created_at > self._newest_accepted
             ):
