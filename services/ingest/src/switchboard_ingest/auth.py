@@ -136,13 +136,8 @@ class ApiKeys:
 
 def _unauthorized(title: str, detail: str, *, challenge: str = "") -> ProblemError:
     """The 401 answer, with the Bearer challenge (and what was wrong with the token, if any)."""
-    return ProblemError(
-        401,
-        "unauthorized",
-        title,
-        detail,
-        headers={"WWW-Authenticate": f'Bearer realm="switchboard-ingest"{challenge}'},
-    )
+    headers = {"WWW-Authenticate": f'Bearer realm="switchboard-ingest"{challenge}'}
+    return ProblemError(401, "unauthorized", title, detail, headers=headers)
 
 
 def forbidden(key: ApiKey, source: str) -> ProblemError:

@@ -295,7 +295,6 @@ class PullConnector:
 
     def __init__(
         self,
-        *,
         name: str,
         intake: Intake,
         store: CursorStore,

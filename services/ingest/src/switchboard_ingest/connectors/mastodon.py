@@ -174,13 +174,7 @@ class MastodonConnector(PullConnector):
         self.base_url = base_url.rstrip("/")
         self.hashtag = hashtag.lstrip("#")
         super().__init__(
-            name=f"mastodon:{self.hashtag}",
-            intake=intake,
-            store=store,
-            policy=policy,
-            http=http,
-            kafka_backoff=kafka_backoff,
-            pace=pace,
+            f"mastodon:{self.hashtag}", intake, store, policy, http, kafka_backoff, pace
         )
         self._access_token = access_token
         self._backoff = backoff or Backoff(1.0, 300.0)

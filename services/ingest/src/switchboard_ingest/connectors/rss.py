@@ -233,15 +233,7 @@ class RssConnector(PullConnector):
         kafka_backoff: Backoff | None = None,
         pace: Limit | None = None,
     ) -> None:
-        super().__init__(
-            name=name,
-            intake=intake,
-            store=store,
-            policy=policy,
-            http=http,
-            kafka_backoff=kafka_backoff,
-            pace=pace,
-        )
+        super().__init__(name, intake, store, policy, http, kafka_backoff, pace)
         self.feed_url = feed_url
         self.poll_seconds = poll_seconds
         self._error_backoff = Backoff(poll_seconds, max(poll_seconds, error_backoff_cap))
