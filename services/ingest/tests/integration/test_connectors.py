@@ -254,6 +254,17 @@ async def feed_server():
     await server.stop()
 
 
+def connector_settings(kafka_bootstrap, topic_prefix, state_dir, **connector) -> IngestSettings:
+    """Ingest on the test broker with `connector`'s settings, its cursors in `state_dir`."""
+    return IngestSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        ingest_state_dir=state_dir,
+        ingest_connector_allow_private_networks=True,  # the stand-ins are on loopback
+        **connector,
+    )
+
+
 @pytest.fixture
 async def mastodon_server():
     standin = MastodonStandin("riverside")
@@ -268,11 +279,10 @@ async def test_rss_entries_land_once_each_across_a_restart(
     feed_server, kafka_bootstrap, topic_prefix, topic_reader, tmp_path
 ):
     standin, feed_url = feed_server
-    settings = IngestSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        topic_prefix=topic_prefix,
-        ingest_state_dir=tmp_path,
-        ingest_connector_allow_private_networks=True,  # the stand-ins are on loopback
+    settings = connector_settings(
+        kafka_bootstrap,
+        topic_prefix,
+        tmp_path,
         ingest_rss_feeds=[feed_url],
         ingest_rss_poll_seconds=1,
     )
@@ -317,11 +327,10 @@ async def test_mastodon_statuses_land_once_each_across_reconnects_and_restarts(
     mastodon_server, kafka_bootstrap, topic_prefix, topic_reader, tmp_path
 ):
     standin, base_url = mastodon_server
-    settings = IngestSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        topic_prefix=topic_prefix,
-        ingest_state_dir=tmp_path,
-        ingest_connector_allow_private_networks=True,  # the stand-ins are on loopback
+    settings = connector_settings(
+        kafka_bootstrap,
+        topic_prefix,
+        tmp_path,
         ingest_mastodon_base_url=base_url,
         ingest_mastodon_hashtag="riverside",
         ingest_mastodon_access_token=TOKEN,

@@ -62,6 +62,16 @@ def keys(tmp_path):
     )
 
 
+def keyed_settings(kafka_bootstrap, topic_prefix, keys, **more) -> IngestSettings:
+    """Intake on the test broker, taking the two agencies' keys (and `more` settings)."""
+    return IngestSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        ingest_api_keys_file=keys,
+        **more,
+    )
+
+
 def rate_limited(client: TestClient, door: str) -> float:
     for line in client.get("/metrics").text.splitlines():
         if line.startswith(f'switchboard_ingest_rate_limited_total{{door="{door}"}}'):
@@ -75,10 +85,10 @@ def rate_limited(client: TestClient, door: str) -> float:
 def test_rapid_posts_on_one_key_meet_429_with_retry_after_and_another_key_is_unaffected(
     kafka_bootstrap, topic_prefix, keys, topic_reader
 ):
-    settings = IngestSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        topic_prefix=topic_prefix,
-        ingest_api_keys_file=keys,
+    settings = keyed_settings(
+        kafka_bootstrap,
+        topic_prefix,
+        keys,
         ingest_key_rate_per_second=0.1,
         ingest_key_burst=20,
         ingest_batch_max_items=20,
@@ -128,11 +138,7 @@ def test_rapid_posts_on_one_key_meet_429_with_retry_after_and_another_key_is_una
 def test_a_key_posting_a_source_id_first_does_not_make_another_agencys_report_a_duplicate(
     kafka_bootstrap, topic_prefix, keys, topic_reader
 ):
-    settings = IngestSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        topic_prefix=topic_prefix,
-        ingest_api_keys_file=keys,
-    )
+    settings = keyed_settings(kafka_bootstrap, topic_prefix, keys)
     with TestClient(create_app(settings)) as client:
         wait_app_ready(client)
         # The attack: agency B posts app/case-42 before agency A's real report.
