@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -85,21 +86,27 @@ def _bad_signature(source: str, header: str, present: bool) -> ProblemError:
     )
 
 
-async def _signed_body(
-    request: Request,
-    settings: IngestSettings,
-    *,
-    source: str,
-    header: str,
-    secret: str,
-    sign: Callable[[str, bytes], str],
-) -> bytes:
-    """The raw body, once the platform's signature over it checks; 401 (counted under `source`) otherwise."""
-    body = await read_body(request, settings, require_json=False)
-    presented = request.headers.get(header)
-    if not platforms.same_secret(sign(secret, body), presented):
-        raise _bad_signature(source, header, presented is not None)
-    return body
+@dataclass(frozen=True)
+class _Signed:
+    """How a platform signs deliveries: the header, the HMAC, and the source a bad one counts under."""
+
+    source: str
+    header: str
+    sign: Callable[[str, bytes], str]
+
+    async def body(self, request: Request, settings: IngestSettings, secret: str) -> bytes:
+        """The raw body, once the signature over it checks; 401 otherwise."""
+        body = await read_body(request, settings, require_json=False)
+        presented = request.headers.get(self.header)
+        if not platforms.same_secret(self.sign(secret, body), presented):
+            raise _bad_signature(self.source, self.header, presented is not None)
+        return body
+
+
+X_SIGNED = _Signed(Source.X, platforms.X_SIGNATURE_HEADER, platforms.x_signature)
+# Meta's payload says whether it is Facebook or Instagram, but an unverified
+# payload is not read at all: a bad signature counts as Meta's.
+META_SIGNED = _Signed(META, platforms.META_SIGNATURE_HEADER, platforms.meta_signature)
 
 
 # --- X ----------------------------------------------------------------------
@@ -139,14 +146,7 @@ async def x_events(
     """Verify the signature, then submit each created tweet; 200 once Kafka has all of it."""
     async with timed(X_ROUTE):
         secret = _enabled(settings.ingest_x_consumer_secret, X_ROUTE, "ingest_x_consumer_secret")
-        body = await _signed_body(
-            request,
-            settings,
-            source=Source.X,
-            header=platforms.X_SIGNATURE_HEADER,
-            secret=secret,
-            sign=platforms.x_signature,
-        )
+        body = await X_SIGNED.body(request, settings, secret)
         if platforms.is_x_crc_token(body):
             # The CRC endpoint signs exactly such strings for anyone: this
             # signature proves nothing about who sent the body.
@@ -207,16 +207,7 @@ async def meta_events(
     """Verify the signature, then submit each added post or comment; 200 once Kafka has all of it."""
     async with timed(META_ROUTE):
         secret = _enabled(settings.ingest_meta_app_secret, META_ROUTE, "ingest_meta_app_secret")
-        # Meta's payload says whether it is Facebook or Instagram, but an
-        # unverified payload is not read at all: a bad signature counts as Meta's.
-        body = await _signed_body(
-            request,
-            settings,
-            source=META,
-            header=platforms.META_SIGNATURE_HEADER,
-            secret=secret,
-            sign=platforms.meta_signature,
-        )
+        body = await META_SIGNED.body(request, settings, secret)
         limits.charge_webhook(META, door=LimitedDoor.WEBHOOK_META)
         mapped = _map(body, platforms.map_meta_payload, source=UNKNOWN_SOURCE)
         return await _deliver(mapped, intake, settings, via=Door.WEBHOOK_META)
