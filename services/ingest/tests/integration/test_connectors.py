@@ -254,15 +254,20 @@ async def feed_server():
     await server.stop()
 
 
-def connector_settings(kafka_bootstrap, topic_prefix, state_dir, **connector) -> IngestSettings:
-    """Ingest on the test broker with `connector`'s settings, its cursors in `state_dir`."""
-    return IngestSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        topic_prefix=topic_prefix,
-        ingest_state_dir=state_dir,
-        ingest_connector_allow_private_networks=True,  # the stand-ins are on loopback
-        **connector,
-    )
+@pytest.fixture
+def connector_settings(kafka_bootstrap, topic_prefix, tmp_path):
+    """`connector_settings(**connector)`: ingest on the test broker with those connector settings."""
+
+    def settings(**connector) -> IngestSettings:
+        return IngestSettings(
+            kafka_bootstrap_servers=kafka_bootstrap,
+            topic_prefix=topic_prefix,
+            ingest_state_dir=tmp_path,
+            ingest_connector_allow_private_networks=True,  # the stand-ins are on loopback
+            **connector,
+        )
+
+    return settings
 
 
 @pytest.fixture
@@ -276,16 +281,10 @@ async def mastodon_server():
 
 
 async def test_rss_entries_land_once_each_across_a_restart(
-    feed_server, kafka_bootstrap, topic_prefix, topic_reader, tmp_path
+    feed_server, connector_settings, topic_reader
 ):
     standin, feed_url = feed_server
-    settings = connector_settings(
-        kafka_bootstrap,
-        topic_prefix,
-        tmp_path,
-        ingest_rss_feeds=[feed_url],
-        ingest_rss_poll_seconds=1,
-    )
+    settings = connector_settings(ingest_rss_feeds=[feed_url], ingest_rss_poll_seconds=1)
     duplicates_before = duplicates_answered("rss")
     for number in range(1, 4):
         standin.add(f"story-{number}", f"Story {number} &amp; more")
@@ -324,13 +323,10 @@ async def test_rss_entries_land_once_each_across_a_restart(
 
 
 async def test_mastodon_statuses_land_once_each_across_reconnects_and_restarts(
-    mastodon_server, kafka_bootstrap, topic_prefix, topic_reader, tmp_path
+    mastodon_server, connector_settings, topic_reader
 ):
     standin, base_url = mastodon_server
     settings = connector_settings(
-        kafka_bootstrap,
-        topic_prefix,
-        tmp_path,
         ingest_mastodon_base_url=base_url,
         ingest_mastodon_hashtag="riverside",
         ingest_mastodon_access_token=TOKEN,
