@@ -172,7 +172,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     with args.data.open(encoding="utf-8") as stream:
         records = read_records(stream)
     try:
-        model = train(records, data_hash=data_sha256(args.data))
+        model = train(records, data_hash=data_sha256(args.data), meaning_share=args.meaning_share)
     except ModelError as exc:
         print(f"cannot train: {exc}", file=sys.stderr)
         return 2
@@ -243,6 +243,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         lower_confidence=args.lower_confidence if explicit else policy.lower_confidence,
         raise_any_confidence=args.raise_any_confidence if explicit else policy.raise_any_confidence,
         use_model_policy=not explicit,
+        meaning_share=args.meaning_share,
     )
     training = None
     if args.train:
@@ -314,6 +315,13 @@ def add_parsers(sub: Any) -> None:
         action="store_true",
         help="do not let the model lower the rules or raise past one level (no policy search)",
     )
+    train_p.add_argument(
+        "--meaning-share",
+        type=float,
+        default=None,
+        help="share of mentions the model's meaning head (sentence vectors) may see;"
+        " 0: train no head (default: the throughput budget, see docs/classifier-meaning.md)",
+    )
     train_p.set_defaults(func=cmd_train)
     feedback_cli.add_parsers(sub, train=train_p)  # --feedback, feedback, promote, rollback
 
@@ -330,6 +338,13 @@ def add_parsers(sub: Any) -> None:
         type=float,
         default=None,
         help="a model trained here may raise past one level beside the rules when this sure",
+    )
+    evaluate_p.add_argument(
+        "--meaning-share",
+        type=float,
+        default=None,
+        help="share of mentions the meaning head may see (default: the share each model was"
+        " trained with; 0: the n-gram model alone)",
     )
     evaluate_p.add_argument(
         "--train", type=Path, default=None, help="train the model on this file, test on --data"

@@ -34,6 +34,10 @@ Combination policy (one batch at a time; every step leaves a reason):
 3. Topics: the rules' topics, plus the model's topics with probability at
    least `topic_threshold` (not added when the rules suppressed the mention).
    `irrelevant` only stands alone.
+   Before any of this, when the model carries a meaning head, the cascade
+   (`cascade`) averages the model's probabilities with the head's for the
+   share of the batch the model is least sure of; those mentions carry a
+   `meaning` reason.
 4. Place: address, intersection, landmark or the geo point, and the district.
 5. Versions: the rule set's and the model's, recorded on each classification.
 """
@@ -42,11 +46,12 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
+from switchboard_classifier.cascade import Cascade
 from switchboard_classifier.language import LanguageDetector, default_detector, primary_subtag
 from switchboard_classifier.model import URGENCY_LABELS, TextModel
 from switchboard_classifier.place import Found, Places
@@ -136,6 +141,21 @@ class Classifier:
     raise_any_confidence: float | None = None
     # The two above come from the model's metadata when it carries a policy.
     use_model_policy: bool = True
+    # Share of mentions the model's meaning head may see (None: the share it was
+    # trained with; 0: never, the n-gram stage alone).
+    meaning_share: float | None = None
+    # Built from the two above: stateful (its budget), so one per classifier.
+    cascade: Cascade | None = field(init=False, default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Built, and the encoder loaded and hash-checked, here: a classifier that
+        # cannot use its meaning head fails when it is made, so a reload keeps the
+        # last good one instead of failing on the first doubtful mention.
+        # getattr: evaluation's scikit-learn peer stands in for a model and has no head.
+        head = getattr(self.model, "meaning", None)
+        if head is not None and self.model is not None:
+            share = self.model.meaning_share if self.meaning_share is None else self.meaning_share
+            object.__setattr__(self, "cascade", Cascade.for_share(head, share))
 
     @property
     def versions(self) -> dict[str, str | None]:
@@ -189,6 +209,9 @@ class Classifier:
         else:
             langs = (self.languages or default_detector()).detect_many(texts, stated)
         predictions = self.model.predict(texts) if self.model else None
+        refined: tuple[int, ...] = ()
+        if predictions is not None and self.cascade is not None:
+            predictions, refined = self.cascade.refine(texts, langs, predictions)
         found = (
             self.places.locate_many(
                 texts,
@@ -214,6 +237,7 @@ class Classifier:
                 rows.tolist(), columns.tolist(), scores.tolist(), strict=True
             ):
                 topic_rows[row].append((labels[column], score))
+        refined_rows = frozenset(refined)
         return [
             self._one(
                 text,
@@ -223,6 +247,7 @@ class Classifier:
                 found[i] if found is not None else None,
                 calibration,
                 policy,
+                refined=i in refined_rows,
             )
             for i, text in enumerate(texts)
         ]
@@ -284,12 +309,24 @@ class Classifier:
         found: Found | None,
         calibration: tuple[list[float], list[float]] | None = None,
         policy: Policy | None = None,
+        *,
+        refined: bool = False,
     ) -> Decision:
         policy = policy or self.policy
         verdict = (
             evaluate(self.ruleset, text, language) if self.ruleset.packs_for(language) else None
         )
         reasons: list[Hit] = list(verdict.reasons) if verdict else []
+        if refined and probs is not None:
+            # the model's probabilities below are the cascade's average: say so
+            best = max(probs)
+            reasons.append(
+                Hit(
+                    rule="meaning",
+                    label=URGENCY_LABELS[probs.index(best)],
+                    matched=(f"{best:.2f}",),
+                )
+            )
         topic_scores: dict[str, float] = dict(model_topics)
         model_urgency: Urgency | None = None
         model_p = 0.0

@@ -26,6 +26,7 @@ Pure: no Kafka, no faust.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import math
@@ -43,6 +44,12 @@ PACKAGE_VERSION = "0.2.1"
 WEIGHTS_SHA256 = "0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9"
 TOKENIZER_SHA256 = "994fcc2e8ad0fe2c802b68fa0de9f058403f2b1656c2d33b6a94146b0c5925e9"
 DIMENSION = 512
+# The share of mentions a model trained here may send to the encoder unless
+# `switchboard train --meaning-share` says otherwise. 0, no head: at the cheap
+# stage's ~12,000 /s and ~450 encodings /s on one core, `budget_share` leaves
+# under 1 % for a 10,000 /s stage, and on the hand-written sets even every
+# mention encoded gained no critical recall (docs/classifier-meaning.md).
+DEFAULT_SHARE = 0.0
 DESCRIPTION = f"USE multilingual v3 ({PACKAGE} {PACKAGE_VERSION}), {DIMENSION}-d unit vectors"
 
 Vectors = np.ndarray[Any, np.dtype[np.float32]]
@@ -195,3 +202,39 @@ class MeaningBudget:
         chosen = eligible[np.argsort(-rank[eligible], kind="stable")[:take]]
         self._credit -= take
         return np.sort(chosen).astype(np.intp)
+
+
+@functools.cache
+def shared_encoder() -> Encoder:
+    """The installed package's encoder, loaded (and hash-checked) once per process."""
+    return Encoder.load()
+
+
+_TRAINING_VECTORS: dict[str, Vectors] = {}
+
+
+def training_vectors(texts: Sequence[str]) -> Vectors:
+    """Sentence vectors of training texts, each encoded once per process.
+
+    Training fits the same texts many times (cross-validation folds, the
+    combination search), and the encoder costs milliseconds a text; the cache
+    is for training only, so the stream never holds every text it has seen.
+    """
+    missing = list(dict.fromkeys(t for t in texts if t not in _TRAINING_VECTORS))
+    for start in range(0, len(missing), 256):
+        chunk = missing[start : start + 256]
+        _TRAINING_VECTORS.update(zip(chunk, shared_encoder().encode(chunk), strict=True))
+    if not texts:
+        return np.zeros((0, DIMENSION), dtype=np.float32)
+    return np.stack([_TRAINING_VECTORS[t] for t in texts])
+
+
+def budget_share(
+    cheap_per_second: float, encoder_per_second: float, target_per_second: float
+) -> float:
+    """The largest share of mentions the encoder may take with the stage still at the target rate.
+
+    A mention costs 1/cheap seconds, plus 1/encoder seconds for the share that
+    is encoded: share = (1/target - 1/cheap) * encoder, never below 0.
+    """
+    return max(0.0, (1.0 / target_per_second - 1.0 / cheap_per_second) * encoder_per_second)

@@ -13,6 +13,11 @@ A model directory holds `weights.npz` (numpy arrays only: read with
 and the sha256 of `weights.npz`, checked on every load: a weights file that is
 not the one its metadata names is refused). scikit-learn is imported only to
 train: classifying needs numpy and scipy alone, which keeps start-up short.
+A model may also carry a meaning head: the same labels regressed on the
+sentence vectors of `meaning` (USE multilingual), which the classifier asks
+only for the share of mentions its n-gram stage is least sure of (the
+cascade in `combine`); its weights are in the same `weights.npz`, under the
+same sha256.
 Pure: no Kafka, no faust, nothing downloaded.
 """
 
@@ -32,6 +37,7 @@ import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 from switchboard_classifier import features
+from switchboard_classifier import meaning as sentence_meaning
 from switchboard_classifier.features import N_FEATURES
 
 URGENCY_LABELS = ("critical", "high", "normal", "low")
@@ -45,6 +51,9 @@ KINDS = ("word", "char")  # the order of `features.hashed_ngrams`
 # on the gold train split (urgency macro-F1 0.644 against 0.639-0.641).
 DEFAULT_C = 5.0
 DEFAULT_C_TOPICS = 10.0
+# C of the meaning head's regressions: on the gold set USE vectors alone did
+# best at 1 (4-fold CV urgency macro-F1 0.774 against 0.757 at 10).
+MEANING_C = 1.0
 
 Array = np.ndarray[Any, Any]
 
@@ -71,6 +80,27 @@ class KindWeights:
 
 
 @dataclass(frozen=True)
+class MeaningHead:
+    """The labels regressed on sentence vectors: one weight per vector dimension and label."""
+
+    weights: Array  # (sentence_meaning.DIMENSION, 4 + n_topics)
+    bias: Array  # (4 + n_topics,)
+
+    def predict(self, vectors: Array) -> Predictions:
+        """Urgency and topic probabilities for a batch of sentence vectors."""
+        return _probabilities(vectors @ self.weights + self.bias)
+
+
+def _probabilities(scores: Array) -> Predictions:
+    """Softmax over the four urgency columns, a sigmoid for each topic column."""
+    u = scores[:, :4]
+    u = np.exp(u - u.max(axis=1, keepdims=True))
+    u /= u.sum(axis=1, keepdims=True)
+    topics = 1.0 / (1.0 + np.exp(-scores[:, 4:]))
+    return Predictions(urgency=u, topics=topics)
+
+
+@dataclass(frozen=True)
 class TextModel:
     """A trained model: TF-IDF weights over hashed features, and its metadata."""
 
@@ -78,6 +108,7 @@ class TextModel:
     bias: np.ndarray[Any, np.dtype[np.float64]]
     topic_labels: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)
+    meaning: MeaningHead | None = None
     # Per kind: bucket -> column (or -1), for `features.blocks`.
     columns: tuple[Array, ...] = field(init=False, compare=False, repr=False)
 
@@ -104,11 +135,14 @@ class TextModel:
         blocks = features.blocks(texts, self.columns, [k.idf for k in self.kinds])
         for block, kind in zip(blocks, self.kinds, strict=True):
             scores += block @ kind.weights
-        u = scores[:, :4]
-        u = np.exp(u - u.max(axis=1, keepdims=True))
-        u /= u.sum(axis=1, keepdims=True)
-        topics = 1.0 / (1.0 + np.exp(-scores[:, 4:]))
-        return Predictions(urgency=u, topics=topics)
+        return _probabilities(scores)
+
+    @property
+    def meaning_share(self) -> float:
+        """The share of mentions the meaning head may see (0: no head), as trained."""
+        if self.meaning is None:
+            return 0.0
+        return float(self.meta.get("meaning", {}).get("share", 0.0))
 
     def save(self, directory: Path) -> None:
         """Write `weights.npz` and `model.json` (with the sha256 of the weights) into `directory`."""
@@ -118,6 +152,9 @@ class TextModel:
             arrays[f"{name}_buckets"] = np.asarray(kind.buckets, dtype=np.int64)
             arrays[f"{name}_idf"] = np.asarray(kind.idf, dtype=np.float32)
             arrays[f"{name}_weights"] = np.asarray(kind.weights, dtype=np.float32)
+        if self.meaning is not None:
+            arrays["meaning_weights"] = np.asarray(self.meaning.weights, dtype=np.float32)
+            arrays["meaning_bias"] = np.asarray(self.meaning.bias, dtype=np.float64)
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type,unused-ignore]
         blob = buffer.getvalue()
@@ -174,6 +211,14 @@ class TextModel:
                 for name in KINDS
             )
             bias = arrays["bias"].astype(np.float64)
+            head = (
+                MeaningHead(
+                    weights=arrays["meaning_weights"].astype(np.float64),
+                    bias=arrays["meaning_bias"].astype(np.float64),
+                )
+                if "meaning_weights" in arrays
+                else None
+            )
         except (OSError, ValueError, KeyError, EOFError) as exc:
             raise ModelError(f"{weights_path}: not a plain weights file: {exc}") from exc
         width = 4 + len(labels)
@@ -185,7 +230,11 @@ class TextModel:
                 raise ModelError(f"{weights_path}: {name} buckets out of range")
         if bias.shape != (width,):
             raise ModelError(f"{weights_path}: bias has shape {bias.shape}")
-        return cls(kinds=kinds, bias=bias, topic_labels=labels, meta=meta)
+        if head is not None and (
+            head.weights.shape != (sentence_meaning.DIMENSION, width) or head.bias.shape != (width,)
+        ):
+            raise ModelError(f"{weights_path}: meaning weights have shape {head.weights.shape}")
+        return cls(kinds=kinds, bias=bias, topic_labels=labels, meta=meta, meaning=head)
 
 
 def data_sha256(path: Path) -> str:
@@ -193,7 +242,7 @@ def data_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _fit(x: sp.csr_matrix, y: Array, c: float) -> Any:
+def _fit(x: sp.csr_matrix | Array, y: Array, c: float) -> Any:
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
@@ -208,12 +257,17 @@ def train(
     data_hash: str = "",
     c_urgency: float = DEFAULT_C,
     c_topics: float = DEFAULT_C_TOPICS,
+    meaning_share: float | None = None,
 ) -> TextModel:
     """Fit a model on gold-format records (`text`, and `urgency` and/or `topics`).
 
     Class-balanced logistic regressions over TF-IDF features: the idf and the
     columns come from every training text (labelled with urgency, topics or both).
+    With a `meaning_share` above 0 (None: `meaning.DEFAULT_SHARE`) the same
+    labels are also regressed on the texts' sentence vectors, and the model
+    records the share of mentions the classifier may spend them on.
     """
+    share = sentence_meaning.DEFAULT_SHARE if meaning_share is None else meaning_share
     urgent = [r for r in records if r.get("urgency") in URGENCY_LABELS]
     tagged = [r for r in records if isinstance(r.get("topics"), list)]
     if len(urgent) < 4 or len({r["urgency"] for r in urgent}) < 2:
@@ -228,29 +282,26 @@ def train(
     def matrix(rows: Sequence[dict[str, Any]]) -> sp.csr_matrix:
         return sp.hstack(features.blocks([r["text"] for r in rows], columns, idf), format="csr")
 
-    d = sum(widths)
-    weights = np.zeros((d, 4 + len(labels)))
-    bias = np.full(4 + len(labels), -30.0)  # a label never seen in training is never predicted
     y = np.array([URGENCY_LABELS.index(r["urgency"]) for r in urgent])
-    clf = _fit(matrix(urgent), y, c_urgency)
-    for row, label in enumerate(clf.classes_):
-        if len(clf.classes_) == 2:
-            sign = 1 if row == 1 else -1
-            weights[:, label], bias[label] = sign * clf.coef_[0] / 2, sign * clf.intercept_[0] / 2
-        else:
-            weights[:, label], bias[label] = clf.coef_[row], clf.intercept_[row]
-
-    xt = matrix(tagged) if tagged else None
-    for k, label in enumerate(labels):
-        yt = np.array([label in r["topics"] for r in tagged], dtype=int)
-        if xt is None or yt.min() == yt.max():
-            bias[4 + k] = 30.0 if xt is not None and yt[0] else -30.0
-            continue
-        lr = _fit(xt, yt, c_topics)
-        weights[:, 4 + k], bias[4 + k] = lr.coef_[0], lr.intercept_[0]
-
+    weights, bias = _fit_labels(
+        matrix(urgent), y, matrix(tagged) if tagged else None, tagged, labels, c_urgency, c_topics
+    )
+    head = None
+    if share > 0:
+        vectors = sentence_meaning.training_vectors
+        head = MeaningHead(
+            *_fit_labels(
+                vectors([r["text"] for r in urgent]),
+                y,
+                vectors([r["text"] for r in tagged]) if tagged else None,
+                tagged,
+                labels,
+                MEANING_C,
+                MEANING_C,
+            )
+        )
     created = datetime.now(UTC)
-    meta = {
+    meta: dict[str, Any] = {
         # to the second: two models trained the same day on the same data (other
         # options, another format) must not record the same version
         "version": f"{created:%Y%m%dT%H%M%S}-{(data_hash or 'nodata')[:8]}",
@@ -264,9 +315,45 @@ def train(
         "training_records": len(records),
         "metrics": {},
     }
+    if head is not None:
+        meta["meaning"] = {
+            "encoder": sentence_meaning.DESCRIPTION,
+            "encoder_version": sentence_meaning.shared_encoder().version,
+            "regularisation_c": MEANING_C,
+            "share": share,
+        }
     split = np.cumsum([0, *widths])
     kinds = tuple(
         KindWeights(buckets=buckets, idf=idf[k], weights=weights[split[k] : split[k + 1]])
         for k, (buckets, _) in enumerate(seen)
     )
-    return TextModel(kinds=kinds, bias=bias, topic_labels=labels, meta=meta)
+    return TextModel(kinds=kinds, bias=bias, topic_labels=labels, meta=meta, meaning=head)
+
+
+def _fit_labels(
+    x_urgent: sp.csr_matrix | Array,
+    y: Array,
+    x_tagged: sp.csr_matrix | Array | None,
+    tagged: Sequence[dict[str, Any]],
+    labels: Sequence[str],
+    c_urgency: float,
+    c_topics: float,
+) -> tuple[Array, Array]:
+    """Weights (one column per label) and biases: multinomial urgency, one-vs-rest topics."""
+    weights = np.zeros((x_urgent.shape[1], 4 + len(labels)))
+    bias = np.full(4 + len(labels), -30.0)  # a label never seen in training is never predicted
+    clf = _fit(x_urgent, y, c_urgency)
+    for row, label in enumerate(clf.classes_):
+        if len(clf.classes_) == 2:
+            sign = 1 if row == 1 else -1
+            weights[:, label], bias[label] = sign * clf.coef_[0] / 2, sign * clf.intercept_[0] / 2
+        else:
+            weights[:, label], bias[label] = clf.coef_[row], clf.intercept_[row]
+    for k, label in enumerate(labels):
+        yt = np.array([label in r["topics"] for r in tagged], dtype=int)
+        if x_tagged is None or yt.min() == yt.max():
+            bias[4 + k] = 30.0 if x_tagged is not None and yt[0] else -30.0
+            continue
+        lr = _fit(x_tagged, yt, c_topics)
+        weights[:, 4 + k], bias[4 + k] = lr.coef_[0], lr.intercept_[0]
+    return weights, bias
