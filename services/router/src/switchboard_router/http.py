@@ -1,5 +1,9 @@
 """What every domain's views share: the problem answers they declare in OpenAPI, and
-running a service call in a thread with its refusals turned into problem documents."""
+running a service call in a thread with its refusals turned into problem documents.
+
+A route names its answer once, in its return annotation: FastAPI takes that as
+the response model (validation, serialisation and the OpenAPI schema alike).
+"""
 
 from __future__ import annotations
 

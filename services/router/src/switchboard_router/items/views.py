@@ -119,7 +119,6 @@ async def _item_step(
 
 @router.get(
     "/v1/queues/{queue_id}/items",
-    response_model=ItemPage,
     summary="Items of a queue, highest priority then oldest first",
     responses=errors(404),
 )
@@ -179,7 +178,6 @@ async def get_queue_items(
 
 @router.get(
     "/v1/items/{item_id}",
-    response_model=ItemDetail,
     summary="An item with its reasons, rule, notes and audit trail",
     responses=errors(404),
 )
@@ -213,10 +211,7 @@ async def get_item(
 
 
 @router.post(
-    "/v1/items/{item_id}/claim",
-    response_model=ItemPublic,
-    summary="Claim an open item",
-    responses=errors(403, 404, 409),
+    "/v1/items/{item_id}/claim", summary="Claim an open item", responses=errors(403, 404, 409)
 )
 async def claim_item(
     item_id: ItemPath, request: Request, caller: CurrentCaller, engine: EngineDep
@@ -227,7 +222,6 @@ async def claim_item(
 
 @router.post(
     "/v1/items/{item_id}/heartbeat",
-    response_model=ItemPublic,
     summary="Extend your claim's lease",
     responses=errors(403, 404, 409),
 )
@@ -239,10 +233,7 @@ async def heartbeat_item(
 
 
 @router.post(
-    "/v1/items/{item_id}/ack",
-    response_model=ItemPublic,
-    summary="Acknowledge your claim",
-    responses=errors(403, 404, 409),
+    "/v1/items/{item_id}/ack", summary="Acknowledge your claim", responses=errors(403, 404, 409)
 )
 async def ack_item(
     item_id: ItemPath, request: Request, caller: CurrentCaller, engine: EngineDep
@@ -253,7 +244,6 @@ async def ack_item(
 
 @router.post(
     "/v1/items/{item_id}/release",
-    response_model=ItemPublic,
     summary="Give an item back to the pool",
     responses=errors(403, 404, 409),
 )
@@ -266,7 +256,6 @@ async def release_item(
 
 @router.post(
     "/v1/items/{item_id}/transfer",
-    response_model=ItemPublic,
     summary="Move an item to another queue or officer",
     responses=errors(403, 404, 409),
 )
@@ -296,7 +285,6 @@ async def transfer_item(
 
 @router.post(
     "/v1/items/{item_id}/resolve",
-    response_model=ItemPublic,
     summary="Resolve an item with a disposition",
     responses=errors(403, 404, 409),
 )
@@ -317,7 +305,6 @@ async def resolve_item(
 
 @router.post(
     "/v1/items/{item_id}/notes",
-    response_model=NotePublic,
     status_code=201,
     summary="Add a note to an item",
     responses=errors(403, 404),
@@ -340,7 +327,6 @@ async def add_note(
 
 @router.post(
     "/v1/items/{item_id}/feedback",
-    response_model=FeedbackPublic,
     status_code=202,
     summary="Correct the classification (published for the classifier)",
     responses=errors(403, 404),

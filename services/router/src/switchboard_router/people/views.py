@@ -39,7 +39,7 @@ def _officer_public(row: dict[str, Any]) -> OfficerPublic:
     return OfficerPublic(officer_id=row["id"], **{k: v for k, v in row.items() if k != "id"})
 
 
-@router.get("/v1/me", response_model=OfficerPublic, summary="Who you are", responses=errors())
+@router.get("/v1/me", summary="Who you are", responses=errors())
 async def me(caller: CurrentCaller, engine: EngineDep) -> OfficerPublic:
     """The caller's officer record and queues."""
     return _officer_public(await call(service.get_officer, engine, officer_id=caller.officer_id))
@@ -47,7 +47,6 @@ async def me(caller: CurrentCaller, engine: EngineDep) -> OfficerPublic:
 
 @router.post(
     "/v1/officers",
-    response_model=OfficerPublic,
     status_code=201,
     summary="Create an officer or service account (admin)",
     responses=errors(403),
@@ -69,12 +68,7 @@ async def create_officer(
     return _officer_public(row)
 
 
-@router.get(
-    "/v1/officers",
-    response_model=OfficerList,
-    summary="Every officer (admin)",
-    responses=errors(403),
-)
+@router.get("/v1/officers", summary="Every officer (admin)", responses=errors(403))
 async def list_officers(caller: CurrentCaller, by: ActingBy, engine: EngineDep) -> OfficerList:
     """Every officer with their queues."""
     require_admin(caller)
@@ -84,10 +78,7 @@ async def list_officers(caller: CurrentCaller, by: ActingBy, engine: EngineDep) 
 
 
 @router.get(
-    "/v1/officers/{officer_id}",
-    response_model=OfficerPublic,
-    summary="One officer (admin, or yourself)",
-    responses=errors(404),
+    "/v1/officers/{officer_id}", summary="One officer (admin, or yourself)", responses=errors(404)
 )
 async def get_officer(
     officer_id: OfficerPath, caller: CurrentCaller, by: ActingBy, engine: EngineDep
@@ -101,10 +92,7 @@ async def get_officer(
 
 
 @router.patch(
-    "/v1/officers/{officer_id}",
-    response_model=OfficerPublic,
-    summary="Change an officer (admin)",
-    responses=errors(403, 404),
+    "/v1/officers/{officer_id}", summary="Change an officer (admin)", responses=errors(403, 404)
 )
 async def update_officer(
     officer_id: OfficerPath,
@@ -129,7 +117,6 @@ async def update_officer(
 
 @router.post(
     "/v1/officers/{officer_id}/shift",
-    response_model=OfficerPublic,
     summary="Go on or off duty (yourself, or an admin for anyone)",
     responses=errors(404),
 )
@@ -153,7 +140,6 @@ async def shift(
 
 @router.post(
     "/v1/officers/{officer_id}/tokens",
-    response_model=TokenIssued,
     status_code=201,
     summary="Issue a bearer token (admin); shown once",
     responses=errors(403, 404),

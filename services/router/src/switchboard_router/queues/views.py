@@ -47,9 +47,7 @@ def _queue_public(policy: Any, q: dict[str, Any]) -> QueuePublic:
     )
 
 
-@router.get(
-    "/v1/queues", response_model=QueueList, summary="Queues you may see", responses=errors()
-)
+@router.get("/v1/queues", summary="Queues you may see", responses=errors())
 async def get_queues(caller: CurrentCaller, engine: EngineDep, policies: PoliciesDep) -> QueueList:
     """Your queues (every queue for admins and services) with depth and oldest open item."""
     only = None if caller.sees_everything else caller.queues
@@ -58,11 +56,7 @@ async def get_queues(caller: CurrentCaller, engine: EngineDep, policies: Policie
 
 
 @router.post(
-    "/v1/queues",
-    response_model=QueuePublic,
-    status_code=201,
-    summary="Create a queue (admin)",
-    responses=errors(403, 409),
+    "/v1/queues", status_code=201, summary="Create a queue (admin)", responses=errors(403, 409)
 )
 async def create_queue(
     body: QueueCreate, caller: CurrentCaller, by: ActingBy, engine: EngineDep, policies: PoliciesDep
@@ -82,10 +76,7 @@ async def create_queue(
 
 
 @router.patch(
-    "/v1/queues/{queue_id}",
-    response_model=QueuePublic,
-    summary="Change a queue's settings (admin)",
-    responses=errors(403, 404),
+    "/v1/queues/{queue_id}", summary="Change a queue's settings (admin)", responses=errors(403, 404)
 )
 async def update_queue(
     queue_id: QueuePath,
@@ -111,7 +102,6 @@ async def update_queue(
 
 @router.get(
     "/v1/queues/{queue_id}/members",
-    response_model=MemberList,
     summary="Members of a queue (admins, and supervisors of the queue)",
     responses=errors(403, 404),
 )
@@ -137,7 +127,6 @@ async def get_members(
 
 @router.post(
     "/v1/queues/{queue_id}/members",
-    response_model=MemberList,
     status_code=201,
     summary="Put an officer in a queue (admin)",
     responses=errors(403, 404),
