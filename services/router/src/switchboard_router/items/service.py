@@ -43,6 +43,31 @@ from switchboard_shared.events import Disposition, MentionFeedback, RoutedAction
 from switchboard_shared.topics import FEEDBACK
 
 
+def _step(
+    conn: Connection,
+    item_id: int,
+    action: RoutedAction,
+    *,
+    actor: Principal,
+    now: datetime,
+    where: tuple[Any, ...],
+    values: dict[str, Any],
+    refused: str,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Change the item if `where` still holds (else Conflict: `refused`) and record the
+    step; the item after it."""
+    if not change(conn, item_id, *where, **values):
+        raise Conflict(refused)
+    after = load(conn, item_id)
+    record(conn, after, action, actor=actor.officer_id, now=now, details=details)
+    return dict(after._mapping)
+
+
+def _claimed_by(actor: Principal) -> tuple[Any, ...]:
+    return (items.c.status == ItemStatus.CLAIMED, items.c.assignee == actor.officer_id)
+
+
 def claim(
     engine: Engine, *, item_id: int, actor: Principal, context: StepContext
 ) -> dict[str, Any]:
@@ -67,25 +92,17 @@ def heartbeat(
     """Extend the caller's claim lease."""
     with engine.begin() as conn:
         actable(conn, actor, item_id)
-        if not change(
+        return _step(
             conn,
             item_id,
-            items.c.status == ItemStatus.CLAIMED,
-            items.c.assignee == actor.officer_id,
-            lease_expires_at=context.lease_until,
-            updated_at=context.now,
-        ):
-            raise Conflict(f"item {item_id} is not claimed by you")
-        after = load(conn, item_id)
-        record(
-            conn,
-            after,
             RoutedAction.HEARTBEAT,
-            actor=actor.officer_id,
+            actor=actor,
             now=context.now,
+            where=_claimed_by(actor),
+            values={"lease_expires_at": context.lease_until, "updated_at": context.now},
+            refused=f"item {item_id} is not claimed by you",
             details={"lease_expires_at": context.lease_until.isoformat()},
         )
-        return dict(after._mapping)
 
 
 def acknowledge(
@@ -94,22 +111,24 @@ def acknowledge(
     """The caller confirms they are working the item: the lease and the SLA clock stop."""
     with engine.begin() as conn:
         row = actable(conn, actor, item_id)
-        if not change(
+        item = _step(
             conn,
             item_id,
-            items.c.status == ItemStatus.CLAIMED,
-            items.c.assignee == actor.officer_id,
-            status=ItemStatus.ACKNOWLEDGED,
-            acknowledged_at=context.now,
-            lease_expires_at=None,
-            sla_due_at=None,
-            updated_at=context.now,
-        ):
-            raise Conflict(f"item {item_id} is not claimed by you")
-        after = load(conn, item_id)
-        record(conn, after, RoutedAction.ACKNOWLEDGED, actor=actor.officer_id, now=context.now)
+            RoutedAction.ACKNOWLEDGED,
+            actor=actor,
+            now=context.now,
+            where=_claimed_by(actor),
+            values={
+                "status": ItemStatus.ACKNOWLEDGED,
+                "acknowledged_at": context.now,
+                "lease_expires_at": None,
+                "sla_due_at": None,
+                "updated_at": context.now,
+            },
+            refused=f"item {item_id} is not claimed by you",
+        )
         metrics.TIME_TO_ACK.labels(row.urgency).observe(since_queued(row, context.now))
-        return dict(after._mapping)
+        return item
 
 
 def release(
@@ -121,24 +140,21 @@ def release(
         if row.status not in HELD:
             raise Conflict(f"item {item_id} is {row.status}, not claimed")
         holder_or_supervisor(actor, row)
-        if not change(
+        return _step(
             conn,
             item_id,
-            items.c.status == row.status,
-            items.c.assignee == row.assignee,
-            **reopen_values(context, row.queue_id, row.urgency),
-        ):
-            raise Conflict(f"item {item_id} changed meanwhile; try again")
-        after = load(conn, item_id)
-        record(
-            conn,
-            after,
             RoutedAction.RELEASED,
-            actor=actor.officer_id,
+            actor=actor,
             now=context.now,
+            where=(items.c.status == row.status, items.c.assignee == row.assignee),
+            values=reopen_values(context, row.queue_id, row.urgency),
+            refused=_changed(item_id),
             details={"previous_assignee": row.assignee},
         )
-        return dict(after._mapping)
+
+
+def _changed(item_id: int) -> str:
+    return f"item {item_id} changed meanwhile; try again"
 
 
 def _is_member(conn: Connection, queue_id: str, officer_id: str) -> bool:
@@ -203,15 +219,15 @@ def transfer(
                 "lease_expires_at": context.lease_until,
                 "sla_due_at": context.policy.ack_due(target, Urgency(row.urgency), context.now),
             }
-        if not change(conn, item_id, items.c.status == row.status, **values):
-            raise Conflict(f"item {item_id} changed meanwhile; try again")
-        after = load(conn, item_id)
-        record(
+        return _step(
             conn,
-            after,
+            item_id,
             RoutedAction.TRANSFERRED,
-            actor=actor.officer_id,
+            actor=actor,
             now=context.now,
+            where=(items.c.status == row.status,),
+            values=values,
+            refused=_changed(item_id),
             details={
                 "from_queue": row.queue_id,
                 "to_queue": target,
@@ -220,7 +236,6 @@ def transfer(
                 "reason": reason,
             },
         )
-        return dict(after._mapping)
 
 
 def resolve(
@@ -241,35 +256,32 @@ def resolve(
             raise Conflict(f"item {item_id} is open: claim it before resolving it")
         if row.status in HELD:
             holder_or_supervisor(actor, row)
-        if not change(
+        item = _step(
             conn,
             item_id,
-            items.c.status == row.status,
-            status=ItemStatus.RESOLVED,
-            resolved_at=context.now,
-            disposition=disposition,
-            lease_expires_at=None,
-            sla_due_at=None,
-            updated_at=context.now,
-        ):
-            raise Conflict(f"item {item_id} changed meanwhile; try again")
+            RoutedAction.RESOLVED,
+            actor=actor,
+            now=context.now,
+            where=(items.c.status == row.status,),
+            values={
+                "status": ItemStatus.RESOLVED,
+                "resolved_at": context.now,
+                "disposition": disposition,
+                "lease_expires_at": None,
+                "sla_due_at": None,
+                "updated_at": context.now,
+            },
+            refused=_changed(item_id),
+            details={"disposition": disposition, "note": note},
+        )
         if note:
             conn.execute(
                 insert(notes).values(
                     item_id=item_id, officer_id=actor.officer_id, at=context.now, text=note
                 )
             )
-        after = load(conn, item_id)
-        record(
-            conn,
-            after,
-            RoutedAction.RESOLVED,
-            actor=actor.officer_id,
-            now=context.now,
-            details={"disposition": disposition, "note": note},
-        )
         metrics.TIME_TO_RESOLVE.labels(row.urgency).observe(since_queued(row, context.now))
-        return dict(after._mapping)
+        return item
 
 
 def add_note(
