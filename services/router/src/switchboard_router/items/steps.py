@@ -48,38 +48,30 @@ class WorkError(Exception):
     status = 400
     kind = "bad-request"
 
+    def __init_subclass__(cls, *, status: int, kind: str) -> None:
+        super().__init_subclass__()
+        cls.status, cls.kind = status, kind
+
     def __init__(self, detail: str, field: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
 
 
-class NotFound(WorkError):
+class NotFound(WorkError, status=404, kind="not-found"):
     """No such thing, or one the caller may not see."""
 
-    status = 404
-    kind = "not-found"
 
-
-class Forbidden(WorkError):
+class Forbidden(WorkError, status=403, kind="forbidden"):
     """The caller sees the item but may not do this to it."""
 
-    status = 403
-    kind = "forbidden"
 
-
-class Conflict(WorkError):
+class Conflict(WorkError, status=409, kind="conflict"):
     """The item is not in a state that allows this (claimed by someone else, resolved...)."""
 
-    status = 409
-    kind = "conflict"
 
-
-class Invalid(WorkError):
+class Invalid(WorkError, status=422, kind="invalid-request"):
     """A field names something that does not exist or cannot be used."""
-
-    status = 422
-    kind = "invalid-request"
 
 
 def outbox_row(spec: TopicSpec, key: str, event: Any, now: datetime) -> dict[str, Any]:
