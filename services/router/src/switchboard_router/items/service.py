@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, func, insert, or_, select, tuple_
 
 from switchboard_router import metrics
 from switchboard_router.db.engine import aware
-from switchboard_router.db.tables import audit, items, memberships, notes, officers, queues, watches
+from switchboard_router.db.tables import audit, items, notes, officers, queues, watches
 from switchboard_router.fields import MAX_ITEM_ID
 from switchboard_router.items.status import HELD, ItemStatus
 from switchboard_router.items.steps import (
@@ -39,6 +39,7 @@ from switchboard_router.items.steps import (
     watch_queues,
 )
 from switchboard_router.people.security import Principal
+from switchboard_router.queues.service import is_member
 from switchboard_shared.events import Disposition, MentionFeedback, RoutedAction, Urgency
 from switchboard_shared.topics import FEEDBACK
 
@@ -157,17 +158,6 @@ def _changed(item_id: int) -> str:
     return f"item {item_id} changed meanwhile; try again"
 
 
-def _is_member(conn: Connection, queue_id: str, officer_id: str) -> bool:
-    return (
-        conn.scalar(
-            select(memberships.c.officer_id).where(
-                memberships.c.queue_id == queue_id, memberships.c.officer_id == officer_id
-            )
-        )
-        is not None
-    )
-
-
 def transfer(
     engine: Engine,
     *,
@@ -203,7 +193,7 @@ def transfer(
                 raise Invalid(
                     f"officer_id: officer {officer_id!r} does not exist", field="body.officer_id"
                 )
-            if not _is_member(conn, target, officer_id):
+            if not is_member(conn, target, officer_id):
                 raise Invalid(
                     f"officer_id: officer {officer_id!r} is not a member of queue {target!r}",
                     field="body.officer_id",
