@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from switchboard_router.audit import service as access
 from switchboard_router.audit.schemas import AccessEntryPublic, AccessPage
-from switchboard_router.audit.service import AccessAction
+from switchboard_router.audit.service import Access, AccessAction
 from switchboard_router.fields import MAX_ITEM_ID, OFFICER_ID_PATTERN
 from switchboard_router.http import call, errors
 from switchboard_router.people.deps import (
@@ -80,13 +80,8 @@ async def access_audit(
     )
     rows = await call(access.entries, engine, filters)
     page, more = rows[:limit], len(rows) > limit
-    await audit_read(
-        engine,
-        by,
-        AccessAction.AUDIT_READ,
-        None,
-        {k: v for k, v in vars(filters).items() if v is not None and k != "limit"},
-    )
+    asked = {k: v for k, v in vars(filters).items() if v is not None and k != "limit"}
+    await audit_read(engine, Access(by, AccessAction.AUDIT_READ, details=asked))
     return AccessPage(
         entries=[
             AccessEntryPublic(

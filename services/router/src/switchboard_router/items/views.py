@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import Engine
 
 from switchboard_router.audit import service as access
-from switchboard_router.audit.service import AccessAction
+from switchboard_router.audit.service import Access, AccessAction
 from switchboard_router.fields import MAX_ITEM_ID
 from switchboard_router.http import call, errors
 from switchboard_router.items import service, steps, stream
@@ -77,10 +77,12 @@ async def _act(request: Request, fn: Callable[..., T], engine: Engine, **kwargs:
             Engine,
             access.RecordingEngine(
                 engine,
-                acting(request, kwargs["actor"]),
-                action,
-                obj=f"item:{kwargs['item_id']}",
-                details={"step": getattr(fn, "__name__", "step")},
+                access.Access(
+                    acting(request, kwargs["actor"]),
+                    action,
+                    obj=f"item:{kwargs['item_id']}",
+                    details={"step": getattr(fn, "__name__", "step")},
+                ),
             ),
         )
     result = await call(fn, engine, **kwargs)
@@ -162,13 +164,8 @@ async def get_queue_items(
         statuses=statuses,
     )
     page, more = rows[:limit], len(rows) > limit
-    await audit_read(
-        engine,
-        by,
-        AccessAction.QUEUE_ITEMS_READ,
-        f"queue:{queue_id}",
-        {"status": status, "items": [r["id"] for r in page]},
-    )
+    shown = {"status": status, "items": [r["id"] for r in page]}
+    await audit_read(engine, Access(by, AccessAction.QUEUE_ITEMS_READ, f"queue:{queue_id}", shown))
     return ItemPage(
         queue_id=queue_id,
         items=[ItemPublic.of(row) for row in page],
@@ -186,7 +183,7 @@ async def get_item(
 ) -> ItemDetail:
     """Everything about one item you may see."""
     row = await call(service.detail, engine, item_id=item_id, actor=caller)
-    await audit_read(engine, by, AccessAction.ITEM_READ, f"item:{item_id}")
+    await audit_read(engine, Access(by, AccessAction.ITEM_READ, f"item:{item_id}"))
     base = ItemPublic.of(row).model_dump()
     return ItemDetail(
         **base,
@@ -405,13 +402,8 @@ async def item_stream(
         return await asyncio.to_thread(authenticate, engine, token=token)
 
     settings = request.app.state.settings
-    await audit_read(
-        engine,
-        by,
-        AccessAction.STREAM_OPENED,
-        None,
-        {"last_event_id": resume, "queues": sorted(caller.queues)},
-    )
+    opened = {"last_event_id": resume, "queues": sorted(caller.queues)}
+    await audit_read(engine, Access(by, AccessAction.STREAM_OPENED, details=opened))
     body = stream.events(
         engine,
         actor=caller,

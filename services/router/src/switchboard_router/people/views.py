@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from switchboard_router.audit.service import AccessAction
+from switchboard_router.audit.service import Access, AccessAction
 from switchboard_router.fields import OFFICER_ID_PATTERN
 from switchboard_router.http import call, change, errors
 from switchboard_router.people import service
@@ -73,7 +73,7 @@ async def list_officers(caller: CurrentCaller, by: ActingBy, engine: EngineDep) 
     """Every officer with their queues."""
     require_admin(caller)
     rows = await call(service.list_officers, engine)
-    await audit_read(engine, by, AccessAction.OFFICERS_READ, None)
+    await audit_read(engine, Access(by, AccessAction.OFFICERS_READ))
     return OfficerList(officers=[_officer_public(r) for r in rows])
 
 
@@ -87,7 +87,7 @@ async def get_officer(
     if caller.role is not Role.ADMIN and officer_id != caller.officer_id:
         raise ProblemError(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
     row = await call(service.get_officer, engine, officer_id=officer_id)
-    await audit_read(engine, by, AccessAction.OFFICER_READ, f"officer:{officer_id}")
+    await audit_read(engine, Access(by, AccessAction.OFFICER_READ, f"officer:{officer_id}"))
     return _officer_public(row)
 
 

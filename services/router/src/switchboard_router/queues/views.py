@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from switchboard_router.audit.service import AccessAction
+from switchboard_router.audit.service import Access, AccessAction
 from switchboard_router.http import call, change, errors
 from switchboard_router.people.deps import (
     ActingBy,
@@ -115,7 +115,7 @@ async def get_members(
             403, "forbidden", "Forbidden", "only supervisors and admins list members"
         )
     rows = await call(service.list_members, engine, queue_id=queue_id)
-    await audit_read(engine, by, AccessAction.MEMBERS_READ, f"queue:{queue_id}")
+    await audit_read(engine, Access(by, AccessAction.MEMBERS_READ, f"queue:{queue_id}"))
     return MemberList(
         queue_id=queue_id,
         members=[
