@@ -11,7 +11,7 @@ from switchboard_router.audit import service as access
 from switchboard_router.audit.schemas import AccessEntryPublic, AccessPage
 from switchboard_router.audit.service import Access, AccessAction
 from switchboard_router.fields import MAX_ITEM_ID, OFFICER_ID_PATTERN
-from switchboard_router.http import call, errors
+from switchboard_router.http import call, errors, public
 from switchboard_router.people.deps import (
     ActingBy,
     CurrentCaller,
@@ -83,19 +83,6 @@ async def access_audit(
     asked = {k: v for k, v in vars(filters).items() if v is not None and k != "limit"}
     await audit_read(engine, Access(by, AccessAction.AUDIT_READ, details=asked))
     return AccessPage(
-        entries=[
-            AccessEntryPublic(
-                access_id=r["id"],
-                at=r["at"],
-                officer_id=r["officer_id"],
-                token_id=r["token_id"],
-                token_issued_by=r["token_issued_by"],
-                action=AccessAction(r["action"]),
-                object=r["object"],
-                client=r["client"],
-                details=r["details"],
-            )
-            for r in page
-        ],
+        entries=[public(AccessEntryPublic, r, "access_id") for r in page],
         next_before=page[-1]["id"] if more else None,
     )

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from switchboard_router.audit import service as access
 from switchboard_router.audit.service import Access, AccessAction
 from switchboard_router.fields import MAX_ITEM_ID
-from switchboard_router.http import call, errors
+from switchboard_router.http import call, errors, public
 from switchboard_router.items import service, steps, stream
 from switchboard_router.items.schemas import (
     AuditPublic,
@@ -189,21 +189,8 @@ async def get_item(
         **base,
         mention=row["mention"],
         watch_queues=row["watch_queues"],
-        notes=[
-            NotePublic(note_id=n["id"], **{k: v for k, v in n.items() if k != "id"})
-            for n in row["notes"]
-        ],
-        audit=[
-            AuditPublic(
-                audit_id=a["id"],
-                at=a["at"],
-                actor=a["actor"],
-                action=a["action"],
-                queue_id=a["queue_id"],
-                details=a["details"],
-            )
-            for a in row["audit"]
-        ],
+        notes=[public(NotePublic, n, "note_id") for n in row["notes"]],
+        audit=[public(AuditPublic, a, "audit_id") for a in row["audit"]],
     )
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from switchboard_router.audit.service import Access, AccessAction
 from switchboard_router.fields import OFFICER_ID_PATTERN
-from switchboard_router.http import call, change, errors
+from switchboard_router.http import call, change, errors, public
 from switchboard_router.people import service
 from switchboard_router.people.deps import (
     ActingBy,
@@ -36,7 +36,7 @@ router = APIRouter()
 
 
 def _officer_public(row: dict[str, Any]) -> OfficerPublic:
-    return OfficerPublic(officer_id=row["id"], **{k: v for k, v in row.items() if k != "id"})
+    return public(OfficerPublic, row, "officer_id")
 
 
 @router.get("/v1/me", summary="Who you are", responses=errors())

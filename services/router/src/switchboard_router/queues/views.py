@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from sqlalchemy import Engine
 
 from switchboard_router.audit.service import Access, AccessAction
-from switchboard_router.http import call, change, errors
+from switchboard_router.http import call, change, errors, public
 from switchboard_router.people.deps import (
     ActingBy,
     CurrentCaller,
@@ -44,6 +45,13 @@ def _queue_public(policy: Any, q: dict[str, Any]) -> QueuePublic:
         **{k: v for k, v in q.items() if k not in ("assignment_mode", "supervisor_queue")},
         assignment_mode=settings.assignment,
         supervisor_queue=settings.supervisor_queue,
+    )
+
+
+async def _members(engine: Engine, queue_id: str) -> MemberList:
+    rows = await call(service.list_members, engine, queue_id=queue_id)
+    return MemberList(
+        queue_id=queue_id, members=[public(MemberPublic, r, "officer_id") for r in rows]
     )
 
 
@@ -114,15 +122,9 @@ async def get_members(
         raise ProblemError(
             403, "forbidden", "Forbidden", "only supervisors and admins list members"
         )
-    rows = await call(service.list_members, engine, queue_id=queue_id)
+    members = await _members(engine, queue_id)
     await audit_read(engine, Access(by, AccessAction.MEMBERS_READ, f"queue:{queue_id}"))
-    return MemberList(
-        queue_id=queue_id,
-        members=[
-            MemberPublic(officer_id=r["id"], **{k: v for k, v in r.items() if k != "id"})
-            for r in rows
-        ],
-    )
+    return members
 
 
 @router.post(
@@ -143,14 +145,7 @@ async def add_member(
         queue_id=queue_id,
         officer_id=body.officer_id,
     )
-    rows = await call(service.list_members, engine, queue_id=queue_id)
-    return MemberList(
-        queue_id=queue_id,
-        members=[
-            MemberPublic(officer_id=r["id"], **{k: v for k, v in r.items() if k != "id"})
-            for r in rows
-        ],
-    )
+    return await _members(engine, queue_id)
 
 
 @router.delete(
