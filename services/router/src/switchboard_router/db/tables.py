@@ -14,10 +14,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -31,10 +29,9 @@ from sqlalchemy import (
     func,
 )
 
-metadata = MetaData()
+from switchboard_router.db.types import ItemId, Time
 
-# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
-ItemId = BigInteger().with_variant(Integer(), "sqlite")
+metadata = MetaData()
 
 
 def _serial() -> Column[Any]:
@@ -44,7 +41,7 @@ def _serial() -> Column[Any]:
 
 def _time(name: str, *, nullable: bool, **options: Any) -> Column[Any]:
     """A moment, stored with its time zone."""
-    return Column(name, DateTime(timezone=True), nullable=nullable, **options)
+    return Column(name, Time, nullable=nullable, **options)
 
 
 def _created_at() -> Column[Any]:
