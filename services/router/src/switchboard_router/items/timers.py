@@ -65,6 +65,13 @@ def _sweep(engine: Engine, due: Select[Any], step: Callable[[Connection, Any], i
         return sum(step(conn, row) for row in conn.execute(due.limit(BATCH)).all())
 
 
+def _record(
+    conn: Connection, item_id: int, action: RoutedAction, context: StepContext, **details: Any
+) -> None:
+    """Record a step the router took by the clock, on the item as it is now."""
+    record(conn, load(conn, item_id), action, actor=ROUTER_ACTOR, now=context.now, details=details)
+
+
 def expire_leases(engine: Engine, context: StepContext) -> int:
     """Return claimed items whose lease ran out to their queue's pool."""
 
@@ -78,14 +85,7 @@ def expire_leases(engine: Engine, context: StepContext) -> int:
             **reopen_values(context, row.queue_id, row.urgency),
         ):
             return 0
-        record(
-            conn,
-            load(conn, row.id),
-            RoutedAction.LEASE_EXPIRED,
-            actor=ROUTER_ACTOR,
-            now=context.now,
-            details={"previous_assignee": row.assignee},
-        )
+        _record(conn, row.id, RoutedAction.LEASE_EXPIRED, context, previous_assignee=row.assignee)
         metrics.EXPIRED_CLAIMS.labels(row.queue_id).inc()
         log.info(
             "claim lease expired",
@@ -116,13 +116,13 @@ def detect_breaches(engine: Engine, context: StepContext) -> int:
             updated_at=context.now,
         ):
             return 0
-        record(
+        _record(
             conn,
-            load(conn, row.id),
+            row.id,
             RoutedAction.SLA_BREACHED,
-            actor=ROUTER_ACTOR,
-            now=context.now,
-            details={"breach": kind, "due_at": aware(row.sla_due_at)},
+            context,
+            breach=kind,
+            due_at=aware(row.sla_due_at),
         )
         metrics.SLA_BREACHES.labels(row.queue_id, kind).inc()
         log.warning(
