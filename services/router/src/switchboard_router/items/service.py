@@ -154,6 +154,14 @@ def release(
         )
 
 
+def _unresolved(conn: Connection, actor: Principal, item_id: int, refusal: str) -> Any:
+    """The item the caller may work on, unless it is resolved (Conflict: `refusal`)."""
+    row = actable(conn, actor, item_id)
+    if row.status == ItemStatus.RESOLVED:
+        raise Conflict(refusal)
+    return row
+
+
 def _changed(item_id: int) -> str:
     return f"item {item_id} changed meanwhile; try again"
 
@@ -170,9 +178,7 @@ def transfer(
 ) -> dict[str, Any]:
     """Move an item to another queue (back to its pool) and/or hand it to an officer."""
     with engine.begin() as conn:
-        row = actable(conn, actor, item_id)
-        if row.status == ItemStatus.RESOLVED:
-            raise Conflict(f"item {item_id} is resolved")
+        row = _unresolved(conn, actor, item_id, f"item {item_id} is resolved")
         if row.status in HELD:
             holder_or_supervisor(actor, row)
         target = queue_id or row.queue_id
@@ -239,9 +245,7 @@ def resolve(
 ) -> dict[str, Any]:
     """Close an item with a disposition (and an optional closing note)."""
     with engine.begin() as conn:
-        row = actable(conn, actor, item_id)
-        if row.status == ItemStatus.RESOLVED:
-            raise Conflict(f"item {item_id} is resolved already")
+        row = _unresolved(conn, actor, item_id, f"item {item_id} is resolved already")
         if row.status == ItemStatus.OPEN and not actor.is_supervisor:
             raise Conflict(f"item {item_id} is open: claim it before resolving it")
         if row.status in HELD:
