@@ -51,6 +51,13 @@ def public(model: type[M], row: Mapping[str, Any], id_name: str) -> M:
     return model(**{id_name: row["id"]}, **{k: v for k, v in row.items() if k != "id"})
 
 
+def invalid(field: str, reason: str) -> ProblemError:
+    """The 422 for one field, naming it and why it is refused."""
+    return ProblemError(
+        422, "invalid-request", "Invalid request", f"{field}: {reason}", field=field
+    )
+
+
 async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a store call in a thread, turning its refusals into problem answers."""
     try:

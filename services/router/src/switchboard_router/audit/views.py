@@ -11,7 +11,7 @@ from switchboard_router.audit import service as access
 from switchboard_router.audit.schemas import AccessEntryPublic, AccessPage
 from switchboard_router.audit.service import Access, AccessAction
 from switchboard_router.fields import MAX_ITEM_ID, OFFICER_ID_PATTERN
-from switchboard_router.http import call, errors, public
+from switchboard_router.http import call, errors, invalid, public
 from switchboard_router.people.deps import (
     ActingBy,
     CurrentCaller,
@@ -19,7 +19,6 @@ from switchboard_router.people.deps import (
     audit_read,
     require_admin,
 )
-from switchboard_shared.problems import ProblemError
 
 router = APIRouter()
 
@@ -30,13 +29,7 @@ def _utc(value: datetime | None, field: str) -> datetime | None:
     try:
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     except (OverflowError, ValueError) as exc:
-        raise ProblemError(
-            422,
-            "invalid-request",
-            "Invalid request",
-            f"query.{field}: not a time the audit can hold",
-            field=f"query.{field}",
-        ) from exc
+        raise invalid(f"query.{field}", "not a time the audit can hold") from exc
 
 
 @router.get("/v1/audit/access", summary="Who read or changed what (admin)", responses=errors(403))

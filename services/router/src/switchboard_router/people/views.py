@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from switchboard_router.audit.service import Access, AccessAction
 from switchboard_router.fields import OFFICER_ID_PATTERN
-from switchboard_router.http import call, change, errors, public
+from switchboard_router.http import call, change, errors, invalid, public
 from switchboard_router.people import service
 from switchboard_router.people.deps import (
     ActingBy,
@@ -29,7 +29,7 @@ from switchboard_router.people.schemas import (
     TokenCreate,
     TokenIssued,
 )
-from switchboard_router.people.security import Role
+from switchboard_router.people.security import Principal, Role
 from switchboard_shared.problems import ProblemError
 
 router = APIRouter()
@@ -37,6 +37,12 @@ router = APIRouter()
 
 def _officer_public(row: dict[str, Any]) -> OfficerPublic:
     return public(OfficerPublic, row, "officer_id")
+
+
+def _admin_or_self(caller: Principal, officer_id: str) -> None:
+    """404 unless the caller is an admin or that officer: others do not learn who exists."""
+    if caller.role is not Role.ADMIN and officer_id != caller.officer_id:
+        raise ProblemError(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
 
 
 @router.get("/v1/me", summary="Who you are", responses=errors())
@@ -84,8 +90,7 @@ async def get_officer(
     officer_id: OfficerPath, caller: CurrentCaller, by: ActingBy, engine: EngineDep
 ) -> OfficerPublic:
     """An officer's record and queues."""
-    if caller.role is not Role.ADMIN and officer_id != caller.officer_id:
-        raise ProblemError(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
+    _admin_or_self(caller, officer_id)
     row = await call(service.get_officer, engine, officer_id=officer_id)
     await audit_read(engine, Access(by, AccessAction.OFFICER_READ, f"officer:{officer_id}"))
     return _officer_public(row)
@@ -124,8 +129,7 @@ async def shift(
     officer_id: OfficerPath, body: Shift, caller: CurrentCaller, by: ActingBy, engine: EngineDep
 ) -> OfficerPublic:
     """Start or end a shift: only on-duty officers are assigned items."""
-    if caller.role is not Role.ADMIN and officer_id != caller.officer_id:
-        raise ProblemError(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
+    _admin_or_self(caller, officer_id)
     return _officer_public(
         await change(
             service.update_officer,
@@ -158,12 +162,9 @@ async def issue_token(
     longest = request.app.state.settings.router_token_lifetime_seconds
     lifetime = longest if body is None or body.lifetime_seconds is None else body.lifetime_seconds
     if lifetime > longest:
-        raise ProblemError(
-            422,
-            "invalid-request",
-            "Invalid request",
-            f"body.lifetime_seconds: at most {longest} (SWITCHBOARD_ROUTER_TOKEN_LIFETIME_SECONDS)",
-            field="body.lifetime_seconds",
+        raise invalid(
+            "body.lifetime_seconds",
+            f"at most {longest} (SWITCHBOARD_ROUTER_TOKEN_LIFETIME_SECONDS)",
         )
     token_id, token, expires_at = await change(
         service.issue_token,
