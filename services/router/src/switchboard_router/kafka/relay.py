@@ -1,5 +1,6 @@
-"""The outbox relay: publishes events that work steps wrote to the `outbox`
-table, then deletes them.
+"""The outbox relay: publishes events that steps wrote to the `outbox` table
+(`queued` included), then deletes them. `relay_batch` is one pass; the relay
+task runs it when woken and every second, the consumer after each batch.
 
 Rows are taken in id order and leased for `LEASE` seconds (`claimed_until`)
 in a short transaction — with `FOR UPDATE SKIP LOCKED` on PostgreSQL so two
@@ -7,7 +8,8 @@ replicas take different rows — then sent with the idempotent producer, and
 deleted only after Kafka acknowledged them. A crash after the send and before
 the delete sends them again: at-least-once, and every event carries its
 `event_id` for consumers that must not count twice. Events of one mention
-keep their order within one relay's batch; across replicas they may not.
+keep their order within one batch; across batches taken at once (replicas,
+or the consumer beside the relay task) they may not.
 """
 
 from __future__ import annotations
