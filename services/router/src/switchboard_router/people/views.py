@@ -110,13 +110,7 @@ async def update_officer(
     require_admin(caller)
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     return _officer_public(
-        await change(
-            service.update_officer,
-            engine,
-            by,
-            officer_id=officer_id,
-            changes=changes,
-        )
+        await change(service.update_officer, engine, by, officer_id=officer_id, changes=changes)
     )
 
 
@@ -167,11 +161,7 @@ async def issue_token(
             f"at most {longest} (SWITCHBOARD_ROUTER_TOKEN_LIFETIME_SECONDS)",
         )
     token_id, token, expires_at = await change(
-        service.issue_token,
-        engine,
-        by,
-        officer_id=officer_id,
-        lifetime=timedelta(seconds=lifetime),
+        service.issue_token, engine, by, officer_id=officer_id, lifetime=timedelta(seconds=lifetime)
     )
     return TokenIssued(token_id=token_id, officer_id=officer_id, token=token, expires_at=expires_at)
 
@@ -191,11 +181,5 @@ async def revoke_token(
 ) -> Response:
     """The token stops working at once."""
     require_admin(caller)
-    await change(
-        service.revoke_token,
-        engine,
-        by,
-        officer_id=officer_id,
-        token_id=token_id,
-    )
+    await change(service.revoke_token, engine, by, officer_id=officer_id, token_id=token_id)
     return Response(status_code=204)

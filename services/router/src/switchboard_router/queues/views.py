@@ -32,6 +32,7 @@ from switchboard_router.queues.schemas import (
     QueuePublic,
     QueueUpdate,
 )
+from switchboard_router.routing.holder import PolicyHolder
 from switchboard_shared.problems import ProblemError
 
 router = APIRouter()
@@ -46,6 +47,12 @@ def _queue_public(policy: Any, q: dict[str, Any]) -> QueuePublic:
         assignment_mode=settings.assignment,
         supervisor_queue=settings.supervisor_queue,
     )
+
+
+async def _queue(engine: Engine, policies: PolicyHolder, queue_id: str) -> QueuePublic:
+    """One queue as the API shows it, its settings resolved against the policy in force."""
+    [row] = await call(service.list_queues, engine, only=frozenset({queue_id}))
+    return _queue_public(policies.current(), row)
 
 
 async def _members(engine: Engine, queue_id: str) -> MemberList:
@@ -79,8 +86,7 @@ async def create_queue(
         assignment_mode=body.assignment_mode.value if body.assignment_mode else None,
         supervisor_queue=body.supervisor_queue,
     )
-    [row] = await call(service.list_queues, engine, only=frozenset({body.queue_id}))
-    return _queue_public(policies.current(), row)
+    return await _queue(engine, policies, body.queue_id)
 
 
 @router.patch(
@@ -97,15 +103,8 @@ async def update_queue(
     """Set the assignment mode or supervisor queue; `null` returns it to the policy's."""
     require_admin(caller)
     changes = body.model_dump(exclude_unset=True, mode="json")
-    await change(
-        service.update_queue,
-        engine,
-        by,
-        queue_id=queue_id,
-        changes=changes,
-    )
-    [row] = await call(service.list_queues, engine, only=frozenset({queue_id}))
-    return _queue_public(policies.current(), row)
+    await change(service.update_queue, engine, by, queue_id=queue_id, changes=changes)
+    return await _queue(engine, policies, queue_id)
 
 
 @router.get(
@@ -138,13 +137,7 @@ async def add_member(
 ) -> MemberList:
     """Add a member (idempotent); returns the queue's members."""
     require_admin(caller)
-    await change(
-        service.add_member,
-        engine,
-        by,
-        queue_id=queue_id,
-        officer_id=body.officer_id,
-    )
+    await change(service.add_member, engine, by, queue_id=queue_id, officer_id=body.officer_id)
     return await _members(engine, queue_id)
 
 
@@ -163,11 +156,5 @@ async def remove_member(
 ) -> Response:
     """Remove a member."""
     require_admin(caller)
-    await change(
-        service.remove_member,
-        engine,
-        by,
-        queue_id=queue_id,
-        officer_id=officer_id,
-    )
+    await change(service.remove_member, engine, by, queue_id=queue_id, officer_id=officer_id)
     return Response(status_code=204)
