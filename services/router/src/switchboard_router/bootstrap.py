@@ -149,14 +149,13 @@ def create_app(
             # A policy change moves mentions between desks: who may see what changes with it.
             version = policies.current().version
             try:
-                access.record_read(
-                    engine,
+                reload = access.Access(
                     access.ROUTER,
                     access.AccessAction.POLICY_RELOADED,
                     obj=f"policy:{version}",
-                    now=datetime.now(UTC),
                     details={"previous": previous, "path": str(policies.path)},
                 )
+                access.record_read(engine, reload, now=datetime.now(UTC))
             except SQLAlchemyError as exc:
                 # The clock must keep ticking; the log line is then the only trace.
                 log.error(

@@ -1,10 +1,14 @@
 """What every domain's views share: the problem answers they declare in OpenAPI, and
-running a service call in a thread with its refusals turned into problem documents."""
+running a service call in a thread with its refusals turned into problem documents.
+
+A route names its answer once, in its return annotation: FastAPI takes that as
+the response model (validation, serialisation and the OpenAPI schema alike).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -15,6 +19,7 @@ from switchboard_router.people.service import Exists, Missing
 from switchboard_shared.problems import ProblemError
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class Problem(BaseModel):
@@ -38,6 +43,19 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         422: "Invalid request; `errors` names each field",
     }
     return {code: {"model": Problem, "description": text[code]} for code in (401, 413, 422, *codes)}
+
+
+def public(model: type[M], row: Mapping[str, Any], id_name: str) -> M:
+    """A stored row as its public model, its `id` under the model's name for it; the
+    columns the model does not show stay out (pydantic ignores unknown fields)."""
+    return model(**{id_name: row["id"]}, **{k: v for k, v in row.items() if k != "id"})
+
+
+def invalid(field: str, reason: str) -> ProblemError:
+    """The 422 for one field, naming it and why it is refused."""
+    return ProblemError(
+        422, "invalid-request", "Invalid request", f"{field}: {reason}", field=field
+    )
 
 
 async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

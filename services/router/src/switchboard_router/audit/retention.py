@@ -72,7 +72,12 @@ def redacted_reasons(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r, "matched": []} if isinstance(r, dict) else r for r in reasons]
 
 
-def _ids(conn: Connection, query: Any) -> list[int]:
+def _aged(
+    conn: Connection, ids: Any, at: Any, before: datetime, batch: int, *, order: Any = None
+) -> list[int]:
+    """The `ids` of the rows whose `at` is before `before`, at most `batch`, oldest first
+    (by `order`, else by `at`)."""
+    query = select(ids).where(at < before).order_by(at if order is None else order).limit(batch)
     return [int(i) for i in conn.scalars(query)]
 
 
@@ -86,19 +91,14 @@ def purge(
         .order_by(items.c.received_at)
         .limit(batch)
     ).all()
-    to_delete = _ids(
+    to_delete = _aged(conn, items.c.id, items.c.received_at, now - retention.delete_after, batch)
+    aged_access = _aged(
         conn,
-        select(items.c.id)
-        .where(items.c.received_at < now - retention.delete_after)
-        .order_by(items.c.received_at)
-        .limit(batch),
-    )
-    aged_access = _ids(
-        conn,
-        select(access_audit.c.id)
-        .where(access_audit.c.at < now - retention.access_audit_for)
-        .order_by(access_audit.c.id)
-        .limit(batch),
+        access_audit.c.id,
+        access_audit.c.at,
+        now - retention.access_audit_for,
+        batch,
+        order=access_audit.c.id,  # the append order
     )
     done = {"redacted": 0, "deleted": 0, "notes": 0, "item_audit": 0, "access_audit": 0}
     if not (to_redact or to_delete or aged_access):

@@ -104,18 +104,24 @@ def record(
     )
 
 
-def record_read(
-    engine: Engine,
-    by: By,
-    action: AccessAction,
-    *,
-    obj: str | None,
-    now: datetime,
-    details: dict[str, Any] | None = None,
-) -> None:
+@dataclass(frozen=True)
+class Access:
+    """An access row still to be written, all but its time: who did what, to which object."""
+
+    by: By
+    action: AccessAction
+    obj: str | None = None
+    details: dict[str, Any] | None = None
+
+    def record(self, conn: Connection, now: datetime) -> None:
+        """Append the row on `conn`, stamped `now`."""
+        record(conn, self.by, self.action, obj=self.obj, now=now, details=self.details)
+
+
+def record_read(engine: Engine, access: Access, *, now: datetime) -> None:
     """Append one access row in a transaction of its own (reads change nothing else)."""
     with engine.begin() as conn:
-        record(conn, by, action, obj=obj, now=now, details=details)
+        access.record(conn, now)
 
 
 class RecordingEngine:
@@ -127,25 +133,15 @@ class RecordingEngine:
     client addresses. A step that fails (409, 404) rolls back and records nothing.
     """
 
-    def __init__(
-        self,
-        engine: Engine,
-        by: By,
-        action: AccessAction,
-        *,
-        obj: str | None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        self._engine, self._by, self._action = engine, by, action
-        self._obj, self._details = obj, details
+    def __init__(self, engine: Engine, access: Access) -> None:
+        self._engine, self._access = engine, access
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A transaction of the engine with the access row appended before commit."""
         with self._engine.begin() as conn:
             yield conn
-            now = datetime.now(UTC)
-            record(conn, self._by, self._action, obj=self._obj, now=now, details=self._details)
+            self._access.record(conn, datetime.now(UTC))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 
 from switchboard_router.audit import service as access
 from switchboard_router.audit.schemas import AccessEntryPublic, AccessPage
-from switchboard_router.audit.service import AccessAction
+from switchboard_router.audit.service import Access, AccessAction
 from switchboard_router.fields import MAX_ITEM_ID, OFFICER_ID_PATTERN
-from switchboard_router.http import call, errors
+from switchboard_router.http import call, errors, invalid, public
 from switchboard_router.people.deps import (
     ActingBy,
     CurrentCaller,
@@ -19,7 +19,6 @@ from switchboard_router.people.deps import (
     audit_read,
     require_admin,
 )
-from switchboard_shared.problems import ProblemError
 
 router = APIRouter()
 
@@ -30,21 +29,10 @@ def _utc(value: datetime | None, field: str) -> datetime | None:
     try:
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     except (OverflowError, ValueError) as exc:
-        raise ProblemError(
-            422,
-            "invalid-request",
-            "Invalid request",
-            f"query.{field}: not a time the audit can hold",
-            field=f"query.{field}",
-        ) from exc
+        raise invalid(f"query.{field}", "not a time the audit can hold") from exc
 
 
-@router.get(
-    "/v1/audit/access",
-    response_model=AccessPage,
-    summary="Who read or changed what (admin)",
-    responses=errors(403),
-)
+@router.get("/v1/audit/access", summary="Who read or changed what (admin)", responses=errors(403))
 async def access_audit(
     caller: CurrentCaller,
     by: ActingBy,
@@ -85,27 +73,9 @@ async def access_audit(
     )
     rows = await call(access.entries, engine, filters)
     page, more = rows[:limit], len(rows) > limit
-    await audit_read(
-        engine,
-        by,
-        AccessAction.AUDIT_READ,
-        None,
-        {k: v for k, v in vars(filters).items() if v is not None and k != "limit"},
-    )
+    asked = {k: v for k, v in vars(filters).items() if v is not None and k != "limit"}
+    await audit_read(engine, Access(by, AccessAction.AUDIT_READ, details=asked))
     return AccessPage(
-        entries=[
-            AccessEntryPublic(
-                access_id=r["id"],
-                at=r["at"],
-                officer_id=r["officer_id"],
-                token_id=r["token_id"],
-                token_issued_by=r["token_issued_by"],
-                action=AccessAction(r["action"]),
-                object=r["object"],
-                client=r["client"],
-                details=r["details"],
-            )
-            for r in page
-        ],
+        entries=[public(AccessEntryPublic, r, "access_id") for r in page],
         next_before=page[-1]["id"] if more else None,
     )

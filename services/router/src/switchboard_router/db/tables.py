@@ -10,12 +10,12 @@ to the purge's own transaction).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -29,16 +29,31 @@ from sqlalchemy import (
     func,
 )
 
+from switchboard_router.db.types import ItemId, Time
+
 metadata = MetaData()
 
-# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
-ItemId = BigInteger().with_variant(Integer(), "sqlite")
+
+def _serial() -> Column[Any]:
+    """A numeric primary key the database counts up."""
+    return Column("id", ItemId, primary_key=True, autoincrement=True)
+
+
+def _time(name: str, *, nullable: bool, **options: Any) -> Column[Any]:
+    """A moment, stored with its time zone."""
+    return Column(name, Time, nullable=nullable, **options)
+
+
+def _created_at() -> Column[Any]:
+    """When the row was written (the database's clock unless given)."""
+    return _time("created_at", nullable=False, server_default=func.now())
+
 
 queues = Table(
     "queues",
     metadata,
     Column("id", String(64), primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _created_at(),
     # NULL: the policy's `queues` settings apply.
     Column("assignment_mode", String(16), nullable=True),
     Column("supervisor_queue", String(64), nullable=True),
@@ -52,7 +67,7 @@ officers = Table(
     Column("role", String(16), nullable=False),
     Column("on_duty", Boolean, nullable=False, server_default=false()),
     Column("capacity", Integer, nullable=False, server_default="5"),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _created_at(),
 )
 
 tokens = Table(
@@ -62,10 +77,10 @@ tokens = Table(
     Column("officer_id", String(64), ForeignKey("officers.id"), nullable=False),
     # sha256 of the token: a stolen database gives no usable token.
     Column("token_hash", String(64), nullable=False, unique=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    _created_at(),
+    _time("revoked_at", nullable=True),
     # Migration 0003. NULL: never expires (bootstrap tokens, which rotate instead).
-    Column("expires_at", DateTime(timezone=True), nullable=True),
+    _time("expires_at", nullable=True),
     # The admin who minted it (NULL for bootstrap tokens): links a token's use back to them.
     Column("issued_by", String(64), nullable=True),
     # Made from SWITCHBOARD_ROUTER_BOOTSTRAP_ADMIN_TOKEN: revoked when that setting changes.
@@ -77,15 +92,15 @@ memberships = Table(
     metadata,
     Column("queue_id", String(64), ForeignKey("queues.id"), primary_key=True),
     Column("officer_id", String(64), ForeignKey("officers.id"), primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _created_at(),
     # Round-robin state lives with the membership so it survives restarts.
-    Column("last_assigned_at", DateTime(timezone=True), nullable=True),
+    _time("last_assigned_at", nullable=True),
 )
 
 items = Table(
     "items",
     metadata,
-    Column("id", ItemId, primary_key=True, autoincrement=True),
+    _serial(),
     # One mention, one item: the unique key is what makes consuming idempotent.
     Column("mention_id", String(64), nullable=False, unique=True),
     Column("queue_id", String(64), ForeignKey("queues.id"), nullable=False),
@@ -102,25 +117,25 @@ items = Table(
     Column("source_id", String(256), nullable=False),
     Column("text", Text, nullable=False),
     Column("mention", JSON, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("classified_at", DateTime(timezone=True), nullable=False),
-    Column("queued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _time("received_at", nullable=False),
+    _time("classified_at", nullable=False),
+    _time("queued_at", nullable=False, server_default=func.now()),
     # Work state (migration 0002). Lower priority_rank is served first: it
     # starts at the urgency's rank and each raise subtracts one.
     Column("priority_rank", SmallInteger, nullable=False, server_default="2"),
     Column("assignee", String(64), ForeignKey("officers.id"), nullable=True),
-    Column("claimed_at", DateTime(timezone=True), nullable=True),
-    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
-    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    _time("claimed_at", nullable=True),
+    _time("lease_expires_at", nullable=True),
+    _time("acknowledged_at", nullable=True),
+    _time("resolved_at", nullable=True),
     Column("disposition", String(32), nullable=True),
-    Column("sla_due_at", DateTime(timezone=True), nullable=True),
-    Column("breached_at", DateTime(timezone=True), nullable=True),
+    _time("sla_due_at", nullable=True),
+    _time("breached_at", nullable=True),
     Column("breach", String(8), nullable=True),
     Column("escalation_tier", SmallInteger, nullable=False, server_default="0"),
-    Column("updated_at", DateTime(timezone=True), nullable=True),
+    _time("updated_at", nullable=True),
     # When retention blanked the mention's text, author and place (migration 0003).
-    Column("redacted_at", DateTime(timezone=True), nullable=True),
+    _time("redacted_at", nullable=True),
 )
 
 # The queue view reads most urgent first, then oldest.
@@ -145,32 +160,32 @@ watches = Table(
     metadata,
     Column("queue_id", String(64), ForeignKey("queues.id"), primary_key=True),
     Column("item_id", ItemId, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _created_at(),
 )
 
 notes = Table(
     "notes",
     metadata,
-    Column("id", ItemId, primary_key=True, autoincrement=True),
+    _serial(),
     Column(
         "item_id", ItemId, ForeignKey("items.id", ondelete="CASCADE"), nullable=False, index=True
     ),
     Column("officer_id", String(64), ForeignKey("officers.id"), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    _time("at", nullable=False),
     Column("text", Text, nullable=False),
 )
 
 audit = Table(
     "audit",
     metadata,
-    Column("id", ItemId, primary_key=True, autoincrement=True),
+    _serial(),
     # Deleted with its item by the retention purge (migration 0003).
     Column(
         "item_id", ItemId, ForeignKey("items.id", ondelete="CASCADE"), nullable=True, index=True
     ),
     # The item's queue after the step: what the stream filters on.
     Column("queue_id", String(64), nullable=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    _time("at", nullable=False),
     Column("actor", String(64), nullable=False),
     Column("action", String(32), nullable=False),
     Column("details", JSON, nullable=False),
@@ -182,8 +197,8 @@ audit = Table(
 access_audit = Table(
     "access_audit",
     metadata,
-    Column("id", ItemId, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    _serial(),
+    _time("at", nullable=False, index=True),
     Column("officer_id", String(64), nullable=False),
     Column("token_id", String(32), nullable=True),
     Column("action", String(32), nullable=False),
@@ -201,9 +216,9 @@ Index("ix_access_audit_object", access_audit.c.object)
 retention_runs = Table(
     "retention_runs",
     metadata,
-    Column("id", ItemId, primary_key=True, autoincrement=True),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True), nullable=True),
+    _serial(),
+    _time("started_at", nullable=False),
+    _time("finished_at", nullable=True),
     Column("details", JSON, nullable=False),
 )
 
@@ -212,10 +227,10 @@ retention_runs = Table(
 outbox = Table(
     "outbox",
     metadata,
-    Column("id", ItemId, primary_key=True, autoincrement=True),
+    _serial(),
     Column("topic", String(64), nullable=False),
     Column("key", String(64), nullable=False),
     Column("payload", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("claimed_until", DateTime(timezone=True), nullable=True),
+    _created_at(),
+    _time("claimed_until", nullable=True),
 )

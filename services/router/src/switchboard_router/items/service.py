@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, func, insert, or_, select, tuple_
 
 from switchboard_router import metrics
 from switchboard_router.db.engine import aware
-from switchboard_router.db.tables import audit, items, memberships, notes, officers, queues, watches
+from switchboard_router.db.tables import audit, items, notes, officers, queues, watches
 from switchboard_router.fields import MAX_ITEM_ID
 from switchboard_router.items.status import HELD, ItemStatus
 from switchboard_router.items.steps import (
@@ -39,8 +39,34 @@ from switchboard_router.items.steps import (
     watch_queues,
 )
 from switchboard_router.people.security import Principal
+from switchboard_router.queues.service import is_member
 from switchboard_shared.events import Disposition, MentionFeedback, RoutedAction, Urgency
 from switchboard_shared.topics import FEEDBACK
+
+
+def _step(
+    conn: Connection,
+    item_id: int,
+    action: RoutedAction,
+    *,
+    actor: Principal,
+    now: datetime,
+    where: tuple[Any, ...],
+    values: dict[str, Any],
+    refused: str,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Change the item if `where` still holds (else Conflict: `refused`) and record the
+    step; the item after it."""
+    if not change(conn, item_id, *where, **values):
+        raise Conflict(refused)
+    after = load(conn, item_id)
+    record(conn, after, action, actor=actor.officer_id, now=now, details=details)
+    return dict(after._mapping)
+
+
+def _claimed_by(actor: Principal) -> tuple[Any, ...]:
+    return (items.c.status == ItemStatus.CLAIMED, items.c.assignee == actor.officer_id)
 
 
 def claim(
@@ -67,25 +93,17 @@ def heartbeat(
     """Extend the caller's claim lease."""
     with engine.begin() as conn:
         actable(conn, actor, item_id)
-        if not change(
+        return _step(
             conn,
             item_id,
-            items.c.status == ItemStatus.CLAIMED,
-            items.c.assignee == actor.officer_id,
-            lease_expires_at=context.lease_until,
-            updated_at=context.now,
-        ):
-            raise Conflict(f"item {item_id} is not claimed by you")
-        after = load(conn, item_id)
-        record(
-            conn,
-            after,
             RoutedAction.HEARTBEAT,
-            actor=actor.officer_id,
+            actor=actor,
             now=context.now,
+            where=_claimed_by(actor),
+            values={"lease_expires_at": context.lease_until, "updated_at": context.now},
+            refused=f"item {item_id} is not claimed by you",
             details={"lease_expires_at": context.lease_until.isoformat()},
         )
-        return dict(after._mapping)
 
 
 def acknowledge(
@@ -94,22 +112,24 @@ def acknowledge(
     """The caller confirms they are working the item: the lease and the SLA clock stop."""
     with engine.begin() as conn:
         row = actable(conn, actor, item_id)
-        if not change(
+        item = _step(
             conn,
             item_id,
-            items.c.status == ItemStatus.CLAIMED,
-            items.c.assignee == actor.officer_id,
-            status=ItemStatus.ACKNOWLEDGED,
-            acknowledged_at=context.now,
-            lease_expires_at=None,
-            sla_due_at=None,
-            updated_at=context.now,
-        ):
-            raise Conflict(f"item {item_id} is not claimed by you")
-        after = load(conn, item_id)
-        record(conn, after, RoutedAction.ACKNOWLEDGED, actor=actor.officer_id, now=context.now)
+            RoutedAction.ACKNOWLEDGED,
+            actor=actor,
+            now=context.now,
+            where=_claimed_by(actor),
+            values={
+                "status": ItemStatus.ACKNOWLEDGED,
+                "acknowledged_at": context.now,
+                "lease_expires_at": None,
+                "sla_due_at": None,
+                "updated_at": context.now,
+            },
+            refused=f"item {item_id} is not claimed by you",
+        )
         metrics.TIME_TO_ACK.labels(row.urgency).observe(since_queued(row, context.now))
-        return dict(after._mapping)
+        return item
 
 
 def release(
@@ -121,35 +141,29 @@ def release(
         if row.status not in HELD:
             raise Conflict(f"item {item_id} is {row.status}, not claimed")
         holder_or_supervisor(actor, row)
-        if not change(
+        return _step(
             conn,
             item_id,
-            items.c.status == row.status,
-            items.c.assignee == row.assignee,
-            **reopen_values(context, row.queue_id, row.urgency),
-        ):
-            raise Conflict(f"item {item_id} changed meanwhile; try again")
-        after = load(conn, item_id)
-        record(
-            conn,
-            after,
             RoutedAction.RELEASED,
-            actor=actor.officer_id,
+            actor=actor,
             now=context.now,
+            where=(items.c.status == row.status, items.c.assignee == row.assignee),
+            values=reopen_values(context, row.queue_id, row.urgency),
+            refused=_changed(item_id),
             details={"previous_assignee": row.assignee},
         )
-        return dict(after._mapping)
 
 
-def _is_member(conn: Connection, queue_id: str, officer_id: str) -> bool:
-    return (
-        conn.scalar(
-            select(memberships.c.officer_id).where(
-                memberships.c.queue_id == queue_id, memberships.c.officer_id == officer_id
-            )
-        )
-        is not None
-    )
+def _unresolved(conn: Connection, actor: Principal, item_id: int, refusal: str) -> Any:
+    """The item the caller may work on, unless it is resolved (Conflict: `refusal`)."""
+    row = actable(conn, actor, item_id)
+    if row.status == ItemStatus.RESOLVED:
+        raise Conflict(refusal)
+    return row
+
+
+def _changed(item_id: int) -> str:
+    return f"item {item_id} changed meanwhile; try again"
 
 
 def transfer(
@@ -164,9 +178,7 @@ def transfer(
 ) -> dict[str, Any]:
     """Move an item to another queue (back to its pool) and/or hand it to an officer."""
     with engine.begin() as conn:
-        row = actable(conn, actor, item_id)
-        if row.status == ItemStatus.RESOLVED:
-            raise Conflict(f"item {item_id} is resolved")
+        row = _unresolved(conn, actor, item_id, f"item {item_id} is resolved")
         if row.status in HELD:
             holder_or_supervisor(actor, row)
         target = queue_id or row.queue_id
@@ -187,7 +199,7 @@ def transfer(
                 raise Invalid(
                     f"officer_id: officer {officer_id!r} does not exist", field="body.officer_id"
                 )
-            if not _is_member(conn, target, officer_id):
+            if not is_member(conn, target, officer_id):
                 raise Invalid(
                     f"officer_id: officer {officer_id!r} is not a member of queue {target!r}",
                     field="body.officer_id",
@@ -203,15 +215,15 @@ def transfer(
                 "lease_expires_at": context.lease_until,
                 "sla_due_at": context.policy.ack_due(target, Urgency(row.urgency), context.now),
             }
-        if not change(conn, item_id, items.c.status == row.status, **values):
-            raise Conflict(f"item {item_id} changed meanwhile; try again")
-        after = load(conn, item_id)
-        record(
+        return _step(
             conn,
-            after,
+            item_id,
             RoutedAction.TRANSFERRED,
-            actor=actor.officer_id,
+            actor=actor,
             now=context.now,
+            where=(items.c.status == row.status,),
+            values=values,
+            refused=_changed(item_id),
             details={
                 "from_queue": row.queue_id,
                 "to_queue": target,
@@ -220,7 +232,6 @@ def transfer(
                 "reason": reason,
             },
         )
-        return dict(after._mapping)
 
 
 def resolve(
@@ -234,42 +245,37 @@ def resolve(
 ) -> dict[str, Any]:
     """Close an item with a disposition (and an optional closing note)."""
     with engine.begin() as conn:
-        row = actable(conn, actor, item_id)
-        if row.status == ItemStatus.RESOLVED:
-            raise Conflict(f"item {item_id} is resolved already")
+        row = _unresolved(conn, actor, item_id, f"item {item_id} is resolved already")
         if row.status == ItemStatus.OPEN and not actor.is_supervisor:
             raise Conflict(f"item {item_id} is open: claim it before resolving it")
         if row.status in HELD:
             holder_or_supervisor(actor, row)
-        if not change(
+        item = _step(
             conn,
             item_id,
-            items.c.status == row.status,
-            status=ItemStatus.RESOLVED,
-            resolved_at=context.now,
-            disposition=disposition,
-            lease_expires_at=None,
-            sla_due_at=None,
-            updated_at=context.now,
-        ):
-            raise Conflict(f"item {item_id} changed meanwhile; try again")
+            RoutedAction.RESOLVED,
+            actor=actor,
+            now=context.now,
+            where=(items.c.status == row.status,),
+            values={
+                "status": ItemStatus.RESOLVED,
+                "resolved_at": context.now,
+                "disposition": disposition,
+                "lease_expires_at": None,
+                "sla_due_at": None,
+                "updated_at": context.now,
+            },
+            refused=_changed(item_id),
+            details={"disposition": disposition, "note": note},
+        )
         if note:
             conn.execute(
                 insert(notes).values(
                     item_id=item_id, officer_id=actor.officer_id, at=context.now, text=note
                 )
             )
-        after = load(conn, item_id)
-        record(
-            conn,
-            after,
-            RoutedAction.RESOLVED,
-            actor=actor.officer_id,
-            now=context.now,
-            details={"disposition": disposition, "note": note},
-        )
         metrics.TIME_TO_RESOLVE.labels(row.urgency).observe(since_queued(row, context.now))
-        return dict(after._mapping)
+        return item
 
 
 def add_note(

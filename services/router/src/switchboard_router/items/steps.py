@@ -13,11 +13,12 @@ transaction and the relay (`kafka/relay.py`) publishes them after the commit, so
 crash between commit and send delays an event but never loses it
 (at-least-once; every event carries its own `event_id`).
 
-`queued` (`save_items`) writes its audit rows with the same `audit_entry` as
-every later step, in the transaction that stores the items, so a replayed
-mention adds none of them twice. Its event is the one step not in the outbox:
-the consumer publishes it before it commits the Kafka offsets, and those
-offsets are its redelivery mechanism (`kafka/consumer.py`).
+`queued` (`save_items`) is a step like the others: the transaction that stores
+the items writes each new item's audit row and outbox event (`step_rows`), so a
+crash after the commit delays the `queued` event but never loses it, and a
+replayed mention adds no second audit row. A mention delivered again is
+announced again on the routed topic (an outbox event without an audit row), as
+it always was, so a reader of that topic can rebuild it from a replay.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from switchboard_router.db.tables import audit, items, outbox, queues, watches
 from switchboard_router.items.status import ItemStatus
 from switchboard_router.people.security import Principal
 from switchboard_router.routing.policy import Policy
-from switchboard_shared.events import MentionRouted, RoutedAction, Urgency
+from switchboard_shared.events import MentionRouted, RoutedAction, Urgency, utc_now
 from switchboard_shared.topics import ROUTED, TopicSpec
 
 ROUTER_ACTOR = "router"
@@ -47,70 +48,51 @@ class WorkError(Exception):
     status = 400
     kind = "bad-request"
 
+    def __init_subclass__(cls, *, status: int, kind: str) -> None:
+        super().__init_subclass__()
+        cls.status, cls.kind = status, kind
+
     def __init__(self, detail: str, field: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
 
 
-class NotFound(WorkError):
+class NotFound(WorkError, status=404, kind="not-found"):
     """No such thing, or one the caller may not see."""
 
-    status = 404
-    kind = "not-found"
 
-
-class Forbidden(WorkError):
+class Forbidden(WorkError, status=403, kind="forbidden"):
     """The caller sees the item but may not do this to it."""
 
-    status = 403
-    kind = "forbidden"
 
-
-class Conflict(WorkError):
+class Conflict(WorkError, status=409, kind="conflict"):
     """The item is not in a state that allows this (claimed by someone else, resolved...)."""
 
-    status = 409
-    kind = "conflict"
 
-
-class Invalid(WorkError):
+class Invalid(WorkError, status=422, kind="invalid-request"):
     """A field names something that does not exist or cannot be used."""
 
-    status = 422
-    kind = "invalid-request"
+
+def outbox_row(spec: TopicSpec, key: str, event: Any, now: datetime) -> dict[str, Any]:
+    """The outbox row that publishes `event` on `spec` after the commit."""
+    return {
+        "topic": spec.base_name,
+        "key": key,
+        "payload": event.model_dump_json(),
+        "created_at": now,
+    }
 
 
 def enqueue(conn: Connection, spec: TopicSpec, key: str, event: Any, now: datetime) -> None:
     """Put an event in the outbox; the relay publishes it after the commit."""
-    conn.execute(
-        insert(outbox).values(
-            topic=spec.base_name, key=key, payload=event.model_dump_json(), created_at=now
-        )
-    )
+    conn.execute(insert(outbox).values(**outbox_row(spec, key, event, now)))
 
 
-def record(
-    conn: Connection,
-    row: Any,
-    action: RoutedAction,
-    *,
-    actor: str,
-    now: datetime,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Append the audit record of a step on `row` (the item after it) and queue its event."""
-    details = json.loads(json.dumps(details or {}, default=str))
-    conn.execute(
-        insert(audit).values(
-            item_id=row.id,
-            queue_id=row.queue_id,
-            at=now,
-            actor=actor,
-            action=action.value,
-            details=details,
-        )
-    )
+def routed_row(
+    row: Any, action: RoutedAction, *, actor: str, now: datetime, details: dict[str, Any]
+) -> dict[str, Any]:
+    """The outbox row announcing a step on `row` (the item after it) on the routed topic."""
     event = MentionRouted(
         mention_id=row.mention_id,
         item_id=row.id,
@@ -124,7 +106,43 @@ def record(
         status=row.status,
         details=details,
     )
-    enqueue(conn, ROUTED, row.mention_id, event, now)
+    return outbox_row(ROUTED, row.mention_id, event, now)
+
+
+def step_rows(
+    row: Any,
+    action: RoutedAction,
+    *,
+    actor: str,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The audit row and the outbox row of a step on `row` (the item after it)."""
+    details = json.loads(json.dumps(details or {}, default=str))
+    audit_row = {
+        "item_id": row.id,
+        "queue_id": row.queue_id,
+        "at": now,
+        "actor": actor,
+        "action": action.value,
+        "details": details,
+    }
+    return audit_row, routed_row(row, action, actor=actor, now=now, details=details)
+
+
+def record(
+    conn: Connection,
+    row: Any,
+    action: RoutedAction,
+    *,
+    actor: str,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append the audit record of a step on `row` (the item after it) and queue its event."""
+    audit_row, event_row = step_rows(row, action, actor=actor, now=now, details=details)
+    conn.execute(insert(audit).values(**audit_row))
+    conn.execute(insert(outbox).values(**event_row))
 
 
 def load(conn: Connection, item_id: int, *, lock: bool = False) -> Any:
@@ -286,10 +304,12 @@ class StoredItem:
 
 
 def save_items(engine: Engine, *, new_items: list[NewItem]) -> list[StoredItem]:
-    """Store items in one transaction; a mention already stored is left as it is."""
+    """Store items in one transaction with their `queued` audit rows and events; a mention
+    already stored is left as it is and only announced again."""
     if not new_items:
         return []
     mention_ids = [item.mention_id for item in new_items]
+    now = utc_now()
     with engine.begin() as connection:
         before = set(
             connection.scalars(
@@ -308,7 +328,7 @@ def save_items(engine: Engine, *, new_items: list[NewItem]) -> list[StoredItem]:
             [_row(item) for item in new_items],
         )
         rows = connection.execute(
-            select(items.c.id, items.c.mention_id, items.c.queue_id, items.c.queued_at).where(
+            select(*(items.c[name] for name in _ANNOUNCED)).where(
                 items.c.mention_id.in_(mention_ids)
             )
         ).all()
@@ -321,25 +341,16 @@ def save_items(engine: Engine, *, new_items: list[NewItem]) -> list[StoredItem]:
         ]
         if copies:
             connection.execute(insert(watches), copies)
-        if created:
-            connection.execute(
-                insert(audit),
-                [
-                    {
-                        "item_id": row.id,
-                        "queue_id": row.queue_id,
-                        "at": by_mention[row.mention_id].queued_at or row.queued_at,
-                        "actor": "router",
-                        "action": "queued",
-                        "details": {
-                            "rule": by_mention[row.mention_id].rule,
-                            "policy_version": by_mention[row.mention_id].policy_version,
-                            "watch_queues": list(by_mention[row.mention_id].watch_queues),
-                        },
-                    }
-                    for row in created
-                ],
-            )
+        queued = [_queued_rows(row, by_mention[row.mention_id]) for row in created]
+        if queued:
+            connection.execute(insert(audit), [audit_row for audit_row, _ in queued])
+        events = [event_row for _, event_row in queued] + [
+            routed_row(row, RoutedAction.QUEUED, actor=ROUTER_ACTOR, now=now, details={})
+            for row in rows
+            if row.mention_id in before
+        ]
+        if events:
+            connection.execute(insert(outbox), events)
     return [
         StoredItem(
             item_id=row.id,
@@ -349,6 +360,24 @@ def save_items(engine: Engine, *, new_items: list[NewItem]) -> list[StoredItem]:
         )
         for row in rows
     ]
+
+
+# The columns of a stored item that its `queued` step needs.
+_ANNOUNCED = ("id", "mention_id", "queue_id", "queued_at", "rule", "urgency", "assignee", "status")
+
+
+def _queued_rows(row: Any, item: NewItem) -> tuple[dict[str, Any], dict[str, Any]]:
+    return step_rows(
+        row,
+        RoutedAction.QUEUED,
+        actor=ROUTER_ACTOR,
+        now=item.queued_at or aware(row.queued_at),  # type: ignore[arg-type]
+        details={
+            "rule": item.rule,
+            "policy_version": item.policy_version,
+            "watch_queues": list(item.watch_queues),
+        },
+    )
 
 
 def _row(item: NewItem) -> dict[str, Any]:

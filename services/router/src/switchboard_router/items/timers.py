@@ -16,9 +16,10 @@ escalate an item twice or expire a fresh claim.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, Select, func, select, text, update
 
 from switchboard_router import metrics
 from switchboard_router.db.engine import aware, insert_ignore
@@ -28,6 +29,7 @@ from switchboard_router.items.steps import (
     ROUTER_ACTOR,
     StepContext,
     assign,
+    change,
     enqueue,
     load,
     record,
@@ -54,201 +56,178 @@ def locked(conn: Connection) -> bool:
     return bool(conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY}))
 
 
-def expire_leases(engine: Engine, context: StepContext) -> int:
-    """Return claimed items whose lease ran out to their queue's pool."""
-    done = 0
+def _sweep(engine: Engine, due: Select[Any], step: Callable[[Connection, Any], int]) -> int:
+    """Run `step` on a batch of the items `due` selects, in one transaction under the
+    advisory lock; how many changes the steps made (nothing if another replica holds it)."""
     with engine.begin() as conn:
         if not locked(conn):
             return 0
-        rows = conn.execute(
-            select(items)
-            .where(items.c.status == ItemStatus.CLAIMED, items.c.lease_expires_at <= context.now)
-            .order_by(items.c.lease_expires_at)
-            .limit(BATCH)
-        ).all()
-        for row in rows:
-            if (
-                conn.execute(
-                    update(items)
-                    .where(
-                        items.c.id == row.id,
-                        items.c.status == ItemStatus.CLAIMED,
-                        items.c.assignee == row.assignee,
-                        items.c.lease_expires_at <= context.now,
-                    )
-                    .values(**reopen_values(context, row.queue_id, row.urgency))
-                ).rowcount
-                != 1
-            ):
-                continue
-            record(
-                conn,
-                load(conn, row.id),
-                RoutedAction.LEASE_EXPIRED,
-                actor=ROUTER_ACTOR,
-                now=context.now,
-                details={"previous_assignee": row.assignee},
-            )
-            metrics.EXPIRED_CLAIMS.labels(row.queue_id).inc()
-            log.info(
-                "claim lease expired",
-                extra=fields(mention_id=row.mention_id, item_id=row.id, officer=row.assignee),
-            )
-            done += 1
-    return done
+        return sum(step(conn, row) for row in conn.execute(due.limit(BATCH)).all())
+
+
+def _record(
+    conn: Connection, item_id: int, action: RoutedAction, context: StepContext, **details: Any
+) -> None:
+    """Record a step the router took by the clock, on the item as it is now."""
+    record(conn, load(conn, item_id), action, actor=ROUTER_ACTOR, now=context.now, details=details)
+
+
+def expire_leases(engine: Engine, context: StepContext) -> int:
+    """Return claimed items whose lease ran out to their queue's pool."""
+
+    def expire(conn: Connection, row: Any) -> int:
+        if not change(
+            conn,
+            row.id,
+            items.c.status == ItemStatus.CLAIMED,
+            items.c.assignee == row.assignee,
+            items.c.lease_expires_at <= context.now,
+            **reopen_values(context, row.queue_id, row.urgency),
+        ):
+            return 0
+        _record(conn, row.id, RoutedAction.LEASE_EXPIRED, context, previous_assignee=row.assignee)
+        metrics.EXPIRED_CLAIMS.labels(row.queue_id).inc()
+        log.info(
+            "claim lease expired",
+            extra=fields(mention_id=row.mention_id, item_id=row.id, officer=row.assignee),
+        )
+        return 1
+
+    due = (
+        select(items)
+        .where(items.c.status == ItemStatus.CLAIMED, items.c.lease_expires_at <= context.now)
+        .order_by(items.c.lease_expires_at)
+    )
+    return _sweep(engine, due, expire)
 
 
 def detect_breaches(engine: Engine, context: StepContext) -> int:
     """Mark items whose claim or acknowledge deadline passed."""
-    done = 0
-    with engine.begin() as conn:
-        if not locked(conn):
+
+    def breach(conn: Connection, row: Any) -> int:
+        kind = "claim" if row.status == ItemStatus.OPEN else "ack"
+        if not change(
+            conn,
+            row.id,
+            items.c.breached_at.is_(None),
+            items.c.status == row.status,
+            breached_at=context.now,
+            breach=kind,
+            updated_at=context.now,
+        ):
             return 0
-        rows = conn.execute(
-            select(items)
-            .where(
-                items.c.sla_due_at <= context.now,
-                items.c.breached_at.is_(None),
-                items.c.status.in_(ON_THE_CLOCK),
-            )
-            .limit(BATCH)
-        ).all()
-        for row in rows:
-            breach = "claim" if row.status == ItemStatus.OPEN else "ack"
-            if (
-                conn.execute(
-                    update(items)
-                    .where(
-                        items.c.id == row.id,
-                        items.c.breached_at.is_(None),
-                        items.c.status == row.status,
-                    )
-                    .values(breached_at=context.now, breach=breach, updated_at=context.now)
-                ).rowcount
-                != 1
-            ):
-                continue
-            record(
-                conn,
-                load(conn, row.id),
-                RoutedAction.SLA_BREACHED,
-                actor=ROUTER_ACTOR,
-                now=context.now,
-                details={"breach": breach, "due_at": aware(row.sla_due_at)},
-            )
-            metrics.SLA_BREACHES.labels(row.queue_id, breach).inc()
-            log.warning(
-                "SLA breached",
-                extra=fields(
-                    mention_id=row.mention_id, item_id=row.id, queue=row.queue_id, breach=breach
-                ),
-            )
-            done += 1
-    return done
+        _record(
+            conn,
+            row.id,
+            RoutedAction.SLA_BREACHED,
+            context,
+            breach=kind,
+            due_at=aware(row.sla_due_at),
+        )
+        metrics.SLA_BREACHES.labels(row.queue_id, kind).inc()
+        log.warning(
+            "SLA breached",
+            extra=fields(
+                mention_id=row.mention_id, item_id=row.id, queue=row.queue_id, breach=kind
+            ),
+        )
+        return 1
+
+    due = select(items).where(
+        items.c.sla_due_at <= context.now,
+        items.c.breached_at.is_(None),
+        items.c.status.in_(ON_THE_CLOCK),
+    )
+    return _sweep(engine, due, breach)
 
 
 def climb_ladders(engine: Engine, context: StepContext) -> int:
     """Fire the escalation tiers that fell due for breached items."""
-    fired = 0
-    with engine.begin() as conn:
-        if not locked(conn):
+
+    def climb(conn: Connection, row: Any) -> int:
+        sla = context.policy.sla_for(row.queue_id, Urgency(row.urgency))
+        if sla is None:
             return 0
-        rows = conn.execute(
-            select(items)
-            .where(items.c.breached_at.is_not(None), items.c.status.in_(ON_THE_CLOCK))
-            .limit(BATCH)
-        ).all()
-        for row in rows:
-            sla = context.policy.sla_for(row.queue_id, Urgency(row.urgency))
-            if sla is None:
-                continue
-            breached_at = aware(row.breached_at)
-            assert breached_at is not None
-            for number, tier in due_tiers(
-                sla, breached_at=breached_at, tiers_done=row.escalation_tier, now=context.now
-            ):
-                current = load(conn, row.id)
-                values: dict[str, Any] = {"escalation_tier": number, "updated_at": context.now}
-                if tier.raise_priority:
-                    values["priority_rank"] = max(
-                        current.priority_rank - tier.raise_priority, -MAX_BOOST
-                    )
-                target = None
-                if tier.move_to:
-                    target = (
-                        settings_of(conn, context.policy, current.queue_id).supervisor_queue
-                        if tier.move_to == SUPERVISOR
-                        else tier.move_to
-                    )
-                    if target and target != current.queue_id:
-                        conn.execute(
-                            insert_ignore(conn, queues).on_conflict_do_nothing(
-                                index_elements=["id"]
-                            ),
-                            [{"id": target, "created_at": context.now}],
-                        )
-                        values |= reopen_values(context, target, current.urgency) | {
-                            "queue_id": target
-                        }
-                        values.pop("sla_due_at")  # still in breach: the ladder goes on
-                    else:
-                        target = None
-                if (
+        fired = 0
+        breached_at = aware(row.breached_at)
+        assert breached_at is not None
+        for number, tier in due_tiers(
+            sla, breached_at=breached_at, tiers_done=row.escalation_tier, now=context.now
+        ):
+            current = load(conn, row.id)
+            values: dict[str, Any] = {"escalation_tier": number, "updated_at": context.now}
+            if tier.raise_priority:
+                values["priority_rank"] = max(
+                    current.priority_rank - tier.raise_priority, -MAX_BOOST
+                )
+            target = None
+            if tier.move_to:
+                target = (
+                    settings_of(conn, context.policy, current.queue_id).supervisor_queue
+                    if tier.move_to == SUPERVISOR
+                    else tier.move_to
+                )
+                if target and target != current.queue_id:
                     conn.execute(
-                        update(items)
-                        .where(items.c.id == row.id, items.c.escalation_tier == number - 1)
-                        .values(**values)
-                    ).rowcount
-                    != 1
-                ):
-                    break  # another replica climbed this rung
-                after = load(conn, row.id)
-                details = {
-                    "tier": number,
-                    "sla": sla.name,
-                    "breach": row.breach,
-                    "actions": list(tier.actions),
-                    "notify": tier.notify,
-                    "from_queue": current.queue_id,
-                    "to_queue": target,
-                    "priority_rank": after.priority_rank,
-                }
-                record(
-                    conn,
-                    after,
-                    RoutedAction.ESCALATED,
-                    actor=ROUTER_ACTOR,
-                    now=context.now,
-                    details=details,
-                )
-                if tier.escalate:
-                    enqueue(
-                        conn,
-                        ESCALATED,
-                        row.mention_id,
-                        MentionEscalated(
-                            mention_id=row.mention_id,
-                            item_id=row.id,
-                            queue_id=after.queue_id,
-                            urgency=Urgency(row.urgency),
-                            tier=number,
-                            breach="ack" if row.breach == "ack" else "claim",
-                            breached_at=breached_at,
-                            actions=tier.actions,
-                            notify=tier.notify,
-                            at=context.now,
-                        ),
-                        context.now,
+                        insert_ignore(conn, queues).on_conflict_do_nothing(index_elements=["id"]),
+                        [{"id": target, "created_at": context.now}],
                     )
-                metrics.ESCALATIONS.labels(current.queue_id, str(number)).inc()
-                log.warning(
-                    "item escalated",
-                    extra=fields(
-                        mention_id=row.mention_id, item_id=row.id, tier=number, to_queue=target
+                    values |= reopen_values(context, target, current.urgency) | {"queue_id": target}
+                    values.pop("sla_due_at")  # still in breach: the ladder goes on
+                else:
+                    target = None
+            if not change(conn, row.id, items.c.escalation_tier == number - 1, **values):
+                return fired  # another replica climbed this rung
+            after = load(conn, row.id)
+            details = {
+                "tier": number,
+                "sla": sla.name,
+                "breach": row.breach,
+                "actions": list(tier.actions),
+                "notify": tier.notify,
+                "from_queue": current.queue_id,
+                "to_queue": target,
+                "priority_rank": after.priority_rank,
+            }
+            record(
+                conn,
+                after,
+                RoutedAction.ESCALATED,
+                actor=ROUTER_ACTOR,
+                now=context.now,
+                details=details,
+            )
+            if tier.escalate:
+                enqueue(
+                    conn,
+                    ESCALATED,
+                    row.mention_id,
+                    MentionEscalated(
+                        mention_id=row.mention_id,
+                        item_id=row.id,
+                        queue_id=after.queue_id,
+                        urgency=Urgency(row.urgency),
+                        tier=number,
+                        breach="ack" if row.breach == "ack" else "claim",
+                        breached_at=breached_at,
+                        actions=tier.actions,
+                        notify=tier.notify,
+                        at=context.now,
                     ),
+                    context.now,
                 )
-                fired += 1
-    return fired
+            metrics.ESCALATIONS.labels(current.queue_id, str(number)).inc()
+            log.warning(
+                "item escalated",
+                extra=fields(
+                    mention_id=row.mention_id, item_id=row.id, tier=number, to_queue=target
+                ),
+            )
+            fired += 1
+        return fired
+
+    due = select(items).where(items.c.breached_at.is_not(None), items.c.status.in_(ON_THE_CLOCK))
+    return _sweep(engine, due, climb)
 
 
 def assign_backlog(engine: Engine, context: StepContext) -> int:

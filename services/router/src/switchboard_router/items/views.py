@@ -18,9 +18,9 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import Engine
 
 from switchboard_router.audit import service as access
-from switchboard_router.audit.service import AccessAction
+from switchboard_router.audit.service import Access, AccessAction
 from switchboard_router.fields import MAX_ITEM_ID
-from switchboard_router.http import call, errors
+from switchboard_router.http import call, errors, invalid, public
 from switchboard_router.items import service, steps, stream
 from switchboard_router.items.schemas import (
     AuditPublic,
@@ -48,7 +48,6 @@ from switchboard_router.people.deps import (
 )
 from switchboard_router.people.security import Principal
 from switchboard_router.people.service import authenticate
-from switchboard_shared.problems import ProblemError
 
 router = APIRouter()
 T = TypeVar("T")
@@ -68,58 +67,47 @@ _STEP_ACTIONS: dict[Callable[..., Any], AccessAction | None] = {
 }
 
 
-async def _act(request: Request, fn: Callable[..., T], engine: Engine, **kwargs: Any) -> T:
-    """A work step: run it, then wake the relay to publish its outbox events now."""
-    action = _STEP_ACTIONS.get(fn, AccessAction.ITEM_STEP)
-    if action is not None:
-        # The step's access row (token, client address) commits with the step itself.
-        engine = cast(
-            Engine,
-            access.RecordingEngine(
-                engine,
-                acting(request, kwargs["actor"]),
-                action,
-                obj=f"item:{kwargs['item_id']}",
-                details={"step": getattr(fn, "__name__", "step")},
-            ),
+class ItemWork:
+    """What a work step takes from its request: the caller, the engine, and the app's
+    lease length, policy in force and relay."""
+
+    def __init__(self, request: Request, caller: CurrentCaller, engine: EngineDep) -> None:
+        self.request, self.caller, self.engine = request, caller, engine
+
+    async def act(self, fn: Callable[..., T], item_id: int, **kwargs: Any) -> T:
+        """Run a work step, then wake the relay to publish its outbox events now."""
+        engine = self.engine
+        action = _STEP_ACTIONS.get(fn, AccessAction.ITEM_STEP)
+        if action is not None:
+            # The step's access row (token, client address) commits with the step itself.
+            by = acting(self.request, self.caller)
+            details = {"step": getattr(fn, "__name__", "step")}
+            entry = access.Access(by, action, obj=f"item:{item_id}", details=details)
+            engine = cast(Engine, access.RecordingEngine(engine, entry))
+        result = await call(fn, engine, item_id=item_id, actor=self.caller, **kwargs)
+        self.request.app.state.relay.wake()
+        return result
+
+    async def step(
+        self, fn: Callable[..., dict[str, Any]], item_id: int, **fields: Any
+    ) -> ItemPublic:
+        """A step that changes the item's state, taken now under the policy in force."""
+        state = self.request.app.state
+        context = steps.StepContext(
+            now=datetime.now(UTC),
+            lease_seconds=state.settings.router_lease_seconds,
+            policy=state.policies.current(),
         )
-    result = await call(fn, engine, **kwargs)
-    request.app.state.relay.wake()
-    return result
+        return ItemPublic.of(await self.act(fn, item_id, context=context, **fields))
 
 
-def _step_context(request: Request) -> steps.StepContext:
-    return steps.StepContext(
-        now=datetime.now(UTC),
-        lease_seconds=request.app.state.settings.router_lease_seconds,
-        policy=request.app.state.policies.current(),
-    )
-
-
-async def _item_step(
-    request: Request,
-    fn: Callable[..., dict[str, Any]],
-    item_id: int,
-    caller: Principal,
-    engine: Engine,
-    **fields: Any,
-) -> ItemPublic:
-    """A step that changes the item's state, taken now under the policy in force."""
-    row = await _act(
-        request,
-        fn,
-        engine,
-        item_id=item_id,
-        actor=caller,
-        context=_step_context(request),
-        **fields,
-    )
-    return ItemPublic.of(row)
+Work = Annotated[ItemWork, Depends()]
+# What a step on an item may answer besides its own refusals.
+STEP_ERRORS = errors(403, 404, 409)
 
 
 @router.get(
     "/v1/queues/{queue_id}/items",
-    response_model=ItemPage,
     summary="Items of a queue, highest priority then oldest first",
     responses=errors(404),
 )
@@ -143,13 +131,7 @@ async def get_queue_items(
         try:
             after = service.decode_cursor(cursor)
         except ValueError as exc:
-            raise ProblemError(
-                422,
-                "invalid-request",
-                "Invalid request",
-                f"query.cursor: {exc}",
-                field="query.cursor",
-            ) from exc
+            raise invalid("query.cursor", str(exc)) from exc
     await require_readable_queue(caller, engine, queue_id)
     statuses: tuple[ItemStatus, ...] | None = (
         ACTIVE if status == "active" else None if status == "all" else (ItemStatus(status),)
@@ -163,13 +145,8 @@ async def get_queue_items(
         statuses=statuses,
     )
     page, more = rows[:limit], len(rows) > limit
-    await audit_read(
-        engine,
-        by,
-        AccessAction.QUEUE_ITEMS_READ,
-        f"queue:{queue_id}",
-        {"status": status, "items": [r["id"] for r in page]},
-    )
+    shown = {"status": status, "items": [r["id"] for r in page]}
+    await audit_read(engine, Access(by, AccessAction.QUEUE_ITEMS_READ, f"queue:{queue_id}", shown))
     return ItemPage(
         queue_id=queue_id,
         items=[ItemPublic.of(row) for row in page],
@@ -179,7 +156,6 @@ async def get_queue_items(
 
 @router.get(
     "/v1/items/{item_id}",
-    response_model=ItemDetail,
     summary="An item with its reasons, rule, notes and audit trail",
     responses=errors(404),
 )
@@ -188,106 +164,57 @@ async def get_item(
 ) -> ItemDetail:
     """Everything about one item you may see."""
     row = await call(service.detail, engine, item_id=item_id, actor=caller)
-    await audit_read(engine, by, AccessAction.ITEM_READ, f"item:{item_id}")
+    await audit_read(engine, Access(by, AccessAction.ITEM_READ, f"item:{item_id}"))
     base = ItemPublic.of(row).model_dump()
     return ItemDetail(
         **base,
         mention=row["mention"],
         watch_queues=row["watch_queues"],
-        notes=[
-            NotePublic(note_id=n["id"], **{k: v for k, v in n.items() if k != "id"})
-            for n in row["notes"]
-        ],
-        audit=[
-            AuditPublic(
-                audit_id=a["id"],
-                at=a["at"],
-                actor=a["actor"],
-                action=a["action"],
-                queue_id=a["queue_id"],
-                details=a["details"],
-            )
-            for a in row["audit"]
-        ],
+        notes=[public(NotePublic, n, "note_id") for n in row["notes"]],
+        audit=[public(AuditPublic, a, "audit_id") for a in row["audit"]],
     )
 
 
-@router.post(
-    "/v1/items/{item_id}/claim",
-    response_model=ItemPublic,
-    summary="Claim an open item",
-    responses=errors(403, 404, 409),
-)
-async def claim_item(
-    item_id: ItemPath, request: Request, caller: CurrentCaller, engine: EngineDep
-) -> ItemPublic:
+@router.post("/v1/items/{item_id}/claim", summary="Claim an open item", responses=STEP_ERRORS)
+async def claim_item(item_id: ItemPath, work: Work) -> ItemPublic:
     """Take the item; of several concurrent claims exactly one wins (409 for the rest)."""
-    return await _item_step(request, service.claim, item_id, caller, engine)
+    return await work.step(service.claim, item_id)
 
 
 @router.post(
-    "/v1/items/{item_id}/heartbeat",
-    response_model=ItemPublic,
-    summary="Extend your claim's lease",
-    responses=errors(403, 404, 409),
+    "/v1/items/{item_id}/heartbeat", summary="Extend your claim's lease", responses=STEP_ERRORS
 )
-async def heartbeat_item(
-    item_id: ItemPath, request: Request, caller: CurrentCaller, engine: EngineDep
-) -> ItemPublic:
+async def heartbeat_item(item_id: ItemPath, work: Work) -> ItemPublic:
     """Keep a claim you are still working on from expiring."""
-    return await _item_step(request, service.heartbeat, item_id, caller, engine)
+    return await work.step(service.heartbeat, item_id)
 
 
-@router.post(
-    "/v1/items/{item_id}/ack",
-    response_model=ItemPublic,
-    summary="Acknowledge your claim",
-    responses=errors(403, 404, 409),
-)
-async def ack_item(
-    item_id: ItemPath, request: Request, caller: CurrentCaller, engine: EngineDep
-) -> ItemPublic:
+@router.post("/v1/items/{item_id}/ack", summary="Acknowledge your claim", responses=STEP_ERRORS)
+async def ack_item(item_id: ItemPath, work: Work) -> ItemPublic:
     """Confirm you are on it: the lease and the SLA clock stop."""
-    return await _item_step(request, service.acknowledge, item_id, caller, engine)
+    return await work.step(service.acknowledge, item_id)
 
 
 @router.post(
-    "/v1/items/{item_id}/release",
-    response_model=ItemPublic,
-    summary="Give an item back to the pool",
-    responses=errors(403, 404, 409),
+    "/v1/items/{item_id}/release", summary="Give an item back to the pool", responses=STEP_ERRORS
 )
-async def release_item(
-    item_id: ItemPath, request: Request, caller: CurrentCaller, engine: EngineDep
-) -> ItemPublic:
+async def release_item(item_id: ItemPath, work: Work) -> ItemPublic:
     """The holder (or a supervisor) returns the item to its queue."""
-    return await _item_step(request, service.release, item_id, caller, engine)
+    return await work.step(service.release, item_id)
 
 
 @router.post(
     "/v1/items/{item_id}/transfer",
-    response_model=ItemPublic,
     summary="Move an item to another queue or officer",
-    responses=errors(403, 404, 409),
+    responses=STEP_ERRORS,
 )
-async def transfer_item(
-    item_id: ItemPath, body: Transfer, request: Request, caller: CurrentCaller, engine: EngineDep
-) -> ItemPublic:
+async def transfer_item(item_id: ItemPath, body: Transfer, work: Work) -> ItemPublic:
     """To a queue's pool, or straight to an officer (supervisors), or both."""
     if body.queue_id is None and body.officer_id is None:
-        raise ProblemError(
-            422,
-            "invalid-request",
-            "Invalid request",
-            "body.queue_id: give queue_id, officer_id or both",
-            field="body.queue_id",
-        )
-    return await _item_step(
-        request,
+        raise invalid("body.queue_id", "give queue_id, officer_id or both")
+    return await work.step(
         service.transfer,
         item_id,
-        caller,
-        engine,
         queue_id=body.queue_id,
         officer_id=body.officer_id,
         reason=body.reason,
@@ -296,20 +223,14 @@ async def transfer_item(
 
 @router.post(
     "/v1/items/{item_id}/resolve",
-    response_model=ItemPublic,
     summary="Resolve an item with a disposition",
-    responses=errors(403, 404, 409),
+    responses=STEP_ERRORS,
 )
-async def resolve_item(
-    item_id: ItemPath, body: Resolve, request: Request, caller: CurrentCaller, engine: EngineDep
-) -> ItemPublic:
+async def resolve_item(item_id: ItemPath, body: Resolve, work: Work) -> ItemPublic:
     """Close the item: actioned, referred, duplicate, no_action or false_alarm."""
-    return await _item_step(
-        request,
+    return await work.step(
         service.resolve,
         item_id,
-        caller,
-        engine,
         disposition=body.disposition,
         note=body.note,
     )
@@ -317,56 +238,29 @@ async def resolve_item(
 
 @router.post(
     "/v1/items/{item_id}/notes",
-    response_model=NotePublic,
     status_code=201,
     summary="Add a note to an item",
     responses=errors(403, 404),
 )
-async def add_note(
-    item_id: ItemPath, body: NoteCreate, request: Request, caller: CurrentCaller, engine: EngineDep
-) -> NotePublic:
+async def add_note(item_id: ItemPath, body: NoteCreate, work: Work) -> NotePublic:
     """A note in the item's record (and an audit entry)."""
-    note = await _act(
-        request,
-        service.add_note,
-        engine,
-        item_id=item_id,
-        actor=caller,
-        now=datetime.now(UTC),
-        text=body.text,
-    )
+    note = await work.act(service.add_note, item_id, now=datetime.now(UTC), text=body.text)
     return NotePublic(**note)
 
 
 @router.post(
     "/v1/items/{item_id}/feedback",
-    response_model=FeedbackPublic,
     status_code=202,
     summary="Correct the classification (published for the classifier)",
     responses=errors(403, 404),
 )
-async def give_feedback(
-    item_id: ItemPath,
-    body: FeedbackCreate,
-    request: Request,
-    caller: CurrentCaller,
-    engine: EngineDep,
-) -> FeedbackPublic:
+async def give_feedback(item_id: ItemPath, body: FeedbackCreate, work: Work) -> FeedbackPublic:
     """Say what the urgency or topics should have been; goes to `mentions.feedback.v1`."""
     if body.urgency is None and body.topics is None and body.comment is None:
-        raise ProblemError(
-            422,
-            "invalid-request",
-            "Invalid request",
-            "body.urgency: give urgency, topics or comment",
-            field="body.urgency",
-        )
-    event = await _act(
-        request,
+        raise invalid("body.urgency", "give urgency, topics or comment")
+    event = await work.act(
         service.feedback,
-        engine,
-        item_id=item_id,
-        actor=caller,
+        item_id,
         now=datetime.now(UTC),
         urgency=body.urgency,
         topics=tuple(body.topics) if body.topics is not None else None,
@@ -405,13 +299,7 @@ async def item_stream(
         try:
             resume = max(0, min(int(last_event_id), MAX_ITEM_ID))
         except ValueError as exc:
-            raise ProblemError(
-                422,
-                "invalid-request",
-                "Invalid request",
-                "header.last-event-id: an audit id is required",
-                field="header.last-event-id",
-            ) from exc
+            raise invalid("header.last-event-id", "an audit id is required") from exc
     token = credentials.credentials if credentials is not None else ""
 
     async def reauthenticate() -> Principal | None:
@@ -419,13 +307,8 @@ async def item_stream(
         return await asyncio.to_thread(authenticate, engine, token=token)
 
     settings = request.app.state.settings
-    await audit_read(
-        engine,
-        by,
-        AccessAction.STREAM_OPENED,
-        None,
-        {"last_event_id": resume, "queues": sorted(caller.queues)},
-    )
+    opened = {"last_event_id": resume, "queues": sorted(caller.queues)}
+    await audit_read(engine, Access(by, AccessAction.STREAM_OPENED, details=opened))
     body = stream.events(
         engine,
         actor=caller,

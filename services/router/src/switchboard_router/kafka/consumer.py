@@ -1,9 +1,9 @@
 """The router's Kafka loop: classified mentions in, queue items stored, offsets committed.
 
-Order per batch: store items (one database transaction) -> publish routed
-events and dead letters (await Kafka's acks) -> commit offsets. A crash at any
-point replays the batch, and replay changes nothing: an item is unique per
-mention id.
+Order per batch: store items with their routed events (one database
+transaction) -> publish dead letters (await Kafka's acks) and relay the outbox
+-> commit offsets. A crash at any point replays the batch, and replay changes
+nothing: an item is unique per mention id.
 
 A batch the database cannot take because it is down or unreachable is
 retried with back-off, never skipped (the fault drills rely on that). A batch
@@ -13,9 +13,11 @@ stall every mention behind it, so it is split in halves, each stored in its
 own transaction, until the refused record stands alone; that one goes to the
 dead-letter topic with the database's reason and the rest are stored.
 
-The `queued` events are published here directly (the offsets are the
-redelivery mechanism); every later step of an item goes through the outbox
-(`relay.py`). The claim SLA clock starts when the item is stored.
+Storing an item queues its `queued` event in the outbox in the same
+transaction, as every later step does; the consumer relays the outbox itself
+after each batch (`relay.relay_batch`), so the event leaves as soon as the
+item is stored, and the relay task sends whatever a failure left behind. The
+claim SLA clock starts when the item is stored.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 
 from switchboard_router import metrics
 from switchboard_router.items import steps
+from switchboard_router.kafka.relay import relay_batch
 from switchboard_router.routing.holder import PolicyHolder
 from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
@@ -43,14 +46,12 @@ from switchboard_shared.events import (
     DeadLetter,
     DeadLetterReason,
     MentionClassified,
-    MentionRouted,
-    RoutedAction,
     dead_letter,
     utc_now,
 )
 from switchboard_shared.kafka import Backoff, encode, ensure_topics, new_consumer, new_producer
 from switchboard_shared.logs import describe_invalid, fields
-from switchboard_shared.topics import ALL, CLASSIFIED, DEADLETTER, ROUTED
+from switchboard_shared.topics import ALL, CLASSIFIED, DEADLETTER
 
 log = logging.getLogger(__name__)
 
@@ -249,17 +250,6 @@ class RouterConsumer(BackgroundLoop):
                 )
             else:
                 metrics.DUPLICATES.inc()
-            routed = MentionRouted(
-                mention_id=item.mention_id,
-                item_id=item.item_id,
-                queue_id=item.queue_id,
-                action=RoutedAction.QUEUED,
-                rule=p.item.rule,
-                urgency=p.event.classification.urgency,
-            )
-            outgoing.append(
-                (ROUTED.name(self.settings.topic_prefix), item.mention_id, encode(routed))
-            )
         for letter in dead:
             metrics.DEADLETTERED.labels(letter.reason).inc()
             log.warning(
@@ -277,6 +267,7 @@ class RouterConsumer(BackgroundLoop):
                 (DEADLETTER.name(self.settings.topic_prefix), letter.mention_id, encode(letter))
             )
         await self._publish(outgoing)
+        await self._relay()
 
     def _observe_lag(self) -> None:
         # Lag = the partition's high-water mark minus the next offset this member will handle.
@@ -352,13 +343,23 @@ class RouterConsumer(BackgroundLoop):
                 metrics.RETRIES.labels(metrics.Failed.KAFKA).inc()
                 delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
                 log.warning(
-                    "publishing routed events failed; retrying",
+                    "publishing dead letters failed; retrying",
                     extra=fields(
                         records=len(outgoing), attempt=attempt + 1, error=repr(exc), retry_in=delay
                     ),
                 )
                 attempt += 1
                 await asyncio.sleep(delay)
+
+    async def _relay(self) -> None:
+        # The queued events wait in the outbox: sending them now, before the offsets
+        # move, keeps them as prompt as the mentions; if Kafka fails, the relay retries.
+        assert self.producer is not None
+        try:
+            while await relay_batch(self.settings, self.engine, self.producer):
+                pass
+        except SQLAlchemyError as exc:
+            log.error("relaying the outbox failed", extra=fields(error=db_error(exc)))
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         assert self.consumer is not None

@@ -1,5 +1,6 @@
-"""The outbox relay: publishes events that work steps wrote to the `outbox`
-table, then deletes them.
+"""The outbox relay: publishes events that steps wrote to the `outbox` table
+(`queued` included), then deletes them. `relay_batch` is one pass; the relay
+task runs it when woken and every second, the consumer after each batch.
 
 Rows are taken in id order and leased for `LEASE` seconds (`claimed_until`)
 in a short transaction — with `FOR UPDATE SKIP LOCKED` on PostgreSQL so two
@@ -7,7 +8,8 @@ replicas take different rows — then sent with the idempotent producer, and
 deleted only after Kafka acknowledged them. A crash after the send and before
 the delete sends them again: at-least-once, and every event carries its
 `event_id` for consumers that must not count twice. Events of one mention
-keep their order within one relay's batch; across replicas they may not.
+keep their order within one batch; across batches taken at once (replicas,
+or the consumer beside the relay task) they may not.
 """
 
 from __future__ import annotations
@@ -77,6 +79,36 @@ def backlog(engine: Engine) -> int:
         return int(conn.scalar(select(func.count()).select_from(outbox)) or 0)
 
 
+async def relay_batch(settings: RouterSettings, engine: Engine, producer: AIOKafkaProducer) -> bool:
+    """Publish one batch of the outbox and delete it; True if more may be waiting."""
+    rows = await asyncio.to_thread(take_batch, engine, now=datetime.now(UTC))
+    if not rows:
+        return False
+    ids = [r.id for r in rows]
+    try:
+        futures = [
+            await producer.send(
+                TOPICS[r.topic].name(settings.topic_prefix),
+                r.payload.encode(),
+                key=r.key.encode(),
+            )
+            for r in rows
+        ]
+        await asyncio.wait_for(asyncio.gather(*futures), settings.kafka_ack_timeout_seconds * 2)
+    except (KafkaError, TimeoutError) as exc:
+        metrics.RETRIES.labels(metrics.Failed.KAFKA).inc()
+        log.warning(
+            "outbox relay: publishing failed; will retry",
+            extra=fields(error=repr(exc), events=len(ids)),
+        )
+        await asyncio.to_thread(finish, engine, ids=ids, sent=False)
+        await asyncio.sleep(1.0)
+        return False
+    await asyncio.to_thread(finish, engine, ids=ids, sent=True)
+    metrics.EVENTS_PUBLISHED.inc(len(ids))
+    return len(rows) == BATCH
+
+
 class OutboxRelay(BackgroundLoop):
     """Publishes the outbox whenever woken, and at least every second."""
 
@@ -113,37 +145,7 @@ class OutboxRelay(BackgroundLoop):
             if producer is None:
                 continue
             try:
-                while await self._relay_once(producer):
+                while await relay_batch(self.settings, self.engine, producer):
                     pass
             except SQLAlchemyError as exc:
                 log.error("outbox relay: database failed", extra=fields(error=repr(exc)[:300]))
-
-    async def _relay_once(self, producer: AIOKafkaProducer) -> bool:
-        rows = await asyncio.to_thread(take_batch, self.engine, now=datetime.now(UTC))
-        if not rows:
-            return False
-        ids = [r.id for r in rows]
-        try:
-            futures = [
-                await producer.send(
-                    TOPICS[r.topic].name(self.settings.topic_prefix),
-                    r.payload.encode(),
-                    key=r.key.encode(),
-                )
-                for r in rows
-            ]
-            await asyncio.wait_for(
-                asyncio.gather(*futures), self.settings.kafka_ack_timeout_seconds * 2
-            )
-        except (KafkaError, TimeoutError) as exc:
-            metrics.RETRIES.labels(metrics.Failed.KAFKA).inc()
-            log.warning(
-                "outbox relay: publishing failed; will retry",
-                extra=fields(error=repr(exc), events=len(ids)),
-            )
-            await asyncio.to_thread(finish, self.engine, ids=ids, sent=False)
-            await asyncio.sleep(1.0)
-            return False
-        await asyncio.to_thread(finish, self.engine, ids=ids, sent=True)
-        metrics.EVENTS_PUBLISHED.inc(len(ids))
-        return len(rows) == BATCH

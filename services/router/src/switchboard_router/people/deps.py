@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from switchboard_router.audit import service as access
-from switchboard_router.audit.service import AccessAction, By
+from switchboard_router.audit.service import By
 from switchboard_router.fields import MAX_ITEM_ID, OFFICER_ID_PATTERN, QUEUE_ID_PATTERN
 from switchboard_router.people import service as people
 from switchboard_router.people.security import Principal, Role
@@ -78,17 +78,9 @@ def acting(request: Request, caller: CurrentCaller) -> By:
 ActingBy = Annotated[By, Depends(acting)]
 
 
-async def audit_read(
-    engine: Engine,
-    by: By,
-    action: AccessAction,
-    obj: str | None,
-    details: dict[str, Any] | None = None,
-) -> None:
+async def audit_read(engine: Engine, read: access.Access) -> None:
     """Record a read before its answer leaves: no data goes out unrecorded."""
-    await asyncio.to_thread(
-        access.record_read, engine, by, action, obj=obj, now=datetime.now(UTC), details=details
-    )
+    await asyncio.to_thread(access.record_read, engine, read, now=datetime.now(UTC))
 
 
 def require_admin(caller: Principal) -> None:

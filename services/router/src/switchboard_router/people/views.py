@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from switchboard_router.audit.service import AccessAction
+from switchboard_router.audit.service import Access, AccessAction
 from switchboard_router.fields import OFFICER_ID_PATTERN
-from switchboard_router.http import call, change, errors
+from switchboard_router.http import call, change, errors, invalid, public
 from switchboard_router.people import service
 from switchboard_router.people.deps import (
     ActingBy,
@@ -29,17 +29,23 @@ from switchboard_router.people.schemas import (
     TokenCreate,
     TokenIssued,
 )
-from switchboard_router.people.security import Role
+from switchboard_router.people.security import Principal, Role
 from switchboard_shared.problems import ProblemError
 
 router = APIRouter()
 
 
 def _officer_public(row: dict[str, Any]) -> OfficerPublic:
-    return OfficerPublic(officer_id=row["id"], **{k: v for k, v in row.items() if k != "id"})
+    return public(OfficerPublic, row, "officer_id")
 
 
-@router.get("/v1/me", response_model=OfficerPublic, summary="Who you are", responses=errors())
+def _admin_or_self(caller: Principal, officer_id: str) -> None:
+    """404 unless the caller is an admin or that officer: others do not learn who exists."""
+    if caller.role is not Role.ADMIN and officer_id != caller.officer_id:
+        raise ProblemError(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
+
+
+@router.get("/v1/me", summary="Who you are", responses=errors())
 async def me(caller: CurrentCaller, engine: EngineDep) -> OfficerPublic:
     """The caller's officer record and queues."""
     return _officer_public(await call(service.get_officer, engine, officer_id=caller.officer_id))
@@ -47,7 +53,6 @@ async def me(caller: CurrentCaller, engine: EngineDep) -> OfficerPublic:
 
 @router.post(
     "/v1/officers",
-    response_model=OfficerPublic,
     status_code=201,
     summary="Create an officer or service account (admin)",
     responses=errors(403),
@@ -69,42 +74,30 @@ async def create_officer(
     return _officer_public(row)
 
 
-@router.get(
-    "/v1/officers",
-    response_model=OfficerList,
-    summary="Every officer (admin)",
-    responses=errors(403),
-)
+@router.get("/v1/officers", summary="Every officer (admin)", responses=errors(403))
 async def list_officers(caller: CurrentCaller, by: ActingBy, engine: EngineDep) -> OfficerList:
     """Every officer with their queues."""
     require_admin(caller)
     rows = await call(service.list_officers, engine)
-    await audit_read(engine, by, AccessAction.OFFICERS_READ, None)
+    await audit_read(engine, Access(by, AccessAction.OFFICERS_READ))
     return OfficerList(officers=[_officer_public(r) for r in rows])
 
 
 @router.get(
-    "/v1/officers/{officer_id}",
-    response_model=OfficerPublic,
-    summary="One officer (admin, or yourself)",
-    responses=errors(404),
+    "/v1/officers/{officer_id}", summary="One officer (admin, or yourself)", responses=errors(404)
 )
 async def get_officer(
     officer_id: OfficerPath, caller: CurrentCaller, by: ActingBy, engine: EngineDep
 ) -> OfficerPublic:
     """An officer's record and queues."""
-    if caller.role is not Role.ADMIN and officer_id != caller.officer_id:
-        raise ProblemError(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
+    _admin_or_self(caller, officer_id)
     row = await call(service.get_officer, engine, officer_id=officer_id)
-    await audit_read(engine, by, AccessAction.OFFICER_READ, f"officer:{officer_id}")
+    await audit_read(engine, Access(by, AccessAction.OFFICER_READ, f"officer:{officer_id}"))
     return _officer_public(row)
 
 
 @router.patch(
-    "/v1/officers/{officer_id}",
-    response_model=OfficerPublic,
-    summary="Change an officer (admin)",
-    responses=errors(403, 404),
+    "/v1/officers/{officer_id}", summary="Change an officer (admin)", responses=errors(403, 404)
 )
 async def update_officer(
     officer_id: OfficerPath,
@@ -117,19 +110,12 @@ async def update_officer(
     require_admin(caller)
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     return _officer_public(
-        await change(
-            service.update_officer,
-            engine,
-            by,
-            officer_id=officer_id,
-            changes=changes,
-        )
+        await change(service.update_officer, engine, by, officer_id=officer_id, changes=changes)
     )
 
 
 @router.post(
     "/v1/officers/{officer_id}/shift",
-    response_model=OfficerPublic,
     summary="Go on or off duty (yourself, or an admin for anyone)",
     responses=errors(404),
 )
@@ -137,8 +123,7 @@ async def shift(
     officer_id: OfficerPath, body: Shift, caller: CurrentCaller, by: ActingBy, engine: EngineDep
 ) -> OfficerPublic:
     """Start or end a shift: only on-duty officers are assigned items."""
-    if caller.role is not Role.ADMIN and officer_id != caller.officer_id:
-        raise ProblemError(404, "not-found", "Not found", f"officer {officer_id!r} does not exist")
+    _admin_or_self(caller, officer_id)
     return _officer_public(
         await change(
             service.update_officer,
@@ -153,7 +138,6 @@ async def shift(
 
 @router.post(
     "/v1/officers/{officer_id}/tokens",
-    response_model=TokenIssued,
     status_code=201,
     summary="Issue a bearer token (admin); shown once",
     responses=errors(403, 404),
@@ -172,19 +156,12 @@ async def issue_token(
     longest = request.app.state.settings.router_token_lifetime_seconds
     lifetime = longest if body is None or body.lifetime_seconds is None else body.lifetime_seconds
     if lifetime > longest:
-        raise ProblemError(
-            422,
-            "invalid-request",
-            "Invalid request",
-            f"body.lifetime_seconds: at most {longest} (SWITCHBOARD_ROUTER_TOKEN_LIFETIME_SECONDS)",
-            field="body.lifetime_seconds",
+        raise invalid(
+            "body.lifetime_seconds",
+            f"at most {longest} (SWITCHBOARD_ROUTER_TOKEN_LIFETIME_SECONDS)",
         )
     token_id, token, expires_at = await change(
-        service.issue_token,
-        engine,
-        by,
-        officer_id=officer_id,
-        lifetime=timedelta(seconds=lifetime),
+        service.issue_token, engine, by, officer_id=officer_id, lifetime=timedelta(seconds=lifetime)
     )
     return TokenIssued(token_id=token_id, officer_id=officer_id, token=token, expires_at=expires_at)
 
@@ -204,11 +181,5 @@ async def revoke_token(
 ) -> Response:
     """The token stops working at once."""
     require_admin(caller)
-    await change(
-        service.revoke_token,
-        engine,
-        by,
-        officer_id=officer_id,
-        token_id=token_id,
-    )
+    await change(service.revoke_token, engine, by, officer_id=officer_id, token_id=token_id)
     return Response(status_code=204)

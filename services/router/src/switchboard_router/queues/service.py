@@ -135,51 +135,47 @@ def update_queue(
             )
 
 
+def _member(queue_id: str, officer_id: str) -> tuple[Any, ...]:
+    """The WHERE clause of one membership."""
+    return (memberships.c.queue_id == queue_id, memberships.c.officer_id == officer_id)
+
+
+def _record_membership(
+    conn: Connection, by: By, action: AccessAction, queue_id: str, officer_id: str, now: datetime
+) -> None:
+    record(conn, by, action, obj=f"queue:{queue_id}", now=now, details={"officer_id": officer_id})
+
+
+def is_member(conn: Connection, queue_id: str, officer_id: str) -> bool:
+    """Whether the officer is in the queue."""
+    return (
+        conn.scalar(select(memberships.c.officer_id).where(*_member(queue_id, officer_id)))
+        is not None
+    )
+
+
 def add_member(engine: Engine, *, queue_id: str, officer_id: str, now: datetime, by: By) -> bool:
     """Put an officer in a queue; False when they were already a member."""
     with engine.begin() as conn:
         if conn.scalar(select(queues.c.id).where(queues.c.id == queue_id)) is None:
             raise Missing(f"queue {queue_id!r} does not exist")
         officer_record(conn, officer_id)
-        exists = conn.scalar(
-            select(memberships.c.officer_id).where(
-                memberships.c.queue_id == queue_id, memberships.c.officer_id == officer_id
-            )
-        )
-        if exists is not None:
+        if is_member(conn, queue_id, officer_id):
             return False
         conn.execute(
             insert(memberships).values(queue_id=queue_id, officer_id=officer_id, created_at=now)
         )
-        record(
-            conn,
-            by,
-            AccessAction.MEMBER_ADDED,
-            obj=f"queue:{queue_id}",
-            now=now,
-            details={"officer_id": officer_id},
-        )
+        _record_membership(conn, by, AccessAction.MEMBER_ADDED, queue_id, officer_id, now)
         return True
 
 
 def remove_member(engine: Engine, *, queue_id: str, officer_id: str, now: datetime, by: By) -> None:
     """Take an officer out of a queue; Missing if they were not in it."""
     with engine.begin() as conn:
-        result = conn.execute(
-            delete(memberships).where(
-                memberships.c.queue_id == queue_id, memberships.c.officer_id == officer_id
-            )
-        )
+        result = conn.execute(delete(memberships).where(*_member(queue_id, officer_id)))
         if result.rowcount == 0:
             raise Missing(f"officer {officer_id!r} is not a member of queue {queue_id!r}")
-        record(
-            conn,
-            by,
-            AccessAction.MEMBER_REMOVED,
-            obj=f"queue:{queue_id}",
-            now=now,
-            details={"officer_id": officer_id},
-        )
+        _record_membership(conn, by, AccessAction.MEMBER_REMOVED, queue_id, officer_id, now)
 
 
 def list_members(engine: Engine, *, queue_id: str) -> list[dict[str, Any]]:

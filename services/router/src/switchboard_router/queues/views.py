@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from sqlalchemy import Engine
 
-from switchboard_router.audit.service import AccessAction
-from switchboard_router.http import call, change, errors
+from switchboard_router.audit.service import Access, AccessAction
+from switchboard_router.http import call, change, errors, public
 from switchboard_router.people.deps import (
     ActingBy,
     CurrentCaller,
@@ -31,6 +32,7 @@ from switchboard_router.queues.schemas import (
     QueuePublic,
     QueueUpdate,
 )
+from switchboard_router.routing.holder import PolicyHolder
 from switchboard_shared.problems import ProblemError
 
 router = APIRouter()
@@ -47,9 +49,20 @@ def _queue_public(policy: Any, q: dict[str, Any]) -> QueuePublic:
     )
 
 
-@router.get(
-    "/v1/queues", response_model=QueueList, summary="Queues you may see", responses=errors()
-)
+async def _queue(engine: Engine, policies: PolicyHolder, queue_id: str) -> QueuePublic:
+    """One queue as the API shows it, its settings resolved against the policy in force."""
+    [row] = await call(service.list_queues, engine, only=frozenset({queue_id}))
+    return _queue_public(policies.current(), row)
+
+
+async def _members(engine: Engine, queue_id: str) -> MemberList:
+    rows = await call(service.list_members, engine, queue_id=queue_id)
+    return MemberList(
+        queue_id=queue_id, members=[public(MemberPublic, r, "officer_id") for r in rows]
+    )
+
+
+@router.get("/v1/queues", summary="Queues you may see", responses=errors())
 async def get_queues(caller: CurrentCaller, engine: EngineDep, policies: PoliciesDep) -> QueueList:
     """Your queues (every queue for admins and services) with depth and oldest open item."""
     only = None if caller.sees_everything else caller.queues
@@ -58,11 +71,7 @@ async def get_queues(caller: CurrentCaller, engine: EngineDep, policies: Policie
 
 
 @router.post(
-    "/v1/queues",
-    response_model=QueuePublic,
-    status_code=201,
-    summary="Create a queue (admin)",
-    responses=errors(403, 409),
+    "/v1/queues", status_code=201, summary="Create a queue (admin)", responses=errors(403, 409)
 )
 async def create_queue(
     body: QueueCreate, caller: CurrentCaller, by: ActingBy, engine: EngineDep, policies: PoliciesDep
@@ -77,15 +86,11 @@ async def create_queue(
         assignment_mode=body.assignment_mode.value if body.assignment_mode else None,
         supervisor_queue=body.supervisor_queue,
     )
-    [row] = await call(service.list_queues, engine, only=frozenset({body.queue_id}))
-    return _queue_public(policies.current(), row)
+    return await _queue(engine, policies, body.queue_id)
 
 
 @router.patch(
-    "/v1/queues/{queue_id}",
-    response_model=QueuePublic,
-    summary="Change a queue's settings (admin)",
-    responses=errors(403, 404),
+    "/v1/queues/{queue_id}", summary="Change a queue's settings (admin)", responses=errors(403, 404)
 )
 async def update_queue(
     queue_id: QueuePath,
@@ -98,20 +103,12 @@ async def update_queue(
     """Set the assignment mode or supervisor queue; `null` returns it to the policy's."""
     require_admin(caller)
     changes = body.model_dump(exclude_unset=True, mode="json")
-    await change(
-        service.update_queue,
-        engine,
-        by,
-        queue_id=queue_id,
-        changes=changes,
-    )
-    [row] = await call(service.list_queues, engine, only=frozenset({queue_id}))
-    return _queue_public(policies.current(), row)
+    await change(service.update_queue, engine, by, queue_id=queue_id, changes=changes)
+    return await _queue(engine, policies, queue_id)
 
 
 @router.get(
     "/v1/queues/{queue_id}/members",
-    response_model=MemberList,
     summary="Members of a queue (admins, and supervisors of the queue)",
     responses=errors(403, 404),
 )
@@ -124,20 +121,13 @@ async def get_members(
         raise ProblemError(
             403, "forbidden", "Forbidden", "only supervisors and admins list members"
         )
-    rows = await call(service.list_members, engine, queue_id=queue_id)
-    await audit_read(engine, by, AccessAction.MEMBERS_READ, f"queue:{queue_id}")
-    return MemberList(
-        queue_id=queue_id,
-        members=[
-            MemberPublic(officer_id=r["id"], **{k: v for k, v in r.items() if k != "id"})
-            for r in rows
-        ],
-    )
+    members = await _members(engine, queue_id)
+    await audit_read(engine, Access(by, AccessAction.MEMBERS_READ, f"queue:{queue_id}"))
+    return members
 
 
 @router.post(
     "/v1/queues/{queue_id}/members",
-    response_model=MemberList,
     status_code=201,
     summary="Put an officer in a queue (admin)",
     responses=errors(403, 404),
@@ -147,21 +137,8 @@ async def add_member(
 ) -> MemberList:
     """Add a member (idempotent); returns the queue's members."""
     require_admin(caller)
-    await change(
-        service.add_member,
-        engine,
-        by,
-        queue_id=queue_id,
-        officer_id=body.officer_id,
-    )
-    rows = await call(service.list_members, engine, queue_id=queue_id)
-    return MemberList(
-        queue_id=queue_id,
-        members=[
-            MemberPublic(officer_id=r["id"], **{k: v for k, v in r.items() if k != "id"})
-            for r in rows
-        ],
-    )
+    await change(service.add_member, engine, by, queue_id=queue_id, officer_id=body.officer_id)
+    return await _members(engine, queue_id)
 
 
 @router.delete(
@@ -179,11 +156,5 @@ async def remove_member(
 ) -> Response:
     """Remove a member."""
     require_admin(caller)
-    await change(
-        service.remove_member,
-        engine,
-        by,
-        queue_id=queue_id,
-        officer_id=officer_id,
-    )
+    await change(service.remove_member, engine, by, queue_id=queue_id, officer_id=officer_id)
     return Response(status_code=204)

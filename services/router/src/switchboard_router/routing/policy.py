@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from switchboard_router.routing.assignment import AssignmentMode
+from switchboard_router.routing.parsing import refuse_unknown
 from switchboard_router.routing.rules import (
     MAX_BOOST,
     Decision,
@@ -261,21 +263,25 @@ class Policy:
         return cls.parse(text_or_shipped(path, package=__package__ or "", name="routing.yaml"))
 
 
+def _by_pattern(section: str, raw: dict[Any, Any]) -> Iterator[tuple[str, Any, str]]:
+    """Each queue id or glob of a section keyed by them, its value, and where it stands."""
+    for pattern, value in raw.items():
+        where = f"{section}[{pattern!r}]"
+        if not isinstance(pattern, str) or not pattern:
+            raise PolicyError(f"{where}: a queue id or glob is required")
+        yield pattern, value, where
+
+
 def _parse_queues(raw: Any) -> tuple[QueueSettings, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, dict):
         raise PolicyError("queues: a mapping of queue id (or glob) to settings is required")
     out = []
-    for pattern, entry in raw.items():
-        where = f"queues[{pattern!r}]"
-        if not isinstance(pattern, str) or not pattern:
-            raise PolicyError(f"{where}: a queue id or glob is required")
+    for pattern, entry, where in _by_pattern("queues", raw):
         if not isinstance(entry, dict):
             raise PolicyError(f"{where}: a mapping is required")
-        unknown = set(entry) - _QUEUE_KEYS
-        if unknown:
-            raise PolicyError(f"{where}: unknown fields {sorted(unknown)}")
+        refuse_unknown(where, entry, _QUEUE_KEYS, PolicyError)
         try:
             mode = AssignmentMode(entry.get("assignment", "open"))
         except ValueError as exc:
@@ -315,9 +321,7 @@ def _parse_transfers(raw: Any) -> Transfers:
         return Transfers()
     if not isinstance(raw, dict):
         raise PolicyError("transfers: a mapping is required")
-    unknown = set(raw) - _TRANSFER_KEYS
-    if unknown:
-        raise PolicyError(f"transfers: unknown fields {sorted(unknown)}")
+    refuse_unknown("transfers", raw, _TRANSFER_KEYS, PolicyError)
     try:
         urgency = frozenset(
             Urgency(u)
@@ -329,10 +333,7 @@ def _parse_transfers(raw: Any) -> Transfers:
     if not isinstance(allowed, dict):
         raise PolicyError("transfers.allowed: a mapping of queue id (or glob) to destinations")
     entries = []
-    for pattern, targets in allowed.items():
-        where = f"transfers.allowed[{pattern!r}]"
-        if not isinstance(pattern, str) or not pattern:
-            raise PolicyError(f"{where}: a queue id or glob is required")
+    for pattern, targets, where in _by_pattern("transfers.allowed", allowed):
         names = string_list(where, [] if targets is None else targets)
         entries.append((pattern, tuple(sorted(names))))
     return Transfers(allowed=tuple(entries), supervisor_urgency=urgency)

@@ -8,6 +8,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
+from switchboard_router.routing.parsing import named_entry, refuse_unknown
 from switchboard_shared.events import Classification, MentionIn, Urgency
 
 _LIST_CONDITIONS = {
@@ -148,16 +149,9 @@ def string_list(where: str, value: Any) -> frozenset[str]:
 
 
 def parse_rule(index: int, raw: Any, known_districts: dict[str, str]) -> Rule:
-    where = f"rules[{index}]"
-    if not isinstance(raw, dict):
-        raise PolicyError(f"{where}: a mapping is required")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name:
-        raise PolicyError(f"{where}.name: a non-empty string is required")
+    name = named_entry(f"rules[{index}]", raw, PolicyError)
     where = f"rule {name!r}"
-    unknown = set(raw) - _RULE_KEYS
-    if unknown:
-        raise PolicyError(f"{where}: unknown fields {sorted(unknown)}")
+    refuse_unknown(where, raw, _RULE_KEYS, PolicyError)
     queue = raw.get("queue")
     if queue is not None:
         if not isinstance(queue, str) or not queue:

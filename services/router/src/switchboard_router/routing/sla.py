@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from switchboard_router.routing.parsing import named_entry, refuse_unknown
 from switchboard_shared.events import Urgency
 
 SUPERVISOR = "supervisor"
@@ -119,19 +120,12 @@ def parse_slas(raw: Any, *, queue_ids_ok: Any) -> tuple[Sla, ...]:
     out = []
     seen: set[str] = set()
     for index, entry in enumerate(raw):
-        where = f"sla[{index}]"
-        if not isinstance(entry, dict):
-            raise SlaError(f"{where}: a mapping is required")
-        name = entry.get("name")
-        if not isinstance(name, str) or not name:
-            raise SlaError(f"{where}.name: a non-empty string is required")
+        name = named_entry(f"sla[{index}]", entry, SlaError)
         where = f"sla {name!r}"
         if name in seen:
             raise SlaError(f"{where}.name: duplicate SLA name")
         seen.add(name)
-        unknown = set(entry) - _SLA_KEYS
-        if unknown:
-            raise SlaError(f"{where}: unknown fields {sorted(unknown)}")
+        refuse_unknown(where, entry, _SLA_KEYS, SlaError)
         queues = entry.get("queues", ["*"])
         if (
             not isinstance(queues, list)
@@ -165,9 +159,7 @@ def parse_slas(raw: Any, *, queue_ids_ok: Any) -> tuple[Sla, ...]:
             tier_where = f"{where}.ladder[{number - 1}]"
             if not isinstance(tier_raw, dict):
                 raise SlaError(f"{tier_where}: a mapping is required")
-            unknown = set(tier_raw) - _TIER_KEYS
-            if unknown:
-                raise SlaError(f"{tier_where}: unknown fields {sorted(unknown)}")
+            refuse_unknown(tier_where, tier_raw, _TIER_KEYS, SlaError)
             after = _seconds(
                 f"{tier_where}.after_seconds", tier_raw.get("after_seconds", 0), allow_zero=True
             )

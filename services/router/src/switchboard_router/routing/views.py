@@ -19,12 +19,7 @@ from switchboard_router.routing.schemas import (
 router = APIRouter()
 
 
-@router.post(
-    "/v1/routing/explain",
-    response_model=Explanation,
-    summary="Where a mention would go, and why",
-    responses=errors(),
-)
+@router.post("/v1/routing/explain", summary="Where a mention would go, and why", responses=errors())
 async def explain(
     body: ExplainRequest, caller: CurrentCaller, policies: PoliciesDep
 ) -> Explanation:
@@ -51,12 +46,7 @@ async def explain(
     )
 
 
-@router.get(
-    "/v1/routing",
-    response_model=PolicyPublic,
-    summary="The routing policy in force",
-    responses=errors(),
-)
+@router.get("/v1/routing", summary="The routing policy in force", responses=errors())
 async def get_policy(caller: CurrentCaller, policies: PoliciesDep) -> PolicyPublic:
     """Its version, default queue, rule names and where it was loaded from."""
     policy = policies.current()

@@ -7,21 +7,19 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
+from switchboard_router.db.types import ItemId, Time
+
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-ItemId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
     op.create_table(
         "queues",
         sa.Column("id", sa.String(64), primary_key=True),
-        sa.Column(
-            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-        ),
+        sa.Column("created_at", Time, nullable=False, server_default=sa.func.now()),
     )
     op.create_table(
         "items",
@@ -41,11 +39,9 @@ def upgrade() -> None:
         sa.Column("source_id", sa.String(256), nullable=False),
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("mention", sa.JSON, nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("classified_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "queued_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-        ),
+        sa.Column("received_at", Time, nullable=False),
+        sa.Column("classified_at", Time, nullable=False),
+        sa.Column("queued_at", Time, nullable=False, server_default=sa.func.now()),
     )
     op.create_index(
         "ix_items_queue_order", "items", ["queue_id", "urgency_rank", "received_at", "id"]

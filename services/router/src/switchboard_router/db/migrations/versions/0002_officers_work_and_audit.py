@@ -8,13 +8,13 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
+from switchboard_router.db.types import ItemId, Time
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-ItemId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-Time = sa.DateTime(timezone=True)
 
 _PG_APPEND_ONLY = """
 CREATE FUNCTION audit_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -11,13 +11,13 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
+from switchboard_router.db.types import ItemId, Time
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-ItemId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-Time = sa.DateTime(timezone=True)
 APPEND_ONLY = ("audit", "access_audit")
 CHILDREN = ("notes", "watches", "audit")
 # SQLite's foreign keys have no names; batch mode names them by this convention.
