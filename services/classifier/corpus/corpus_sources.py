@@ -59,49 +59,59 @@ def _tsv_rows(text: str) -> Iterator[dict[str, str]]:
     yield from reader
 
 
-def read_humaid(git_dir: Path, source: dict[str, Any], report: SourceReport) -> Iterator[RawRecord]:
-    """HumAID: one TSV per event and split; reserved events are skipped before their files are opened."""
-    for event, hazard in source["events"].items():
+def _readable_events(source: dict[str, Any], report: SourceReport) -> Iterator[tuple[str, Any]]:
+    """Each event of the source with its spec; a reserved one is only noted as never read, its files unopened."""
+    for event, spec in source["events"].items():
         if reserved_event_id(event) is not None:
             report.events_never_read.append(event)
             continue
+        yield event, spec
+    report.events_never_read.extend(source.get("reserved_events_never_read", []))
+
+
+def _event_records(
+    text: str,
+    source: dict[str, Any],
+    event: str,
+    lang: str,
+    hazard: str,
+    *,
+    quoted_ids: bool = False,
+) -> Iterator[RawRecord]:
+    """The records of one event's TSV file, each id prefixed with the event (`quoted_ids`: ids in '...')."""
+    for row in _tsv_rows(text):
+        tweet_id = row[source["id_column"]].strip()
+        if quoted_ids:
+            tweet_id = tweet_id.strip("'")
+        yield RawRecord(
+            record_id=f"{event}/{tweet_id}",
+            text=row[source["text_column"]] or "",
+            label=(row[source["label_column"]] or "").strip(),
+            lang=lang,
+            event=event,
+            hazard=hazard,
+        )
+
+
+def read_humaid(git_dir: Path, source: dict[str, Any], report: SourceReport) -> Iterator[RawRecord]:
+    """HumAID: one TSV per event and split; reserved events are skipped before their files are opened."""
+    for event, hazard in _readable_events(source, report):
         for split in source["splits"]:
             text = git_show(
                 git_dir, source["commit"], source["path"].format(event=event, split=split)
             )
-            for row in _tsv_rows(text):
-                tweet_id = row[source["id_column"]].strip()
-                yield RawRecord(
-                    record_id=f"{event}/{tweet_id}",
-                    text=row[source["text_column"]] or "",
-                    label=(row[source["label_column"]] or "").strip(),
-                    lang=source["lang"],
-                    event=event,
-                    hazard=hazard,
-                )
-    report.events_never_read.extend(source.get("reserved_events_never_read", []))
+            yield from _event_records(text, source, event, source["lang"], hazard)
 
 
 def read_crisisnlp(
     git_dir: Path, source: dict[str, Any], report: SourceReport
 ) -> Iterator[RawRecord]:
     """CrisisNLP LREC 2016: one TSV per event with its own language; reserved events are never opened."""
-    for event, spec in source["events"].items():
-        if reserved_event_id(event) is not None:
-            report.events_never_read.append(event)
-            continue
+    for event, spec in _readable_events(source, report):
         text = git_show(git_dir, source["commit"], f"{source['base']}/{spec['path']}")
-        for row in _tsv_rows(text):
-            tweet_id = row[source["id_column"]].strip().strip("'")
-            yield RawRecord(
-                record_id=f"{event}/{tweet_id}",
-                text=row[source["text_column"]] or "",
-                label=(row[source["label_column"]] or "").strip(),
-                lang=spec["lang"],
-                event=event,
-                hazard=spec["hazard"],
-            )
-    report.events_never_read.extend(source.get("reserved_events_never_read", []))
+        yield from _event_records(
+            text, source, event, spec["lang"], spec["hazard"], quoted_ids=True
+        )
 
 
 def read_table_source(
