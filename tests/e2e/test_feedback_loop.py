@@ -32,7 +32,6 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from conftest import classifier_env
 from switchboard_classifier.combine import Classifier
 from switchboard_classifier.model import TextModel, train
 from switchboard_classifier.promotion import ModelsDirectory
@@ -47,6 +46,7 @@ from switchboard_shared.events import (
     Urgency,
 )
 from switchboard_shared.topics import CLASSIFIED, FEEDBACK, RAW, ROUTED
+from tests.classifier_worker import ClassifierLauncher
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 
@@ -267,22 +267,14 @@ async def test_false_alarms_retrain_a_shadow_that_stops_raising_them_then_promot
     shadow_link = tmp_path / "shadow"
     shadow_link.symlink_to(models.versions / first.version, target_is_directory=True)
 
-    port = port_factory()
-    metrics_url = f"http://127.0.0.1:{port}/metrics"
-    worker = service_runner(
-        "switchboard_classifier",
-        classifier_env(
-            kafka_bootstrap,
-            topic_prefix,
-            port,
-            SWITCHBOARD_CLASSIFIER_RULESET_PATH=str(rules),
-            SWITCHBOARD_CLASSIFIER_MODEL_PATH=str(models.live),
-            SWITCHBOARD_CLASSIFIER_SHADOW_MODEL_PATH=str(shadow_link),
-            SWITCHBOARD_CLASSIFIER_RELOAD_SECONDS=str(RELOAD_SECONDS),
-            SWITCHBOARD_CLASSIFIER_DATA_DIR=str(tmp_path / "classifier-data"),
-        ),
+    launcher = ClassifierLauncher(service_runner, port_factory, kafka_bootstrap, topic_prefix)
+    worker, metrics_url = launcher.start(
+        rules,
+        RELOAD_SECONDS,
+        tmp_path / "classifier-data",
+        SWITCHBOARD_CLASSIFIER_MODEL_PATH=str(models.live),
+        SWITCHBOARD_CLASSIFIER_SHADOW_MODEL_PATH=str(shadow_link),
     )
-    worker.wait_ready(f"http://127.0.0.1:{port}/readyz")
 
     async with Feed(kafka_bootstrap, topic_prefix) as feed:
         marked = await feed.classify(MARKED)

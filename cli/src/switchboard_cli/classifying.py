@@ -31,18 +31,15 @@ from switchboard_classifier.evaluation import (
     cross_predictions,
     cross_rows,
     evaluate,
-    fit_calibration,
     read_records,
     rows_report,
     split_predictions,
-    summary_table,
-    to_json,
-    urgency_outcomes,
     without_rules,
 )
 from switchboard_classifier.model import ModelError, TextModel, data_sha256, train
 from switchboard_classifier.place import Places
 from switchboard_classifier.rules import Ruleset, RulesetError
+from switchboard_classifier.scoring import fit_calibration, summary_table, to_json, urgency_outcomes
 from switchboard_cli import feedback as feedback_cli
 from switchboard_shared.events import MentionIn
 from switchboard_shared.problems import field_errors

@@ -12,6 +12,9 @@ duplicates, caps each source, and writes:
 * manifest.json — per source: repository, commit, licence, counts (read, dropped by label, dropped by the
   reserved filter per event, duplicates, capped, kept) and the record ids kept; the sha256 of both corpora.
 
+The reading of each source is in corpus_sources.py, the mapping of one post to a record in corpus_records.py
+(both beside this script); here the sources are put together, capped and written.
+
 Usage (from the repository root, with the project's environment):
 
     .venv/bin/python services/classifier/corpus/build.py \
@@ -24,23 +27,26 @@ Usage (from the repository root, with the project's environment):
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
-import html
-import io
 import json
-import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from switchboard_classifier.reserved import fold, reserved_event_id, reserved_match
+from switchboard_classifier.reserved import reserved_match
+
+# The build's own modules sit beside it; a script run, or a test loading it by path, finds them here.
+sys.path.append(str(Path(__file__).resolve().parent))
+
+from corpus_records import Cues, dedup_key, map_record
+from corpus_records import RawRecord as RawRecord  # the build's tests know it as build's
+from corpus_records import clean_text as clean_text  # likewise
+from corpus_sources import READERS, SourceReport, check_commit, read_table_source
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[2]
@@ -50,231 +56,6 @@ MANIFEST_PATH = HERE / "manifest.json"
 DEFAULT_FULL_OUT = HERE / "build" / "corpus-full.jsonl"
 URGENT = ("critical", "high")
 URGENCY_ORDER = ("critical", "high", "normal", "low")
-
-_HANDLE = re.compile(r"@\w{1,15}")
-_SPACE = re.compile(r"\s+")
-
-
-@dataclass(frozen=True)
-class RawRecord:
-    """One labelled post as the source has it."""
-
-    record_id: str
-    text: str
-    label: str
-    lang: str
-    event: str = ""
-    hazard: str = ""
-    keyword: str = ""
-
-
-@dataclass
-class SourceReport:
-    """What the build did with one source."""
-
-    read: int = 0
-    dropped_label: Counter[str] = field(default_factory=Counter)
-    dropped_reserved: Counter[str] = field(default_factory=Counter)
-    events_never_read: list[str] = field(default_factory=list)
-    duplicates: int = 0
-    capped: int = 0
-    kept: list[dict[str, Any]] = field(default_factory=list)
-
-
-class Cues:
-    """The first-hand and violent-word cues of mapping.yaml, compiled once."""
-
-    def __init__(self, mapping: dict[str, Any]) -> None:
-        first_hand = mapping["first_hand"]
-        self.person = {lang: re.compile(first_hand[lang]["person"]) for lang in ("en", "es")}
-        self.need = {lang: re.compile(first_hand[lang]["need"]) for lang in ("en", "es")}
-        self.relayed = [re.compile(p) for p in first_hand["not_first_hand"].values()]
-        self.violent = re.compile(mapping["violent_words"]["pattern"])
-
-    def first_hand(self, text: str, lang: str) -> bool:
-        """Whether a post reads as the author's own call for help: first person, a need, nothing relayed."""
-        folded = fold(text)
-        person = self.person.get(lang, self.person["en"])
-        need = self.need.get(lang, self.need["en"])
-        return (
-            bool(person.search(folded))
-            and bool(need.search(folded))
-            and not any(p.search(folded) for p in self.relayed)
-        )
-
-    def violent_words(self, text: str) -> bool:
-        """Whether a post uses the words an emergency uses."""
-        return bool(self.violent.search(fold(text)))
-
-
-def clean_text(text: str) -> str:
-    """Unescape HTML entities, replace @handles (personal data the classifier needs no part of), tidy spaces."""
-    return _SPACE.sub(" ", _HANDLE.sub("@user", html.unescape(text))).strip()
-
-
-def dedup_key(text: str) -> str:
-    """Texts that differ only in case, accents, handles, links or a leading "RT" are the same post."""
-    folded = fold(_HANDLE.sub("", text))
-    folded = re.sub(r"https?://\S+", "", folded)
-    folded = re.sub(r"^rt\b[: ]*", "", folded.strip())
-    return re.sub(r"[^a-z0-9]+", " ", folded).strip()
-
-
-def map_record(
-    raw: RawRecord, source: dict[str, Any], cues: Cues, mapping_version: str
-) -> dict[str, Any] | None:
-    """The corpus record for one labelled post, or None when its label is mapped to `drop` or not mapped."""
-    rule = source["labels"].get(raw.label)
-    if rule is None or rule == "drop":
-        return None
-    text = clean_text(raw.text)
-    urgency = rule["urgency"]
-    if "first_hand_urgency" in rule and cues.first_hand(raw.text, raw.lang):
-        urgency = rule["first_hand_urgency"]
-    topics: list[str] = []
-    for topic in rule["topics"]:
-        if topic == "{hazard}":
-            resolved = raw.hazard
-        elif topic == "{keyword_topic}":
-            resolved = keyword_topic(raw.keyword, source.get("keyword_topics", {}))
-        else:
-            resolved = topic
-        if resolved and resolved not in topics:
-            topics.append(resolved)
-    hard_negative = urgency == "low" and (
-        (bool(rule.get("hard_negative_if_violent")) and cues.violent_words(text))
-        or (bool(rule.get("hard_negative_if_keyword")) and bool(raw.keyword))
-    )
-    provenance = {
-        "dataset": source["dataset"],
-        "repository": source["repository"],
-        "commit": source["commit"],
-        "record_id": raw.record_id,
-        "licence": source["licence"],
-        "mapping_version": mapping_version,
-        "label": raw.label,
-    }
-    if raw.event:
-        provenance["event"] = raw.event
-    return {
-        "text": text,
-        "lang": raw.lang,
-        "urgency": urgency,
-        "topics": topics,
-        "hard_negative": hard_negative,
-        "provenance": provenance,
-    }
-
-
-def keyword_topic(keyword: str, table: dict[str, str]) -> str:
-    """The topic of a source's search keyword ("forest%20fire" -> fire), by the first pattern that matches."""
-    words = keyword.replace("%20", " ").casefold()
-    for topic, pattern in table.items():
-        if topic != "default" and re.search(pattern, words):
-            return topic
-    return table.get("default", "") if words else ""
-
-
-def git_show(git_dir: Path, commit: str, path: str) -> str:
-    """A file's text at a commit of a fetched repository."""
-    result = subprocess.run(
-        ["git", "--git-dir", str(git_dir), "show", f"{commit}:{path}"],
-        check=True,
-        capture_output=True,
-    )
-    return result.stdout.decode("utf-8", errors="replace")
-
-
-def check_commit(git_dir: Path, commit: str) -> None:
-    """Refuse a repository that lacks the pinned commit: the corpus must come from exactly that version."""
-    result = subprocess.run(
-        ["git", "--git-dir", str(git_dir), "cat-file", "-e", f"{commit}^{{commit}}"],
-        capture_output=True,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"{git_dir} has no commit {commit}; fetch the repository the mapping pins")
-
-
-def _tsv_rows(text: str) -> Iterator[dict[str, str]]:
-    reader = csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
-    yield from reader
-
-
-def read_humaid(git_dir: Path, source: dict[str, Any], report: SourceReport) -> Iterator[RawRecord]:
-    """HumAID: one TSV per event and split; reserved events are skipped before their files are opened."""
-    for event, hazard in source["events"].items():
-        if reserved_event_id(event) is not None:
-            report.events_never_read.append(event)
-            continue
-        for split in source["splits"]:
-            text = git_show(
-                git_dir, source["commit"], source["path"].format(event=event, split=split)
-            )
-            for row in _tsv_rows(text):
-                tweet_id = row[source["id_column"]].strip()
-                yield RawRecord(
-                    record_id=f"{event}/{tweet_id}",
-                    text=row[source["text_column"]] or "",
-                    label=(row[source["label_column"]] or "").strip(),
-                    lang=source["lang"],
-                    event=event,
-                    hazard=hazard,
-                )
-    report.events_never_read.extend(source.get("reserved_events_never_read", []))
-
-
-def read_crisisnlp(
-    git_dir: Path, source: dict[str, Any], report: SourceReport
-) -> Iterator[RawRecord]:
-    """CrisisNLP LREC 2016: one TSV per event with its own language; reserved events are never opened."""
-    for event, spec in source["events"].items():
-        if reserved_event_id(event) is not None:
-            report.events_never_read.append(event)
-            continue
-        text = git_show(git_dir, source["commit"], f"{source['base']}/{spec['path']}")
-        for row in _tsv_rows(text):
-            tweet_id = row[source["id_column"]].strip().strip("'")
-            yield RawRecord(
-                record_id=f"{event}/{tweet_id}",
-                text=row[source["text_column"]] or "",
-                label=(row[source["label_column"]] or "").strip(),
-                lang=spec["lang"],
-                event=event,
-                hazard=spec["hazard"],
-            )
-    report.events_never_read.extend(source.get("reserved_events_never_read", []))
-
-
-def read_table_source(
-    git_dir: Path, source: dict[str, Any], report: SourceReport
-) -> Iterator[RawRecord]:
-    """CSV/TSV files, with or without a header; the row number is the id where the source has none."""
-    files = source.get("files") or [{"path": source["path"], "lang": source["lang"]}]
-    delimiter = "\t" if source["format"].startswith("tsv") else ","
-    for spec in files:
-        text = git_show(git_dir, source["commit"], spec["path"]).replace("\r\n", "\n")
-        rows: Iterable[dict[str, str]]
-        if source["format"].endswith("noheader"):
-            reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-            rows = (dict(zip(source["columns"], r, strict=False)) for r in reader)
-        else:
-            dict_reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-            dict_reader.fieldnames = [f.strip() for f in dict_reader.fieldnames or []]
-            rows = dict_reader
-        prefix = f"{spec['subset']}/" if spec.get("subset") else ""
-        for number, row in enumerate(rows):
-            id_column = source["id_column"]
-            record_id = (row.get(id_column) or "").strip() if id_column else f"row{number}"
-            yield RawRecord(
-                record_id=prefix + (record_id or f"row{number}"),
-                text=row.get(source["text_column"]) or "",
-                label=(row.get(source["label_column"]) or "").strip(),
-                lang=spec["lang"],
-                keyword=(row.get(source.get("keyword_column", "")) or "").strip(),
-            )
-
-
-READERS = {"humaid": read_humaid, "crisisnlp_lrec2016": read_crisisnlp}
 
 
 def gold_records(source: dict[str, Any], mapping_version: str) -> tuple[list[dict[str, Any]], str]:

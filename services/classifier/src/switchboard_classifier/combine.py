@@ -167,17 +167,10 @@ class Classifier:
         }
 
     def classify_texts(
-        self,
-        texts: Sequence[str],
-        *,
-        languages: Sequence[str | None] | None = None,
-        mentions: Sequence[MentionIn] | None = None,
+        self, texts: Sequence[str], *, languages: Sequence[str | None] | None = None
     ) -> list[Classification]:
-        """Classify a batch of texts (with their mentions, for geo and district, if any)."""
-        return [
-            self.classification(d)
-            for d in self.decide(texts, languages=languages, mentions=mentions)
-        ]
+        """Classify texts (with their languages, if known); mentions go to `classify_mentions`."""
+        return [self.classification(d) for d in self.decide(texts, languages=languages)]
 
     def classification(self, decision: Decision) -> Classification:
         """The event form of a decision, with the versions that made it."""

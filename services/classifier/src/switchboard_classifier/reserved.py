@@ -113,81 +113,62 @@ def _near(first: str, second: str, gap: int = 80) -> re.Pattern[str]:
     )
 
 
-# Text patterns over folded text (lower case, no accents). Hashtags are matched without the "#" too where the
-# tag is the event's own name ("fortmcmurray"), since copies of tweets often lose the "#".
-_RESERVED_TEXT: tuple[tuple[re.Pattern[str], ReservedEvent], ...] = (
-    (
+# How near an event's name or place must stand to words of what happened, in characters.
+_PLACE_GAP = 120
+
+
+def _place_near(place: str, what: str) -> re.Pattern[str]:
+    """An event's name or place within `_PLACE_GAP` characters of words of what happened."""
+    return _near(place, what, gap=_PLACE_GAP)
+
+
+# Text patterns over folded text (lower case, no accents), by event. Hashtags are matched without the "#" too
+# where the tag is the event's own name ("fortmcmurray"), since copies of tweets often lose the "#". A place of
+# the event counts only near words of what happened there.
+_TEXT_BY_EVENT: dict[ReservedEvent, tuple[re.Pattern[str], ...]] = {
+    ReservedEvent.FORT_MCMURRAY_WILDFIRE_2016: (
         re.compile(
             r"fort\s*mc\s*murray|fortmcmurray|\bymm\s*fire|#ymm\b|#fmfire|#fortmacfire|#fortmac\b"
         ),
-        ReservedEvent.FORT_MCMURRAY_WILDFIRE_2016,
-    ),
-    (
         re.compile(r"horse\s*river\s*(wild)?fire|wood\s*buffalo"),
-        ReservedEvent.FORT_MCMURRAY_WILDFIRE_2016,
-    ),
-    (
         _near(r"fort\s*mac|alberta|albertan?s?|slave\s*lake|anzac|lac\s*la\s*biche", _FIRE),
-        ReservedEvent.FORT_MCMURRAY_WILDFIRE_2016,
     ),
-    (
+    ReservedEvent.DALLAS_POLICE_SHOOTING: (
         re.compile(
             r"dallaspoliceshooting|dallasshooting|prayfordallas|dallasambush|dallasstrong|"
             r"micah\s*(xavier\s*)?johnson"
         ),
-        ReservedEvent.DALLAS_POLICE_SHOOTING,
-    ),
-    (
         re.compile(rf"^(?=.*\bdallas\b)(?=.*\b(?:{_POLICE})\b)(?=.*\b(?:{_SHOOTING})\b)"),
-        ReservedEvent.DALLAS_POLICE_SHOOTING,
     ),
-    (
+    ReservedEvent.HURRICANE_FLORENCE_2018: (
         re.compile(r"hurricaneflorence|florence2018|tsflorence|#florence\b|huracanflorence"),
-        ReservedEvent.HURRICANE_FLORENCE_2018,
-    ),
-    (
-        _near(
-            r"florence",
-            _STORM + "|" + _FLOOD + r"|wilmington|carolinas?|new\s*bern|lumberton",
-            gap=120,
+        _place_near(
+            r"florence", _STORM + "|" + _FLOOD + r"|wilmington|carolinas?|new\s*bern|lumberton"
         ),
-        ReservedEvent.HURRICANE_FLORENCE_2018,
     ),
-    (
+    ReservedEvent.BOHOL_EARTHQUAKE_2013: (
         re.compile(r"boholearthquake|boholquake|prayforbohol|bohol\s*eq\b|#bohol"),
-        ReservedEvent.BOHOL_EARTHQUAKE_2013,
-    ),
-    (
-        _near(
-            r"bohol|boholanos?|tagbilaran|loboc|loon|baclayon|maribojoc|cebu|visayas?",
-            _QUAKE,
-            gap=120,
+        _place_near(
+            r"bohol|boholanos?|tagbilaran|loboc|loon|baclayon|maribojoc|cebu|visayas?", _QUAKE
         ),
-        ReservedEvent.BOHOL_EARTHQUAKE_2013,
     ),
-    (
+    ReservedEvent.CHOCO_FLOOD_2019: (
         re.compile(r"#choco\b|fuerzachoco|soschoco|prayforchoco|chocoinundado"),
-        ReservedEvent.CHOCO_FLOOD_2019,
-    ),
-    (
-        _near(
+        _place_near(
             r"choco|quibdo|atrato|istmina|tado|condoto|medio\s*san\s*juan|bajo\s*baudo|baudo|litoral\s*del\s*san\s*juan",
             _FLOOD,
-            gap=120,
         ),
-        ReservedEvent.CHOCO_FLOOD_2019,
     ),
-    (
+    ReservedEvent.SOUTH_NAPA_EARTHQUAKE_2014: (
         re.compile(
             r"napaearthquake|napaquake|southnapa|south\s*napa|napastrong|bayareaearthquake|bayareaquake|"
             r"#sfquake\b"
         ),
-        ReservedEvent.SOUTH_NAPA_EARTHQUAKE_2014,
+        _place_near(r"napa|american\s*canyon|vallejo|sonoma|bay\s*area", _QUAKE),
     ),
-    (
-        _near(r"napa|american\s*canyon|vallejo|sonoma|bay\s*area", _QUAKE, gap=120),
-        ReservedEvent.SOUTH_NAPA_EARTHQUAKE_2014,
-    ),
+}
+_RESERVED_TEXT: tuple[tuple[re.Pattern[str], ReservedEvent], ...] = tuple(
+    (pattern, event) for event, patterns in _TEXT_BY_EVENT.items() for pattern in patterns
 )
 
 

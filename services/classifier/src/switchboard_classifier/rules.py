@@ -8,16 +8,9 @@ becomes one regular expression, so a mention is scanned a fixed number of
 times whatever the number of patterns. Every decision carries its reasons:
 which rule matched which words.
 
-Most lexicons match nothing in most mentions, yet each scan costs a few
-microseconds. So a rule set also compiles every pattern of every pack into
-one Hyperscan database in prefilter mode (a superset of each pattern's
-matches: it ignores the word-boundary look-arounds). One pass over the text
-tells which patterns might match; only those go into the Python regular
-expression that then runs, built from the same patterns in the same order
-(cached). A pattern that cannot match anywhere in the text changes nothing in
-an alternation, so the verdict is exactly the one of the full expressions,
-and a test holds the two paths equal. A pattern Hyperscan cannot compile
-always runs.
+Each pack's lexicons are compiled in `lexicon`; a Hyperscan pass
+(`prefilter`) picks which of their patterns need to run on a text, and the
+verdict is the same as when every pattern runs.
 
 Free of faust, Kafka and HTTP: tested as plain functions.
 """
@@ -25,18 +18,19 @@ Free of faust, Kafka and HTTP: tested as plain functions.
 from __future__ import annotations
 
 import re
-import re._constants as sre_constants  # type: ignore[import-not-found,unused-ignore]
-import re._parser as sre_parse  # type: ignore[import-not-found,unused-ignore]
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import hyperscan  # type: ignore[import-untyped,import-not-found,unused-ignore]
 import yaml
 
+from switchboard_classifier.lexicon import CUE_PACKS, LEXICONS, TOPICS, Pack, Plan
+
+# A rule set's error is raised while its packs compile; callers know it as the rule set's.
+from switchboard_classifier.lexicon import RulesetError as RulesetError
+from switchboard_classifier.prefilter import Prefilter
 from switchboard_shared.events import Classification, Reason, Urgency
 
 IRRELEVANT = "irrelevant"
@@ -50,328 +44,11 @@ _URGENCY_GROUPS = (
     "normal_topics",
     "low_topics",
 )
-# idioms: phrases that look alarming and are not (a topic match inside one is dropped).
-# elsewhere: news about other places; jest: jokes and sarcasm. Both hold a
-# mention down unless the writer is a witness of something happening now.
-CUE_PACKS = (
-    "idioms",
-    "negation",
-    "immediacy",
-    "witness",
-    "emphasis",
-    "danger",
-    "elsewhere",
-    "jest",
-    "fiction",
-)
 
 # Confidence of a rule-only decision; the model's probabilities replace them
 # where the model agrees (see `combine`).
 RULE_SCORE = {Urgency.CRITICAL: 0.9, Urgency.HIGH: 0.8, Urgency.NORMAL: 0.65, Urgency.LOW: 0.6}
-
-
-class RulesetError(ValueError):
-    """A rule set that cannot be used; the message names the place."""
-
-
-# The longest text one pattern may match. Python's re backtracks: a pattern
-# such as `is .* still closed` tries every "is " against the rest of the text,
-# quadratic in its length (3 s on 100k characters). With every repetition
-# bounded, each start costs at most a fixed amount whatever the text, so a scan
-# is linear; the shipped packs match at most a few dozen characters.
-LONGEST_MATCH = 200
-_REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT, sre_constants.POSSESSIVE_REPEAT)
-
-
-def _unbounded_repeat(items: Any) -> bool:
-    """Whether a parsed pattern (look-arounds included) repeats something without limit."""
-    for op, av in items:
-        if op in _REPEATS:
-            if av[1] >= sre_constants.MAXREPEAT or _unbounded_repeat(av[2]):
-                return True
-        elif op is sre_constants.SUBPATTERN:
-            if _unbounded_repeat(av[-1]):
-                return True
-        elif op is sre_constants.BRANCH:
-            if any(_unbounded_repeat(branch) for branch in av[1]):
-                return True
-        elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
-            if _unbounded_repeat(av[1]):
-                return True
-        elif op is sre_constants.ATOMIC_GROUP and _unbounded_repeat(av):
-            return True
-    return False
-
-
-_QUANTIFIER = re.compile(r"(?:\\.|\[(?:\\.|[^\]])*\]|\((?:\?[:!=]|\?<[!=])?|.)(?:[*+]|\{\d*,\})")
-
-
-def _check_bounded(pattern: str, where: str) -> None:
-    """Refuse a pattern that could backtrack over the whole text; the message names the place."""
-    parsed = sre_parse.parse(pattern)
-    if _unbounded_repeat(parsed):
-        found = _QUANTIFIER.search(pattern)
-        near = f" ({found.group()!r})" if found else ""
-        raise RulesetError(
-            f"{where}: pattern {pattern!r} repeats without limit{near}; bound every"
-            " repetition, e.g. .{0,40} for .* and \\w{1,30} for \\w+"
-        )
-    longest = parsed.getwidth()[1]
-    if longest > LONGEST_MATCH:
-        raise RulesetError(
-            f"{where}: pattern {pattern!r} can match {longest} characters,"
-            f" more than {LONGEST_MATCH}; tighten its repetitions"
-        )
-
-
-def _alternation(patterns: list[str], where: str) -> str:
-    for index, pattern in enumerate(patterns):
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise RulesetError(f"{where}[{index}]: bad pattern {pattern!r}: {exc}") from exc
-        _check_bounded(pattern, f"{where}[{index}]")
-    return "|".join(f"(?:{pattern})" for pattern in patterns)
-
-
-def _bounded(body: str) -> re.Pattern[str]:
-    # Word boundaries that also work next to punctuation and emoji. Patterns
-    # are written in lower case and matched on lower-cased text: Python's re
-    # runs about twice as fast without IGNORECASE.
-    return re.compile(rf"(?<!\w)(?:{body})(?!\w)")
-
-
-def _patterns(value: Any, where: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
-        raise RulesetError(f"{where}: a list of patterns is required")
-    return value
-
-
-TOPICS = "topics"
-LEXICONS = (TOPICS, *CUE_PACKS)
 _REASON_CUES = CUE_PACKS[1:]  # idioms give their own reasons where they hold a topic down
-# pack language -> lexicon -> the expression to run
-Plan = dict[str, dict[str, re.Pattern[str]]]
-_SUBSET_CACHE_LIMIT = 4096
-
-
-@dataclass(frozen=True)
-class Pack:
-    """The compiled lexicons of one language: one regex per lexicon."""
-
-    language: str
-    topic_names: tuple[str, ...]
-    topic_regex: re.Pattern[str]
-    cue_regexes: dict[str, re.Pattern[str]]
-    # Every pattern of every lexicon, in order; for topics, which topic each belongs to.
-    patterns: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    pattern_topics: tuple[int, ...] = ()
-    _subsets: dict[tuple[str, tuple[int, ...]], re.Pattern[str]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-    # One pattern alone is the most common cut: compiled up front, never evicted.
-    _singles: dict[tuple[str, int], re.Pattern[str]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-
-    def __post_init__(self) -> None:
-        for lexicon, patterns in self.patterns.items():
-            for index in range(len(patterns)):
-                self._singles[(lexicon, index)] = _bounded(self._body(lexicon, (index,)))
-
-    def _body(self, lexicon: str, candidates: tuple[int, ...]) -> str:
-        patterns = self.patterns[lexicon]
-        if lexicon != TOPICS:
-            return "|".join(f"(?:{patterns[index]})" for index in candidates)
-        # the same named groups, in the same order, with only the candidates inside
-        by_topic: dict[int, list[str]] = {}
-        for index in candidates:
-            by_topic.setdefault(self.pattern_topics[index], []).append(patterns[index])
-        return "|".join(
-            f"(?P<t{topic}>{'|'.join(f'(?:{p})' for p in chosen)})"
-            for topic, chosen in by_topic.items()
-        )
-
-    @classmethod
-    def compile(cls, language: str, data: Any, where: str) -> Pack:
-        """Compile one pack; raise RulesetError naming the field."""
-        if not isinstance(data, dict):
-            raise RulesetError(f"{where or language}: a mapping is required")
-        topics = data.get("topics")
-        if not isinstance(topics, dict) or not topics:
-            raise RulesetError(f"{where}topics: a mapping of topic name to patterns is required")
-        names = tuple(topics)
-        groups = []
-        topic_patterns: list[str] = []
-        owners: list[int] = []
-        for index, name in enumerate(names):
-            patterns = _patterns(topics[name], f"{where}topics.{name}")
-            groups.append(f"(?P<t{index}>{_alternation(patterns, f'{where}topics.{name}')})")
-            topic_patterns.extend(patterns)
-            owners.extend([index] * len(patterns))
-        cues = {}
-        all_patterns = {TOPICS: tuple(topic_patterns)}
-        for cue in CUE_PACKS:
-            patterns = _patterns(data.get(cue, []), f"{where}{cue}")
-            # A lexicon with no patterns matches nothing.
-            cues[cue] = _bounded(_alternation(patterns, f"{where}{cue}") if patterns else r"(?!)")
-            all_patterns[cue] = tuple(patterns)
-        return cls(
-            language=language,
-            topic_names=names,
-            topic_regex=_bounded("|".join(groups)),
-            cue_regexes=cues,
-            patterns=all_patterns,
-            pattern_topics=tuple(owners),
-        )
-
-    def regex(self, lexicon: str, candidates: tuple[int, ...] | None) -> re.Pattern[str]:
-        """The expression of a lexicon, cut down to the candidate patterns (None: all of them)."""
-        if candidates is None:
-            return self.topic_regex if lexicon == TOPICS else self.cue_regexes[lexicon]
-        if len(candidates) == 1:
-            return self._singles[(lexicon, candidates[0])]
-        key = (lexicon, candidates)
-        found = self._subsets.get(key)
-        if found is None:
-            if len(self._subsets) >= _SUBSET_CACHE_LIMIT:
-                self._subsets.clear()
-            found = self._subsets[key] = _bounded(self._body(lexicon, candidates))
-        return found
-
-
-def _collect(pattern_id: int, start: int, end: int, flags: int, hits: list[int]) -> None:
-    hits.append(pattern_id)
-
-
-class Prefilter:
-    """One Hyperscan pass that says which patterns of which packs might match a text."""
-
-    def __init__(self, packs: Sequence[Pack]) -> None:
-        self._packs = {pack.language: pack for pack in packs}
-        # the expressions to run for each set of patterns that may match, as seen so far
-        self._plans: dict[tuple[int, ...], Plan] = {}
-        self._owner: list[tuple[str, str, int]] = []  # pattern id -> (language, lexicon, index)
-        expressions: list[bytes] = []
-        for pack in packs:
-            for lexicon in LEXICONS:
-                for index, pattern in enumerate(pack.patterns.get(lexicon, ())):
-                    self._owner.append((pack.language, lexicon, index))
-                    expressions.append(pattern.encode("utf-8"))
-        base = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_UTF8
-        flags = []
-        for number, expression in enumerate(expressions):
-            source, unicode_classes = _prefilter_source(expression.decode("utf-8"))
-            expressions[number] = source.encode("utf-8")
-            flags.append(base | hyperscan.HS_FLAG_UCP if unicode_classes else base)
-        every = list(range(len(expressions)))
-        self._database = _compile(expressions, every, flags)
-        usable = every
-        if self._database is None:
-            # Some pattern Hyperscan refuses (one that can match the empty string, say):
-            # find which, one at a time, and always run those.
-            usable = [i for i in every if _compile([expressions[i]], [i], [flags[i]])]
-            self._database = _compile(
-                [expressions[i] for i in usable], usable, [flags[i] for i in usable]
-            )
-        self._always = tuple(sorted(set(every) - set(usable)))
-        self._lock = threading.Lock()  # one scratch space per database
-
-    def _hits(self, text: str) -> tuple[int, ...]:
-        hits = list(self._always)
-        if self._database is not None:
-            with self._lock:
-                self._database.scan(
-                    text.encode("utf-8"), match_event_handler=_collect, context=hits
-                )
-        return tuple(sorted(hits))
-
-    def _group(self, hits: tuple[int, ...]) -> dict[str, dict[str, tuple[int, ...]]]:
-        grouped: dict[str, dict[str, list[int]]] = {}
-        owner = self._owner
-        for pattern_id in hits:
-            language, lexicon, index = owner[pattern_id]
-            grouped.setdefault(language, {}).setdefault(lexicon, []).append(index)
-        return {
-            language: {lexicon: tuple(indexes) for lexicon, indexes in lexicons.items()}
-            for language, lexicons in grouped.items()
-        }
-
-    def plan(self, text: str) -> Plan:
-        """Pack language -> lexicon -> the expression to run on `text` (cut to its candidates)."""
-        hits = self._hits(text)
-        plan = self._plans.get(hits)
-        if plan is None:
-            plan = {
-                language: {
-                    lexicon: self._packs[language].regex(lexicon, indexes)
-                    for lexicon, indexes in lexicons.items()
-                }
-                for language, lexicons in self._group(hits).items()
-            }
-            if len(self._plans) >= _SUBSET_CACHE_LIMIT:
-                self._plans.clear()
-            self._plans[hits] = plan
-        return plan
-
-
-def _compile(expressions: list[bytes], ids: list[int], flags: list[int]) -> Any:
-    """A Hyperscan database of these expressions, or None if it refuses one of them."""
-    if not expressions:
-        return None
-    database = hyperscan.Database()
-    try:
-        database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
-    except hyperscan.error:
-        return None
-    return database
-
-
-# Outside a character class, Python's Unicode \w and \d match a subset of what
-# Hyperscan's ASCII \S matches (any code point but ASCII white space), and a
-# superset is all a prefilter needs. Unicode classes in Hyperscan (UCP) make
-# the shipped rule set take seconds to compile instead of a fraction of one.
-_WIDENED = {"w": "\\S", "d": "\\S"}
-_CLASS_ESCAPES = set("wWdDsSbB")
-
-
-def _prefilter_source(pattern: str) -> tuple[str, bool]:
-    """The pattern with \\w and \\d widened, and whether it still needs Unicode classes."""
-    out: list[str] = []
-    in_class = False
-    unicode_classes = False
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\" and i + 1 < len(pattern):
-            escaped = pattern[i + 1]
-            if escaped in _CLASS_ESCAPES:
-                if not in_class and escaped in _WIDENED:
-                    out.append(_WIDENED[escaped])
-                    i += 2
-                    continue
-                unicode_classes = True
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if char == "[" and not in_class:
-            in_class = True
-            # "[]" and "[^]" open a class whose first member is a literal "]"
-            opening = (
-                "[^]"
-                if pattern.startswith("[^]", i)
-                else "[]"
-                if pattern.startswith("[]", i)
-                else "["
-            )
-            out.append(opening)
-            i += len(opening)
-            continue
-        if char == "]" and in_class:
-            in_class = False
-        out.append(char)
-        i += 1
-    return "".join(out), unicode_classes
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 import switchboard_classifier
-from conftest import classifier_env
 from switchboard_shared.events import MentionClassified, MentionIn, MentionReceived, Urgency
 from switchboard_shared.topics import CLASSIFIED, RAW
+from tests.classifier_worker import ClassifierLauncher
 
 pytestmark = pytest.mark.kafka
 
@@ -84,23 +84,15 @@ async def test_running_service_swaps_in_a_changed_rule_set_and_keeps_it_when_the
     shutil.copy(SHIPPED_RULESET, ruleset)
     old_version = yaml.safe_load(ruleset.read_text())["version"]
     new_version = f"{old_version}-{WORD}"
-    port = port_factory()
-    metrics_url = f"http://127.0.0.1:{port}/metrics"
-    worker = service_runner(
-        "switchboard_classifier",
-        classifier_env(
-            kafka_bootstrap,
-            topic_prefix,
-            port,
-            SWITCHBOARD_CLASSIFIER_RULESET_PATH=str(ruleset),
-            SWITCHBOARD_CLASSIFIER_RELOAD_SECONDS=str(RELOAD_SECONDS),
-            # Rules alone: what the mention scores must follow from the rule set
-            # under test, not from whichever model happens to be shipped.
-            SWITCHBOARD_CLASSIFIER_USE_MODEL="false",
-            SWITCHBOARD_CLASSIFIER_DATA_DIR=str(tmp_path / "classifier-data"),
-        ),
+    launcher = ClassifierLauncher(service_runner, port_factory, kafka_bootstrap, topic_prefix)
+    worker, metrics_url = launcher.start(
+        ruleset,
+        RELOAD_SECONDS,
+        tmp_path / "classifier-data",
+        # Rules alone: what the mention scores must follow from the rule set
+        # under test, not from whichever model happens to be shipped.
+        SWITCHBOARD_CLASSIFIER_USE_MODEL="false",
     )
-    worker.wait_ready(f"http://127.0.0.1:{port}/readyz")
     # The process answering on the port: a restart would change its start time.
     started_at = metric(metrics_url, "process_start_time_seconds")
     assert started_at is not None

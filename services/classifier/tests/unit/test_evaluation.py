@@ -1,6 +1,6 @@
 import pytest
 
-from switchboard_classifier.evaluation import calibration
+from switchboard_classifier.scoring import calibration
 
 
 def test_scores_that_match_how_often_they_are_right_are_calibrated():
@@ -24,7 +24,7 @@ def test_a_score_of_one_falls_in_the_last_bin_and_nothing_scored_has_no_error():
 
 
 def test_a_fitted_calibration_follows_how_often_scores_were_right_and_never_falls():
-    from switchboard_classifier.evaluation import fit_calibration
+    from switchboard_classifier.scoring import fit_calibration
 
     # 0.95 right 60 % of the time, 0.65 right 90 %: the map must not fall, so the
     # two bins are pooled into one point between them.

@@ -12,6 +12,7 @@ import json
 from prometheus_client import REGISTRY
 
 from conftest import exposed, series
+from services.classifier.tests.doubles import ExplodingClassifier
 from switchboard_classifier import metrics
 from switchboard_classifier.app import ClassifierState, classify_batch, create_app, maybe_reload
 from switchboard_classifier.combine import Classifier
@@ -75,15 +76,6 @@ def received(text: str) -> bytes:
     return (
         MentionReceived(mention_id=mention.mention_id, mention=mention).model_dump_json().encode()
     )
-
-
-class ExplodingClassifier(Classifier):
-    """A classifier whose rules raise on one text, as a bug in a rule would."""
-
-    def classify_mentions(self, mentions):
-        if any("boom" in m.text for m in mentions):
-            raise RuntimeError("a rule raised")
-        return super().classify_mentions(mentions)
 
 
 def test_every_reason_and_topic_the_stream_counts_was_exported_at_start_up(tmp_path):

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from services.classifier.tests.doubles import ExplodingClassifier
 from switchboard_classifier.combine import Classifier
 from switchboard_classifier.pipeline import SourceRecord, process, process_batch
 from switchboard_classifier.rules import Ruleset
@@ -50,13 +51,6 @@ def test_json_that_breaks_the_schema_is_dead_lettered_naming_the_field(ruleset):
     assert out.error.startswith("mention.text:")
     assert out.mention_id == payload["mention_id"]
     assert '"source_id"' in out.raw_payload
-
-
-class ExplodingClassifier(Classifier):
-    def classify_mentions(self, mentions):
-        if any("boom" in m.text for m in mentions):
-            raise RuntimeError("rule blew up")
-        return super().classify_mentions(mentions)
 
 
 def test_a_rule_that_raises_dead_letters_the_record_instead_of_stopping(ruleset):

@@ -6,13 +6,8 @@ from pathlib import Path
 import pytest
 
 from switchboard_classifier import rules as rules_module
-from switchboard_classifier.rules import (
-    Ruleset,
-    RulesetError,
-    _prefilter_source,
-    classify_text,
-    evaluate,
-)
+from switchboard_classifier.prefilter import _prefilter_source
+from switchboard_classifier.rules import Ruleset, RulesetError, classify_text, evaluate
 from switchboard_shared.events import Urgency
 
 

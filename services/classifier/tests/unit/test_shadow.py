@@ -68,6 +68,18 @@ def value(name: str, **labels: str) -> float:
     return 0.0 if found is None else found
 
 
+def shadow_counts() -> dict[str, float]:
+    """The shadow counters the stream test reads before and after a batch."""
+    disagreement = "switchboard_classifier_shadow_disagreements_total"
+    return {
+        "lowered": value(disagreement, live="critical", shadow="high"),
+        "raised": value(disagreement, live="high", shadow="critical"),
+        "would_be": value("switchboard_classifier_shadow_would_be_critical_total"),
+        "dropped": value("switchboard_classifier_shadow_critical_dropped_total"),
+        "low": value("switchboard_classifier_shadow_classified_total", urgency="low"),
+    }
+
+
 def state_with_shadow(tmp_path) -> ClassifierState:
     (tmp_path / "live.yaml").write_text(LIVE_RULES)
     (tmp_path / "shadow.yaml").write_text(SHADOW_RULES)
@@ -85,27 +97,14 @@ def test_the_stream_publishes_the_live_verdicts_and_counts_how_the_shadow_differ
         record(2, "thank you for the help"),
         SourceRecord(topic="raw", partition=0, offset=3, value=b"not json"),
     ]
-    disagreement = "switchboard_classifier_shadow_disagreements_total"
-    before = {
-        "lowered": value(disagreement, live="critical", shadow="high"),
-        "raised": value(disagreement, live="high", shadow="critical"),
-        "would_be": value("switchboard_classifier_shadow_would_be_critical_total"),
-        "dropped": value("switchboard_classifier_shadow_critical_dropped_total"),
-        "low": value("switchboard_classifier_shadow_classified_total", urgency="low"),
-    }
+    before = shadow_counts()
 
     outputs = classify_batch(state, records)
 
     published = [o.classification for o in outputs if hasattr(o, "classification")]
     assert [c.urgency for c in published] == [Urgency.CRITICAL, Urgency.HIGH, Urgency.LOW]
     assert {c.ruleset_version for c in published} == {"live"}
-    after = {
-        "lowered": value(disagreement, live="critical", shadow="high"),
-        "raised": value(disagreement, live="high", shadow="critical"),
-        "would_be": value("switchboard_classifier_shadow_would_be_critical_total"),
-        "dropped": value("switchboard_classifier_shadow_critical_dropped_total"),
-        "low": value("switchboard_classifier_shadow_classified_total", urgency="low"),
-    }
+    after = shadow_counts()
     assert {k: after[k] - before[k] for k in before} == {
         "lowered": 1,
         "raised": 1,
