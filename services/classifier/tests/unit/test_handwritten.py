@@ -51,3 +51,11 @@ def test_no_handwritten_text_is_a_blind_text() -> None:
         for r in _records(HANDWRITTEN / "handwritten.jsonl")
         if r["text"].casefold().strip() in blind
     ]
+
+
+def test_the_shipped_model_was_trained_on_gold_train_and_the_handwritten_source() -> None:
+    gold_train = Path(__file__).resolve().parents[2] / "src" / "switchboard_classifier" / "data"
+    data = (gold_train / "gold_train.jsonl").read_bytes() + (
+        HANDWRITTEN / "handwritten.jsonl"
+    ).read_bytes()
+    assert TextModel.load().meta["training_data_sha256"] == hashlib.sha256(data).hexdigest()
