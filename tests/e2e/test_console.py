@@ -12,10 +12,10 @@ Screenshots go to the test's temporary directory; set
 `SWITCHBOARD_CONSOLE_SCREENSHOTS=docs/screenshots` to refresh the README's.
 """
 
-import contextlib
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -150,12 +150,12 @@ def screenshot(page, name: str, tmp_path: Path, *, items: int) -> None:
     Waits a little for the background mentions to be on the page, for a fuller
     picture; only the screenshot depends on where the classifier puts them.
     """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    with contextlib.suppress(PlaywrightTimeout):
-        page.wait_for_function(
-            f"document.querySelectorAll('#items li').length >= {items}", timeout=10_000
-        )
+    # Polled from here, not with wait_for_function: the console's CSP forbids eval,
+    # which Playwright's in-page polling of a string predicate needs once the first
+    # try comes back false.
+    deadline = time.monotonic() + 10
+    while page.locator("#items li").count() < items and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
     path = tmp_path / name
     page.screenshot(path=str(path))
     target = os.environ.get("SWITCHBOARD_CONSOLE_SCREENSHOTS")
