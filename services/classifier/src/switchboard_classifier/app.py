@@ -28,7 +28,7 @@ from switchboard_classifier.settings import ClassifierSettings
 from switchboard_classifier.shadow import compare
 from switchboard_shared.events import DeadLetter, MentionClassified, utc_now
 from switchboard_shared.kafka import encode, new_producer, tls_context
-from switchboard_shared.logs import fields
+from switchboard_shared.logs import fields, log_dead_letter
 from switchboard_shared.metrics import render
 from switchboard_shared.metrics_server import METRICS_PATH, bearer_matches, unauthorised_problem
 from switchboard_shared.problems import PROBLEM_CONTENT_TYPE
@@ -137,17 +137,7 @@ def classify_batch(
     for out in outputs:
         if isinstance(out, DeadLetter):
             metrics.DEADLETTERED.labels(out.reason).inc()
-            log.warning(
-                "record dead-lettered",
-                extra=fields(
-                    mention_id=out.mention_id,
-                    reason=out.reason,
-                    error=out.error,
-                    topic=out.source_topic,
-                    partition=out.partition,
-                    offset=out.offset,
-                ),
-            )
+            log_dead_letter(log, out)
         else:
             metrics.CLASSIFIED.labels(out.classification.urgency.value).inc()
             for topic in out.classification.topics:
