@@ -194,6 +194,18 @@ def broker_credentials(settings: KafkaSettings) -> faust.types.auth.CredentialsT
     )
 
 
+# faust's own pages show the cluster's layout, partition assignments, table
+# contents and sensor counters to whoever reaches the port: only /healthz,
+# /readyz and /metrics (create_app's views) are served.
+FAUST_PAGES_OFF: dict[str, Any] = {
+    "web_router_enabled": False,
+    "web_tables_enabled": False,
+    "web_stats_enabled": False,
+    "web_graph_enabled": False,
+    "web_metrics_enabled": False,
+}
+
+
 def create_app(
     settings: ClassifierSettings, reloader: Reloader, shadow: Reloader | None = None
 ) -> tuple[faust.App, ClassifierState]:
@@ -213,14 +225,7 @@ def create_app(
         web_bind=settings.classifier_host,
         web_port=settings.classifier_port,
         web_host=settings.classifier_host,
-        # faust's own pages show the cluster's layout, partition assignments,
-        # table contents and sensor counters to whoever reaches the port: only
-        # /healthz, /readyz and /metrics (below) are served.
-        web_router_enabled=False,
-        web_tables_enabled=False,
-        web_stats_enabled=False,
-        web_graph_enabled=False,
-        web_metrics_enabled=False,
+        **FAUST_PAGES_OFF,
         topic_replication_factor=settings.topic_replication_factor,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
