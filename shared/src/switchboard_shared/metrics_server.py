@@ -148,14 +148,18 @@ def _answer(
     return [json.dumps(body).encode()]
 
 
-def metrics_exposure(
-    *, service: str, host: str, port: int | None, token: SecretStr | None
-) -> tuple[MetricsServer | None, str | None]:
+def metrics_exposure(settings: Any, service: str) -> tuple[MetricsServer | None, str | None]:
     """A service's metrics listener (when it has a port of its own) and the token /metrics wants.
 
-    Warns once when neither is set: metrics are then open to anyone who
-    reaches the service port, which is for development only.
+    Read from the service's `<service>_host`, `<service>_metrics_port` and
+    `<service>_metrics_token` settings, which every service declares with the
+    factories of switchboard_shared.settings. Warns once when neither port nor
+    token is set: metrics are then open to anyone who reaches the service
+    port, which is for development only.
     """
+    host: str = getattr(settings, f"{service}_host")
+    port: int | None = getattr(settings, f"{service}_metrics_port")
+    token: SecretStr | None = getattr(settings, f"{service}_metrics_token")
     secret = token.get_secret_value() if token is not None else None
     server = MetricsServer(host, port, token=secret) if port is not None else None
     if server is None and secret is None:

@@ -38,12 +38,7 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
     # Keys first: without usable keys nothing else is worth building.
     api_keys = ApiKeys.load(settings.ingest_api_keys_file, allow_open=settings.ingest_allow_open)
     intake = Intake(settings)
-    metrics_server, metrics_token = metrics_exposure(
-        service="ingest",
-        host=settings.ingest_host,
-        port=settings.ingest_metrics_port,
-        token=settings.ingest_metrics_token,
-    )
+    metrics_server, metrics_token = metrics_exposure(settings, "ingest")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -180,12 +180,7 @@ def create_app(
     gauges = GaugeRefresher(
         engine, policy=policies.current, interval=settings.router_metrics_refresh_seconds
     )
-    metrics_server, metrics_token = metrics_exposure(
-        service="router",
-        host=settings.router_host,
-        port=settings.router_metrics_port,
-        token=settings.router_metrics_token,
-    )
+    metrics_server, metrics_token = metrics_exposure(settings, "router")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
