@@ -93,6 +93,16 @@ def api_docs() -> Any:
     )
 
 
+def api_docs_urls(enabled: bool) -> dict[str, Any]:
+    """Where an HTTP service serves its API documentation: nowhere unless `enabled`.
+
+    The API's map helps an attacker as much as a developer, so it is off unless
+    the service's `<service>_api_docs` setting asks for it.
+    """
+    pages = {"docs_url": "/docs", "redoc_url": "/redoc", "openapi_url": "/openapi.json"}
+    return {name: path if enabled else None for name, path in pages.items()}
+
+
 def unset(description: str) -> Any:
     """An optional setting: None until the environment gives it."""
     return Field(None, description=description)

@@ -29,6 +29,7 @@ from switchboard_shared.metrics_server import (
     unauthorised_problem,
 )
 from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, install_problem_handlers
+from switchboard_shared.settings import api_docs_urls
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,7 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
         version="0.1.0",
         description="Takes mentions in and writes them to Kafka; 202 means Kafka has it.",
         lifespan=lifespan,
-        # The API's map helps an attacker as much as a developer: off unless asked for.
-        docs_url="/docs" if settings.ingest_api_docs else None,
-        redoc_url="/redoc" if settings.ingest_api_docs else None,
-        openapi_url="/openapi.json" if settings.ingest_api_docs else None,
+        **api_docs_urls(settings.ingest_api_docs),
     )
     app.state.settings = settings
     app.state.metrics_server = metrics_server

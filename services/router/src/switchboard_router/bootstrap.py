@@ -57,6 +57,7 @@ from switchboard_shared.problems import (
     problem,
 )
 from switchboard_shared.ratelimit import Limit, RateLimiter
+from switchboard_shared.settings import api_docs_urls
 
 log = logging.getLogger(__name__)
 
@@ -211,10 +212,7 @@ def create_app(
             "`Authorization: Bearer <token>`. Errors are RFC 9457 problem documents."
         ),
         lifespan=lifespan,
-        # The API's map helps an attacker as much as a developer: off unless asked for.
-        docs_url="/docs" if settings.router_api_docs else None,
-        redoc_url="/redoc" if settings.router_api_docs else None,
-        openapi_url="/openapi.json" if settings.router_api_docs else None,
+        **api_docs_urls(settings.router_api_docs),
     )
     app.state.settings = settings
     app.state.engine = engine
