@@ -61,6 +61,22 @@ def unauthorised_problem() -> tuple[int, dict[str, Any], dict[str, str]]:
     return 401, body, {"WWW-Authenticate": 'Bearer realm="metrics"'}
 
 
+def scrape(
+    authorization: str | None, token: str | None, registry: CollectorRegistry = REGISTRY
+) -> tuple[int, bytes, dict[str, str]]:
+    """The answer to GET /metrics wherever it is served: status, body and headers.
+
+    Without the token, a 401 problem document that shows no metric; the body is
+    encoded compactly, as the HTTP services encode every problem document.
+    """
+    if not bearer_matches(authorization, token):
+        status, body, headers = unauthorised_problem()
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        return status, text.encode(), {"Content-Type": PROBLEM_CONTENT_TYPE, **headers}
+    output, content_type = render(registry)
+    return 200, output, {"Content-Type": content_type}
+
+
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -124,15 +140,12 @@ class MetricsServer:
                 problem(405, "http", "Method Not Allowed", "/metrics: GET only"),
                 {"Allow": "GET, HEAD"},
             )
-        if not bearer_matches(environ.get("HTTP_AUTHORIZATION"), self.token):
-            status, body, headers = unauthorised_problem()
-            return _answer(start_response, status, body, headers)
-        output, content_type = render(self.registry)
-        start_response("200 OK", [("Content-Type", content_type)])
-        return [output]
+        status, body, headers = scrape(environ.get("HTTP_AUTHORIZATION"), self.token, self.registry)
+        start_response(f"{status} {_REASONS[status]}", list(headers.items()))
+        return [body]
 
 
-_REASONS = {401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}
+_REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}
 
 
 def _answer(

@@ -21,14 +21,8 @@ from switchboard_ingest.intake import Intake
 from switchboard_ingest.limits import Limits
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.logs import fields
-from switchboard_shared.metrics import render
-from switchboard_shared.metrics_server import (
-    METRICS_PATH,
-    bearer_matches,
-    metrics_exposure,
-    unauthorised_problem,
-)
-from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, install_problem_handlers
+from switchboard_shared.metrics_server import METRICS_PATH, metrics_exposure, scrape
+from switchboard_shared.problems import install_problem_handlers
 from switchboard_shared.settings import api_docs_urls
 
 log = logging.getLogger(__name__)
@@ -83,13 +77,8 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
 
         @app.get(METRICS_PATH, summary="Prometheus metrics", include_in_schema=False)
         async def metrics_view(request: Request) -> Response:
-            if not bearer_matches(request.headers.get("authorization"), metrics_token):
-                status, body, headers = unauthorised_problem()
-                return JSONResponse(
-                    body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
-                )
-            output, content_type = render()
-            return Response(output, media_type=content_type)
+            status, body, headers = scrape(request.headers.get("authorization"), metrics_token)
+            return Response(body, status_code=status, headers=headers)
 
     install_problem_handlers(
         app,

@@ -44,13 +44,7 @@ from switchboard_router.routing.policy import Policy
 from switchboard_router.scheduler import Scheduler
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.logs import fields
-from switchboard_shared.metrics import render
-from switchboard_shared.metrics_server import (
-    METRICS_PATH,
-    bearer_matches,
-    metrics_exposure,
-    unauthorised_problem,
-)
+from switchboard_shared.metrics_server import METRICS_PATH, metrics_exposure, scrape
 from switchboard_shared.problems import (
     PROBLEM_CONTENT_TYPE,
     install_problem_handlers,
@@ -119,12 +113,6 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
-
-
-def _problem_response(
-    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
 
 
 def create_app(
@@ -232,11 +220,8 @@ def create_app(
         @app.get(METRICS_PATH, summary="Prometheus metrics", include_in_schema=False)
         async def metrics_view(request: Request) -> Response:
             # The last gauge reading: a scrape never queries the database.
-            if not bearer_matches(request.headers.get("authorization"), metrics_token):
-                status, body, headers = unauthorised_problem()
-                return _problem_response(status, body, headers)
-            output, content_type = render()
-            return Response(output, media_type=content_type)
+            status, body, headers = scrape(request.headers.get("authorization"), metrics_token)
+            return Response(body, status_code=status, headers=headers)
 
     app.add_middleware(BodyLimit, limit=settings.router_max_body_bytes)  # type: ignore[arg-type]
     token_limit = Limit(settings.router_token_rate_per_second, settings.router_token_burst)
