@@ -307,6 +307,20 @@ def series(name: str, **labels: str) -> Series:
     return (name, frozenset(labels.items()))
 
 
+def assert_metrics_need_the_token(
+    client: Any, token: str, authorization: str | None, *, service: str, metric: str
+) -> None:
+    """A scrape of `client`'s /metrics with `authorization` (not the token) is refused
+    with a problem document that shows no metric; one with the token gets `metric`."""
+    headers = {"authorization": authorization} if authorization else {}
+    answer = client.get("/metrics", headers=headers)
+    assert answer.status_code == 401
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert f"switchboard_{service}" not in answer.text
+    good = client.get("/metrics", headers={"authorization": f"Bearer {token}"})
+    assert good.status_code == 200 and metric in good.text
+
+
 def classifier_env(
     kafka_bootstrap: str, topic_prefix: str, port: int, **extra: str
 ) -> dict[str, str]:

@@ -21,8 +21,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import start_pipeline
-
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
 API_KEY = "console-e2e-key"
@@ -86,17 +84,8 @@ def browser(chromium):
 
 
 @pytest.fixture
-def services(kafka_bootstrap, topic_prefix, database_url, port_factory, service_runner, tmp_path):
-    return start_pipeline(
-        service_runner,
-        port_factory,
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=topic_prefix,
-        database_url=database_url,
-        keys_dir=tmp_path,
-        api_key=API_KEY,
-        admin_token=ADMIN_TOKEN,
-    )
+def services(start_services):
+    return start_services(api_key=API_KEY, admin_token=ADMIN_TOKEN)
 
 
 def add_officer(router: str, name: str, role: str, queues: list[str]) -> tuple[str, str]:

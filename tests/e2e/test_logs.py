@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from conftest import exposed, start_pipeline
+from conftest import exposed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -136,16 +136,8 @@ def _wait(what: str, condition, timeout: float = 90.0) -> None:
         time.sleep(0.3)
 
 
-def test_no_service_logs_mention_texts_handles_or_phone_numbers(
-    kafka_bootstrap, topic_prefix, database_url, port_factory, service_runner, tmp_path, standins
-):
-    urls, services = start_pipeline(
-        service_runner,
-        port_factory,
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=topic_prefix,
-        database_url=database_url,
-        keys_dir=tmp_path,
+def test_no_service_logs_mention_texts_handles_or_phone_numbers(start_services, tmp_path, standins):
+    urls, services = start_services(
         api_key=API_KEY,
         admin_token="e2e-logs-admin",
         ingest_env={

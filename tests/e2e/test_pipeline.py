@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from conftest import find_item, start_pipeline
+from conftest import find_item
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -19,18 +19,20 @@ ROUTER_ADMIN_TOKEN = "e2e-router-admin"
 ROUTER_AUTH = {"authorization": f"Bearer {ROUTER_ADMIN_TOKEN}"}
 
 
-@pytest.fixture
-def pipeline(kafka_bootstrap, topic_prefix, database_url, port_factory, service_runner, tmp_path):
-    return start_pipeline(
-        service_runner,
-        port_factory,
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=topic_prefix,
-        database_url=database_url,
-        keys_dir=tmp_path,
-        api_key=API_KEY,
-        admin_token=ROUTER_ADMIN_TOKEN,
+def replay(path, *, rate, url):
+    """`switchboard replay` of a file into ingest at a rate, as an operator runs it."""
+    arguments = ["replay", str(path), "--rate", rate, "--url", url, "--api-key", API_KEY]
+    return subprocess.run(
+        [sys.executable, "-m", "switchboard_cli.main", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
+
+
+@pytest.fixture
+def pipeline(start_services):
+    return start_services(api_key=API_KEY, admin_token=ROUTER_ADMIN_TOKEN)
 
 
 def test_a_posted_emergency_lands_in_the_emergency_queue_with_its_reasons(pipeline):
@@ -116,46 +118,12 @@ def test_replay_streams_a_file_through_intake_at_a_rate(pipeline, tmp_path):
     ]
     path = tmp_path / "drill.jsonl"
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\nnot json\n")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "switchboard_cli.main",
-            "replay",
-            str(path),
-            "--rate",
-            "20/s",
-            "--url",
-            urls["ingest"],
-            "--api-key",
-            API_KEY,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = replay(path, rate="20/s", url=urls["ingest"])
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["replayed"] == {"accepted": 30, "not_json": 1}
     assert "line 31: not JSON" in result.stderr
     assert result.returncode == 1  # one line could not be replayed
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "switchboard_cli.main",
-            "replay",
-            str(path),
-            "--rate",
-            "100/s",
-            "--url",
-            urls["ingest"],
-            "--api-key",
-            API_KEY,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = replay(path, rate="100/s", url=urls["ingest"])
     assert json.loads(again.stdout.strip().splitlines()[-1])["replayed"] == {
         "duplicate": 30,
         "not_json": 1,

@@ -58,21 +58,26 @@ def router_env(kafka_bootstrap, topic_prefix, database_url, port, **extra):
     }
 
 
-async def test_routing_by_urgency_topic_and_district_and_replay_adds_nothing(
-    kafka_bootstrap,
-    topic_prefix,
-    database_url,
-    port_factory,
-    service_runner,
-    raw_producer,
-    topic_reader,
-):
+@pytest.fixture
+def start_router(kafka_bootstrap, topic_prefix, database_url, port_factory, service_runner):
+    """Starts `python -m switchboard_router` (each time on the same port and store) and
+    waits for /readyz; returns its URL and process."""
     port = port_factory()
     url = f"http://127.0.0.1:{port}"
-    router = service_runner(
-        "switchboard_router", router_env(kafka_bootstrap, topic_prefix, database_url, port)
-    )
-    await asyncio.to_thread(router.wait_ready, f"{url}/readyz")
+
+    async def start(**extra):
+        env = router_env(kafka_bootstrap, topic_prefix, database_url, port, **extra)
+        router = service_runner("switchboard_router", env)
+        await asyncio.to_thread(router.wait_ready, f"{url}/readyz")
+        return url, router
+
+    return start
+
+
+async def test_routing_by_urgency_topic_and_district_and_replay_adds_nothing(
+    start_router, topic_prefix, database_url, raw_producer, topic_reader
+):
+    url, router = await start_router()
     events = {
         "emergency": classified("c1", Urgency.CRITICAL, ("active_threat",), district="North"),
         "district-south": classified("h1", Urgency.HIGH, ("missing_person",), district="South"),
@@ -97,14 +102,7 @@ async def test_routing_by_urgency_topic_and_district_and_replay_adds_nothing(
 
 
 async def test_a_breach_escalates_in_time_even_when_the_router_was_down_at_the_deadline(
-    kafka_bootstrap,
-    topic_prefix,
-    database_url,
-    port_factory,
-    service_runner,
-    raw_producer,
-    topic_reader,
-    tmp_path,
+    start_router, topic_prefix, raw_producer, topic_reader, tmp_path
 ):
     policy = tmp_path / "policy.yaml"
     policy.write_text(
@@ -119,17 +117,7 @@ sla:
       - {after_seconds: 2, raise_priority: 1, escalate: true}
 """
     )
-    port = port_factory()
-    url = f"http://127.0.0.1:{port}"
-    env = router_env(
-        kafka_bootstrap,
-        topic_prefix,
-        database_url,
-        port,
-        SWITCHBOARD_ROUTER_POLICY_PATH=str(policy),
-    )
-    first = service_runner("switchboard_router", env)
-    await asyncio.to_thread(first.wait_ready, f"{url}/readyz")
+    url, first = await start_router(SWITCHBOARD_ROUTER_POLICY_PATH=str(policy))
     event = classified("b1", Urgency.NORMAL)
     await send(raw_producer, topic_prefix, event)
     found = await asyncio.to_thread(poll, lambda: queue_of(url, event.mention_id))
@@ -139,8 +127,7 @@ sla:
     # Let the deadline pass while no router runs.
     deadline = datetime.fromisoformat(due).timestamp() + 0.5
     await asyncio.to_thread(poll, lambda: time.time() > deadline, 30)
-    second = service_runner("switchboard_router", env)
-    await asyncio.to_thread(second.wait_ready, f"{url}/readyz")
+    await start_router(SWITCHBOARD_ROUTER_POLICY_PATH=str(policy))
     records = await topic_reader.read(ESCALATED.name(topic_prefix), count=2, timeout=30)
     escalations = [MentionEscalated.model_validate_json(r.value) for r in records]
     assert [(e.tier, e.notify, e.breach) for e in escalations] == [
@@ -159,21 +146,9 @@ sla:
 
 
 async def test_an_expired_lease_returns_the_item_and_says_so_on_the_routed_topic(
-    kafka_bootstrap,
-    topic_prefix,
-    database_url,
-    port_factory,
-    service_runner,
-    raw_producer,
-    topic_reader,
+    start_router, topic_prefix, raw_producer, topic_reader
 ):
-    port = port_factory()
-    url = f"http://127.0.0.1:{port}"
-    env = router_env(
-        kafka_bootstrap, topic_prefix, database_url, port, SWITCHBOARD_ROUTER_LEASE_SECONDS="2"
-    )
-    router = service_runner("switchboard_router", env)
-    await asyncio.to_thread(router.wait_ready, f"{url}/readyz")
+    url, router = await start_router(SWITCHBOARD_ROUTER_LEASE_SECONDS="2")
     event = classified("e1", Urgency.LOW)
     await send(raw_producer, topic_prefix, event)
     found = await asyncio.to_thread(poll, lambda: queue_of(url, event.mention_id))

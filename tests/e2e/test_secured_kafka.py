@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from conftest import OwnBroker, find_item, start_pipeline
+from conftest import OwnBroker, find_item
 from switchboard_shared.kafka import client_options
 from switchboard_shared.settings import KafkaSettings
 from switchboard_shared.topics import RAW
@@ -119,15 +119,10 @@ def refused(options: dict[str, Any]) -> bool:
 
 
 def test_the_stack_runs_over_sasl_ssl_and_the_broker_refuses_everyone_else(
-    secured_broker, topic_prefix, database_url, port_factory, service_runner, tmp_path
+    secured_broker, topic_prefix, start_services
 ):
-    urls, services = start_pipeline(
-        service_runner,
-        port_factory,
+    urls, services = start_services(
         kafka_bootstrap=secured_broker.bootstrap,
-        topic_prefix=topic_prefix,
-        database_url=database_url,
-        keys_dir=tmp_path,
         api_key=API_KEY,
         admin_token=ADMIN_TOKEN,
         kafka_env=secured_broker.env(),

@@ -286,13 +286,18 @@ class RoutedAction(StrEnum):
     FEEDBACK = "feedback"
 
 
-class MentionRouted(_Frozen):
-    """On `mentions.routed.v1`: a change to a queue item."""
+class _ItemEvent(_Frozen):
+    """The head every router event about a queue item starts with (its fields come first)."""
 
     schema_version: Literal[1] = 1
     event_id: str = Field(default_factory=new_event_id)
     mention_id: str
     item_id: int
+
+
+class MentionRouted(_ItemEvent):
+    """On `mentions.routed.v1`: a change to a queue item."""
+
     queue_id: str
     action: RoutedAction
     rule: str
@@ -304,13 +309,9 @@ class MentionRouted(_Frozen):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-class MentionEscalated(_Frozen):
+class MentionEscalated(_ItemEvent):
     """On `mentions.escalated.v1`: a queue item breached its SLA and climbed a tier."""
 
-    schema_version: Literal[1] = 1
-    event_id: str = Field(default_factory=new_event_id)
-    mention_id: str
-    item_id: int
     queue_id: str
     urgency: Urgency
     tier: Annotated[int, Field(ge=1)]
@@ -321,13 +322,9 @@ class MentionEscalated(_Frozen):
     at: AwareDatetime = Field(default_factory=utc_now)
 
 
-class MentionFeedback(_Frozen):
+class MentionFeedback(_ItemEvent):
     """On `mentions.feedback.v1`: an officer's correction of the classifier's verdict."""
 
-    schema_version: Literal[1] = 1
-    event_id: str = Field(default_factory=new_event_id)
-    mention_id: str
-    item_id: int
     officer_id: str
     original_urgency: Urgency
     original_topics: tuple[str, ...]

@@ -13,6 +13,8 @@ import time
 
 from pydantic import ValidationError
 
+from switchboard_shared.events import DeadLetter
+
 # Enough to say what is wrong with a record; the rest is in the dead-letter payload.
 MAX_DESCRIBED_ERRORS = 5
 
@@ -50,6 +52,21 @@ def configure_logging(service: str, level: str) -> None:
 def fields(**values: object) -> dict[str, dict[str, object]]:
     """`extra=` for a log call: key=value fields appended to the line."""
     return {"fields": values}
+
+
+def log_dead_letter(log: logging.Logger, letter: DeadLetter) -> None:
+    """The warning a stage logs for a record it dead-letters: where it was and why, never its payload."""
+    log.warning(
+        "record dead-lettered",
+        extra=fields(
+            mention_id=letter.mention_id,
+            reason=letter.reason,
+            error=letter.error,
+            topic=letter.source_topic,
+            partition=letter.partition,
+            offset=letter.offset,
+        ),
+    )
 
 
 def describe_invalid(exc: ValidationError) -> str:

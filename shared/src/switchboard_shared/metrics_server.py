@@ -61,6 +61,22 @@ def unauthorised_problem() -> tuple[int, dict[str, Any], dict[str, str]]:
     return 401, body, {"WWW-Authenticate": 'Bearer realm="metrics"'}
 
 
+def scrape(
+    authorization: str | None, token: str | None, registry: CollectorRegistry = REGISTRY
+) -> tuple[int, bytes, dict[str, str]]:
+    """The answer to GET /metrics wherever it is served: status, body and headers.
+
+    Without the token, a 401 problem document that shows no metric; the body is
+    encoded compactly, as the HTTP services encode every problem document.
+    """
+    if not bearer_matches(authorization, token):
+        status, body, headers = unauthorised_problem()
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        return status, text.encode(), {"Content-Type": PROBLEM_CONTENT_TYPE, **headers}
+    output, content_type = render(registry)
+    return 200, output, {"Content-Type": content_type}
+
+
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -124,15 +140,12 @@ class MetricsServer:
                 problem(405, "http", "Method Not Allowed", "/metrics: GET only"),
                 {"Allow": "GET, HEAD"},
             )
-        if not bearer_matches(environ.get("HTTP_AUTHORIZATION"), self.token):
-            status, body, headers = unauthorised_problem()
-            return _answer(start_response, status, body, headers)
-        output, content_type = render(self.registry)
-        start_response("200 OK", [("Content-Type", content_type)])
-        return [output]
+        status, body, headers = scrape(environ.get("HTTP_AUTHORIZATION"), self.token, self.registry)
+        start_response(f"{status} {_REASONS[status]}", list(headers.items()))
+        return [body]
 
 
-_REASONS = {401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}
+_REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}
 
 
 def _answer(
@@ -148,14 +161,18 @@ def _answer(
     return [json.dumps(body).encode()]
 
 
-def metrics_exposure(
-    *, service: str, host: str, port: int | None, token: SecretStr | None
-) -> tuple[MetricsServer | None, str | None]:
+def metrics_exposure(settings: Any, service: str) -> tuple[MetricsServer | None, str | None]:
     """A service's metrics listener (when it has a port of its own) and the token /metrics wants.
 
-    Warns once when neither is set: metrics are then open to anyone who
-    reaches the service port, which is for development only.
+    Read from the service's `<service>_host`, `<service>_metrics_port` and
+    `<service>_metrics_token` settings, which every service declares with the
+    factories of switchboard_shared.settings. Warns once when neither port nor
+    token is set: metrics are then open to anyone who reaches the service
+    port, which is for development only.
     """
+    host: str = getattr(settings, f"{service}_host")
+    port: int | None = getattr(settings, f"{service}_metrics_port")
+    token: SecretStr | None = getattr(settings, f"{service}_metrics_token")
     secret = token.get_secret_value() if token is not None else None
     server = MetricsServer(host, port, token=secret) if port is not None else None
     if server is None and secret is None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ssl
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Any, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +56,68 @@ def env_name(field: str) -> str:
     return f"{ENV_PREFIX}{field.upper()}"
 
 
+# Field factories: each service declares its own `<service>_*` fields (so every
+# setting keeps its env name beside it), and a field every service has, or a
+# kind of field many have, takes its constraint and wording from here.
+
+
+def listen_host(listener: str = "the HTTP API") -> Any:
+    """A service's bind address: loopback unless the deployment opens it."""
+    return Field("127.0.0.1", description=f"Address {listener} binds.")
+
+
+def metrics_port(beside: str = "the HTTP API") -> Any:
+    """The optional port of a service's separate /metrics listener."""
+    return Field(
+        None,
+        description=f"Port of a separate /metrics listener on the same address as {beside}; "
+        f"when set, the {beside.removeprefix('the ')} port answers 404 for /metrics.",
+    )
+
+
+def metrics_token() -> Any:
+    """The optional bearer token a service's /metrics requires."""
+    return Field(
+        None,
+        description="Bearer token /metrics requires wherever it is served (at least 16 "
+        "characters; Prometheus sends it as authorization credentials). Unset: no token.",
+    )
+
+
+def api_docs() -> Any:
+    """Whether a service serves its API documentation (off unless asked for)."""
+    return Field(
+        False,
+        description="Serve the API documentation (/docs, /redoc, /openapi.json); off unless "
+        "asked for (make run turns it on).",
+    )
+
+
+def api_docs_urls(enabled: bool) -> dict[str, Any]:
+    """Where an HTTP service serves its API documentation: nowhere unless `enabled`.
+
+    The API's map helps an attacker as much as a developer, so it is off unless
+    the service's `<service>_api_docs` setting asks for it.
+    """
+    pages = {"docs_url": "/docs", "redoc_url": "/redoc", "openapi_url": "/openapi.json"}
+    return {name: path if enabled else None for name, path in pages.items()}
+
+
+def unset(description: str) -> Any:
+    """An optional setting: None until the environment gives it."""
+    return Field(None, description=description)
+
+
+def positive(default: float, description: str) -> Any:
+    """A number above zero: a rate, or seconds to wait."""
+    return Field(default, gt=0, description=description)
+
+
+def at_least(minimum: int, default: int, description: str) -> Any:
+    """A whole number no smaller than `minimum`: a count, a size or a burst."""
+    return Field(default, ge=minimum, description=description)
+
+
 def no_key_password() -> str:
     """Answers OpenSSL's question for an encrypted key that has no password set.
 
@@ -85,24 +147,21 @@ class KafkaSettings(BaseSettings):
         KafkaSaslMechanism.SCRAM_SHA_512,
         description="SASL mechanism with the SASL_* protocols: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.",
     )
-    kafka_sasl_username: str | None = Field(
-        None, description="SASL username (required with the SASL_* protocols)."
+    kafka_sasl_username: str | None = unset("SASL username (required with the SASL_* protocols).")
+    kafka_sasl_password: SecretStr | None = unset(
+        "SASL password (required with the SASL_* protocols; never logged)."
     )
-    kafka_sasl_password: SecretStr | None = Field(
-        None, description="SASL password (required with the SASL_* protocols; never logged)."
+    kafka_ssl_cafile: Path | None = unset(
+        "PEM CA bundle the brokers' certificates are checked against (SSL, SASL_SSL); unset: the system's trust store."
     )
-    kafka_ssl_cafile: Path | None = Field(
-        None,
-        description="PEM CA bundle the brokers' certificates are checked against (SSL, SASL_SSL); unset: the system's trust store.",
+    kafka_ssl_certfile: Path | None = unset(
+        "PEM client certificate for TLS client authentication (mutual TLS)."
     )
-    kafka_ssl_certfile: Path | None = Field(
-        None, description="PEM client certificate for TLS client authentication (mutual TLS)."
+    kafka_ssl_keyfile: Path | None = unset(
+        "PEM private key of the client certificate (if not in its file)."
     )
-    kafka_ssl_keyfile: Path | None = Field(
-        None, description="PEM private key of the client certificate (if not in its file)."
-    )
-    kafka_ssl_key_password: SecretStr | None = Field(
-        None, description="Password of an encrypted client key (never logged)."
+    kafka_ssl_key_password: SecretStr | None = unset(
+        "Password of an encrypted client key (never logged)."
     )
     kafka_ssl_check_hostname: bool = Field(
         True,
@@ -206,12 +265,11 @@ class CommonSettings(KafkaSettings):
         "", description="Prefix put before every topic name (one cluster, several deployments)."
     )
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
-    kafka_ack_timeout_seconds: Annotated[float, Field(gt=0)] = Field(
-        5.0, description="How long to wait for Kafka to acknowledge a write before giving up."
+    kafka_ack_timeout_seconds: float = positive(
+        5.0, "How long to wait for Kafka to acknowledge a write before giving up."
     )
-    topic_replication_factor: Annotated[int, Field(ge=1)] = Field(
-        1,
-        description="Replication factor of topics created at start-up (3 on a production cluster).",
+    topic_replication_factor: int = at_least(
+        1, 1, "Replication factor of topics created at start-up (3 on a production cluster)."
     )
     create_topics: bool = Field(
         True, description="Create missing topics at start-up (off where an operator owns them)."

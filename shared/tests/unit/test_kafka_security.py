@@ -62,6 +62,26 @@ def refusal(**settings: object) -> str:
     return str(caught.value)
 
 
+def sasl(protocol: str, certificates: dict[str, Path], username: str = "switchboard") -> dict:
+    """Settings of a SASL user with its password and the test CA, over `protocol`."""
+    return {
+        "kafka_security_protocol": protocol,
+        "kafka_sasl_username": username,
+        "kafka_sasl_password": PASSWORD,
+        "kafka_ssl_cafile": certificates["ca"],
+    }
+
+
+def tls_with_encrypted_key(certificates: dict[str, Path]) -> dict:
+    """Mutual-TLS settings whose client key is encrypted (its password not yet given)."""
+    return {
+        "kafka_security_protocol": "SSL",
+        "kafka_ssl_cafile": certificates["ca"],
+        "kafka_ssl_certfile": certificates["cert"],
+        "kafka_ssl_keyfile": certificates["encrypted_key"],
+    }
+
+
 def test_plaintext_is_the_default_and_adds_no_security_arguments():
     options = client_options(CommonSettings(kafka_bootstrap_servers="k:9092"))
     assert options == {"bootstrap_servers": "k:9092", "security_protocol": "PLAINTEXT"}
@@ -103,12 +123,7 @@ def test_a_ca_file_that_is_not_pem_is_refused_naming_the_setting(certificates):
 
 
 def test_tls_files_with_a_protocol_without_tls_are_refused(certificates):
-    message = refusal(
-        kafka_security_protocol="SASL_PLAINTEXT",
-        kafka_sasl_username="switchboard",
-        kafka_sasl_password=PASSWORD,
-        kafka_ssl_cafile=certificates["ca"],
-    )
+    message = refusal(**sasl("SASL_PLAINTEXT", certificates))
     assert "does not use TLS" in message and "SWITCHBOARD_KAFKA_SSL_CAFILE" in message
 
 
@@ -122,12 +137,7 @@ def test_a_key_without_its_certificate_is_refused(certificates):
 
 
 def test_an_encrypted_key_without_its_password_is_refused_without_prompting(certificates):
-    message = refusal(
-        kafka_security_protocol="SSL",
-        kafka_ssl_cafile=certificates["ca"],
-        kafka_ssl_certfile=certificates["cert"],
-        kafka_ssl_keyfile=certificates["encrypted_key"],
-    )
+    message = refusal(**tls_with_encrypted_key(certificates))
     assert "SWITCHBOARD_KAFKA_SSL_KEY_PASSWORD" in message
 
 
@@ -152,11 +162,8 @@ def test_settings_are_read_from_the_environment_and_never_show_the_password(
 def test_sasl_ssl_becomes_a_verifying_tls_context_and_scram_credentials(certificates):
     settings = CommonSettings(
         kafka_bootstrap_servers="kafka-0:9093,kafka-1:9093",
-        kafka_security_protocol="SASL_SSL",
         kafka_sasl_mechanism="SCRAM-SHA-512",
-        kafka_sasl_username="switchboard-ingest",
-        kafka_sasl_password=PASSWORD,
-        kafka_ssl_cafile=certificates["ca"],
+        **sasl("SASL_SSL", certificates, username="switchboard-ingest"),
     )
     options = client_options(settings)
     context = options.pop("ssl_context")
@@ -174,10 +181,7 @@ def test_sasl_ssl_becomes_a_verifying_tls_context_and_scram_credentials(certific
 
 def test_mutual_tls_loads_the_client_certificate_and_may_skip_the_hostname(certificates):
     settings = CommonSettings(
-        kafka_security_protocol="SSL",
-        kafka_ssl_cafile=certificates["ca"],
-        kafka_ssl_certfile=certificates["cert"],
-        kafka_ssl_keyfile=certificates["encrypted_key"],
+        **tls_with_encrypted_key(certificates),
         kafka_ssl_key_password="key-pass",
         kafka_ssl_check_hostname=False,
     )
@@ -188,12 +192,7 @@ def test_mutual_tls_loads_the_client_certificate_and_may_skip_the_hostname(certi
 
 
 async def test_every_client_built_here_gets_the_security_settings(certificates):
-    settings = CommonSettings(
-        kafka_security_protocol="SASL_SSL",
-        kafka_sasl_username="switchboard",
-        kafka_sasl_password=PASSWORD,
-        kafka_ssl_cafile=certificates["ca"],
-    )
+    settings = CommonSettings(**sasl("SASL_SSL", certificates))
     producer: AIOKafkaProducer = new_producer(settings, client_id="t")
     consumer = new_consumer(settings, RAW, group_id="g", client_id="t")
     for client in (producer.client, consumer._client):

@@ -60,12 +60,7 @@ def main() -> None:
     # faust creates its own folder inside, but not the parents.
     settings.classifier_data_dir.mkdir(parents=True, exist_ok=True)
     app, _ = create_app(settings, reloader, shadow)
-    metrics_server, _ = metrics_exposure(
-        service="classifier",
-        host=settings.classifier_host,
-        port=settings.classifier_metrics_port,
-        token=settings.classifier_metrics_token,
-    )
+    metrics_server, _ = metrics_exposure(settings, "classifier")
     if metrics_server is not None:
         metrics_server.start()  # before the worker: a port in use stops start-up here
     # override_logging=False keeps our log format, so every service logs alike.

@@ -28,7 +28,7 @@ from switchboard_classifier.settings import ClassifierSettings
 from switchboard_classifier.shadow import compare
 from switchboard_shared.events import DeadLetter, MentionClassified, utc_now
 from switchboard_shared.kafka import encode, new_producer, tls_context
-from switchboard_shared.logs import fields
+from switchboard_shared.logs import fields, log_dead_letter
 from switchboard_shared.metrics import render
 from switchboard_shared.metrics_server import METRICS_PATH, bearer_matches, unauthorised_problem
 from switchboard_shared.problems import PROBLEM_CONTENT_TYPE
@@ -137,17 +137,7 @@ def classify_batch(
     for out in outputs:
         if isinstance(out, DeadLetter):
             metrics.DEADLETTERED.labels(out.reason).inc()
-            log.warning(
-                "record dead-lettered",
-                extra=fields(
-                    mention_id=out.mention_id,
-                    reason=out.reason,
-                    error=out.error,
-                    topic=out.source_topic,
-                    partition=out.partition,
-                    offset=out.offset,
-                ),
-            )
+            log_dead_letter(log, out)
         else:
             metrics.CLASSIFIED.labels(out.classification.urgency.value).inc()
             for topic in out.classification.topics:
@@ -204,6 +194,18 @@ def broker_credentials(settings: KafkaSettings) -> faust.types.auth.CredentialsT
     )
 
 
+# faust's own pages show the cluster's layout, partition assignments, table
+# contents and sensor counters to whoever reaches the port: only /healthz,
+# /readyz and /metrics (create_app's views) are served.
+FAUST_PAGES_OFF: dict[str, Any] = {
+    "web_router_enabled": False,
+    "web_tables_enabled": False,
+    "web_stats_enabled": False,
+    "web_graph_enabled": False,
+    "web_metrics_enabled": False,
+}
+
+
 def create_app(
     settings: ClassifierSettings, reloader: Reloader, shadow: Reloader | None = None
 ) -> tuple[faust.App, ClassifierState]:
@@ -223,14 +225,7 @@ def create_app(
         web_bind=settings.classifier_host,
         web_port=settings.classifier_port,
         web_host=settings.classifier_host,
-        # faust's own pages show the cluster's layout, partition assignments,
-        # table contents and sensor counters to whoever reaches the port: only
-        # /healthz, /readyz and /metrics (below) are served.
-        web_router_enabled=False,
-        web_tables_enabled=False,
-        web_stats_enabled=False,
-        web_graph_enabled=False,
-        web_metrics_enabled=False,
+        **FAUST_PAGES_OFF,
         topic_replication_factor=settings.topic_replication_factor,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",

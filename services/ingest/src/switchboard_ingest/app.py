@@ -21,14 +21,9 @@ from switchboard_ingest.intake import Intake
 from switchboard_ingest.limits import Limits
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.logs import fields
-from switchboard_shared.metrics import render
-from switchboard_shared.metrics_server import (
-    METRICS_PATH,
-    bearer_matches,
-    metrics_exposure,
-    unauthorised_problem,
-)
-from switchboard_shared.problems import PROBLEM_CONTENT_TYPE, install_problem_handlers
+from switchboard_shared.metrics_server import METRICS_PATH, metrics_exposure, scrape
+from switchboard_shared.problems import install_problem_handlers
+from switchboard_shared.settings import api_docs_urls
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +33,7 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
     # Keys first: without usable keys nothing else is worth building.
     api_keys = ApiKeys.load(settings.ingest_api_keys_file, allow_open=settings.ingest_allow_open)
     intake = Intake(settings)
-    metrics_server, metrics_token = metrics_exposure(
-        service="ingest",
-        host=settings.ingest_host,
-        port=settings.ingest_metrics_port,
-        token=settings.ingest_metrics_token,
-    )
+    metrics_server, metrics_token = metrics_exposure(settings, "ingest")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,10 +63,7 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
         version="0.1.0",
         description="Takes mentions in and writes them to Kafka; 202 means Kafka has it.",
         lifespan=lifespan,
-        # The API's map helps an attacker as much as a developer: off unless asked for.
-        docs_url="/docs" if settings.ingest_api_docs else None,
-        redoc_url="/redoc" if settings.ingest_api_docs else None,
-        openapi_url="/openapi.json" if settings.ingest_api_docs else None,
+        **api_docs_urls(settings.ingest_api_docs),
     )
     app.state.settings = settings
     app.state.metrics_server = metrics_server
@@ -90,13 +77,8 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
 
         @app.get(METRICS_PATH, summary="Prometheus metrics", include_in_schema=False)
         async def metrics_view(request: Request) -> Response:
-            if not bearer_matches(request.headers.get("authorization"), metrics_token):
-                status, body, headers = unauthorised_problem()
-                return JSONResponse(
-                    body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
-                )
-            output, content_type = render()
-            return Response(output, media_type=content_type)
+            status, body, headers = scrape(request.headers.get("authorization"), metrics_token)
+            return Response(body, status_code=status, headers=headers)
 
     install_problem_handlers(
         app,

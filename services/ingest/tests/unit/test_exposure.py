@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import assert_metrics_need_the_token
 from switchboard_ingest import app as ingest_app
 from switchboard_ingest.intake import Intake
 from switchboard_ingest.settings import IngestSettings
@@ -56,13 +57,9 @@ def test_metrics_with_a_token_configured_refuse_a_scrape_without_it(tmp_path, au
         ingest_allow_open=True, ingest_state_dir=tmp_path, ingest_metrics_token=TOKEN
     )
     client = TestClient(ingest_app.create_app(settings))
-    headers = {"authorization": authorization} if authorization else {}
-    answer = client.get("/metrics", headers=headers)
-    assert answer.status_code == 401
-    assert answer.headers["content-type"] == "application/problem+json"
-    assert "switchboard_ingest" not in answer.text
-    good = client.get("/metrics", headers={"authorization": f"Bearer {TOKEN}"})
-    assert good.status_code == 200 and "switchboard_ingest_accepted_total" in good.text
+    assert_metrics_need_the_token(
+        client, TOKEN, authorization, service="ingest", metric="switchboard_ingest_accepted_total"
+    )
 
 
 def test_with_a_metrics_port_the_api_port_serves_no_metrics(tmp_path, no_kafka):

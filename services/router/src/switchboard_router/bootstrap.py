@@ -44,19 +44,14 @@ from switchboard_router.routing.policy import Policy
 from switchboard_router.scheduler import Scheduler
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.logs import fields
-from switchboard_shared.metrics import render
-from switchboard_shared.metrics_server import (
-    METRICS_PATH,
-    bearer_matches,
-    metrics_exposure,
-    unauthorised_problem,
-)
+from switchboard_shared.metrics_server import METRICS_PATH, metrics_exposure, scrape
 from switchboard_shared.problems import (
     PROBLEM_CONTENT_TYPE,
     install_problem_handlers,
     problem,
 )
 from switchboard_shared.ratelimit import Limit, RateLimiter
+from switchboard_shared.settings import api_docs_urls
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +115,6 @@ class _TooLarge(Exception):
     pass
 
 
-def _problem_response(
-    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
-
-
 def create_app(
     settings: RouterSettings,
     engine: Engine,
@@ -179,12 +168,7 @@ def create_app(
     gauges = GaugeRefresher(
         engine, policy=policies.current, interval=settings.router_metrics_refresh_seconds
     )
-    metrics_server, metrics_token = metrics_exposure(
-        service="router",
-        host=settings.router_host,
-        port=settings.router_metrics_port,
-        token=settings.router_metrics_token,
-    )
+    metrics_server, metrics_token = metrics_exposure(settings, "router")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -215,10 +199,7 @@ def create_app(
             "`Authorization: Bearer <token>`. Errors are RFC 9457 problem documents."
         ),
         lifespan=lifespan,
-        # The API's map helps an attacker as much as a developer: off unless asked for.
-        docs_url="/docs" if settings.router_api_docs else None,
-        redoc_url="/redoc" if settings.router_api_docs else None,
-        openapi_url="/openapi.json" if settings.router_api_docs else None,
+        **api_docs_urls(settings.router_api_docs),
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -238,11 +219,8 @@ def create_app(
         @app.get(METRICS_PATH, summary="Prometheus metrics", include_in_schema=False)
         async def metrics_view(request: Request) -> Response:
             # The last gauge reading: a scrape never queries the database.
-            if not bearer_matches(request.headers.get("authorization"), metrics_token):
-                status, body, headers = unauthorised_problem()
-                return _problem_response(status, body, headers)
-            output, content_type = render()
-            return Response(output, media_type=content_type)
+            status, body, headers = scrape(request.headers.get("authorization"), metrics_token)
+            return Response(body, status_code=status, headers=headers)
 
     app.add_middleware(BodyLimit, limit=settings.router_max_body_bytes)  # type: ignore[arg-type]
     token_limit = Limit(settings.router_token_rate_per_second, settings.router_token_burst)

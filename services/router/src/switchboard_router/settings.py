@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, model_validator
 
+from switchboard_shared import settings as shared
 from switchboard_shared.metrics_server import MetricsToken
 from switchboard_shared.settings import CommonSettings
 
@@ -14,23 +15,11 @@ from switchboard_shared.settings import CommonSettings
 class RouterSettings(CommonSettings):
     """Settings of the router service (`SWITCHBOARD_ROUTER_*` and the database URL)."""
 
-    router_host: str = Field("127.0.0.1", description="Address the HTTP API binds.")
+    router_host: str = shared.listen_host()
     router_port: int = Field(8003, description="Port of the HTTP API.")
-    router_metrics_port: int | None = Field(
-        None,
-        description="Port of a separate /metrics listener on the same address as the HTTP API; "
-        "when set, the HTTP API port answers 404 for /metrics.",
-    )
-    router_metrics_token: MetricsToken | None = Field(
-        None,
-        description="Bearer token /metrics requires wherever it is served (at least 16 "
-        "characters; Prometheus sends it as authorization credentials). Unset: no token.",
-    )
-    router_api_docs: bool = Field(
-        False,
-        description="Serve the API documentation (/docs, /redoc, /openapi.json); off unless "
-        "asked for (make run turns it on).",
-    )
+    router_metrics_port: int | None = shared.metrics_port()
+    router_metrics_token: MetricsToken | None = shared.metrics_token()
+    router_api_docs: bool = shared.api_docs()
     router_metrics_refresh_seconds: Annotated[float, Field(gt=0, le=300)] = Field(
         5.0,
         description="How often the queue and outbox gauges are read from the database; a "
@@ -40,23 +29,22 @@ class RouterSettings(CommonSettings):
     router_batch_size: Annotated[int, Field(ge=1, le=10_000)] = Field(
         500, description="Most classified mentions stored per database transaction."
     )
-    router_policy_path: Path | None = Field(
-        None, description="YAML routing policy to use instead of the shipped one."
+    router_policy_path: Path | None = shared.unset(
+        "YAML routing policy to use instead of the shipped one."
     )
-    router_bootstrap_admin_token: SecretStr | None = Field(
-        None,
-        description="When set, an admin whose bearer token is this value exists after start-up (stored hashed).",
+    router_bootstrap_admin_token: SecretStr | None = shared.unset(
+        "When set, an admin whose bearer token is this value exists after start-up (stored hashed)."
     )
-    router_lease_seconds: Annotated[float, Field(gt=0)] = Field(
+    router_lease_seconds: float = shared.positive(
         120.0,
-        description="How long a claim holds without acknowledgement or heartbeat before the item returns to the pool.",
+        "How long a claim holds without acknowledgement or heartbeat before the item returns to the pool.",
     )
     router_clock_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
         1.0,
         description="Interval of the clock: lease expiry, SLA breaches, escalation, assignment, policy reload.",
     )
-    router_max_body_bytes: Annotated[int, Field(ge=1024)] = Field(
-        65_536, description="Largest request body accepted; larger ones get 413."
+    router_max_body_bytes: int = shared.at_least(
+        1024, 65_536, "Largest request body accepted; larger ones get 413."
     )
     router_stream_poll_seconds: Annotated[float, Field(gt=0, le=10)] = Field(
         0.5, description="How often GET /v1/stream looks for new item changes."
@@ -65,29 +53,32 @@ class RouterSettings(CommonSettings):
         1000,
         description="Most past changes GET /v1/stream replays for a Last-Event-ID (counted in audit rows back from the newest).",
     )
-    router_token_lifetime_seconds: Annotated[int, Field(ge=60)] = Field(
+    router_token_lifetime_seconds: int = shared.at_least(
+        60,
         30 * 24 * 3600,
-        description="Lifetime of a token issued through the API (a request may ask for less); the bootstrap token does not expire but is revoked when the setting changes.",
+        "Lifetime of a token issued through the API (a request may ask for less); the bootstrap token does not expire but is revoked when the setting changes.",
     )
-    router_redact_after_days: Annotated[int, Field(ge=1)] = Field(
+    router_redact_after_days: int = shared.at_least(
+        1,
         90,
-        description="Days after receipt when an item's mention text, author, place, links and matched words are blanked.",
+        "Days after receipt when an item's mention text, author, place, links and matched words are blanked.",
     )
-    router_delete_after_days: Annotated[int, Field(ge=1)] = Field(
+    router_delete_after_days: int = shared.at_least(
+        1,
         365,
-        description="Days after receipt when an item is deleted with its notes, watch copies and item audit trail.",
+        "Days after receipt when an item is deleted with its notes, watch copies and item audit trail.",
     )
-    router_access_audit_days: Annotated[int, Field(ge=1)] = Field(
+    router_access_audit_days: int = shared.at_least(
+        1,
         730,
-        description="Days the access audit (who read or changed what) is kept; at least the item window.",
+        "Days the access audit (who read or changed what) is kept; at least the item window.",
     )
-    router_token_rate_per_second: Annotated[float, Field(gt=0)] = Field(
+    router_token_rate_per_second: float = shared.positive(
         20.0,
-        description="Requests per second one bearer token may make, sustained; beyond it 429 "
-        "with Retry-After.",
+        "Requests per second one bearer token may make, sustained; beyond it 429 with Retry-After.",
     )
-    router_token_burst: Annotated[int, Field(ge=1)] = Field(
-        200, description="Requests one bearer token may make at once before its rate applies."
+    router_token_burst: int = shared.at_least(
+        1, 200, "Requests one bearer token may make at once before its rate applies."
     )
     database_url: str = Field(
         "sqlite:///.run/switchboard-router.db",

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import assert_metrics_need_the_token
 from switchboard_router.bootstrap import create_app
 from switchboard_router.db.engine import make_engine, migrate
 from switchboard_router.routing.policy import Policy
@@ -53,13 +54,9 @@ def test_api_docs_are_served_when_the_setting_asks_for_them(engine):
 @pytest.mark.parametrize("authorization", [None, "Bearer not-the-metrics-token", TOKEN])
 def test_metrics_with_a_token_configured_refuse_a_scrape_without_it(engine, authorization):
     client = TestClient(app_for(engine, router_metrics_token=TOKEN))
-    headers = {"authorization": authorization} if authorization else {}
-    answer = client.get("/metrics", headers=headers)
-    assert answer.status_code == 401
-    assert answer.headers["content-type"] == "application/problem+json"
-    assert "switchboard_router" not in answer.text
-    good = client.get("/metrics", headers={"authorization": f"Bearer {TOKEN}"})
-    assert good.status_code == 200 and "switchboard_router_consumed_total" in good.text
+    assert_metrics_need_the_token(
+        client, TOKEN, authorization, service="router", metric="switchboard_router_consumed_total"
+    )
 
 
 def test_with_a_metrics_port_the_api_port_serves_no_metrics(engine):

@@ -50,7 +50,7 @@ from switchboard_shared.events import (
     utc_now,
 )
 from switchboard_shared.kafka import Backoff, encode, ensure_topics, new_consumer, new_producer
-from switchboard_shared.logs import describe_invalid, fields
+from switchboard_shared.logs import describe_invalid, fields, log_dead_letter
 from switchboard_shared.topics import ALL, CLASSIFIED, DEADLETTER
 
 log = logging.getLogger(__name__)
@@ -252,17 +252,7 @@ class RouterConsumer(BackgroundLoop):
                 metrics.DUPLICATES.inc()
         for letter in dead:
             metrics.DEADLETTERED.labels(letter.reason).inc()
-            log.warning(
-                "record dead-lettered",
-                extra=fields(
-                    mention_id=letter.mention_id,
-                    reason=letter.reason,
-                    error=letter.error,
-                    topic=letter.source_topic,
-                    partition=letter.partition,
-                    offset=letter.offset,
-                ),
-            )
+            log_dead_letter(log, letter)
             outgoing.append(
                 (DEADLETTER.name(self.settings.topic_prefix), letter.mention_id, encode(letter))
             )
