@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -47,6 +48,11 @@ def configure_logging(service: str, level: str) -> None:
     root.setLevel(level.upper())
     # aiokafka is chatty about every reconnect attempt at INFO.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+
+
+# uvicorn's own logging off: its records go through the root logger set up by
+# configure_logging, and no access line per request.
+UVICORN_LOGGING: dict[str, Any] = {"log_config": None, "access_log": False}
 
 
 def fields(**values: object) -> dict[str, dict[str, object]]:
