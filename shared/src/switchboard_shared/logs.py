@@ -62,17 +62,9 @@ def fields(**values: object) -> dict[str, dict[str, object]]:
 
 def log_dead_letter(log: logging.Logger, letter: DeadLetter) -> None:
     """The warning a stage logs for a record it dead-letters: where it was and why, never its payload."""
-    log.warning(
-        "record dead-lettered",
-        extra=fields(
-            mention_id=letter.mention_id,
-            reason=letter.reason,
-            error=letter.error,
-            topic=letter.source_topic,
-            partition=letter.partition,
-            offset=letter.offset,
-        ),
-    )
+    where = {"topic": letter.source_topic, "partition": letter.partition, "offset": letter.offset}
+    extra = fields(mention_id=letter.mention_id, reason=letter.reason, error=letter.error, **where)
+    log.warning("record dead-lettered", extra=extra)
 
 
 def describe_invalid(exc: ValidationError) -> str:
