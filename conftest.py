@@ -210,6 +210,21 @@ async def raw_producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
     await producer.stop()
 
 
+def run_to_refusal(
+    module: str, env: dict[str, str], *, timeout: float, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m module` started as a service is, for a start that must be refused:
+    returns once the process has stopped, with its exit code and stderr."""
+    return subprocess.run(
+        [sys.executable, "-m", module],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 class ServiceProcess:
     """A Switchboard service run as `python -m <module>`, logging to a file."""
 

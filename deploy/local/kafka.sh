@@ -355,19 +355,26 @@ wait_gone() { # pid timeout_seconds
     done
 }
 
+broker_pid() { # the running broker's pid; none: says so, forgets a stale pid file and fails
+    running_pid && return 0
+    log "not running (port $KAFKA_PORT, data $KAFKA_DATA_DIR)"
+    rm -f "$PID_FILE"
+    return 1
+}
+
+kill_hard() { # pid
+    kill -KILL "$1" 2>/dev/null || true
+    wait_gone "$1" 10 || die "pid $1 survived SIGKILL"
+}
+
 cmd_stop() {
     local pid
-    if ! pid="$(running_pid)"; then
-        log "not running (port $KAFKA_PORT, data $KAFKA_DATA_DIR)"
-        rm -f "$PID_FILE"
-        return 0
-    fi
+    pid="$(broker_pid)" || return 0
     log "stopping broker on port $KAFKA_PORT (pid $pid) ..."
     kill -TERM "$pid" 2>/dev/null || true
     if ! wait_gone "$pid" "$KAFKA_STOP_TIMEOUT"; then
         log "still alive after ${KAFKA_STOP_TIMEOUT}s, sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        wait_gone "$pid" 10 || die "pid $pid survived SIGKILL"
+        kill_hard "$pid"
     fi
     rm -f "$PID_FILE"
     log "stopped"
@@ -375,14 +382,9 @@ cmd_stop() {
 
 cmd_kill() {
     local pid
-    if ! pid="$(running_pid)"; then
-        log "not running (port $KAFKA_PORT)"
-        rm -f "$PID_FILE"
-        return 0
-    fi
+    pid="$(broker_pid)" || return 0
     log "SIGKILL broker on port $KAFKA_PORT (pid $pid)"
-    kill -KILL "$pid" 2>/dev/null || true
-    wait_gone "$pid" 10 || die "pid $pid survived SIGKILL"
+    kill_hard "$pid"
     rm -f "$PID_FILE"
 }
 

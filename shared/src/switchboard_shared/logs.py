@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -49,6 +50,11 @@ def configure_logging(service: str, level: str) -> None:
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
 
 
+# uvicorn's own logging off: its records go through the root logger set up by
+# configure_logging, and no access line per request.
+UVICORN_LOGGING: dict[str, Any] = {"log_config": None, "access_log": False}
+
+
 def fields(**values: object) -> dict[str, dict[str, object]]:
     """`extra=` for a log call: key=value fields appended to the line."""
     return {"fields": values}
@@ -56,17 +62,9 @@ def fields(**values: object) -> dict[str, dict[str, object]]:
 
 def log_dead_letter(log: logging.Logger, letter: DeadLetter) -> None:
     """The warning a stage logs for a record it dead-letters: where it was and why, never its payload."""
-    log.warning(
-        "record dead-lettered",
-        extra=fields(
-            mention_id=letter.mention_id,
-            reason=letter.reason,
-            error=letter.error,
-            topic=letter.source_topic,
-            partition=letter.partition,
-            offset=letter.offset,
-        ),
-    )
+    where = {"topic": letter.source_topic, "partition": letter.partition, "offset": letter.offset}
+    extra = fields(mention_id=letter.mention_id, reason=letter.reason, error=letter.error, **where)
+    log.warning("record dead-lettered", extra=extra)
 
 
 def describe_invalid(exc: ValidationError) -> str:

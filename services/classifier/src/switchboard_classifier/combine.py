@@ -174,16 +174,11 @@ class Classifier:
 
     def classification(self, decision: Decision) -> Classification:
         """The event form of a decision, with the versions that made it."""
+        # Every field of a decision is one of the event's; only the reasons change form.
+        fields = decision._asdict() | {"reasons": to_reasons(decision.reasons)}
         return Classification(
-            urgency=decision.urgency,
-            score=decision.score,
-            topics=decision.topics,
-            topic_scores=decision.topic_scores,
-            reasons=to_reasons(decision.reasons),
+            **fields,
             ruleset_version=self.ruleset.version,
-            language=decision.language,
-            location=decision.location,
-            district=decision.district,
             model_version=self.model.version if self.model else None,
         )
 

@@ -1,10 +1,10 @@
 """At start-up there is no last good model to keep: an unusable one stops the process, saying why."""
 
 import os
-import subprocess
-import sys
 
 import pytest
+
+from conftest import run_to_refusal
 
 
 @pytest.mark.parametrize("setting", ["MODEL_PATH", "SHADOW_MODEL_PATH"])
@@ -21,13 +21,7 @@ def test_the_service_refuses_to_start_with_a_model_that_does_not_load(tmp_path, 
         "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
         "SWITCHBOARD_CLASSIFIER_DATA_DIR": str(tmp_path / "data"),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "switchboard_classifier"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_to_refusal("switchboard_classifier", env, timeout=120)
     assert done.returncode != 0
     assert "classifier cannot start" in done.stderr
     assert str(broken) in done.stderr

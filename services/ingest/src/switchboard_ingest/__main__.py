@@ -9,7 +9,7 @@ import uvicorn
 from switchboard_ingest.app import create_app
 from switchboard_ingest.auth import KeyFileError
 from switchboard_ingest.settings import IngestSettings
-from switchboard_shared.logs import configure_logging
+from switchboard_shared.logs import UVICORN_LOGGING, configure_logging
 
 
 def main() -> None:
@@ -21,13 +21,7 @@ def main() -> None:
     except KeyFileError as exc:
         # Fail closed: no usable keys, no intake.
         sys.exit(f"switchboard-ingest: refusing to start: {exc}")
-    uvicorn.run(
-        app,
-        host=settings.ingest_host,
-        port=settings.ingest_port,
-        log_config=None,
-        access_log=False,
-    )
+    uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port, **UVICORN_LOGGING)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,11 @@ duplicates namespaced by the submitting agency, no start without keys."""
 
 import hashlib
 import json
-import subprocess
-import sys
 
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import REPO, run_async, wait_app_ready
+from conftest import REPO, run_async, run_to_refusal, wait_app_ready
 from switchboard_ingest.app import create_app
 from switchboard_ingest.auth import KeyFileError
 from switchboard_ingest.settings import IngestSettings
@@ -207,14 +205,7 @@ def test_the_ingest_process_exits_with_the_message_when_no_keys_are_configured(
         "SWITCHBOARD_TOPIC_PREFIX": topic_prefix,
         "SWITCHBOARD_INGEST_PORT": "0",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "switchboard_ingest"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_to_refusal("switchboard_ingest", env, timeout=60, cwd=REPO)
     assert result.returncode != 0
     assert "refusing to start" in result.stderr
     assert "SWITCHBOARD_INGEST_ALLOW_OPEN=true" in result.stderr

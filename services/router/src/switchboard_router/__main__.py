@@ -13,7 +13,7 @@ from switchboard_router.db.engine import make_engine, migrate
 from switchboard_router.people import service as people
 from switchboard_router.routing.holder import PolicyHolder
 from switchboard_router.settings import RouterSettings
-from switchboard_shared.logs import configure_logging
+from switchboard_shared.logs import UVICORN_LOGGING, configure_logging
 
 
 def main() -> None:
@@ -36,8 +36,7 @@ def main() -> None:
         create_app(settings, engine, policies),
         host=settings.router_host,
         port=settings.router_port,
-        log_config=None,
-        access_log=False,
+        **UVICORN_LOGGING,
     )
 
 
