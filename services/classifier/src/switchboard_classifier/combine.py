@@ -305,22 +305,16 @@ class Classifier:
             evaluate(self.ruleset, text, language) if self.ruleset.packs_for(language) else None
         )
         reasons: list[Hit] = list(verdict.reasons) if verdict else []
-        if refined and probs is not None:
-            # the model's probabilities below are the cascade's average: say so
-            best = max(probs)
-            reasons.append(
-                Hit(
-                    rule="meaning",
-                    label=URGENCY_LABELS[probs.index(best)],
-                    matched=(f"{best:.2f}",),
-                )
-            )
         topic_scores: dict[str, float] = dict(model_topics)
         model_urgency: Urgency | None = None
         model_p = 0.0
         if probs is not None:
             model_p = max(probs)
             model_urgency = _URGENCIES[probs.index(model_p)]
+            if refined:  # these probabilities are the cascade's average: say so
+                reasons.append(
+                    Hit(rule="meaning", label=model_urgency.value, matched=(f"{model_p:.2f}",))
+                )
 
         rule_topics = list(verdict.topics) if verdict and not verdict.suppressed else []
         held = bool(verdict and (verdict.suppressed or verdict.negated))
