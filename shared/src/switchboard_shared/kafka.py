@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -22,6 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
+from switchboard_shared.logs import fields
 from switchboard_shared.settings import CommonSettings, KafkaSettings
 from switchboard_shared.topics import TopicSpec
 
@@ -183,6 +184,50 @@ class Backoff:
         """Sleep the current delay, then double it (up to the longest)."""
         await asyncio.sleep(self.delay)
         self.delay = min(self.delay * 2, self.longest)
+
+
+# The waits between tries at a write that must not be dropped (a batch's records
+# to Kafka, a batch's items to the database): short at first, then the last one
+# for as long as it takes.
+RETRY_DELAYS_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+def retry_delay(attempt: int) -> float:
+    """The wait after failed try `attempt` (0 the first): each of RETRY_DELAYS_SECONDS, then the last."""
+    return RETRY_DELAYS_SECONDS[min(attempt, len(RETRY_DELAYS_SECONDS) - 1)]
+
+
+async def send_acknowledged(
+    producer: AIOKafkaProducer,
+    records: Sequence[tuple[str, bytes | None, bytes]],
+    *,
+    ack_timeout_seconds: float,
+    logger: logging.Logger,
+    failed: str,
+    on_retry: Callable[[], object],
+) -> None:
+    """Send `records` (topic, key, value) and wait until Kafka acknowledged every one.
+
+    After a Kafka error or timeout: `on_retry()`, a warning `failed` on `logger`,
+    a wait of `retry_delay`, and all of them again, until Kafka takes them.
+    """
+    attempt = 0
+    while True:
+        try:
+            futures = [await producer.send(topic, value, key=key) for topic, key, value in records]
+            await asyncio.wait_for(asyncio.gather(*futures), ack_timeout_seconds * 2)
+            return
+        except (KafkaError, TimeoutError) as exc:
+            on_retry()
+            delay = retry_delay(attempt)
+            logger.warning(
+                failed,
+                extra=fields(
+                    records=len(records), attempt=attempt + 1, error=repr(exc), retry_in=delay
+                ),
+            )
+            attempt += 1
+            await asyncio.sleep(delay)
 
 
 READINESS_TIMEOUT_SECONDS = 2.0

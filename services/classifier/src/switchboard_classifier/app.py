@@ -27,7 +27,7 @@ from switchboard_classifier.reload import Reloader
 from switchboard_classifier.settings import ClassifierSettings
 from switchboard_classifier.shadow import compare
 from switchboard_shared.events import DeadLetter, MentionClassified, utc_now
-from switchboard_shared.kafka import encode, new_producer, tls_context
+from switchboard_shared.kafka import encode, new_producer, send_acknowledged, tls_context
 from switchboard_shared.logs import fields, log_dead_letter
 from switchboard_shared.metrics import render
 from switchboard_shared.metrics_server import METRICS_PATH, bearer_matches, unauthorised_problem
@@ -36,8 +36,6 @@ from switchboard_shared.settings import KafkaSettings
 from switchboard_shared.topics import CLASSIFIED, DEADLETTER, RAW
 
 log = logging.getLogger(__name__)
-
-RETRY_BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 @dataclass
@@ -57,31 +55,24 @@ async def _send_batch(
 ) -> None:
     """Write a batch and wait until Kafka acknowledged every record; retry until it does."""
     prefix = state.settings.topic_prefix
-    attempt = 0
-    while True:
-        try:
-            futures = []
-            for out in outputs:
-                spec = DEADLETTER if isinstance(out, DeadLetter) else CLASSIFIED
-                key = out.mention_id.encode() if out.mention_id else None
-                futures.append(await state.producer.send(spec.name(prefix), encode(out), key=key))
-            await asyncio.wait_for(
-                asyncio.gather(*futures), state.settings.kafka_ack_timeout_seconds * 2
-            )
-            return
-        except (KafkaError, TimeoutError) as exc:
-            # Holding the batch stops the stream: nothing past it is committed,
-            # so waiting here is how Kafka trouble becomes backpressure, not loss.
-            metrics.PRODUCE_RETRIES.inc()
-            delay = RETRY_BACKOFF_SECONDS[min(attempt, len(RETRY_BACKOFF_SECONDS) - 1)]
-            log.warning(
-                "writing a batch to Kafka failed; retrying",
-                extra=fields(
-                    records=len(outputs), attempt=attempt + 1, error=repr(exc), retry_in=delay
-                ),
-            )
-            attempt += 1
-            await asyncio.sleep(delay)
+    records = [
+        (
+            (DEADLETTER if isinstance(out, DeadLetter) else CLASSIFIED).name(prefix),
+            out.mention_id.encode() if out.mention_id else None,
+            encode(out),
+        )
+        for out in outputs
+    ]
+    # Holding the batch stops the stream: nothing past it is committed,
+    # so waiting here is how Kafka trouble becomes backpressure, not loss.
+    await send_acknowledged(
+        state.producer,
+        records,
+        ack_timeout_seconds=state.settings.kafka_ack_timeout_seconds,
+        logger=log,
+        failed="writing a batch to Kafka failed; retrying",
+        on_retry=metrics.PRODUCE_RETRIES.inc,
+    )
 
 
 def publish_versions(classifier: Classifier) -> None:

@@ -49,14 +49,21 @@ from switchboard_shared.events import (
     dead_letter,
     utc_now,
 )
-from switchboard_shared.kafka import Backoff, encode, ensure_topics, new_consumer, new_producer
+from switchboard_shared.kafka import (
+    Backoff,
+    encode,
+    ensure_topics,
+    new_consumer,
+    new_producer,
+    retry_delay,
+    send_acknowledged,
+)
 from switchboard_shared.logs import describe_invalid, fields, log_dead_letter
 from switchboard_shared.topics import ALL, CLASSIFIED, DEADLETTER
 
 log = logging.getLogger(__name__)
 
 STAGE = "router"
-BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 @dataclass(frozen=True)
@@ -303,7 +310,7 @@ class RouterConsumer(BackgroundLoop):
             except SQLAlchemyError as exc:
                 # Retrying holds the partition: no offset moves past an unstored item.
                 metrics.RETRIES.labels(metrics.Failed.DATABASE).inc()
-                delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+                delay = retry_delay(attempt)
                 log.error(
                     "storing a batch failed; retrying",
                     extra=fields(
@@ -318,28 +325,14 @@ class RouterConsumer(BackgroundLoop):
 
     async def _publish(self, outgoing: list[tuple[str, str | None, bytes]]) -> None:
         assert self.producer is not None
-        attempt = 0
-        while True:
-            try:
-                futures = [
-                    await self.producer.send(topic, value, key=key.encode() if key else None)
-                    for topic, key, value in outgoing
-                ]
-                await asyncio.wait_for(
-                    asyncio.gather(*futures), self.settings.kafka_ack_timeout_seconds * 2
-                )
-                return
-            except (KafkaError, TimeoutError) as exc:
-                metrics.RETRIES.labels(metrics.Failed.KAFKA).inc()
-                delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
-                log.warning(
-                    "publishing dead letters failed; retrying",
-                    extra=fields(
-                        records=len(outgoing), attempt=attempt + 1, error=repr(exc), retry_in=delay
-                    ),
-                )
-                attempt += 1
-                await asyncio.sleep(delay)
+        await send_acknowledged(
+            self.producer,
+            [(topic, key.encode() if key else None, value) for topic, key, value in outgoing],
+            ack_timeout_seconds=self.settings.kafka_ack_timeout_seconds,
+            logger=log,
+            failed="publishing dead letters failed; retrying",
+            on_retry=metrics.RETRIES.labels(metrics.Failed.KAFKA).inc,
+        )
 
     async def _relay(self) -> None:
         # The queued events wait in the outbox: sending them now, before the offsets
