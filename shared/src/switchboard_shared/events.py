@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import to_json
@@ -391,4 +391,33 @@ def dead_letter(
         offset=offset,
         mention_id=mention_id,
         raw_payload=text[:MAX_RAW_IN_DEADLETTER],
+    )
+
+
+class ReadRecord(Protocol):
+    """A record as a stage read it from a topic (aiokafka's `ConsumerRecord` is one)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
+def dead_letter_of(
+    record: ReadRecord, *, stage: str, reason: str, error: str, mention_id: str | None
+) -> DeadLetter:
+    """The dead letter of a record read from a topic: its value, and where it was read."""
+    return dead_letter(
+        stage=stage,
+        reason=reason,
+        error=error,
+        raw=record.value,
+        mention_id=mention_id,
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
     )

@@ -18,12 +18,12 @@ from pydantic import ValidationError
 
 from switchboard_classifier.combine import Classifier
 from switchboard_shared.events import (
-    MAX_RAW_IN_DEADLETTER,
     Classification,
     DeadLetter,
     DeadLetterReason,
     MentionClassified,
     MentionReceived,
+    dead_letter_of,
 )
 from switchboard_shared.logs import describe_invalid
 from switchboard_shared.topics import RAW
@@ -42,17 +42,7 @@ class SourceRecord:
 
 
 def _dead(record: SourceRecord, reason: str, error: str, mention_id: str | None) -> DeadLetter:
-    raw = (record.value or b"").decode("utf-8", errors="replace")[:MAX_RAW_IN_DEADLETTER]
-    return DeadLetter(
-        stage=STAGE,
-        reason=reason,
-        error=error,
-        source_topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        mention_id=mention_id,
-        raw_payload=raw,
-    )
+    return dead_letter_of(record, stage=STAGE, reason=reason, error=error, mention_id=mention_id)
 
 
 def decode(record: SourceRecord) -> MentionReceived | DeadLetter:

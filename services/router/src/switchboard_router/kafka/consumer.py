@@ -46,7 +46,7 @@ from switchboard_shared.events import (
     DeadLetter,
     DeadLetterReason,
     MentionClassified,
-    dead_letter,
+    dead_letter_of,
     utc_now,
 )
 from switchboard_shared.kafka import (
@@ -78,16 +78,7 @@ class Prepared:
 def _dead(
     record: ConsumerRecord[Any, Any], reason: str, error: str, mention_id: str | None
 ) -> DeadLetter:
-    return dead_letter(
-        stage=STAGE,
-        reason=reason,
-        error=error,
-        raw=record.value,
-        mention_id=mention_id,
-        source_topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-    )
+    return dead_letter_of(record, stage=STAGE, reason=reason, error=error, mention_id=mention_id)
 
 
 def prepare(
