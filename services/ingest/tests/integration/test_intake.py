@@ -7,7 +7,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import free_port, run_async, wait_app_ready
+from conftest import run_async, wait_app_ready
 from switchboard_ingest.app import create_app
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import MentionReceived
@@ -35,13 +35,6 @@ def settings(kafka_bootstrap, topic_prefix):
         ingest_batch_max_items=5,
         ingest_allow_open=True,
     )
-
-
-@pytest.fixture
-def client(settings):
-    with TestClient(create_app(settings)) as client:
-        wait_app_ready(client)
-        yield client
 
 
 def raw_records(topic_reader, prefix, count, timeout=10):
@@ -235,13 +228,8 @@ def test_api_keys_are_required_and_scoped_to_their_sources(
     ) == ["app", "app"]
 
 
-def test_unreachable_kafka_gets_503_with_retry_after_never_202(topic_prefix):
-    settings = IngestSettings(
-        kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
-        topic_prefix=topic_prefix,
-        kafka_ack_timeout_seconds=1,
-        ingest_allow_open=True,
-    )
+def test_unreachable_kafka_gets_503_with_retry_after_never_202(unreachable_kafka_settings):
+    settings = unreachable_kafka_settings()
     with TestClient(create_app(settings)) as client:
         assert client.get("/readyz").status_code == 503
         response = client.post("/v1/mentions", json=MENTION)

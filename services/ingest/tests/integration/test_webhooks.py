@@ -8,7 +8,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import free_port, run_async, wait_app_ready
+from conftest import run_async, wait_app_ready
 from switchboard_ingest.app import create_app
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import DeadLetter, MentionReceived, mention_id_for
@@ -84,13 +84,6 @@ def settings(kafka_bootstrap, topic_prefix):
         ingest_meta_verify_token=VERIFY_TOKEN,
         ingest_allow_open=True,
     )
-
-
-@pytest.fixture
-def client(settings):
-    with TestClient(create_app(settings)) as client:
-        wait_app_ready(client)
-        yield client
 
 
 def test_x_crc_challenge_is_answered_with_the_hmac_of_the_token(client):
@@ -215,14 +208,10 @@ def test_webhooks_without_their_secret_do_not_exist(kafka_bootstrap, topic_prefi
         assert client.post("/v1/webhooks/meta", content=b"{}").status_code == 404
 
 
-def test_unreachable_kafka_gets_503_with_retry_after_so_the_platform_redelivers(topic_prefix):
-    settings = IngestSettings(
-        kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
-        topic_prefix=topic_prefix,
-        kafka_ack_timeout_seconds=1,
-        ingest_meta_app_secret=META_SECRET,
-        ingest_allow_open=True,
-    )
+def test_unreachable_kafka_gets_503_with_retry_after_so_the_platform_redelivers(
+    unreachable_kafka_settings,
+):
+    settings = unreachable_kafka_settings(ingest_meta_app_secret=META_SECRET)
     with TestClient(create_app(settings)) as client:
         body, headers = meta_signed(META_PAYLOAD)
         response = client.post("/v1/webhooks/meta", content=body, headers=headers)
