@@ -112,16 +112,24 @@ def put(engine, make_item, *specs):
     return {s.mention_id: s.item_id for s in save_items(engine, new_items=new)}
 
 
+async def put_and_wait(stream, engine, make_item, *specs, seen):
+    """Store items (see `put`), then wait until `stream` has shown mention `seen`; whether it did."""
+    await asyncio.to_thread(put, engine, make_item, *specs)
+    return await stream.until(lambda s: seen in s.mentions())
+
+
+async def admin_delete(url, path):
+    """DELETE `path` as the admin."""
+    async with httpx.AsyncClient() as client:
+        return await client.delete(f"{url}{path}", headers=ADMIN)
+
+
 async def test_revoking_the_token_ends_an_open_stream(served, make_item):
     url, engine = served
     officer, token_id, headers = await officer_in(url, "general")
     async with Stream(url, headers) as stream:
-        await asyncio.to_thread(put, engine, make_item, ("before", "general"))
-        assert await stream.until(lambda s: "before" in s.mentions())
-        async with httpx.AsyncClient() as client:
-            revoked = await client.delete(
-                f"{url}/v1/officers/{officer}/tokens/{token_id}", headers=ADMIN
-            )
+        assert await put_and_wait(stream, engine, make_item, ("before", "general"), seen="before")
+        revoked = await admin_delete(url, f"/v1/officers/{officer}/tokens/{token_id}")
         assert revoked.status_code == 204
         assert await stream.until(lambda s: s.ended), "the stream kept going after revocation"
     async with httpx.AsyncClient() as client:
@@ -133,19 +141,15 @@ async def test_removing_a_membership_stops_that_queues_events(served, make_item)
     url, engine = served
     officer, _, headers = await officer_in(url, "traffic", "general")
     async with Stream(url, headers) as stream:
-        await asyncio.to_thread(put, engine, make_item, ("t1", "traffic"))
-        assert await stream.until(lambda s: "t1" in s.mentions())
-        async with httpx.AsyncClient() as client:
-            removed = await client.delete(
-                f"{url}/v1/queues/traffic/members/{officer}", headers=ADMIN
-            )
+        assert await put_and_wait(stream, engine, make_item, ("t1", "traffic"), seen="t1")
+        removed = await admin_delete(url, f"/v1/queues/traffic/members/{officer}")
         assert removed.status_code == 204
         # Once an event committed after the removal has arrived, the stream has polled
         # since the removal: anything later is filtered by the new memberships.
-        await asyncio.to_thread(put, engine, make_item, ("g0", "general"))
-        assert await stream.until(lambda s: "g0" in s.mentions())
-        await asyncio.to_thread(put, engine, make_item, ("t2", "traffic"), ("g1", "general"))
-        assert await stream.until(lambda s: "g1" in s.mentions())
+        assert await put_and_wait(stream, engine, make_item, ("g0", "general"), seen="g0")
+        assert await put_and_wait(
+            stream, engine, make_item, ("t2", "traffic"), ("g1", "general"), seen="g1"
+        )
         assert not stream.ended
     assert stream.mentions() == ["t1", "g0", "g1"]
 
@@ -155,8 +159,9 @@ async def test_last_event_id_zero_replays_at_most_the_cap(served, make_item):
     history = [(f"old-{n}", "general") for n in range(REPLAY_MAX + 4)]
     await asyncio.to_thread(put, engine, make_item, *history)
     async with Stream(url, ADMIN | {"last-event-id": "0"}) as stream:
-        await asyncio.to_thread(put, engine, make_item, ("sentinel", "general"))
-        assert await stream.until(lambda s: "sentinel" in s.mentions())
+        assert await put_and_wait(
+            stream, engine, make_item, ("sentinel", "general"), seen="sentinel"
+        )
     replayed = stream.mentions()[: stream.mentions().index("sentinel")]
     assert replayed == [m for m, _ in history[-REPLAY_MAX:]]  # the newest, not all history
 
@@ -183,7 +188,8 @@ async def test_a_replay_never_shows_items_since_moved_to_a_queue_the_caller_cann
         )
         assert moved.status_code == 200, moved.text
     async with Stream(url, headers | {"last-event-id": "0"}) as stream:
-        await asyncio.to_thread(put, engine, make_item, ("sentinel", "general"))
-        assert await stream.until(lambda s: "sentinel" in s.mentions())
+        assert await put_and_wait(
+            stream, engine, make_item, ("sentinel", "general"), seen="sentinel"
+        )
     # Before: the old `queued` row of `moved` came with its current status and assignee.
     assert stream.mentions() == ["sentinel"]
