@@ -24,6 +24,8 @@ from switchboard_router.people import service as people
 from switchboard_router.people.security import Principal, Role
 from switchboard_router.routing.policy import Policy
 
+pytestmark = pytest.mark.postgres
+
 NOW = datetime(2028, 6, 1, 12, 0, tzinfo=UTC)
 POLICY = Policy.load()
 WINDOWS = Retention.days(redact=90, delete=365, access_audit=730)
