@@ -33,7 +33,7 @@ from switchboard_ingest.http import (
     unavailable,
 )
 from switchboard_ingest.intake import Intake, Outcome, Result
-from switchboard_ingest.limits import LimitsDep
+from switchboard_ingest.limits import Limits, LimitsDep
 from switchboard_ingest.platforms import Mapped
 from switchboard_ingest.publisher import Ack, KafkaUnavailable
 from switchboard_ingest.settings import IngestSettings
@@ -103,10 +103,62 @@ class _Signed:
         return body
 
 
-X_SIGNED = _Signed(Source.X, platforms.X_SIGNATURE_HEADER, platforms.x_signature)
-# Meta's payload says whether it is Facebook or Instagram, but an unverified
-# payload is not read at all: a bad signature counts as Meta's.
-META_SIGNED = _Signed(META, platforms.META_SIGNATURE_HEADER, platforms.meta_signature)
+@dataclass(frozen=True)
+class _Webhook:
+    """A platform's webhook: its route, the setting holding its secret, how deliveries
+    are signed and mapped, and the doors a delivery is limited and counted as."""
+
+    route: str
+    setting: str
+    signed: _Signed
+    limited: LimitedDoor
+    mapper: Callable[[Any], Mapped]
+    unmapped_source: str  # what a body that is not JSON is dead-lettered as
+    via: Door
+
+    def secret(self, settings: IngestSettings) -> str:
+        """The webhook's secret, or 404 when it is not configured."""
+        return _enabled(getattr(settings, self.setting), self.route, self.setting)
+
+    async def receive(
+        self,
+        request: Request,
+        intake: Intake,
+        settings: IngestSettings,
+        limits: Limits,
+        refuse: Callable[[bytes], None] | None = None,
+    ) -> JSONResponse:
+        """A delivery: its signature checked (then `refuse` may still refuse the body),
+        charged to the webhook's rate, mapped and handed to intake."""
+        async with timed(self.route):
+            body = await self.signed.body(request, settings, self.secret(settings))
+            if refuse is not None:
+                refuse(body)
+            limits.charge_webhook(self.signed.source, door=self.limited)
+            mapped = _map(body, self.mapper, source=self.unmapped_source)
+            return await _deliver(mapped, intake, settings, via=self.via)
+
+
+X_WEBHOOK = _Webhook(
+    route=X_ROUTE,
+    setting="ingest_x_consumer_secret",
+    signed=_Signed(Source.X, platforms.X_SIGNATURE_HEADER, platforms.x_signature),
+    limited=LimitedDoor.WEBHOOK_X,
+    mapper=platforms.map_x_payload,
+    unmapped_source=Source.X,
+    via=Door.WEBHOOK_X,
+)
+META_WEBHOOK = _Webhook(
+    route=META_ROUTE,
+    setting="ingest_meta_app_secret",
+    # Meta's payload says whether it is Facebook or Instagram, but an unverified
+    # payload is not read at all: a bad signature counts as Meta's.
+    signed=_Signed(META, platforms.META_SIGNATURE_HEADER, platforms.meta_signature),
+    limited=LimitedDoor.WEBHOOK_META,
+    mapper=platforms.map_meta_payload,
+    unmapped_source=UNKNOWN_SOURCE,
+    via=Door.WEBHOOK_META,
+)
 
 
 # --- X ----------------------------------------------------------------------
@@ -124,7 +176,7 @@ async def x_crc(
     Only for a token shaped like X's (see `platforms.X_CRC_TOKEN`): this HMAC
     is also a delivery's signature, so signing anything else would sign forgeries.
     """
-    secret = _enabled(settings.ingest_x_consumer_secret, X_ROUTE, "ingest_x_consumer_secret")
+    secret = X_WEBHOOK.secret(settings)
     limits.charge_handshake(request, door=LimitedDoor.X_CRC)
     # Checked here rather than by FastAPI so a disabled webhook answers 404 first.
     if not crc_token:
@@ -144,23 +196,22 @@ async def x_events(
     request: Request, intake: IntakeDep, settings: SettingsDep, limits: LimitsDep
 ) -> JSONResponse:
     """Verify the signature, then submit each created tweet; 200 once Kafka has all of it."""
-    async with timed(X_ROUTE):
-        secret = _enabled(settings.ingest_x_consumer_secret, X_ROUTE, "ingest_x_consumer_secret")
-        body = await X_SIGNED.body(request, settings, secret)
-        if platforms.is_x_crc_token(body):
-            # The CRC endpoint signs exactly such strings for anyone: this
-            # signature proves nothing about who sent the body.
-            metrics.REJECTED.labels(Rejection.BAD_SIGNATURE, Source.X).inc()
-            raise ProblemError(
-                401,
-                "bad-signature",
-                "Bad signature",
-                "(body): has the shape of a CRC token, whose signature anyone can obtain from "
-                "the CRC endpoint; a delivery is a JSON object; nothing was accepted",
-            )
-        limits.charge_webhook(Source.X, door=LimitedDoor.WEBHOOK_X)
-        mapped = _map(body, platforms.map_x_payload, source=Source.X)
-        return await _deliver(mapped, intake, settings, via=Door.WEBHOOK_X)
+    return await X_WEBHOOK.receive(request, intake, settings, limits, refuse=_crc_shaped)
+
+
+def _crc_shaped(body: bytes) -> None:
+    """401 for a body shaped like a CRC token."""
+    if platforms.is_x_crc_token(body):
+        # The CRC endpoint signs exactly such strings for anyone: this
+        # signature proves nothing about who sent the body.
+        metrics.REJECTED.labels(Rejection.BAD_SIGNATURE, Source.X).inc()
+        raise ProblemError(
+            401,
+            "bad-signature",
+            "Bad signature",
+            "(body): has the shape of a CRC token, whose signature anyone can obtain from "
+            "the CRC endpoint; a delivery is a JSON object; nothing was accepted",
+        )
 
 
 # --- Meta -------------------------------------------------------------------
@@ -176,7 +227,7 @@ async def meta_handshake(
     challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
 ) -> PlainTextResponse:
     """Echo `hub.challenge` when `hub.verify_token` is ours; 403 otherwise."""
-    _enabled(settings.ingest_meta_app_secret, META_ROUTE, "ingest_meta_app_secret")
+    META_WEBHOOK.secret(settings)
     # Limited per address: the verify token must not be open to guessing at speed.
     limits.charge_handshake(request, door=LimitedDoor.META_HANDSHAKE)
     if not challenge:
@@ -205,12 +256,7 @@ async def meta_events(
     request: Request, intake: IntakeDep, settings: SettingsDep, limits: LimitsDep
 ) -> JSONResponse:
     """Verify the signature, then submit each added post or comment; 200 once Kafka has all of it."""
-    async with timed(META_ROUTE):
-        secret = _enabled(settings.ingest_meta_app_secret, META_ROUTE, "ingest_meta_app_secret")
-        body = await META_SIGNED.body(request, settings, secret)
-        limits.charge_webhook(META, door=LimitedDoor.WEBHOOK_META)
-        mapped = _map(body, platforms.map_meta_payload, source=UNKNOWN_SOURCE)
-        return await _deliver(mapped, intake, settings, via=Door.WEBHOOK_META)
+    return await META_WEBHOOK.receive(request, intake, settings, limits)
 
 
 # --- shared -----------------------------------------------------------------
