@@ -187,11 +187,16 @@ def cmd_train(args: argparse.Namespace) -> int:
                 combined,
                 lower_confidence=policy["lower_confidence"],
                 raise_any_confidence=policy["raise_any_confidence"],
+                critical_confidence=policy["critical_confidence"],
+                topic_threshold=policy["topic_threshold"],
+                topic_threshold_beside_rules=policy["topic_threshold_beside_rules"],
             )
             print(
                 "combination policy: lower_confidence"
                 f" {policy['lower_confidence']}, raise_any_confidence"
-                f" {policy['raise_any_confidence']}",
+                f" {policy['raise_any_confidence']}, critical_confidence"
+                f" {policy['critical_confidence']}, topic_threshold {policy['topic_threshold']}"
+                f" ({policy['topic_threshold_beside_rules']} beside the rules' topics)",
                 file=sys.stderr,
             )
         # How often each score is right, measured the same way under that policy.
@@ -239,6 +244,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         classifier,
         lower_confidence=args.lower_confidence if explicit else policy.lower_confidence,
         raise_any_confidence=args.raise_any_confidence if explicit else policy.raise_any_confidence,
+        critical_confidence=policy.critical_confidence,
+        topic_threshold=policy.topic_threshold,
+        topic_threshold_beside_rules=policy.topic_threshold_beside_rules,
         use_model_policy=not explicit,
         meaning_share=args.meaning_share,
     )

@@ -15,11 +15,11 @@ Combination policy (one batch at a time; every step leaves a reason):
      `raise_any_confidence` sure.
    - A model at least `lower_confidence` sure may lower a non-critical rule
      urgency to its own label: a model trained on an agency's own mentions
-     can outvote a generic lexicon. Both thresholds (None: never) are chosen
-     by `switchboard train` by cross-validation on the training data and kept
-     in the model's metadata (`combination`), which the classifier follows.
-     To raise a mention to critical the model needs `critical_confidence`;
-     below it, it raises to high at most.
+     can outvote a generic lexicon. To raise a mention to critical the model
+     needs `critical_confidence`; below it, it raises to high at most. The
+     three thresholds (None: never) are chosen by `switchboard train` by
+     cross-validation on the training data and kept in the model's metadata
+     (`combination`), which the classifier follows.
    - When the rules suppressed the mention (an idiom, a joke, fiction or news
      from elsewhere) or saw a negation, the model may not raise it above
      normal: "this album is fire" stays low whatever the n-grams say.
@@ -32,7 +32,9 @@ Combination policy (one batch at a time; every step leaves a reason):
    (kept in the model's metadata), so a score of 0.8 is right about 80 % of
    the time.
 3. Topics: the rules' topics, plus the model's topics with probability at
-   least `topic_threshold` (not added when the rules suppressed the mention).
+   least `topic_threshold`, or `topic_threshold_beside_rules` when the rules
+   found topics of their own (not added when the rules suppressed the
+   mention; both chosen by `switchboard train` with the other thresholds).
    `irrelevant` only stands alone.
    Before any of this, when the model carries a meaning head, the cascade
    (`cascade`) averages the model's probabilities with the head's for the
@@ -99,6 +101,10 @@ class Policy(NamedTuple):
     critical_confidence: float
     lower_confidence: float | None = None
     raise_any_confidence: float | None = None
+    topic_threshold: float = 0.5
+    # Beside topics the rules found, the model may need to be surer to add its own
+    # (None: the same threshold).
+    topic_threshold_beside_rules: float | None = None
 
 
 class Decision(NamedTuple):
@@ -130,9 +136,11 @@ class Classifier:
     # must be surer of that than of any other raise. 0.6 was chosen by 4-fold
     # cross-validation on the gold set's train part (`switchboard evaluate
     # --folds 4`): a third fewer false criticals for one more miss in 154, and
-    # that one still goes out as high (the table is in docs/classifier.md).
+    # that one still goes out as high (the table is in docs/classifier.md). A model
+    # trained with a combination policy brings its own (see `policy`).
     critical_confidence: float = 0.6
     topic_threshold: float = 0.5
+    topic_threshold_beside_rules: float | None = None
     # None: the model never lowers the rules' urgency. A probability: a model at
     # least this sure may lower a non-critical rule urgency to its own label.
     lower_confidence: float | None = None
@@ -242,14 +250,19 @@ class Classifier:
 
     @property
     def policy(self) -> Policy:
-        """How far the model may move the rules: the lowering and raising thresholds the
-        model was trained with (chosen by cross-validation on its own training data)
-        unless `use_model_policy` is off, else this classifier's own."""
+        """How far the model may move the rules: the lowering, raising and critical
+        thresholds the model was trained with (chosen by cross-validation on its own
+        training data) unless `use_model_policy` is off, else this classifier's own."""
         chosen = self.model.meta.get("combination") if self.model else None
         lower, raise_any = self.lower_confidence, self.raise_any_confidence
+        critical, topic = self.critical_confidence, self.topic_threshold
+        beside = self.topic_threshold_beside_rules
         if self.use_model_policy and isinstance(chosen, dict):
             lower, raise_any = chosen.get("lower_confidence"), chosen.get("raise_any_confidence")
-        return Policy(self.model_confidence, self.critical_confidence, lower, raise_any)
+            critical = chosen.get("critical_confidence", critical)
+            topic = chosen.get("topic_threshold", topic)
+            beside = chosen.get("topic_threshold_beside_rules", beside)
+        return Policy(self.model_confidence, critical, lower, raise_any, topic, beside)
 
     @staticmethod
     def _weigh_model(
@@ -339,11 +352,14 @@ class Classifier:
             score = _interpolate(score, *calibration)
 
         topics = rule_topics  # already in the rule set's order
+        threshold = policy.topic_threshold
+        if rule_topics and policy.topic_threshold_beside_rules is not None:
+            threshold = policy.topic_threshold_beside_rules
         for t in rule_topics:
             topic_scores[t] = max(topic_scores.get(t, 0.0), RULE_SCORE[Urgency.CRITICAL])
         if not (verdict and verdict.suppressed):
             for label, p in topic_scores.items():
-                if p >= self.topic_threshold and label not in topics and label != IRRELEVANT:
+                if p >= threshold and label not in topics and label != IRRELEVANT:
                     topics.append(label)
         return Decision(
             urgency=urgency,

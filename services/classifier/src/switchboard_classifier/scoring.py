@@ -132,6 +132,16 @@ def score(records: Sequence[dict[str, Any]], predicted: Sequence[Classification]
             sum(t not in URGENT and g in URGENT for t, g in pairs),
             sum(t in URGENT and g not in URGENT for t, g in pairs),
         )
+        # The crying-wolf figure an operations centre feels: mentions that need no
+        # action (gold `low`) put in front of an officer as critical or high.
+        no_action = [g for t, g in pairs if t == "low"]
+        if no_action:
+            flagged = sum(g in URGENT for g in no_action)
+            report["no_action"] = {
+                "count": len(no_action),
+                "flagged_critical_or_high": flagged,
+                "rate": round(flagged / len(no_action), 4),
+            }
     hard = [p for r, p in zip(records, predicted, strict=True) if r.get("hard_negative")]
     if hard:
         false_alarms = sum(p.urgency.value in URGENT for p in hard)
@@ -149,6 +159,7 @@ def summary(report: dict[str, Any]) -> dict[str, float | None]:
     critical = (urgency.get("per_label") or {}).get("critical") or {}
     actionable = report.get("actionable") or {}
     hard = report.get("hard_negatives") or {}
+    no_action = report.get("no_action") or {}
     return {
         "macro_f1": urgency.get("macro_f1"),
         "critical_recall": critical.get("recall") if critical.get("support") else None,
@@ -157,6 +168,7 @@ def summary(report: dict[str, Any]) -> dict[str, float | None]:
         "actionable_recall": actionable.get("recall"),
         "actionable_f1": actionable.get("f1"),
         "hard_negative_false_alarms": hard.get("rate"),
+        "no_action_flagged": no_action.get("rate"),
         "ece": (urgency.get("calibration") or {}).get("ece"),
     }
 
@@ -183,6 +195,7 @@ def summary_table(summaries: dict[str, dict[str, float | None]], title: str = ""
         ("act R", "actionable_recall"),
         ("act F1", "actionable_f1"),
         ("hard-neg FA", "hard_negative_false_alarms"),
+        ("low flagged", "no_action_flagged"),
         ("ECE", "ece"),
     ]
     lines = [title] if title else []

@@ -59,3 +59,113 @@ def test_the_classifier_reports_calibrated_scores_when_the_model_carries_a_map()
     assert [c.score for c in calibrated] == [0.5, 0.5]
     assert [c.urgency for c in calibrated] == [c.urgency for c in raw]
     assert any(c.score != 0.5 for c in raw)
+
+
+def test_no_action_mentions_put_in_front_of_an_officer_are_counted():
+    from switchboard_classifier.scoring import score, summary
+    from switchboard_shared.events import Classification, Urgency
+
+    def said(urgency: Urgency) -> Classification:
+        return Classification(
+            urgency=urgency, score=0.9, topics=("irrelevant",), ruleset_version="t", language="en"
+        )
+
+    records = [{"text": str(i), "urgency": "low", "topics": ["irrelevant"]} for i in range(4)]
+    records.append({"text": "x", "urgency": "critical", "topics": ["fire"]})
+    predicted = [
+        said(Urgency.CRITICAL),  # crying wolf
+        said(Urgency.HIGH),  # crying wolf
+        said(Urgency.NORMAL),  # an answer, not an alarm
+        said(Urgency.LOW),
+        said(Urgency.HIGH),  # a missed critical is not a no-action false alarm
+    ]
+    report = score(records, predicted)
+    assert report["no_action"] == {"count": 4, "flagged_critical_or_high": 2, "rate": 0.5}
+    assert summary(report)["no_action_flagged"] == 0.5
+
+
+def test_the_chosen_combination_policy_never_costs_more_false_alarms_than_rules_first():
+    from switchboard_classifier.combine import Classifier
+    from switchboard_classifier.evaluation import choose_policy
+    from switchboard_classifier.rules import Ruleset
+
+    # Emergencies without a lexicon word (only a model can learn them) and chatter
+    # with alarm words (the rules over-read it).
+    critical = [
+        f"my neighbour {i} is on the floor and will not wake up, lips gone blue" for i in range(12)
+    ]
+    low = [f"that concert {i} was fire, the drummer killed it, dead good night" for i in range(12)]
+    records = [
+        {"text": t, "urgency": "critical", "topics": ["medical"], "hard_negative": False}
+        for t in critical
+    ] + [
+        {"text": t, "urgency": "low", "topics": ["irrelevant"], "hard_negative": True} for t in low
+    ]
+    chosen = choose_policy(Classifier(ruleset=Ruleset.load()), records)
+    candidates = chosen["candidates"]
+    rules_first = candidates[0]
+    assert (
+        rules_first["lower_confidence"],
+        rules_first["raise_any_confidence"],
+        rules_first["critical_confidence"],
+    ) == (None, None, 0.6)
+    best = next(
+        c
+        for c in candidates
+        if (c["lower_confidence"], c["raise_any_confidence"], c["critical_confidence"])
+        == (
+            chosen["lower_confidence"],
+            chosen["raise_any_confidence"],
+            chosen["critical_confidence"],
+        )
+    )
+    assert best["critical_recall"] >= rules_first["critical_recall"]
+    assert best["critical_recall"] == max(
+        c["critical_recall"]
+        for c in candidates
+        if c["hard_negative_false_alarms"] <= rules_first["hard_negative_false_alarms"]
+        and c["no_action_flagged"] <= rules_first["no_action_flagged"]
+        and c["macro_f1"] >= rules_first["macro_f1"]
+    )
+    assert best["hard_negative_false_alarms"] <= rules_first["hard_negative_false_alarms"]
+    assert best["no_action_flagged"] <= rules_first["no_action_flagged"]
+
+
+def test_a_model_trained_with_a_critical_threshold_brings_it_to_the_classifier():
+    import dataclasses
+
+    from switchboard_classifier.combine import Classifier
+    from switchboard_classifier.model import TextModel
+    from switchboard_classifier.rules import Ruleset
+
+    base = TextModel.load()
+    combination = {
+        "lower_confidence": 0.7,
+        "raise_any_confidence": None,
+        "critical_confidence": 0.4,
+        "topic_threshold": 0.99,
+    }
+    trained = dataclasses.replace(base, meta={**base.meta, "combination": combination})
+    policy = Classifier(ruleset=Ruleset.load(), model=trained).policy
+    assert (policy.lower_confidence, policy.critical_confidence) == (0.7, 0.4)
+    assert policy.topic_threshold == 0.99
+    # the topic threshold it brings is the one the classifier uses
+    eager = dataclasses.replace(
+        base, meta={**base.meta, "combination": {**combination, "topic_threshold": 0.1}}
+    )
+    text = ["the streetlight on my road is out and someone keeps trying car doors"]
+    strict_topics = (
+        Classifier(ruleset=Ruleset.load(), model=trained)
+        .classify_texts(text, languages=["en"])[0]
+        .topics
+    )
+    eager_topics = (
+        Classifier(ruleset=Ruleset.load(), model=eager)
+        .classify_texts(text, languages=["en"])[0]
+        .topics
+    )
+    assert set(strict_topics) < set(eager_topics)
+    own = Classifier(
+        ruleset=Ruleset.load(), model=trained, critical_confidence=0.6, use_model_policy=False
+    ).policy
+    assert own.critical_confidence == 0.6

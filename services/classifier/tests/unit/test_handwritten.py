@@ -1,4 +1,4 @@
-"""The second hand-written source: training data with provenance, kept apart from the blind set."""
+"""The hand-written sources: training data with provenance, kept apart from the blind set."""
 
 from __future__ import annotations
 
@@ -7,55 +7,92 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from switchboard_classifier.model import URGENCY_LABELS, TextModel
 from switchboard_classifier.reserved import is_reserved_record
 
 HANDWRITTEN = Path(__file__).resolve().parents[2] / "corpus" / "handwritten"
 BLIND = Path(__file__).resolve().parents[2] / "blind" / "blind.jsonl"
+GOLD_TRAIN = (
+    Path(__file__).resolve().parents[2]
+    / "src"
+    / "switchboard_classifier"
+    / "data"
+    / "gold_train.jsonl"
+)
+# Each file's data set and how many records it holds (the sources' READMEs say who wrote them).
+SOURCES = {
+    "handwritten.jsonl": ("switchboard-handwritten-2", 1000),
+    "handwritten-3a.jsonl": ("switchboard-handwritten-3a", 700),
+    "handwritten-3a2.jsonl": ("switchboard-handwritten-3a2", 700),
+    "handwritten-3b.jsonl": ("switchboard-handwritten-3b", 700),
+    "handwritten-3c.jsonl": ("switchboard-handwritten-3c", 700),
+}
 
 
 def _records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
-def test_the_handwritten_file_is_the_one_its_sums_name() -> None:
-    digest, name = (HANDWRITTEN / "SHA256SUMS").read_text("utf-8").split()
-    assert hashlib.sha256((HANDWRITTEN / name).read_bytes()).hexdigest() == digest
+def _sums() -> list[tuple[str, str]]:
+    """(sha256, file name) in the order SHA256SUMS lists them: the training order."""
+    lines = (HANDWRITTEN / "SHA256SUMS").read_text("utf-8").splitlines()
+    return [(digest, name) for digest, name in (line.split() for line in lines if line.strip())]
 
 
-def test_every_handwritten_record_carries_its_provenance_and_known_labels() -> None:
-    records = _records(HANDWRITTEN / "handwritten.jsonl")
+def test_every_handwritten_file_is_the_one_its_sums_name() -> None:
+    sums = _sums()
+    assert [name for _, name in sums] == list(SOURCES)
+    for digest, name in sums:
+        assert hashlib.sha256((HANDWRITTEN / name).read_bytes()).hexdigest() == digest, name
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_every_handwritten_record_carries_its_provenance_and_known_labels(name: str) -> None:
+    dataset, count = SOURCES[name]
+    records = _records(HANDWRITTEN / name)
     topics = set(TextModel.load().topic_labels)
     ids = [r["provenance"]["record_id"] for r in records]
-    assert len(set(ids)) == len(records) == 1000
+    assert len(set(ids)) == len(records) == count
     for r in records:
-        assert r["provenance"]["dataset"] == "switchboard-handwritten-2"
+        assert r["provenance"]["dataset"] == dataset
+        assert r["provenance"]["licence"] == "the project's own"
         assert r["urgency"] in URGENCY_LABELS
         assert r["topics"] and set(r["topics"]) <= topics
-    counts = Counter((r["lang"], r["urgency"]) for r in records)
-    assert counts[("en", "critical")] >= 100 and counts[("es", "critical")] >= 50
+        assert r["lang"] in ("en", "es")
+    counts = Counter(r["urgency"] for r in records)
+    assert counts["critical"] >= 100 and counts["low"] >= 150
 
 
-def test_no_handwritten_record_is_about_a_reserved_event() -> None:
+def test_the_handwritten_sources_cover_both_languages_at_every_urgency() -> None:
+    counts = Counter(
+        (r["lang"], r["urgency"]) for name in SOURCES for r in _records(HANDWRITTEN / name)
+    )
+    for lang in ("en", "es"):
+        for urgency in URGENCY_LABELS:
+            assert counts[(lang, urgency)] >= 150, (lang, urgency)
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_no_handwritten_record_is_about_a_reserved_event(name: str) -> None:
     assert not [
-        r["provenance"]["record_id"]
-        for r in _records(HANDWRITTEN / "handwritten.jsonl")
-        if is_reserved_record(r)
+        r["provenance"]["record_id"] for r in _records(HANDWRITTEN / name) if is_reserved_record(r)
     ]
 
 
-def test_no_handwritten_text_is_a_blind_text() -> None:
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_no_handwritten_text_is_a_blind_text(name: str) -> None:
     blind = {r["text"].casefold().strip() for r in _records(BLIND)}
     assert not [
         r["provenance"]["record_id"]
-        for r in _records(HANDWRITTEN / "handwritten.jsonl")
+        for r in _records(HANDWRITTEN / name)
         if r["text"].casefold().strip() in blind
     ]
 
 
-def test_the_shipped_model_was_trained_on_gold_train_and_the_handwritten_source() -> None:
-    gold_train = Path(__file__).resolve().parents[2] / "src" / "switchboard_classifier" / "data"
-    data = (gold_train / "gold_train.jsonl").read_bytes() + (
-        HANDWRITTEN / "handwritten.jsonl"
-    ).read_bytes()
+def test_the_shipped_model_was_trained_on_gold_train_and_the_handwritten_sources() -> None:
+    data = GOLD_TRAIN.read_bytes() + b"".join(
+        (HANDWRITTEN / name).read_bytes() for _, name in _sums()
+    )
     assert TextModel.load().meta["training_data_sha256"] == hashlib.sha256(data).hexdigest()
