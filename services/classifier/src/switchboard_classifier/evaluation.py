@@ -288,26 +288,31 @@ def choose_policy(
     sources: dict[str, list[int]] = {}
     for i, r in enumerate(records):
         sources.setdefault(dataset_of(r), []).append(i)
+
+    def held_out_answers(trial: Classifier) -> list[Classification]:
+        """Every record classified under `trial`'s policy by the fold model that never saw it."""
+        answers: list[Classification | None] = [None] * len(records)
+        for held_out, fitted in parts:
+            results = dataclasses.replace(trial, model=fitted).classify_texts(
+                [texts[i] for i in held_out], languages=[languages[i] for i in held_out]
+            )
+            for i, c in zip(held_out, results, strict=True):
+                answers[i] = c
+        return [a for a in answers if a is not None]
+
     candidates: list[dict[str, Any]] = []
     for critical in CRITICAL_CONFIDENCES:
         for lower in LOWER_CONFIDENCES:
             for raise_any in RAISE_ANY_CONFIDENCES:
-                predicted: list[Classification | None] = [None] * len(records)
-                for held_out, fitted in parts:
-                    trial = dataclasses.replace(
+                classified = held_out_answers(
+                    dataclasses.replace(
                         classifier,
-                        model=fitted,
                         lower_confidence=lower,
                         raise_any_confidence=raise_any,
                         critical_confidence=critical,
                         use_model_policy=False,
                     )
-                    results = trial.classify_texts(
-                        [texts[i] for i in held_out], languages=[languages[i] for i in held_out]
-                    )
-                    for i, c in zip(held_out, results, strict=True):
-                        predicted[i] = c
-                classified = [p for p in predicted if p is not None]
+                )
                 figures = summary(score(records, classified))
                 candidates.append(
                     {
@@ -356,11 +361,9 @@ def choose_policy(
     topic_figures: dict[tuple[float, float], tuple[float, dict[str, float]]] = {}
     for alone in TOPIC_THRESHOLDS:
         for beside in TOPIC_THRESHOLDS:
-            answers: list[Classification | None] = [None] * len(records)
-            for held_out, fitted in parts:
-                trial = dataclasses.replace(
+            given = held_out_answers(
+                dataclasses.replace(
                     classifier,
-                    model=fitted,
                     lower_confidence=best["lower_confidence"],
                     raise_any_confidence=best["raise_any_confidence"],
                     critical_confidence=best["critical_confidence"],
@@ -368,12 +371,7 @@ def choose_policy(
                     topic_threshold_beside_rules=beside,
                     use_model_policy=False,
                 )
-                results = trial.classify_texts(
-                    [texts[i] for i in held_out], languages=[languages[i] for i in held_out]
-                )
-                for i, c in zip(held_out, results, strict=True):
-                    answers[i] = c
-            given = [a for a in answers if a is not None]
+            )
             topic_figures[(alone, beside)] = (
                 _topic_micro_f1(records, given),
                 {
