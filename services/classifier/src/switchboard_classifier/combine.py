@@ -250,9 +250,9 @@ class Classifier:
 
     @property
     def policy(self) -> Policy:
-        """How far the model may move the rules: the lowering, raising and critical
-        thresholds the model was trained with (chosen by cross-validation on its own
-        training data) unless `use_model_policy` is off, else this classifier's own."""
+        """How far the model may move the rules: the lowering, raising, critical and
+        topic thresholds the model was trained with (chosen by cross-validation on its
+        own training data) unless `use_model_policy` is off, else this classifier's own."""
         chosen = self.model.meta.get("combination") if self.model else None
         lower, raise_any = self.lower_confidence, self.raise_any_confidence
         critical, topic = self.critical_confidence, self.topic_threshold
