@@ -13,11 +13,9 @@ from switchboard_router.audit.service import Access, AccessAction
 from switchboard_router.fields import MAX_ITEM_ID, OFFICER_ID_PATTERN
 from switchboard_router.http import call, errors, invalid, public
 from switchboard_router.people.deps import (
-    ActingBy,
-    CurrentCaller,
+    AdminActing,
     EngineDep,
     audit_read,
-    require_admin,
 )
 
 router = APIRouter()
@@ -34,8 +32,7 @@ def _utc(value: datetime | None, field: str) -> datetime | None:
 
 @router.get("/v1/audit/access", summary="Who read or changed what (admin)", responses=errors(403))
 async def access_audit(
-    caller: CurrentCaller,
-    by: ActingBy,
+    by: AdminActing,
     engine: EngineDep,
     principal: Annotated[
         str | None, Query(pattern=OFFICER_ID_PATTERN, description="Officer id of the actor.")
@@ -60,7 +57,6 @@ async def access_audit(
     limit: Annotated[int, Query(ge=1, le=access.MAX_PAGE, description="Rows per page.")] = 100,
 ) -> AccessPage:
     """The access audit, newest first. Reading it is itself recorded."""
-    require_admin(caller)
     filters = access.Filters(
         principal=principal,
         token_id=token,

@@ -1,6 +1,7 @@
 """The request dependencies every view uses: the engine and policy holder, the
 authenticated caller (`CurrentCaller`), who is acting for the access audit
-(`ActingBy`), the admin check and the path parameters."""
+(`ActingBy`, or `AdminActing` for admin-only routes), the admin check and the
+path parameters."""
 
 from __future__ import annotations
 
@@ -87,6 +88,17 @@ def require_admin(caller: Principal) -> None:
     """403 unless the caller is an admin."""
     if caller.role is not Role.ADMIN:
         raise ProblemError(403, "forbidden", "Forbidden", "only admins may do this")
+
+
+def admin_acting(caller: CurrentCaller, by: ActingBy) -> By:
+    """Who is acting, once `require_admin` let them through."""
+    require_admin(caller)
+    return by
+
+
+# An admin-only route takes `by: AdminActing`: the check is in its signature, so it
+# cannot be forgotten in the body, and it runs before the route reads anything.
+AdminActing = Annotated[By, Depends(admin_acting)]
 
 
 QueuePath = Annotated[str, Path(pattern=QUEUE_ID_PATTERN, description="Queue id.")]

@@ -14,11 +14,11 @@ from switchboard_router.http import call, change, errors, invalid, public
 from switchboard_router.people import service
 from switchboard_router.people.deps import (
     ActingBy,
+    AdminActing,
     CurrentCaller,
     EngineDep,
     OfficerPath,
     audit_read,
-    require_admin,
 )
 from switchboard_router.people.schemas import (
     OfficerCreate,
@@ -57,11 +57,8 @@ async def me(caller: CurrentCaller, engine: EngineDep) -> OfficerPublic:
     summary="Create an officer or service account (admin)",
     responses=errors(403),
 )
-async def create_officer(
-    body: OfficerCreate, caller: CurrentCaller, by: ActingBy, engine: EngineDep
-) -> OfficerPublic:
+async def create_officer(body: OfficerCreate, by: AdminActing, engine: EngineDep) -> OfficerPublic:
     """A new officer with a generated `officer_id`; give them a token next."""
-    require_admin(caller)
     row = await change(
         service.create_officer,
         engine,
@@ -75,9 +72,8 @@ async def create_officer(
 
 
 @router.get("/v1/officers", summary="Every officer (admin)", responses=errors(403))
-async def list_officers(caller: CurrentCaller, by: ActingBy, engine: EngineDep) -> OfficerList:
+async def list_officers(by: AdminActing, engine: EngineDep) -> OfficerList:
     """Every officer with their queues."""
-    require_admin(caller)
     rows = await call(service.list_officers, engine)
     await audit_read(engine, Access(by, AccessAction.OFFICERS_READ))
     return OfficerList(officers=[_officer_public(r) for r in rows])
@@ -102,12 +98,10 @@ async def get_officer(
 async def update_officer(
     officer_id: OfficerPath,
     body: OfficerUpdate,
-    caller: CurrentCaller,
-    by: ActingBy,
+    by: AdminActing,
     engine: EngineDep,
 ) -> OfficerPublic:
     """Change name, role, capacity or duty."""
-    require_admin(caller)
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     return _officer_public(
         await change(service.update_officer, engine, by, officer_id=officer_id, changes=changes)
@@ -145,14 +139,12 @@ async def shift(
 async def issue_token(
     officer_id: OfficerPath,
     request: Request,
-    caller: CurrentCaller,
-    by: ActingBy,
+    by: AdminActing,
     engine: EngineDep,
     body: TokenCreate | None = None,
 ) -> TokenIssued:
     """A new token for the officer, expiring after `lifetime_seconds` (at most, and by
     default, the router's token lifetime). Only its hash is kept: store it now."""
-    require_admin(caller)
     longest = request.app.state.settings.router_token_lifetime_seconds
     lifetime = longest if body is None or body.lifetime_seconds is None else body.lifetime_seconds
     if lifetime > longest:
@@ -175,11 +167,9 @@ async def issue_token(
 async def revoke_token(
     officer_id: OfficerPath,
     token_id: Annotated[str, Path(pattern=OFFICER_ID_PATTERN)],
-    caller: CurrentCaller,
-    by: ActingBy,
+    by: AdminActing,
     engine: EngineDep,
 ) -> Response:
     """The token stops working at once."""
-    require_admin(caller)
     await change(service.revoke_token, engine, by, officer_id=officer_id, token_id=token_id)
     return Response(status_code=204)

@@ -12,13 +12,13 @@ from switchboard_router.audit.service import Access, AccessAction
 from switchboard_router.http import call, change, errors, public
 from switchboard_router.people.deps import (
     ActingBy,
+    AdminActing,
     CurrentCaller,
     EngineDep,
     OfficerPath,
     PoliciesDep,
     QueuePath,
     audit_read,
-    require_admin,
     require_readable_queue,
 )
 from switchboard_router.people.security import Role
@@ -74,10 +74,9 @@ async def get_queues(caller: CurrentCaller, engine: EngineDep, policies: Policie
     "/v1/queues", status_code=201, summary="Create a queue (admin)", responses=errors(403, 409)
 )
 async def create_queue(
-    body: QueueCreate, caller: CurrentCaller, by: ActingBy, engine: EngineDep, policies: PoliciesDep
+    body: QueueCreate, by: AdminActing, engine: EngineDep, policies: PoliciesDep
 ) -> QueuePublic:
     """A new queue; settings left unset follow the routing policy."""
-    require_admin(caller)
     await change(
         service.create_queue,
         engine,
@@ -95,13 +94,11 @@ async def create_queue(
 async def update_queue(
     queue_id: QueuePath,
     body: QueueUpdate,
-    caller: CurrentCaller,
-    by: ActingBy,
+    by: AdminActing,
     engine: EngineDep,
     policies: PoliciesDep,
 ) -> QueuePublic:
     """Set the assignment mode or supervisor queue; `null` returns it to the policy's."""
-    require_admin(caller)
     changes = body.model_dump(exclude_unset=True, mode="json")
     await change(service.update_queue, engine, by, queue_id=queue_id, changes=changes)
     return await _queue(engine, policies, queue_id)
@@ -133,10 +130,9 @@ async def get_members(
     responses=errors(403, 404),
 )
 async def add_member(
-    queue_id: QueuePath, body: MemberAdd, caller: CurrentCaller, by: ActingBy, engine: EngineDep
+    queue_id: QueuePath, body: MemberAdd, by: AdminActing, engine: EngineDep
 ) -> MemberList:
     """Add a member (idempotent); returns the queue's members."""
-    require_admin(caller)
     await change(service.add_member, engine, by, queue_id=queue_id, officer_id=body.officer_id)
     return await _members(engine, queue_id)
 
@@ -150,11 +146,9 @@ async def add_member(
 async def remove_member(
     queue_id: QueuePath,
     officer_id: OfficerPath,
-    caller: CurrentCaller,
-    by: ActingBy,
+    by: AdminActing,
     engine: EngineDep,
 ) -> Response:
     """Remove a member."""
-    require_admin(caller)
     await change(service.remove_member, engine, by, queue_id=queue_id, officer_id=officer_id)
     return Response(status_code=204)
