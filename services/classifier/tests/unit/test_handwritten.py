@@ -29,6 +29,13 @@ SOURCES = {
     "handwritten-3b.jsonl": ("switchboard-handwritten-3b", 700),
     "handwritten-3c.jsonl": ("switchboard-handwritten-3c", 700),
 }
+# Written and checked, not yet trained on: the model trained with them failed the gold
+# guard (critical precision 0.823 < 0.85, 2026-12-03), so they wait outside SHA256SUMS.
+PENDING = {
+    "handwritten-3d.jsonl": ("switchboard-handwritten-3d", 700),
+    "handwritten-3e.jsonl": ("switchboard-handwritten-3e", 702),
+}
+CHECKED = SOURCES | PENDING
 
 
 def _records(path: Path) -> list[dict]:
@@ -48,9 +55,9 @@ def test_every_handwritten_file_is_the_one_its_sums_name() -> None:
         assert hashlib.sha256((HANDWRITTEN / name).read_bytes()).hexdigest() == digest, name
 
 
-@pytest.mark.parametrize("name", list(SOURCES))
+@pytest.mark.parametrize("name", list(CHECKED))
 def test_every_handwritten_record_carries_its_provenance_and_known_labels(name: str) -> None:
-    dataset, count = SOURCES[name]
+    dataset, count = CHECKED[name]
     records = _records(HANDWRITTEN / name)
     topics = set(TextModel.load().topic_labels)
     ids = [r["provenance"]["record_id"] for r in records]
@@ -74,14 +81,14 @@ def test_the_handwritten_sources_cover_both_languages_at_every_urgency() -> None
             assert counts[(lang, urgency)] >= 150, (lang, urgency)
 
 
-@pytest.mark.parametrize("name", list(SOURCES))
+@pytest.mark.parametrize("name", list(CHECKED))
 def test_no_handwritten_record_is_about_a_reserved_event(name: str) -> None:
     assert not [
         r["provenance"]["record_id"] for r in _records(HANDWRITTEN / name) if is_reserved_record(r)
     ]
 
 
-@pytest.mark.parametrize("name", list(SOURCES))
+@pytest.mark.parametrize("name", list(CHECKED))
 def test_no_handwritten_text_is_a_blind_text(name: str) -> None:
     blind = {r["text"].casefold().strip() for r in _records(BLIND)}
     assert not [
