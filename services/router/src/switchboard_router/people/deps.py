@@ -1,7 +1,7 @@
 """The request dependencies every view uses: the engine and policy holder, the
 authenticated caller (`CurrentCaller`), who is acting for the access audit
-(`ActingBy`, or `AdminActing` for admin-only routes), the admin check and the
-path parameters."""
+(`ActingBy`, or `AdminActing` for admin-only routes, which also checks the
+caller is an admin) and the path parameters."""
 
 from __future__ import annotations
 
@@ -84,20 +84,16 @@ async def audit_read(engine: Engine, read: access.Access) -> None:
     await asyncio.to_thread(access.record_read, engine, read, now=datetime.now(UTC))
 
 
-def require_admin(caller: Principal) -> None:
-    """403 unless the caller is an admin."""
+def admin_acting(caller: CurrentCaller, by: ActingBy) -> By:
+    """Who is acting; 403 unless the caller is an admin."""
     if caller.role is not Role.ADMIN:
         raise ProblemError(403, "forbidden", "Forbidden", "only admins may do this")
-
-
-def admin_acting(caller: CurrentCaller, by: ActingBy) -> By:
-    """Who is acting, once `require_admin` let them through."""
-    require_admin(caller)
     return by
 
 
 # An admin-only route takes `by: AdminActing`: the check is in its signature, so it
-# cannot be forgotten in the body, and it runs before the route reads anything.
+# cannot be forgotten in the body, and a non-admin is refused (403) before the request
+# body is validated, so a refusal never reveals what the body should have held (422).
 AdminActing = Annotated[By, Depends(admin_acting)]
 
 
