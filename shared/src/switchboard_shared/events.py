@@ -335,6 +335,91 @@ class MentionFeedback(_ItemEvent):
     at: AwareDatetime = Field(default_factory=utc_now)
 
 
+class ReplyStatus(StrEnum):
+    """Where an answer to a citizen stands.
+
+    draft -> pending_approval -> approved -> sending -> sent; a person may stop it
+    (rejected, cancelled); the responder reports failed_retryable (a person may
+    retry), failed_permanent, or unknown: the request went out and no answer came
+    back, so nobody knows whether the post exists and it is never re-sent by
+    itself on a platform without an idempotency key.
+    """
+
+    DRAFT = "draft"
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+    SENDING = "sending"
+    SENT = "sent"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    FAILED_RETRYABLE = "failed_retryable"
+    FAILED_PERMANENT = "failed_permanent"
+    UNKNOWN = "unknown"
+
+    @property
+    def final(self) -> bool:
+        """No step of the responder follows (a person may still retry a retryable one)."""
+        return self in _FINAL_REPLY_STATUSES
+
+
+_FINAL_REPLY_STATUSES = frozenset(
+    {
+        ReplyStatus.SENT,
+        ReplyStatus.REJECTED,
+        ReplyStatus.CANCELLED,
+        ReplyStatus.FAILED_RETRYABLE,
+        ReplyStatus.FAILED_PERMANENT,
+        ReplyStatus.UNKNOWN,
+    }
+)
+
+
+class ReplyRequested(_Frozen):
+    """On `replies.v1`: an approved answer the responder is to post (router -> responder).
+
+    One event per attempt: `attempt` grows only when a person retries, so the
+    responder sends each (reply_id, attempt) at most once, however often the
+    router's outbox publishes it.
+    """
+
+    schema_version: Literal[1] = 1
+    event_id: str = Field(default_factory=new_event_id)
+    reply_id: str
+    mention_id: str
+    item_id: int
+    source: Source
+    # The platform id of the post answered (the mention's source_id).
+    in_reply_to: ShortText
+    text: Annotated[str, StringConstraints(min_length=1, max_length=8000)]
+    attempt: Annotated[int, Field(ge=1)] = 1
+    requested_at: AwareDatetime = Field(default_factory=utc_now)
+
+
+class ReplyOutcome(_Frozen):
+    """On `replies.outcomes.v1`: what the responder did with one attempt (responder -> router)."""
+
+    schema_version: Literal[1] = 1
+    event_id: str = Field(default_factory=new_event_id)
+    reply_id: str
+    mention_id: str
+    item_id: int
+    attempt: Annotated[int, Field(ge=1)]
+    status: Literal[
+        ReplyStatus.SENDING,
+        ReplyStatus.SENT,
+        ReplyStatus.FAILED_RETRYABLE,
+        ReplyStatus.FAILED_PERMANENT,
+        ReplyStatus.UNKNOWN,
+    ]
+    channel: ShortText
+    platform_post_id: ShortText | None = None
+    http_status: int | None = None
+    # No text of the reply or the mention here: this is what logs and alerts see.
+    error: Annotated[str, StringConstraints(max_length=500)] | None = None
+    retry_at: AwareDatetime | None = None
+    at: AwareDatetime = Field(default_factory=utc_now)
+
+
 class DeadLetterReason(StrEnum):
     """Why a stage dead-lettered a record: `DeadLetter.reason`, and each stage's metric label."""
 

@@ -42,8 +42,20 @@ FEEDBACK = TopicSpec(
     events.MentionFeedback,
     retention_ms=90 * 24 * 3600 * 1000,
 )
+# Answers to citizens: the router's outbox asks, the responder answers.
+REPLIES = TopicSpec("replies.v1", 6, "mention_id", events.ReplyRequested)
+REPLY_OUTCOMES = TopicSpec("replies.outcomes.v1", 6, "mention_id", events.ReplyOutcome)
 DEADLETTER = TopicSpec(
     "mentions.deadletter.v1", 6, "mention_id", events.DeadLetter, retention_ms=30 * 24 * 3600 * 1000
 )
 
-ALL: tuple[TopicSpec, ...] = (RAW, CLASSIFIED, ROUTED, ESCALATED, FEEDBACK, DEADLETTER)
+ALL: tuple[TopicSpec, ...] = (
+    RAW,
+    CLASSIFIED,
+    ROUTED,
+    ESCALATED,
+    FEEDBACK,
+    REPLIES,
+    REPLY_OUTCOMES,
+    DEADLETTER,
+)
