@@ -284,6 +284,17 @@ class RoutedAction(StrEnum):
     ESCALATED = "escalated"
     PRIORITY_RAISED = "priority_raised"
     FEEDBACK = "feedback"
+    # Answers to the citizen (each step of a reply is in its item's audit trail).
+    REPLY_DRAFTED = "reply_drafted"
+    REPLY_EDITED = "reply_edited"
+    REPLY_SUBMITTED = "reply_submitted"
+    REPLY_APPROVED = "reply_approved"
+    REPLY_REJECTED = "reply_rejected"
+    REPLY_CANCELLED = "reply_cancelled"
+    REPLY_RETRIED = "reply_retried"
+    REPLY_DISPATCHED = "reply_dispatched"
+    REPLY_REPORTED = "reply_reported"
+    CITIZEN_ANSWERED = "citizen_answered"
 
 
 class _ItemEvent(_Frozen):

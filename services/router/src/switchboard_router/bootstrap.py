@@ -1,7 +1,8 @@
 """The router FastAPI app, built by a factory from settings.
 
-Besides the API the app runs four background tasks: the Kafka consumer
-(classified mentions in), the outbox relay (work-step events out), the
+Besides the API the app runs five background tasks: the Kafka consumers
+(classified mentions in; the responder's reply outcomes in), the outbox relay
+(work-step events and reply requests out), the
 clock (lease expiry, SLA breaches, escalation, assignment, policy reload)
 and the reading of the database gauges that /metrics serves (`gauges.py`).
 /metrics is served on the API port or, with `SWITCHBOARD_ROUTER_METRICS_PORT`,
@@ -34,10 +35,12 @@ from switchboard_router.console import views as console_views
 from switchboard_router.gauges import GaugeRefresher
 from switchboard_router.items import views as item_views
 from switchboard_router.kafka.consumer import RouterConsumer
+from switchboard_router.kafka.outcomes import OutcomeConsumer
 from switchboard_router.kafka.relay import OutboxRelay
 from switchboard_router.middleware import TokenRateLimit
 from switchboard_router.people import views as people_views
 from switchboard_router.queues import views as queue_views
+from switchboard_router.replies import views as reply_views
 from switchboard_router.routing import views as routing_views
 from switchboard_router.routing.holder import PolicyHolder
 from switchboard_router.routing.policy import Policy
@@ -127,6 +130,7 @@ def create_app(
     policies = policy if isinstance(policy, PolicyHolder) else PolicyHolder(policy)
     metrics.initialise(policies.current())
     consumer = RouterConsumer(settings, engine, policies)
+    outcomes = OutcomeConsumer(settings, engine)
     relay = OutboxRelay(settings, engine, lambda: consumer.producer if consume else None)
 
     def after_tick() -> None:
@@ -177,6 +181,7 @@ def create_app(
         gauges.start()
         if consume:
             consumer.start()
+            outcomes.start()
         relay.start()
         if clock:
             scheduler.start()
@@ -185,6 +190,7 @@ def create_app(
         finally:
             await scheduler.stop()
             await relay.stop()
+            await outcomes.stop()
             await consumer.stop()
             await gauges.stop()
             if metrics_server is not None:
@@ -205,12 +211,22 @@ def create_app(
     app.state.engine = engine
     app.state.policies = policies
     app.state.consumer = consumer
+    app.state.outcomes = outcomes
     app.state.relay = relay
     app.state.scheduler = scheduler
     app.state.gauges = gauges
     app.state.metrics_server = metrics_server
     # Each domain declares its own routes; the order is the API document's.
-    for domain in (queue_views, people_views, item_views, routing_views, audit_views, health):
+    domains = (
+        queue_views,
+        people_views,
+        item_views,
+        reply_views,
+        routing_views,
+        audit_views,
+        health,
+    )
+    for domain in domains:
         app.include_router(domain.router)
     app.include_router(console_views.router)
 

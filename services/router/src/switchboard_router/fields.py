@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 QUEUE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 OFFICER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-_NO_CONTROLS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+NO_CONTROLS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 MAX_ITEM_ID = 2**63 - 1
 
 
@@ -28,11 +28,11 @@ QueueId = Annotated[str, StringConstraints(pattern=QUEUE_ID_PATTERN)]
 OfficerId = Annotated[str, StringConstraints(pattern=OFFICER_ID_PATTERN)]
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=256, pattern=_NO_CONTROLS),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=256, pattern=NO_CONTROLS),
 ]
 Text = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000, pattern=_NO_CONTROLS),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000, pattern=NO_CONTROLS),
 ]
 Topic = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
 

@@ -13,7 +13,13 @@ from typing import get_args
 from prometheus_client import Counter, Gauge, Histogram, Info
 
 from switchboard_router.routing.policy import Policy
-from switchboard_shared.events import DeadLetterReason, MentionEscalated, Urgency
+from switchboard_shared.events import (
+    DeadLetterReason,
+    MentionEscalated,
+    ReplyOutcome,
+    RoutedAction,
+    Urgency,
+)
 from switchboard_shared.metrics import LATENCY_BUCKETS, start_at_zero
 from switchboard_shared.reload import ReloadOutcome as ReloadOutcome  # the `outcome` label
 
@@ -32,6 +38,11 @@ DEAD_LETTER_REASONS = (
     DeadLetterReason.SCHEMA,
     DeadLetterReason.ROUTING_ERROR,
     DeadLetterReason.STORE_ERROR,
+)
+# The steps and reported statuses of a reply, as their label values.
+REPLY_STEP_LABELS = tuple(a for a in RoutedAction if a.value.startswith("reply_"))
+REPLY_STATUSES: tuple[str, ...] = tuple(
+    str(s) for s in get_args(ReplyOutcome.model_fields["status"].annotation)
 )
 # The deadlines an item can miss, as the escalation event names them.
 BREACHES: tuple[str, ...] = get_args(MentionEscalated.model_fields["breach"].annotation)
@@ -132,6 +143,47 @@ OUTBOX_BACKLOG = Gauge(
     "switchboard_router_outbox_backlog",
     "Events waiting in the outbox (read at scrape time).",
 )
+# Answers to citizens.
+REPLY_STEPS = Counter(
+    "switchboard_router_reply_steps_total",
+    "Steps on replies (drafted, submitted, approved, rejected, cancelled, retried, "
+    "dispatched to the responder), by step.",
+    ["step"],
+)
+REPLY_OUTCOMES = Counter(
+    "switchboard_router_reply_outcomes_total",
+    "The responder's reports that moved a reply, by the status reported.",
+    ["status"],
+)
+RESPONSE_BUCKETS = (
+    30,
+    60,
+    300,
+    600,
+    1800,
+    3600,
+    2 * 3600,
+    4 * 3600,
+    8 * 3600,
+    24 * 3600,
+    72 * 3600,
+)
+FIRST_RESPONSE = Histogram(
+    "switchboard_router_first_response_seconds",
+    "From the citizen's post to the platform confirming our first reply, by queue, "
+    "urgency and source.",
+    ["queue", "urgency", "source"],
+    buckets=RESPONSE_BUCKETS,
+)
+ECHOES_DROPPED = Counter(
+    "switchboard_router_echoes_dropped_total",
+    "Mentions that were our own sent replies brought back by a connector or webhook.",
+)
+CITIZEN_ANSWERS = Counter(
+    "switchboard_router_citizen_answers_total",
+    "Citizens' answers to our replies joined to the item they answer, by source.",
+    ["source"],
+)
 POLICY_RELOADS = Counter(
     "switchboard_router_policy_reloads_total",
     "Routing policy file changes, by outcome (swapped in or refused).",
@@ -147,6 +199,9 @@ def initialise(policy: Policy) -> None:
     start_at_zero(POLICY_RELOADS, outcome=ReloadOutcome)
     for histogram in (TIME_TO_CLAIM, TIME_TO_ACK, TIME_TO_RESOLVE):
         start_at_zero(histogram, urgency=Urgency)
+    start_at_zero(REPLY_STEPS, step=REPLY_STEP_LABELS)
+    start_at_zero(REPLY_OUTCOMES, status=REPLY_STATUSES)
+    start_at_zero(CITIZEN_ANSWERS, source=sorted(s.value for s in policy.replies.limits))
     for queue_id in policy.named_queues:
         initialise_queue(queue_id, policy)
 
@@ -155,6 +210,9 @@ def initialise_queue(queue_id: str, policy: Policy) -> None:
     """Export at zero one queue's counter series: items queued, breaches, escalations, expiries."""
     start_at_zero(QUEUED, queue=[queue_id], urgency=Urgency)
     start_at_zero(EXPIRED_CLAIMS, queue=[queue_id])
+    answerable = sorted(s.value for s in policy.replies.limits)
+    if answerable:
+        start_at_zero(FIRST_RESPONSE, queue=[queue_id], urgency=Urgency, source=answerable)
     slas = {sla for urgency in Urgency if (sla := policy.sla_for(queue_id, urgency))}
     if slas:
         start_at_zero(SLA_BREACHES, queue=[queue_id], breach=BREACHES)

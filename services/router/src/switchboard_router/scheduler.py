@@ -1,6 +1,7 @@
 """The scheduler: every `SWITCHBOARD_ROUTER_CLOCK_SECONDS` one `tick` runs each
-timed step on the items (`items/timers.py`) and the retention purge
-(`audit/retention.py`), in a thread, from database state alone.
+timed step on the items (`items/timers.py`), the hand-over of approved replies
+(`replies/service.py`) and the retention purge (`audit/retention.py`), in a
+thread, from database state alone.
 
 Nothing is kept in memory between ticks, so a restarted router (or another
 replica) carries on exactly where the last tick stopped.
@@ -25,6 +26,7 @@ from switchboard_router.items.timers import (
     expire_leases,
     locked,
 )
+from switchboard_router.replies.service import dispatch_due
 from switchboard_router.routing.policy import Policy
 from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.logs import fields
@@ -52,6 +54,8 @@ def tick(
         "breached": detect_breaches(engine, context),
         "escalated": climb_ladders(engine, context),
         "assigned": assign_backlog(engine, context),
+        # Approved replies whose hold has passed go to the responder (through the outbox).
+        "dispatched": dispatch_due(engine, now=context.now),
     }
     if retention is not None:
         done["purged"] = purge_aged(engine, context, retention)

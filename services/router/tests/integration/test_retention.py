@@ -147,6 +147,7 @@ def test_aged_items_are_redacted_then_deleted_and_the_access_audit_outlives_them
         "redacted": 2,
         "deleted": 1,
         "notes": 1,
+        "replies": 0,
         "item_audit": 2,
         "access_audit": 1,
     }

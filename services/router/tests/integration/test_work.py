@@ -162,12 +162,14 @@ def test_a_missed_claim_deadline_climbs_the_ladder_once_per_tier(engine, put_ite
         "breached": 0,
         "escalated": 0,
         "assigned": 0,
+        "dispatched": 0,
     }
     assert scheduler.tick(engine, at(61)) == {
         "expired": 0,
         "breached": 1,
         "escalated": 1,
         "assigned": 0,
+        "dispatched": 0,
     }
     for _ in range(2):  # another tick (or replica) changes nothing
         assert scheduler.tick(engine, at(62)) == {
@@ -175,6 +177,7 @@ def test_a_missed_claim_deadline_climbs_the_ladder_once_per_tier(engine, put_ite
             "breached": 0,
             "escalated": 0,
             "assigned": 0,
+            "dispatched": 0,
         }
     item = work.detail(engine, item_id=item_id, actor=admin)
     assert (item["escalation_tier"], item["priority_rank"], item["breach"]) == (1, 1, "claim")

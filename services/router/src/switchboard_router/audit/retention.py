@@ -30,7 +30,15 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from switchboard_router.audit.service import ROUTER, AccessAction, record
-from switchboard_router.db.tables import access_audit, audit, items, notes, retention_runs, watches
+from switchboard_router.db.tables import (
+    access_audit,
+    audit,
+    items,
+    notes,
+    replies,
+    retention_runs,
+    watches,
+)
 
 BATCH = 500
 DAY = timedelta(days=1)
@@ -100,7 +108,14 @@ def purge(
         batch,
         order=access_audit.c.id,  # the append order
     )
-    done = {"redacted": 0, "deleted": 0, "notes": 0, "item_audit": 0, "access_audit": 0}
+    done = {
+        "redacted": 0,
+        "deleted": 0,
+        "notes": 0,
+        "replies": 0,
+        "item_audit": 0,
+        "access_audit": 0,
+    }
     if not (to_redact or to_delete or aged_access):
         return done
     for row in to_redact:
@@ -114,6 +129,11 @@ def purge(
                 redacted_at=now,
             )
         )
+    if to_redact:
+        # Our answers can quote the citizen (a name in a thank-you): blanked with the mention.
+        conn.execute(
+            update(replies).where(replies.c.item_id.in_([r.id for r in to_redact])).values(text="")
+        )
     done["redacted"] = len(to_redact)
     run_id = None
     if to_delete or aged_access:
@@ -124,6 +144,9 @@ def purge(
         # The foreign keys cascade too (migration 0003); deleting the children
         # explicitly counts them and does not depend on SQLite's foreign_keys pragma.
         done["notes"] = conn.execute(delete(notes).where(notes.c.item_id.in_(to_delete))).rowcount
+        done["replies"] = conn.execute(
+            delete(replies).where(replies.c.item_id.in_(to_delete))
+        ).rowcount
         conn.execute(delete(watches).where(watches.c.item_id.in_(to_delete)))
         done["item_audit"] = conn.execute(
             delete(audit).where(audit.c.item_id.in_(to_delete))

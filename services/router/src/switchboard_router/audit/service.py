@@ -54,6 +54,8 @@ class AccessAction(StrEnum):
     ITEM_NOTE_ADDED = "item_note_added"
     ITEM_FEEDBACK = "item_feedback"
     ITEM_STEP = "item_step"
+    REPLIES_READ = "replies_read"
+    REPLY_STEP = "reply_step"
     OFFICER_CREATED = "officer_created"
     OFFICER_UPDATED = "officer_updated"
     SHIFT_CHANGED = "shift_changed"

@@ -222,6 +222,50 @@ retention_runs = Table(
     Column("details", JSON, nullable=False),
 )
 
+# Answers to citizens (migration 0004). The id is also the Idempotency-Key the
+# responder gives platforms that take one. `attempts` counts hand-overs to the
+# responder; only a person's retry adds one, and the responder's reports count
+# only for the attempt in flight. Approval is bound to the exact text
+# (`approved_text_sha256`): an edit needs a new approval.
+replies = Table(
+    "replies",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "item_id", ItemId, ForeignKey("items.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("mention_id", String(64), nullable=False),
+    Column("source", String(32), nullable=False),
+    # The platform id of the post answered.
+    Column("in_reply_to", String(256), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("template_id", String(64), nullable=True),
+    Column("language", String(8), nullable=True),
+    Column("status", String(24), nullable=False),
+    Column("author", String(64), ForeignKey("officers.id"), nullable=False),
+    Column("approval_required", Boolean, nullable=False),
+    Column("approval_rule", String(128), nullable=False),
+    Column("approver", String(64), ForeignKey("officers.id"), nullable=True),
+    _time("approved_at", nullable=True),
+    Column("approved_text_sha256", String(64), nullable=True),
+    # Why a supervisor rejected it, or why a person cancelled it.
+    Column("note", Text, nullable=True),
+    Column("attempts", SmallInteger, nullable=False, server_default="0"),
+    # When an approved reply may be handed to the responder (the hold), and when it was.
+    _time("send_after", nullable=True),
+    _time("dispatched_at", nullable=True),
+    Column("platform_post_id", String(256), nullable=True),
+    Column("http_status", Integer, nullable=True),
+    Column("error", String(500), nullable=True),
+    _time("retry_at", nullable=True),
+    _time("sent_at", nullable=True),
+    _created_at(),
+    _time("updated_at", nullable=True),
+)
+# The dispatcher looks for approved replies due; the echo guard for our own posts.
+Index("ix_replies_due", replies.c.status, replies.c.send_after)
+Index("ix_replies_platform_post", replies.c.source, replies.c.platform_post_id)
+
 # Events waiting for Kafka: written in the step's transaction, published and
 # deleted by the relay, so an event is never lost between commit and send.
 outbox = Table(

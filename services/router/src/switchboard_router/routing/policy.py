@@ -21,6 +21,9 @@ field). It has these parts:
   column, which PostgreSQL refuses.
 - `transfers`: where an officer may move an item, by the queue it is in;
   supervisors may move any item anywhere.
+- `replies`: answering citizens: platform limits, which replies need a
+  supervisor's approval, the hold before sending, templates
+  (`replies/policy.py`).
 
 The district used is the classifier's when it is a known one (a later
 classifier resolves place names), else the mention's when that is known.
@@ -39,6 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from switchboard_router.replies.policy import ReplyPolicy, ReplyPolicyError, parse_replies
 from switchboard_router.routing.assignment import AssignmentMode
 from switchboard_router.routing.parsing import refuse_unknown
 from switchboard_router.routing.rules import (
@@ -60,7 +64,16 @@ from switchboard_shared.events import Classification, MentionIn, Urgency
 
 DEFAULT_RULE = "default"
 _QUEUE_KEYS = {"assignment", "supervisor_queue"}
-_TOP_KEYS = {"version", "default_queue", "rules", "queues", "sla", "districts", "transfers"}
+_TOP_KEYS = {
+    "version",
+    "default_queue",
+    "rules",
+    "queues",
+    "sla",
+    "districts",
+    "transfers",
+    "replies",
+}
 _TRANSFER_KEYS = {"supervisor_urgency", "allowed"}
 # Short enough that "district-{district}" and the like stay within a queue id's 64 characters.
 _DISTRICT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -111,6 +124,8 @@ class Policy:
     # A district's name or alias as `_district_key` spells it -> its id.
     districts: dict[str, str] = field(default_factory=dict)
     transfers: Transfers = field(default_factory=Transfers)
+    # What a reply to a citizen must satisfy: limits, approval, templates (replies/policy.py).
+    replies: ReplyPolicy = field(default_factory=ReplyPolicy)
 
     def explain(self, mention: MentionIn, classification: Classification) -> Decision:
         """The decision for one classified mention, with every rule's verdict."""
@@ -242,6 +257,10 @@ class Policy:
             slas = parse_slas(data.get("sla"), queue_ids_ok=is_queue_id)
         except SlaError as exc:
             raise PolicyError(str(exc)) from exc
+        try:
+            replies = parse_replies(data.get("replies"))
+        except ReplyPolicyError as exc:
+            raise PolicyError(str(exc)) from exc
         return cls(
             version=version,
             default_queue=default_queue,
@@ -250,6 +269,7 @@ class Policy:
             slas=slas,
             districts=districts,
             transfers=_parse_transfers(data.get("transfers")),
+            replies=replies,
         )
 
     @classmethod

@@ -1,0 +1,204 @@
+"""The responder's reports in: `replies.outcomes.v1` -> the replies in the store.
+
+Order per batch: apply the reports (one transaction) -> dead-letter what could
+not be read -> commit offsets. A crash replays the batch, and replay changes
+nothing: a report counts only for the attempt in flight and only moves a reply
+forward (`replies.policy.outcome_applies`), so a report read twice, or late,
+is ignored. A database that is down holds the partition and is retried with
+back-off; no report is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from switchboard_router import metrics
+from switchboard_router.kafka.consumer import db_error
+from switchboard_router.replies import service as replies
+from switchboard_router.settings import RouterSettings
+from switchboard_shared.background import BackgroundLoop
+from switchboard_shared.events import (
+    DeadLetter,
+    DeadLetterReason,
+    ReplyOutcome,
+    dead_letter_of,
+    utc_now,
+)
+from switchboard_shared.kafka import (
+    Backoff,
+    encode,
+    new_consumer,
+    new_producer,
+    retry_delay,
+    send_acknowledged,
+)
+from switchboard_shared.logs import describe_invalid, fields, log_dead_letter
+from switchboard_shared.topics import DEADLETTER, REPLY_OUTCOMES
+
+log = logging.getLogger(__name__)
+
+STAGE = "router-replies"
+
+
+def read_outcome(record: ConsumerRecord[Any, Any]) -> ReplyOutcome | DeadLetter:
+    """The report a record holds, or the dead letter saying why it holds none."""
+    if record.value is None:
+        return dead_letter_of(
+            record, stage=STAGE, reason=DeadLetterReason.EMPTY, error="no value", mention_id=None
+        )
+    try:
+        payload = json.loads(record.value)
+        return ReplyOutcome.model_validate(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return dead_letter_of(
+            record, stage=STAGE, reason=DeadLetterReason.NOT_JSON, error=str(exc), mention_id=None
+        )
+    except ValidationError as exc:
+        mention_id = payload.get("mention_id") if isinstance(payload, dict) else None
+        return dead_letter_of(
+            record,
+            stage=STAGE,
+            reason=DeadLetterReason.SCHEMA,
+            error=describe_invalid(exc),
+            mention_id=mention_id if isinstance(mention_id, str) else None,
+        )
+
+
+class OutcomeConsumer(BackgroundLoop):
+    """Applies the responder's reports to the replies until stopped."""
+
+    task_name = "router-reply-outcomes"
+
+    def __init__(self, settings: RouterSettings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.started = asyncio.Event()
+
+    @property
+    def group_id(self) -> str:
+        """A group of its own: the classified-mention consumer's offsets are not these."""
+        return f"{self.settings.router_group_id}-replies"
+
+    async def stop(self) -> None:
+        """Stop the loop, then the clients."""
+        await super().stop()
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+
+    async def _connect(self) -> None:
+        backoff = Backoff()
+        while True:
+            producer = new_producer(self.settings, client_id="switchboard-router-replies")
+            consumer = new_consumer(
+                self.settings,
+                REPLY_OUTCOMES,
+                group_id=self.group_id,
+                client_id="switchboard-router-replies",
+            )
+            try:
+                await producer.start()
+                await consumer.start()
+            except (KafkaError, OSError, TimeoutError) as exc:
+                await producer.stop()
+                await consumer.stop()
+                log.warning(
+                    "Kafka not reachable yet", extra=fields(error=repr(exc), retry_in=backoff.delay)
+                )
+                await backoff.wait()
+                continue
+            self.producer, self.consumer = producer, consumer
+            self.started.set()
+            log.info("router reading reply outcomes", extra=fields(group=self.group_id))
+            return
+
+    async def _run(self) -> None:
+        await self._connect()
+        assert self.consumer is not None
+        while True:
+            batches = await self.consumer.getmany(
+                timeout_ms=500, max_records=self.settings.router_batch_size
+            )
+            records = [record for batch in batches.values() for record in batch]
+            if not records:
+                continue
+            await self.handle_batch(records)
+            offsets = {tp: batch[-1].offset + 1 for tp, batch in batches.items() if batch}
+            try:
+                await self.consumer.commit(offsets)
+            except (CommitFailedError, KafkaError) as exc:
+                # Another member replays the batch; applying a report twice changes nothing.
+                log.warning(
+                    "offset commit failed; the batch will be replayed",
+                    extra=fields(error=repr(exc)),
+                )
+
+    async def handle_batch(self, records: list[ConsumerRecord[Any, Any]]) -> None:
+        """Apply a batch of reports; return once they are stored and dead letters sent."""
+        read = [read_outcome(record) for record in records]
+        outcomes = [r for r in read if isinstance(r, ReplyOutcome)]
+        dead = [r for r in read if isinstance(r, DeadLetter)]
+        attempt = 0
+        while outcomes:
+            try:
+                moved = await asyncio.to_thread(
+                    replies.apply_outcomes, self.engine, outcomes, now=utc_now()
+                )
+                break
+            except SQLAlchemyError as exc:
+                metrics.RETRIES.labels(metrics.Failed.DATABASE).inc()
+                delay = retry_delay(attempt)
+                log.error(
+                    "storing reply outcomes failed; retrying",
+                    extra=fields(outcomes=len(outcomes), error=db_error(exc), retry_in=delay),
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
+        else:
+            moved = 0
+        for outcome in outcomes:
+            log.info(
+                "reply outcome",
+                extra=fields(
+                    reply_id=outcome.reply_id,
+                    item_id=outcome.item_id,
+                    attempt=outcome.attempt,
+                    status=outcome.status.value,
+                    channel=outcome.channel,
+                    http_status=outcome.http_status,
+                ),
+            )
+        if moved:
+            log.debug("reply outcomes applied", extra=fields(moved=moved))
+        if dead:
+            assert self.producer is not None
+            for letter in dead:
+                metrics.DEADLETTERED.labels(letter.reason).inc()
+                log_dead_letter(log, letter)
+            await send_acknowledged(
+                self.producer,
+                [
+                    (
+                        DEADLETTER.name(self.settings.topic_prefix),
+                        letter.mention_id.encode() if letter.mention_id else None,
+                        encode(letter),
+                    )
+                    for letter in dead
+                ],
+                ack_timeout_seconds=self.settings.kafka_ack_timeout_seconds,
+                logger=log,
+                failed="publishing dead letters failed; retrying",
+                on_retry=metrics.RETRIES.labels(metrics.Failed.KAFKA).inc,
+            )

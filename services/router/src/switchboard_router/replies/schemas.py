@@ -1,0 +1,91 @@
+"""The reply routes' request and response models (`XCreate` / `XPublic`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from switchboard_router.fields import NO_CONTROLS, Body, Text, UtcDatetime
+from switchboard_shared.events import ReplyStatus
+
+# Longer than any platform takes (the policy's `limits` say how long each does,
+# and a longer text is refused naming the limit): this bound only keeps a body small.
+ReplyText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=8000, pattern=NO_CONTROLS),
+]
+VariableName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+VariableValue = Annotated[str, StringConstraints(max_length=200, pattern=NO_CONTROLS)]
+
+
+class ReplyCreate(Body):
+    """A reply: free `text`, or a `template_id` with its `variables`."""
+
+    text: ReplyText | None = None
+    template_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] | None = (
+        None
+    )
+    variables: Annotated[dict[VariableName, VariableValue], Field(max_length=20)] = Field(
+        default_factory=dict
+    )
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] | None = Field(
+        None, description="The template's language; default: the mention's, else English."
+    )
+    draft: bool = Field(False, description="Keep it as a draft instead of submitting it.")
+
+    @model_validator(mode="after")
+    def _text_or_template(self) -> ReplyCreate:
+        if (self.text is None) == (self.template_id is None):
+            raise ValueError("give either text or template_id")
+        if self.text is not None and self.variables:
+            raise ValueError("variables go with a template_id")
+        return self
+
+
+class ReplyEdit(Body):
+    """New words for a reply (approval, if it had one, is needed again)."""
+
+    text: ReplyText
+
+
+class ReplyDecision(Body):
+    """Why (optional): a rejection's or a cancellation's reason."""
+
+    note: Text | None = None
+
+
+class ReplyPublic(BaseModel):
+    """A reply as the API shows it."""
+
+    reply_id: str
+    item_id: int
+    mention_id: str
+    source: str
+    in_reply_to: str
+    status: ReplyStatus
+    text: str
+    template_id: str | None
+    language: str | None
+    author: str
+    approval_required: bool
+    approval_rule: str
+    approver: str | None
+    approved_at: UtcDatetime | None
+    note: str | None
+    attempts: int
+    send_after: UtcDatetime | None
+    dispatched_at: UtcDatetime | None
+    platform_post_id: str | None
+    http_status: int | None
+    error: str | None
+    retry_at: UtcDatetime | None
+    sent_at: UtcDatetime | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime | None
+
+
+class ReplyList(BaseModel):
+    """Replies, oldest first."""
+
+    replies: list[ReplyPublic]

@@ -1,0 +1,617 @@
+"""Replies to citizens in the store: writing, approving, handing over, and what came back.
+
+Each step is one transaction that changes the reply, appends its step to the
+item's audit trail and (for the hand-over) puts the `ReplyRequested` event in
+the outbox, like every step on an item (`items/steps.py`):
+
+- `create` (draft, or submitted at once), `edit`, `submit`;
+- `approve` / `reject` by a supervisor of the item's queue who is not the
+  author; approval is bound to the exact text (its sha256), so an edit takes
+  the reply back to `pending_approval`;
+- `cancel` before the hand-over (or after a failure nobody will retry), and
+  `retry` of a retryable failure or an unknown outcome, by a person;
+- `dispatch_due` (the scheduler): approved replies whose hold has passed get
+  their next attempt number, become `sending`, and their request goes to the
+  outbox. From then on only the responder's reports move them;
+- `apply_outcomes` (the outcome consumer): the responder's reports, counted
+  only for the attempt in flight and only forward (`policy.outcome_applies`).
+
+No reply or mention text goes into audit details or events other than the
+request itself: the audit trail says what happened, the reply row holds what
+was said.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from switchboard_router import metrics
+from switchboard_router.db.engine import aware
+from switchboard_router.db.tables import items, replies
+from switchboard_router.items.steps import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    actable,
+    enqueue,
+    load,
+    record,
+    visible,
+    visible_item_filter,
+)
+from switchboard_router.people.security import Principal, new_id
+from switchboard_router.replies.policy import (
+    CANCELLABLE,
+    DECIDABLE,
+    EDITABLE,
+    RETRYABLE,
+    SUBMITTABLE,
+    ReplyPolicy,
+    ReplyRefused,
+    outcome_applies,
+)
+from switchboard_shared.events import (
+    ReplyOutcome,
+    ReplyRequested,
+    ReplyStatus,
+    RoutedAction,
+    Source,
+    Urgency,
+)
+from switchboard_shared.topics import REPLIES
+
+RESPONDER_ACTOR = "responder"
+DISPATCH_BATCH = 200
+
+
+def text_sha256(text: str) -> str:
+    """What an approval is bound to."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _refused(exc: ReplyRefused) -> Invalid:
+    return Invalid(f"{exc.field}: {exc.detail}", field=exc.field)
+
+
+def _source_of(row: Any) -> Source:
+    try:
+        return Source(row.source)
+    except ValueError:  # a source this router does not know cannot be answered
+        raise Invalid(
+            f"item.source: mentions from {row.source!r} cannot be answered", field="item.source"
+        ) from None
+
+
+def _approval_state(
+    policy: ReplyPolicy, item: Any, *, template: bool, now: datetime, text: str
+) -> dict[str, Any]:
+    """The columns of a reply just submitted: waiting for a supervisor, or approved by rule."""
+    approval = policy.approval_for(
+        urgency=Urgency(item.urgency),
+        topics=frozenset(item.topics or ()),
+        queue_id=item.queue_id,
+        source=_source_of(item),
+        template=template,
+    )
+    if approval.required:
+        return {
+            "status": ReplyStatus.PENDING_APPROVAL,
+            "approval_required": True,
+            "approval_rule": approval.rule,
+            "approver": None,
+            "approved_at": None,
+            "approved_text_sha256": None,
+            "send_after": None,
+        }
+    return {
+        "status": ReplyStatus.APPROVED,
+        "approval_required": False,
+        "approval_rule": approval.rule,
+        "approver": None,
+        "approved_at": now,
+        "approved_text_sha256": text_sha256(text),
+        "send_after": now + timedelta(seconds=policy.hold_seconds),
+    }
+
+
+def _public(row: Any) -> dict[str, Any]:
+    out = dict(row._mapping)
+    out["reply_id"] = out.pop("id")
+    for name in ("approved_at", "send_after", "dispatched_at", "retry_at", "sent_at"):
+        out[name] = aware(out[name])
+    out["created_at"] = aware(out["created_at"])
+    out["updated_at"] = aware(out["updated_at"])
+    return out
+
+
+def _load_reply(conn: Connection, reply_id: str, *, lock: bool = False) -> Any:
+    query = select(replies).where(replies.c.id == reply_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def _reply_and_item(conn: Connection, actor: Principal, reply_id: str) -> tuple[Any, Any]:
+    """The reply and its item, 404 unless the caller sees the item, 403 unless they work it."""
+    reply = _load_reply(conn, reply_id, lock=True)
+    if reply is None:
+        raise NotFound(f"reply {reply_id} does not exist")
+    try:
+        item = actable(conn, actor, reply.item_id)
+    except NotFound:
+        raise NotFound(f"reply {reply_id} does not exist") from None
+    return reply, item
+
+
+def _author_or_supervisor(actor: Principal, reply: Any) -> None:
+    if reply.author != actor.officer_id and not actor.is_supervisor:
+        raise Forbidden(
+            f"reply {reply.id} is {reply.author}'s; only they or a supervisor may change it"
+        )
+
+
+def _step(
+    conn: Connection,
+    item: Any,
+    action: RoutedAction,
+    reply: Mapping[str, Any],
+    *,
+    actor: str,
+    now: datetime,
+    **details: Any,
+) -> None:
+    record(
+        conn,
+        item,
+        action,
+        actor=actor,
+        now=now,
+        details={"reply_id": reply["id"], "status": str(reply["status"]), **details},
+    )
+
+
+def _change(conn: Connection, reply_id: str, expected: ReplyStatus, **values: Any) -> Any:
+    """Update a reply still in `expected` (409 otherwise) and return it as it is now."""
+    done = conn.execute(
+        update(replies)
+        .where(replies.c.id == reply_id, replies.c.status == expected)
+        .values(**values)
+    )
+    if done.rowcount != 1:
+        raise Conflict(f"reply {reply_id} changed meanwhile; read it again")
+    return _load_reply(conn, reply_id)
+
+
+def create(
+    engine: Engine,
+    *,
+    item_id: int,
+    actor: Principal,
+    now: datetime,
+    policy: ReplyPolicy,
+    text: str | None,
+    template_id: str | None,
+    variables: Mapping[str, str],
+    language: str | None,
+    draft: bool,
+) -> dict[str, Any]:
+    """A reply on an item: a draft, or submitted (for approval, or approved by rule)."""
+    with engine.begin() as conn:
+        item = actable(conn, actor, item_id)
+        source = _source_of(item)
+        try:
+            policy.limit_for(source)
+            if template_id is not None:
+                stated = language or (item.mention or {}).get("language") or None
+                text, language = policy.template(template_id).render(
+                    (stated or "").split("-")[0].lower() or None, variables
+                )
+            assert text is not None  # the schema asks for text or template_id
+            policy.check_text(source, text, "body.variables" if template_id else "body.text")
+        except ReplyRefused as exc:
+            raise _refused(exc) from exc
+        reply_id = new_id("rep")
+        values: dict[str, Any] = {
+            "id": reply_id,
+            "item_id": item.id,
+            "mention_id": item.mention_id,
+            "source": source.value,
+            "in_reply_to": item.source_id,
+            "text": text,
+            "template_id": template_id,
+            "language": language,
+            "author": actor.officer_id,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        if draft:
+            values |= {"status": ReplyStatus.DRAFT, "approval_required": True, "approval_rule": ""}
+            action = RoutedAction.REPLY_DRAFTED
+        else:
+            values |= _approval_state(
+                policy, item, template=template_id is not None, now=now, text=text
+            )
+            action = RoutedAction.REPLY_SUBMITTED
+        conn.execute(insert(replies).values(**values))
+        reply = _load_reply(conn, reply_id)
+        _step(
+            conn,
+            item,
+            action,
+            reply._mapping,
+            actor=actor.officer_id,
+            now=now,
+            approval_rule=reply.approval_rule,
+            template_id=template_id,
+            characters=len(text),
+        )
+        metrics.REPLY_STEPS.labels(action.value).inc()
+        return _public(reply)
+
+
+def edit(
+    engine: Engine,
+    *,
+    reply_id: str,
+    actor: Principal,
+    now: datetime,
+    policy: ReplyPolicy,
+    text: str,
+) -> dict[str, Any]:
+    """New text: a draft stays a draft; anything submitted needs approval again."""
+    with engine.begin() as conn:
+        reply, item = _reply_and_item(conn, actor, reply_id)
+        _author_or_supervisor(actor, reply)
+        status = ReplyStatus(reply.status)
+        if status not in EDITABLE:
+            raise Conflict(
+                f"reply {reply_id} is {status.value}; only a draft, a reply waiting for "
+                "approval or one approved and not yet sent can be edited"
+            )
+        try:
+            policy.check_text(_source_of(item), text)
+        except ReplyRefused as exc:
+            raise _refused(exc) from exc
+        values: dict[str, Any] = {"text": text, "template_id": None, "updated_at": now}
+        if status is not ReplyStatus.DRAFT:
+            # The approval was for other words: the edited text is judged afresh, as free text.
+            values |= _approval_state(policy, item, template=False, now=now, text=text)
+        after = _change(conn, reply_id, status, **values)
+        _step(
+            conn,
+            item,
+            RoutedAction.REPLY_EDITED,
+            after._mapping,
+            actor=actor.officer_id,
+            now=now,
+            was=status.value,
+            characters=len(text),
+        )
+        return _public(after)
+
+
+def submit(
+    engine: Engine, *, reply_id: str, actor: Principal, now: datetime, policy: ReplyPolicy
+) -> dict[str, Any]:
+    """A draft goes for approval (or is approved by rule)."""
+    with engine.begin() as conn:
+        reply, item = _reply_and_item(conn, actor, reply_id)
+        _author_or_supervisor(actor, reply)
+        if ReplyStatus(reply.status) not in SUBMITTABLE:
+            raise Conflict(f"reply {reply_id} is {reply.status}; only a draft can be submitted")
+        try:
+            policy.check_text(_source_of(item), reply.text)
+        except ReplyRefused as exc:
+            raise _refused(exc) from exc
+        values = _approval_state(
+            policy, item, template=reply.template_id is not None, now=now, text=reply.text
+        )
+        after = _change(conn, reply_id, ReplyStatus.DRAFT, updated_at=now, **values)
+        _step(
+            conn,
+            item,
+            RoutedAction.REPLY_SUBMITTED,
+            after._mapping,
+            actor=actor.officer_id,
+            now=now,
+            approval_rule=after.approval_rule,
+        )
+        return _public(after)
+
+
+def _decider(actor: Principal, reply: Any) -> None:
+    if not actor.is_supervisor:
+        raise Forbidden(f"reply {reply.id}: only a supervisor may approve or reject replies")
+    if reply.author == actor.officer_id:
+        raise Forbidden(f"reply {reply.id}: the author may not approve or reject their own reply")
+    if ReplyStatus(reply.status) not in DECIDABLE:
+        raise Conflict(f"reply {reply.id} is {reply.status}, not waiting for approval")
+
+
+def approve(
+    engine: Engine, *, reply_id: str, actor: Principal, now: datetime, policy: ReplyPolicy
+) -> dict[str, Any]:
+    """A second person, a supervisor, approves these exact words."""
+    with engine.begin() as conn:
+        reply, item = _reply_and_item(conn, actor, reply_id)
+        _decider(actor, reply)
+        after = _change(
+            conn,
+            reply_id,
+            ReplyStatus.PENDING_APPROVAL,
+            status=ReplyStatus.APPROVED,
+            approver=actor.officer_id,
+            approved_at=now,
+            approved_text_sha256=text_sha256(reply.text),
+            send_after=now + timedelta(seconds=policy.hold_seconds),
+            updated_at=now,
+        )
+        _step(
+            conn, item, RoutedAction.REPLY_APPROVED, after._mapping, actor=actor.officer_id, now=now
+        )
+        metrics.REPLY_STEPS.labels(RoutedAction.REPLY_APPROVED.value).inc()
+        return _public(after)
+
+
+def reject(
+    engine: Engine, *, reply_id: str, actor: Principal, now: datetime, note: str | None
+) -> dict[str, Any]:
+    """A supervisor refuses it; the author can write a new one."""
+    with engine.begin() as conn:
+        reply, item = _reply_and_item(conn, actor, reply_id)
+        _decider(actor, reply)
+        after = _change(
+            conn,
+            reply_id,
+            ReplyStatus.PENDING_APPROVAL,
+            status=ReplyStatus.REJECTED,
+            approver=actor.officer_id,
+            note=note,
+            updated_at=now,
+        )
+        _step(
+            conn, item, RoutedAction.REPLY_REJECTED, after._mapping, actor=actor.officer_id, now=now
+        )
+        metrics.REPLY_STEPS.labels(RoutedAction.REPLY_REJECTED.value).inc()
+        return _public(after)
+
+
+def cancel(
+    engine: Engine, *, reply_id: str, actor: Principal, now: datetime, note: str | None
+) -> dict[str, Any]:
+    """Stop a reply that has not been handed over, or give up on a failed one."""
+    with engine.begin() as conn:
+        reply, item = _reply_and_item(conn, actor, reply_id)
+        _author_or_supervisor(actor, reply)
+        status = ReplyStatus(reply.status)
+        if status not in CANCELLABLE:
+            raise Conflict(
+                f"reply {reply_id} is {status.value}: it has been handed to the responder "
+                "or is already closed"
+            )
+        after = _change(
+            conn, reply_id, status, status=ReplyStatus.CANCELLED, note=note, updated_at=now
+        )
+        _step(
+            conn,
+            item,
+            RoutedAction.REPLY_CANCELLED,
+            after._mapping,
+            actor=actor.officer_id,
+            now=now,
+            was=status.value,
+        )
+        metrics.REPLY_STEPS.labels(RoutedAction.REPLY_CANCELLED.value).inc()
+        return _public(after)
+
+
+def retry(engine: Engine, *, reply_id: str, actor: Principal, now: datetime) -> dict[str, Any]:
+    """A person, having looked at the thread, sends a failed or unknown reply again.
+
+    The approval stands (the text has not changed); the dispatcher gives the
+    next hand-over a new attempt number, so the responder sends it.
+    """
+    with engine.begin() as conn:
+        reply, item = _reply_and_item(conn, actor, reply_id)
+        _author_or_supervisor(actor, reply)
+        status = ReplyStatus(reply.status)
+        if status not in RETRYABLE:
+            raise Conflict(
+                f"reply {reply_id} is {status.value}; only failed_retryable or unknown "
+                "replies can be retried"
+            )
+        after = _change(
+            conn,
+            reply_id,
+            status,
+            status=ReplyStatus.APPROVED,
+            send_after=now,
+            dispatched_at=None,
+            retry_at=None,
+            updated_at=now,
+        )
+        _step(
+            conn,
+            item,
+            RoutedAction.REPLY_RETRIED,
+            after._mapping,
+            actor=actor.officer_id,
+            now=now,
+            was=status.value,
+            attempts=after.attempts,
+        )
+        metrics.REPLY_STEPS.labels(RoutedAction.REPLY_RETRIED.value).inc()
+        return _public(after)
+
+
+def dispatch_due(engine: Engine, *, now: datetime, limit: int = DISPATCH_BATCH) -> int:
+    """Hand approved replies whose hold has passed to the responder; how many."""
+    with engine.begin() as conn:
+        query = (
+            select(replies)
+            .where(replies.c.status == ReplyStatus.APPROVED, replies.c.send_after <= now)
+            .order_by(replies.c.send_after, replies.c.id)
+            .limit(limit)
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        due = conn.execute(query).all()
+        for reply in due:
+            item = load(conn, reply.item_id)
+            if reply.approved_text_sha256 != text_sha256(reply.text):
+                # Never send words nobody approved, whatever wrote them.
+                after = _change(
+                    conn,
+                    reply.id,
+                    ReplyStatus.APPROVED,
+                    status=ReplyStatus.PENDING_APPROVAL,
+                    approver=None,
+                    approved_at=None,
+                    approved_text_sha256=None,
+                    updated_at=now,
+                )
+                _step(
+                    conn, item, RoutedAction.REPLY_EDITED, after._mapping, actor="router", now=now
+                )
+                continue
+            attempt = int(reply.attempts) + 1
+            after = _change(
+                conn,
+                reply.id,
+                ReplyStatus.APPROVED,
+                status=ReplyStatus.SENDING,
+                attempts=attempt,
+                dispatched_at=now,
+                error=None,
+                http_status=None,
+                updated_at=now,
+            )
+            event = ReplyRequested(
+                reply_id=reply.id,
+                mention_id=reply.mention_id,
+                item_id=reply.item_id,
+                source=Source(reply.source),
+                in_reply_to=reply.in_reply_to,
+                text=reply.text,
+                attempt=attempt,
+                requested_at=now,
+            )
+            enqueue(conn, REPLIES, reply.mention_id, event, now)
+            _step(
+                conn,
+                item,
+                RoutedAction.REPLY_DISPATCHED,
+                after._mapping,
+                actor="router",
+                now=now,
+                attempt=attempt,
+            )
+            metrics.REPLY_STEPS.labels(RoutedAction.REPLY_DISPATCHED.value).inc()
+        return len(due)
+
+
+def apply_outcomes(engine: Engine, outcomes: Sequence[ReplyOutcome], *, now: datetime) -> int:
+    """Store the responder's reports; how many changed a reply's status (stale or repeated
+    ones do not; a `sending` report only updates the retry time it carries)."""
+    moved = 0
+    with engine.begin() as conn:
+        for outcome in outcomes:
+            reply = _load_reply(conn, outcome.reply_id, lock=True)
+            if reply is None or int(reply.attempts) != outcome.attempt:
+                continue  # an attempt a person has since retried, or a reply purged
+            current, reported = ReplyStatus(reply.status), ReplyStatus(outcome.status)
+            if not outcome_applies(current, reported):
+                continue
+            values: dict[str, Any] = {
+                "status": reported,
+                "http_status": outcome.http_status,
+                "error": outcome.error,
+                "retry_at": outcome.retry_at,
+                "updated_at": now,
+            }
+            if reported is ReplyStatus.SENT:
+                values |= {"platform_post_id": outcome.platform_post_id, "sent_at": outcome.at}
+            after = _change(conn, reply.id, current, **values)
+            if reported is current:
+                continue  # a `sending` report with a new retry time: stored, not a new step
+            moved += 1
+            item = load(conn, reply.item_id)
+            _step(
+                conn,
+                item,
+                RoutedAction.REPLY_REPORTED,
+                after._mapping,
+                actor=RESPONDER_ACTOR,
+                now=now,
+                attempt=outcome.attempt,
+                http_status=outcome.http_status,
+                channel=outcome.channel,
+            )
+            metrics.REPLY_OUTCOMES.labels(reported.value).inc()
+            if reported is ReplyStatus.SENT:
+                _observe_first_response(conn, item, reply.id, outcome.at)
+    return moved
+
+
+def _observe_first_response(conn: Connection, item: Any, reply_id: str, sent_at: datetime) -> None:
+    """The mention's first answer: from when the citizen wrote to when the platform confirmed."""
+    earlier = conn.execute(
+        select(replies.c.id).where(
+            replies.c.item_id == item.id,
+            replies.c.status == ReplyStatus.SENT,
+            replies.c.id != reply_id,
+        )
+    ).first()
+    if earlier is not None:
+        return
+    written = (item.mention or {}).get("created_at")
+    if not written:
+        return
+    waited = (sent_at - datetime.fromisoformat(str(written).replace("Z", "+00:00"))).total_seconds()
+    metrics.FIRST_RESPONSE.labels(item.queue_id, item.urgency, item.source).observe(
+        max(0.0, waited)
+    )
+
+
+def for_item(engine: Engine, *, item_id: int, actor: Principal) -> list[dict[str, Any]]:
+    """The replies on an item the caller may read, oldest first."""
+    with engine.begin() as conn:
+        visible(conn, actor, item_id)
+        rows = conn.execute(
+            select(replies)
+            .where(replies.c.item_id == item_id)
+            .order_by(replies.c.created_at, replies.c.id)
+        ).all()
+    return [_public(r) for r in rows]
+
+
+def waiting_for_approval(engine: Engine, *, actor: Principal, limit: int) -> list[dict[str, Any]]:
+    """Replies waiting for a supervisor, on items the caller may see, oldest first."""
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(replies)
+            .join(items, items.c.id == replies.c.item_id)
+            .where(replies.c.status == ReplyStatus.PENDING_APPROVAL, visible_item_filter(actor))
+            .order_by(replies.c.updated_at, replies.c.id)
+            .limit(limit)
+        ).all()
+    return [_public(r) for r in rows]
+
+
+def sent_post_ids(conn: Connection, source: str, post_ids: Sequence[str]) -> dict[str, Any]:
+    """Which of these platform post ids are our own sent replies: post id -> reply row."""
+    if not post_ids:
+        return {}
+    rows = conn.execute(
+        select(replies.c.id, replies.c.item_id, replies.c.platform_post_id).where(
+            replies.c.source == source, replies.c.platform_post_id.in_(sorted(set(post_ids)))
+        )
+    ).all()
+    return {r.platform_post_id: r for r in rows}
