@@ -270,7 +270,8 @@ def choose_policy(
     are classified by the rules and the fold's model, and scored, on the whole
     and per data set. Among the triples that raise no more hard negatives and
     no more no-action mentions than the rules-first policy (None, None, 0.6)
-    and do no worse on urgency macro-F1, on the whole and on every data set,
+    and do no worse on urgency macro-F1 and critical precision, on the whole
+    and on every data set,
     the one with the best critical recall wins, then the best
     macro-F1: a missed emergency is the failure that matters, and the false
     alarms it could cost are held to the rules-first policy's. Ties go to the
@@ -331,10 +332,14 @@ def choose_policy(
     rules_first = candidates[0]
 
     def no_worse(c: dict[str, Any], first: dict[str, Any]) -> bool:
+        # Critical precision too: a false critical pulls an officer off other work,
+        # and a model that raises "high" reports to critical wholesale (the wording
+        # of a new source's authors) would pass the other three.
         return (
             (c["hard_negative_false_alarms"] or 0) <= (first["hard_negative_false_alarms"] or 0)
             and (c["no_action_flagged"] or 0) <= (first["no_action_flagged"] or 0)
             and (c["macro_f1"] or 0) >= (first["macro_f1"] or 0)
+            and (c["critical_precision"] or 0) >= (first["critical_precision"] or 0)
         )
 
     def safe(c: dict[str, Any]) -> bool:

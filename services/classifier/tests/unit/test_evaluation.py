@@ -126,7 +126,9 @@ def test_the_chosen_combination_policy_never_costs_more_false_alarms_than_rules_
         if c["hard_negative_false_alarms"] <= rules_first["hard_negative_false_alarms"]
         and c["no_action_flagged"] <= rules_first["no_action_flagged"]
         and c["macro_f1"] >= rules_first["macro_f1"]
+        and (c["critical_precision"] or 0) >= (rules_first["critical_precision"] or 0)
     )
+    assert (best["critical_precision"] or 0) >= (rules_first["critical_precision"] or 0)
     assert best["hard_negative_false_alarms"] <= rules_first["hard_negative_false_alarms"]
     assert best["no_action_flagged"] <= rules_first["no_action_flagged"]
 
