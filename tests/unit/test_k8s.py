@@ -245,12 +245,18 @@ def test_production_reaches_kafka_only_over_tls_as_scram_users_under_acls(render
 READS = {
     "switchboard-ingest": [topics.RAW],  # its duplicate memory tails the raw topic, no group
     "switchboard-classifier": [topics.RAW],
-    "switchboard-router": [topics.CLASSIFIED],
+    "switchboard-router": [topics.CLASSIFIED, topics.REPLY_OUTCOMES],
 }
 WRITES = {
     "switchboard-ingest": [topics.RAW, topics.DEADLETTER],
     "switchboard-classifier": [topics.CLASSIFIED, topics.DEADLETTER],
-    "switchboard-router": [topics.ROUTED, topics.ESCALATED, topics.FEEDBACK, topics.DEADLETTER],
+    "switchboard-router": [
+        topics.ROUTED,
+        topics.ESCALATED,
+        topics.FEEDBACK,
+        topics.REPLIES,
+        topics.DEADLETTER,
+    ],
 }
 
 

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from switchboard_router.audit.service import ROUTER, AccessAction, record
 from switchboard_router.db.tables import (
     access_audit,
+    answers,
     audit,
     items,
     notes,
@@ -131,8 +132,10 @@ def purge(
         )
     if to_redact:
         # Our answers can quote the citizen (a name in a thank-you): blanked with the mention.
+        redacted = [r.id for r in to_redact]
+        conn.execute(update(replies).where(replies.c.item_id.in_(redacted)).values(text=""))
         conn.execute(
-            update(replies).where(replies.c.item_id.in_([r.id for r in to_redact])).values(text="")
+            update(answers).where(answers.c.item_id.in_(redacted)).values(text="", author=None)
         )
     done["redacted"] = len(to_redact)
     run_id = None
@@ -147,6 +150,7 @@ def purge(
         done["replies"] = conn.execute(
             delete(replies).where(replies.c.item_id.in_(to_delete))
         ).rowcount
+        conn.execute(delete(answers).where(answers.c.item_id.in_(to_delete)))
         conn.execute(delete(watches).where(watches.c.item_id.in_(to_delete)))
         done["item_audit"] = conn.execute(
             delete(audit).where(audit.c.item_id.in_(to_delete))

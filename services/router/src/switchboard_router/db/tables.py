@@ -266,6 +266,26 @@ replies = Table(
 Index("ix_replies_due", replies.c.status, replies.c.send_after)
 Index("ix_replies_platform_post", replies.c.source, replies.c.platform_post_id)
 
+# Citizens' answers to our replies (migration 0004): a mention whose `in_reply_to`
+# is one of our sent posts joins that item's thread instead of becoming an item.
+answers = Table(
+    "answers",
+    metadata,
+    _serial(),
+    Column(
+        "item_id", ItemId, ForeignKey("items.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("reply_id", String(32), nullable=True),
+    # One mention, one answer: a replayed mention adds nothing.
+    Column("mention_id", String(64), nullable=False, unique=True),
+    Column("source", String(32), nullable=False),
+    Column("source_id", String(256), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("author", String(256), nullable=True),
+    _time("written_at", nullable=False),
+    _time("received_at", nullable=False),
+)
+
 # Events waiting for Kafka: written in the step's transaction, published and
 # deleted by the relay, so an event is never lost between commit and send.
 outbox = Table(

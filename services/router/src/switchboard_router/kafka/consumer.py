@@ -38,6 +38,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from switchboard_router import metrics
 from switchboard_router.items import steps
 from switchboard_router.kafka.relay import relay_batch
+from switchboard_router.replies import service as replies
 from switchboard_router.routing.holder import PolicyHolder
 from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
@@ -221,6 +222,7 @@ class RouterConsumer(BackgroundLoop):
         unique = {r.item.mention_id: r for r in reversed(results) if isinstance(r, Prepared)}
         prepared = list(reversed(unique.values()))
         dead = [r for r in results if isinstance(r, DeadLetter)]
+        prepared = await self._threads(prepared, policy)
         stored, refused = await self._store(prepared)
         dead += [
             _dead(p.record, DeadLetterReason.STORE_ERROR, error, p.item.mention_id)
@@ -256,6 +258,63 @@ class RouterConsumer(BackgroundLoop):
             )
         await self._publish(outgoing)
         await self._relay()
+
+    async def _threads(self, prepared: list[Prepared], policy: Policy) -> list[Prepared]:
+        """Drop our own replies brought back (echoes), put citizens' answers to them in
+        their items' threads, and return the rest: the mentions that become items."""
+        if not prepared:
+            return prepared
+        mentions = [(p.item.mention_id, p.event.mention) for p in prepared]
+        echoes, answering = await self._with_database(
+            "sorting replies' threads", replies.sort_threads, self.engine, mentions
+        )
+        if answering:
+            context = steps.StepContext(
+                now=utc_now(), lease_seconds=self.settings.router_lease_seconds, policy=policy
+            )
+            joining = [
+                (p.item.mention_id, p.event.mention, answering[p.item.mention_id])
+                for p in prepared
+                if p.item.mention_id in answering
+            ]
+            await self._with_database(
+                "joining citizens' answers",
+                replies.join_threads,
+                self.engine,
+                joining,
+                context=context,
+                received_at={p.item.mention_id: p.item.received_at for p in prepared},
+            )
+            for mention_id, _, reply in joining:
+                log.info(
+                    "citizen answered a reply",
+                    extra=fields(mention_id=mention_id, item_id=reply.item_id, reply_id=reply.id),
+                )
+        for mention_id in echoes:
+            metrics.ECHOES_DROPPED.inc()
+            log.info("own reply echoed back; dropped", extra=fields(mention_id=mention_id))
+        return [
+            p
+            for p in prepared
+            if p.item.mention_id not in echoes and p.item.mention_id not in answering
+        ]
+
+    async def _with_database(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """`fn` in a thread, retried with back-off while the database fails: the
+        partition waits, no mention is skipped."""
+        attempt = 0
+        while True:
+            try:
+                return await asyncio.to_thread(fn, *args, **kwargs)
+            except SQLAlchemyError as exc:
+                metrics.RETRIES.labels(metrics.Failed.DATABASE).inc()
+                delay = retry_delay(attempt)
+                log.error(
+                    f"{what} failed; retrying",
+                    extra=fields(attempt=attempt + 1, error=db_error(exc), retry_in=delay),
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
 
     def _observe_lag(self) -> None:
         # Lag = the partition's high-water mark minus the next offset this member will handle.

@@ -89,3 +89,23 @@ class ReplyList(BaseModel):
     """Replies, oldest first."""
 
     replies: list[ReplyPublic]
+
+
+class AnswerPublic(BaseModel):
+    """A citizen's answer to one of our replies, in the item's thread."""
+
+    answer_id: int
+    reply_id: str | None
+    mention_id: str
+    source_id: str
+    text: str
+    author: str | None
+    written_at: UtcDatetime
+    received_at: UtcDatetime
+
+
+class ItemReplies(BaseModel):
+    """An item's thread: our replies and the citizen's answers to them, oldest first."""
+
+    replies: list[ReplyPublic]
+    answers: list[AnswerPublic]

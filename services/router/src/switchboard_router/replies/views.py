@@ -30,6 +30,8 @@ from switchboard_router.people.deps import (
 from switchboard_router.replies import service
 from switchboard_router.replies.policy import ReplyPolicy
 from switchboard_router.replies.schemas import (
+    AnswerPublic,
+    ItemReplies,
     ReplyCreate,
     ReplyDecision,
     ReplyEdit,
@@ -95,17 +97,21 @@ async def create_reply(item_id: ItemPath, body: ReplyCreate, work: Work) -> Repl
 
 @router.get(
     "/v1/items/{item_id}/replies",
-    summary="The replies on an item, oldest first",
+    summary="The thread of an item: our replies and the citizen's answers, oldest first",
     responses=errors(404),
 )
 async def list_replies(
     item_id: ItemPath, caller: CurrentCaller, by: ActingBy, engine: EngineDep
-) -> ReplyList:
-    """Each with its status, author, approver, attempts and the platform's post id once sent."""
+) -> ItemReplies:
+    """Each reply with its status, author, approver, attempts and the platform's post id once
+    sent; and the citizen's answers to them (`answers`)."""
     rows = await call(service.for_item, engine, item_id=item_id, actor=caller)
-    shown = {"replies": [r["reply_id"] for r in rows]}
+    answers = await call(service.thread_answers, engine, item_id=item_id)
+    shown = {"replies": [r["reply_id"] for r in rows], "answers": [a["answer_id"] for a in answers]}
     await audit_read(engine, Access(by, AccessAction.REPLIES_READ, f"item:{item_id}", shown))
-    return ReplyList(replies=[ReplyPublic(**r) for r in rows])
+    return ItemReplies(
+        replies=[ReplyPublic(**r) for r in rows], answers=[AnswerPublic(**a) for a in answers]
+    )
 
 
 @router.get(

@@ -1,6 +1,7 @@
 """Replies: answers to citizens, their approval, their delivery attempts and
 the platform's id of each one sent (what the echo guard and conversations
-look up).
+look up); and `answers`, the citizens' answers to our replies, kept in the
+item's thread.
 
 Revision ID: 0004
 Revises: 0003
@@ -55,7 +56,27 @@ def upgrade() -> None:
     op.create_index("ix_replies_item_id", "replies", ["item_id"])
     op.create_index("ix_replies_due", "replies", ["status", "send_after"])
     op.create_index("ix_replies_platform_post", "replies", ["source", "platform_post_id"])
+    op.create_table(
+        "answers",
+        sa.Column("id", ItemId, primary_key=True, autoincrement=True),
+        sa.Column(
+            "item_id",
+            ItemId,
+            sa.ForeignKey("items.id", ondelete="CASCADE", name="fk_answers_item_id_items"),
+            nullable=False,
+        ),
+        sa.Column("reply_id", sa.String(32), nullable=True),
+        sa.Column("mention_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("source", sa.String(32), nullable=False),
+        sa.Column("source_id", sa.String(256), nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("author", sa.String(256), nullable=True),
+        sa.Column("written_at", Time, nullable=False),
+        sa.Column("received_at", Time, nullable=False),
+    )
+    op.create_index("ix_answers_item_id", "answers", ["item_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("answers")
     op.drop_table("replies")
