@@ -622,6 +622,69 @@ def queues() -> dict[str, Any]:
             width=24,
             height=6,
         ),
+        g.row("Answering citizens"),
+        g.panel(
+            "timeseries",
+            "Answered share by queue (last 24 h) and target",
+            "Share of the last day's answerable mentions (answerable source, not spam, not a "
+            "duplicate) with a sent reply, and the policy's target (replies.answered_target).",
+            [
+                target("max by (queue) (switchboard_router_answered_share)", "{{queue}}"),
+                target("max by (queue) (switchboard_router_answered_target)", "target {{queue}}"),
+            ],
+            unit="percentunit",
+        ),
+        g.panel(
+            "timeseries",
+            "First response (p50 / p90) by queue",
+            "From the citizen's post to the platform confirming our first reply.",
+            [
+                target(
+                    quantile(0.5, "switchboard_router_first_response_seconds", "queue"),
+                    "p50 {{queue}}",
+                ),
+                target(
+                    quantile(0.9, "switchboard_router_first_response_seconds", "queue"),
+                    "p90 {{queue}}",
+                    "B",
+                ),
+            ],
+            unit="s",
+        ),
+        g.panel(
+            "timeseries",
+            "Reply steps and outcomes",
+            "Replies written, approved, rejected and handed to the responder, and what the "
+            "responder reported (sent, failed, unknown: a person looks before any retry).",
+            [
+                target(
+                    f"sum by (step) (increase(switchboard_router_reply_steps_total[{RATE}]))",
+                    "{{step}}",
+                ),
+                target(
+                    f"sum by (status) (increase(switchboard_router_reply_outcomes_total[{RATE}]))",
+                    "reported {{status}}",
+                    "B",
+                ),
+            ],
+        ),
+        g.panel(
+            "timeseries",
+            "Citizens' answers and echoes",
+            "Answers to our replies joined to their items' threads, and our own posts brought "
+            "back by connectors (dropped, never queued).",
+            [
+                target(
+                    f"sum by (source) (increase(switchboard_router_citizen_answers_total[{RATE}]))",
+                    "answers {{source}}",
+                ),
+                target(
+                    f"sum(increase(switchboard_router_echoes_dropped_total[{RATE}]))",
+                    "echoes dropped",
+                    "B",
+                ),
+            ],
+        ),
     ]
     return dashboard(
         "switchboard-queues",

@@ -1,4 +1,5 @@
-"""The router's gauges read from the database: queue depths, oldest items, the outbox.
+"""The router's gauges read from the database: queue depths, oldest items, the outbox,
+and each queue's answered share of the last day with its target.
 
 They used to be read at each scrape, so whoever could reach /metrics could
 make the router query its database as often as they liked. Now a background
@@ -22,6 +23,7 @@ from switchboard_router import metrics
 from switchboard_router.db.engine import aware
 from switchboard_router.kafka import relay
 from switchboard_router.queues import service as queues
+from switchboard_router.replies import service as replies
 from switchboard_router.routing.policy import Policy
 from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.events import Urgency
@@ -33,7 +35,8 @@ log = logging.getLogger(__name__)
 def observe_database(engine: Engine, policy: Policy) -> None:
     """Set the queue and outbox gauges from the database (and each queue's series at zero)."""
     now = datetime.now(UTC)
-    for q in queues.list_queues(engine):
+    listed = queues.list_queues(engine)
+    for q in listed:
         metrics.initialise_queue(q["queue_id"], policy)
         metrics.QUEUE_DEPTH.labels(q["queue_id"]).set(q["depth"])
         for urgency in Urgency:
@@ -45,6 +48,16 @@ def observe_database(engine: Engine, policy: Policy) -> None:
             (now - oldest).total_seconds() if oldest else 0.0
         )
     metrics.OUTBOX_BACKLOG.set(relay.backlog(engine))
+    shares = replies.answered_shares(engine, policy=policy.replies, now=now)
+    for q in listed:
+        queue_id = q["queue_id"]
+        target = policy.replies.target_for(queue_id)
+        if target is not None:
+            metrics.ANSWERED_TARGET.labels(queue_id).set(target)
+        answerable, answered = shares.get(queue_id, (0, 0))
+        metrics.ANSWERABLE.labels(queue_id).set(answerable)
+        # No answerable mention, nothing missed: the share is then 1, not 0.
+        metrics.ANSWERED_SHARE.labels(queue_id).set(answered / answerable if answerable else 1.0)
 
 
 class GaugeRefresher(BackgroundLoop):

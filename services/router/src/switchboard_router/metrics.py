@@ -175,6 +175,22 @@ FIRST_RESPONSE = Histogram(
     ["queue", "urgency", "source"],
     buckets=RESPONSE_BUCKETS,
 )
+ANSWERED_SHARE = Gauge(
+    "switchboard_router_answered_share",
+    "Share of the last 24 hours' answerable mentions (answerable source, not spam, not a "
+    "duplicate) with a sent reply, by queue (read every refresh).",
+    ["queue"],
+)
+ANSWERABLE = Gauge(
+    "switchboard_router_answerable_mentions",
+    "Answerable mentions of the last 24 hours, by queue (read every refresh).",
+    ["queue"],
+)
+ANSWERED_TARGET = Gauge(
+    "switchboard_router_answered_target",
+    "The answered share the routing policy sets for a queue (replies.answered_target).",
+    ["queue"],
+)
 ECHOES_DROPPED = Counter(
     "switchboard_router_echoes_dropped_total",
     "Mentions that were our own sent replies brought back by a connector or webhook.",

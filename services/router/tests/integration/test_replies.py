@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from switchboard_router.db.tables import audit, outbox
 from switchboard_router.replies import service as replies
+from switchboard_router.routing.policy import Policy
 from switchboard_shared.events import ReplyOutcome, ReplyRequested, ReplyStatus
 from switchboard_shared.topics import REPLIES
 
@@ -336,3 +337,53 @@ def test_a_draft_is_kept_until_submitted(client, engine, desk):
     assert (
         json.loads(json.dumps(reply_steps(engine, desk["items"]["m-x"])))[0][0] == "reply_drafted"
     )
+
+
+def test_response_times_report_the_first_answer_from_when_the_citizen_wrote(client, engine, desk):
+    _, officer_h = desk["officer"]
+    made = client.post(
+        f"/v1/items/{desk['items']['m-es']}/replies",
+        json={"template_id": "thanks", "variables": {"name": "Ana"}},
+        headers=officer_h,
+    ).json()
+    assert made["status"] == "approved"
+    replies.dispatch_due(engine, now=datetime.now(UTC) + LATER)
+    [request] = requests_in_outbox(engine)
+    written = datetime(2026, 11, 29, 21, 59, tzinfo=UTC)  # the mention's created_at
+    sent_at = written + timedelta(minutes=11)
+    sent = outcome(request, ReplyStatus.SENT, platform_post_id="77", at=sent_at)
+    assert replies.apply_outcomes(engine, [sent], now=sent_at) == 1
+
+    window = {"from": "2026-11-29T00:00:00Z", "to": "2026-11-30T00:00:00Z"}
+    answer = client.get("/v1/reports/response-times", params=window, headers=officer_h)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["from"], body["to"]) == ("2026-11-29T00:00:00Z", "2026-11-30T00:00:00Z")
+    groups = {(g["queue"], g["urgency"], g["source"]): g for g in body["groups"]}
+    low = groups[("general", "low", "x")]  # the Spanish question and the conduct complaint
+    assert (low["answerable"], low["answered"], low["answered_share"]) == (2, 1, 0.5)
+    assert low["first_response"] == {"count": 1, "p50_seconds": 660.0, "p90_seconds": 660.0}
+    rss = groups[("general", "normal", "rss")]
+    assert (rss["answerable"], rss["answered_share"]) == (0, None)  # RSS cannot be answered
+    only_rss = client.get(
+        "/v1/reports/response-times", params={**window, "source": "rss"}, headers=officer_h
+    ).json()["groups"]
+    assert [(g["source"], g["answerable"]) for g in only_rss] == [("rss", 0)]
+    # Another desk's officer sees none of it; a bad range is refused naming the field.
+    assert (
+        client.get("/v1/reports/response-times", params=window, headers=desk["outsider"]).json()[
+            "groups"
+        ]
+        == []
+    )
+    backwards = client.get(
+        "/v1/reports/response-times",
+        params={"from": "2026-11-30T00:00:00Z", "to": "2026-11-29T00:00:00Z"},
+        headers=officer_h,
+    )
+    assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "query.from"
+    # The day's answered share per queue, as the gauge and its alert read it.
+    shares = replies.answered_shares(
+        engine, policy=Policy.load().replies, now=datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    )
+    assert shares == {"general": (3, 1)}

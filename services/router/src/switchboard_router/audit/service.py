@@ -56,6 +56,7 @@ class AccessAction(StrEnum):
     ITEM_STEP = "item_step"
     REPLIES_READ = "replies_read"
     REPLY_STEP = "reply_step"
+    REPORT_READ = "report_read"
     OFFICER_CREATED = "officer_created"
     OFFICER_UPDATED = "officer_updated"
     SHIFT_CHANGED = "shift_changed"

@@ -17,6 +17,9 @@ The `replies` section of the routing policy says:
 - `templates`: canned answers by id, one text per language, with `{variable}`
   placeholders. Only named placeholders exist (no attribute or index access),
   and a value may not bring placeholders of its own.
+- `answered_target`: the share of answerable mentions a queue (id or glob,
+  first match) should answer; below it for an hour, an alert fires. A queue no
+  entry matches has no target.
 
 Transitions between reply states are here too, so that the service and its
 tests read them from one table.
@@ -33,7 +36,7 @@ from typing import Any
 from switchboard_router.routing.parsing import named_entry, refuse_unknown
 from switchboard_shared.events import ReplyStatus, Source, Urgency
 
-_TOP_KEYS = {"limits", "approval", "hold_seconds", "templates"}
+_TOP_KEYS = {"limits", "approval", "hold_seconds", "templates", "answered_target"}
 _RULE_KEYS = {"name", "when", "approval"}
 _WHEN_KEYS = {"urgency", "topics_any", "queues", "sources", "template"}
 _APPROVAL_VALUES = {"required": True, "none": False}
@@ -143,6 +146,14 @@ class ReplyPolicy:
     approval: tuple[ApprovalRule, ...] = ()
     hold_seconds: float = 0.0
     templates: dict[str, Template] = field(default_factory=dict)
+    answered_target: tuple[tuple[str, float], ...] = ()
+
+    def target_for(self, queue_id: str) -> float | None:
+        """The answered share a queue should reach, or None."""
+        for pattern, share in self.answered_target:
+            if fnmatch.fnmatchcase(queue_id, pattern):
+                return share
+        return None
 
     def limit_for(self, source: Source) -> int:
         """The platform's length limit; ReplyRefused when the source cannot be answered."""
@@ -254,7 +265,23 @@ def parse_replies(raw: Any) -> ReplyPolicy:
         ),
         hold_seconds=_parse_hold(raw.get("hold_seconds", 0)),
         templates=_parse_templates(raw.get("templates")),
+        answered_target=_parse_targets(raw.get("answered_target")),
     )
+
+
+def _parse_targets(raw: Any) -> tuple[tuple[str, float], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise ReplyPolicyError("replies.answered_target: a mapping of queue glob -> share")
+    out = []
+    for pattern, share in raw.items():
+        if not isinstance(pattern, str) or not pattern:
+            raise ReplyPolicyError("replies.answered_target: queue ids or globs are required")
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            raise ReplyPolicyError(f"replies.answered_target.{pattern}: a share from 0 to 1")
+        out.append((pattern, float(share)))
+    return tuple(out)
 
 
 def _list(where: str, value: Any) -> list[Any]:

@@ -109,3 +109,36 @@ class ItemReplies(BaseModel):
 
     replies: list[ReplyPublic]
     answers: list[AnswerPublic]
+
+
+class Times(BaseModel):
+    """How many, and the median and 90th percentile in seconds (None without any)."""
+
+    count: int
+    p50_seconds: float | None
+    p90_seconds: float | None
+
+
+class ResponseTimeGroup(BaseModel):
+    """One queue x urgency x source: how many we could answer, did, and how fast."""
+
+    queue: str
+    urgency: str
+    source: str
+    answerable: int = Field(
+        description="Mentions from an answerable source that are not spam or duplicates."
+    )
+    answered: int = Field(description="Of those, mentions with a sent reply.")
+    answered_share: float | None
+    first_response: Times = Field(
+        description="The citizen's post to the platform confirming our first reply."
+    )
+    resolve: Times = Field(description="The citizen's post to the item being resolved.")
+
+
+class ResponseTimes(BaseModel):
+    """Responsiveness over [from, to), by group."""
+
+    from_: UtcDatetime = Field(alias="from", serialization_alias="from")
+    to: UtcDatetime
+    groups: list[ResponseTimeGroup]

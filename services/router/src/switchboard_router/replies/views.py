@@ -10,7 +10,7 @@ thread (each step's access row commits with the step), wake the relay.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from switchboard_router.audit import service as access
 from switchboard_router.audit.service import Access, AccessAction
+from switchboard_router.fields import QUEUE_ID_PATTERN
 from switchboard_router.http import call, errors, invalid
 from switchboard_router.people.deps import (
     ActingBy,
@@ -37,8 +38,10 @@ from switchboard_router.replies.schemas import (
     ReplyEdit,
     ReplyList,
     ReplyPublic,
+    ResponseTimeGroup,
+    ResponseTimes,
 )
-from switchboard_shared.events import ReplyStatus
+from switchboard_shared.events import ReplyStatus, Source, Urgency
 
 router = APIRouter()
 
@@ -204,3 +207,58 @@ async def cancel_reply(
 async def retry_reply(reply_id: ReplyPath, work: Work) -> ReplyPublic:
     """A new attempt with the same approved text."""
     return await work.act(service.retry, f"reply:{reply_id}", reply_id=reply_id)
+
+
+MAX_REPORT_DAYS = 92
+
+
+@router.get(
+    "/v1/reports/response-times",
+    summary="How fast and how often we answer: counts, p50 and p90 per queue, urgency, source",
+    responses=errors(),
+    response_model_by_alias=True,
+)
+async def response_times(
+    request: Request,
+    caller: CurrentCaller,
+    by: ActingBy,
+    engine: EngineDep,
+    queue: Annotated[str | None, Query(pattern=QUEUE_ID_PATTERN)] = None,
+    urgency: Urgency | None = None,
+    source: Source | None = None,
+    from_: Annotated[
+        datetime | None,
+        Query(alias="from", description="Mentions received from (default: 7 days ago)."),
+    ] = None,
+    to: Annotated[datetime | None, Query(description="... until (default: now).")] = None,
+) -> ResponseTimes:
+    """First-response time (the citizen's post to our first reply the platform confirmed),
+    time to resolve, and the answered share, over the queues you may read."""
+    until = _utc(to, "query.to") if to else datetime.now(UTC)
+    since = _utc(from_, "query.from") if from_ else until - timedelta(days=7)
+    if since >= until:
+        raise invalid("query.from", "must be before `to`")
+    if until - since > timedelta(days=MAX_REPORT_DAYS):
+        raise invalid("query.from", f"at most {MAX_REPORT_DAYS} days between from and to")
+    groups = await call(
+        service.response_times,
+        engine,
+        actor=caller,
+        policy=request.app.state.policies.current().replies,
+        since=since,
+        until=until,
+        queue_id=queue,
+        urgency=urgency,
+        source=source.value if source else None,
+    )
+    shown = {"from": since.isoformat(), "to": until.isoformat(), "queue": queue}
+    await audit_read(engine, Access(by, AccessAction.REPORT_READ, None, shown))
+    return ResponseTimes.model_validate(
+        {"from": since, "to": until, "groups": [ResponseTimeGroup(**g) for g in groups]}
+    )
+
+
+def _utc(value: datetime, field: str) -> datetime:
+    if value.tzinfo is None:
+        raise invalid(field, "a time with its offset (e.g. 2026-12-01T00:00:00Z) is required")
+    return value.astimezone(UTC)
