@@ -13,6 +13,7 @@ Screenshots go to the test's temporary directory; set
 """
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -242,3 +243,69 @@ def test_a_critical_mention_is_shown_claimed_and_resolved_through_the_console(
         assert (action, officer_id) in steps, steps
     actions = [a for a, _ in steps]
     assert actions.index("claimed") < actions.index("acknowledged") < actions.index("resolved")
+
+
+QUESTION = "Is the bridge on 3rd Street still closed tonight?"
+
+
+def test_an_officer_answers_in_the_console_and_a_supervisor_approves_it_there(
+    services, browser, tmp_path
+):
+    from playwright.sync_api import expect
+
+    urls, processes = services
+    router = urls["router"]
+    officer_id, officer_token = add_officer(router, "Dana Reyes", "officer", OFFICER_QUEUES)
+    supervisor_id, supervisor_token = add_officer(
+        router, "Insp. Sam Okafor", "supervisor", SUPERVISOR_QUEUES
+    )
+    officer_page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    supervisor_page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    sign_in(officer_page, f"{router}/console/", officer_token, "Dana Reyes")
+    sign_in(supervisor_page, f"{router}/console/", supervisor_token, "Sam Okafor")
+
+    post_mention(urls["ingest"], "console-question", QUESTION)
+    row = officer_page.locator("#items li", has_text="bridge on 3rd Street")
+    try:
+        expect(row).to_be_visible(timeout=60_000)
+    except AssertionError:
+        pytest.fail("the question never appeared:\n" + processes["router"].log_tail())
+    item_id = int(row.get_attribute("data-item-id") or 0)
+    row.click()
+    expect(officer_page.locator("#d-text")).to_have_text(QUESTION)
+
+    # The box counts against X's limit and says which approval rule applies.
+    expect(officer_page.locator("#reply-limit")).to_have_text("280")
+    officer_page.fill("#reply-text", "x" * 281)
+    expect(officer_page.locator("#reply-count")).to_have_attribute("data-over", "true")
+    expect(officer_page.locator("#reply-send")).to_be_disabled()
+    answer = "It reopens at 6 am; use the 5th Street bridge until then."
+    officer_page.fill("#reply-text", answer)
+    expect(officer_page.locator("#reply-approval")).to_contain_text("needs a supervisor's approval")
+    officer_page.click("#reply-send")
+    reply = officer_page.locator("#d-thread li.reply", has_text="It reopens at 6 am")
+    expect(reply).to_have_attribute("data-status", "pending_approval")
+    # The author has no approve button for their own reply.
+    expect(reply.locator("[data-reply-action='approve']")).to_have_count(0)
+
+    # The supervisor's approval list shows it; approving it there moves it on.
+    waiting = supervisor_page.locator("#approval-list li", has_text="It reopens at 6 am")
+    expect(waiting).to_be_visible(timeout=15_000)
+    waiting.locator("[data-reply-action='approve']").click()
+    expect(waiting).to_have_count(0)
+    expect(reply).to_have_attribute("data-status", "approved", timeout=15_000)
+    expect(reply).to_contain_text("approved by")
+    # After the policy's hold the router hands it to the responder.
+    expect(reply).to_have_attribute("data-status", re.compile("sending|sent"), timeout=30_000)
+    screenshot(officer_page, "console-reply.png", tmp_path, items=1)
+
+    thread = httpx.get(
+        f"{router}/v1/items/{item_id}/replies", headers={"authorization": f"Bearer {officer_token}"}
+    ).json()
+    [stored] = thread["replies"]
+    assert (stored["text"], stored["author"], stored["approver"]) == (
+        answer,
+        officer_id,
+        supervisor_id,
+    )
+    assert stored["status"] in ("sending", "sent")

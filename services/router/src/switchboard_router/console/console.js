@@ -33,6 +33,11 @@
     pending: new Set(),
     pendingTimer: null,
     queuesTimer: null,
+    thread: null,
+    options: null,
+    replyItemId: null,
+    approvals: [],
+    approvalsTimer: null,
   };
 
   const $ = (id) => document.getElementById(id);
@@ -202,6 +207,7 @@
     if (itemId === state.selectedId) {
       state.detail = item;
       renderDetail();
+      if (item) await loadThread(itemId);
     }
     renderItems();
     renderOverview();
@@ -214,7 +220,192 @@
       if (error.status !== 404) throw error;
       state.detail = null;
     }
-    if (itemId === state.selectedId) renderDetail();
+    if (itemId === state.selectedId) {
+      renderDetail();
+      if (state.detail) await loadThread(itemId);
+    }
+  }
+
+  // Replies: the thread, the reply box and the supervisor's approval list --------------------
+
+  async function loadThread(itemId) {
+    const [thread, options] = await Promise.all([
+      api("GET", `/v1/items/${itemId}/replies`),
+      api("GET", `/v1/items/${itemId}/reply-options`),
+    ]);
+    if (itemId !== state.selectedId) return;
+    state.thread = thread;
+    state.options = options;
+    renderThread();
+    if (state.replyItemId !== itemId) {
+      state.replyItemId = itemId;
+      renderReplyBox();
+    }
+  }
+
+  const REPLY_STATUS = {
+    draft: "Draft", pending_approval: "Waiting for approval", approved: "Approved",
+    sending: "Sending", sent: "Sent", rejected: "Rejected", cancelled: "Cancelled",
+    failed_retryable: "Failed (can retry)", failed_permanent: "Failed", unknown: "Unknown: check the thread",
+  };
+
+  function replyButtons(reply) {
+    const mine = reply.author === state.me.officer_id;
+    const buttons = [];
+    const button = (action, label) => el("button", {
+      type: "button", dataset: { replyAction: action, replyId: reply.reply_id },
+      onclick: () => replyAction(reply.reply_id, action),
+    }, label);
+    if (reply.status === "pending_approval" && isSupervisor() && !mine) {
+      buttons.push(button("approve", "Approve"), button("reject", "Reject"));
+    }
+    if (["failed_retryable", "unknown"].includes(reply.status) && (mine || isSupervisor())) {
+      buttons.push(button("retry", "Retry"));
+    }
+    if (["draft", "pending_approval", "approved", "failed_retryable", "unknown"].includes(reply.status) &&
+        (mine || isSupervisor())) {
+      buttons.push(button("cancel", "Cancel"));
+    }
+    return buttons;
+  }
+
+  function renderThread() {
+    const thread = state.thread;
+    if (!thread) return;
+    const entries = [
+      ...thread.replies.map((r) => ({ at: r.created_at, reply: r })),
+      ...thread.answers.map((a) => ({ at: a.written_at, answer: a })),
+    ].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+    $("d-thread").replaceChildren(...(entries.length ? entries.map(({ reply, answer }) => {
+      if (answer) {
+        return el("li", { class: "answer", dataset: { answerId: String(answer.answer_id) } },
+          el("span", { class: "when" }, `${clockTime(answer.written_at)} ${answer.author || "citizen"} answered: `),
+          answer.text);
+      }
+      const facts = [`by ${who(reply.author)}`];
+      if (reply.approver) facts.push(`${reply.status === "rejected" ? "rejected" : "approved"} by ${who(reply.approver)}`);
+      if (reply.attempts) facts.push(`attempt ${reply.attempts}`);
+      if (reply.platform_post_id) facts.push(`post ${reply.platform_post_id}`);
+      if (reply.error) facts.push(reply.error);
+      if (reply.note) facts.push(`note: ${reply.note}`);
+      return el("li", { class: "reply", dataset: { replyId: reply.reply_id, status: reply.status } },
+        el("span", { class: `reply-status status-${reply.status}` }, REPLY_STATUS[reply.status] || reply.status),
+        " ", el("span", { class: "reply-text" }, reply.text),
+        el("span", { class: "when" }, ` — ${facts.join(", ")}`),
+        ...replyButtons(reply));
+    }) : [el("li", { class: "empty" }, "No replies yet.")]));
+  }
+
+  function chosenTemplate() {
+    const id = $("reply-template").value;
+    return id && state.options ? state.options.templates.find((t) => t.template_id === id) : null;
+  }
+
+  function templateLanguage(template) {
+    const wanted = (state.options.language || "").split("-")[0].toLowerCase();
+    if (template.languages.includes(wanted)) return wanted;
+    return template.languages.includes("en") ? "en" : template.languages[0];
+  }
+
+  function replyText() {
+    const template = chosenTemplate();
+    if (!template) return $("reply-text").value;
+    let text = template.texts[templateLanguage(template)];
+    for (const input of document.querySelectorAll("#reply-variables input")) {
+      text = text.split(`{${input.dataset.variable}}`).join(input.value);
+    }
+    return text;
+  }
+
+  function updateReplyHint() {
+    const options = state.options;
+    if (!options || !options.answerable) return;
+    const text = replyText();
+    if (chosenTemplate()) $("reply-text").value = text;
+    $("reply-count").textContent = String(text.length);
+    $("reply-count").dataset.over = text.length > options.limit ? "true" : "false";
+    const rule = options.approval[chosenTemplate() ? "template" : "free_text"];
+    $("reply-approval").textContent = rule.required
+      ? `needs a supervisor's approval (rule ${rule.rule})`
+      : `no approval needed (rule ${rule.rule}); sent ${options.hold_seconds} s after you send it`;
+    $("reply-send").disabled = !text.trim() || text.length > options.limit;
+  }
+
+  function renderReplyBox() {
+    const options = state.options;
+    $("reply-error").textContent = "";
+    $("reply-why").hidden = options.answerable;
+    $("reply-form").hidden = !options.answerable;
+    if (!options.answerable) {
+      $("reply-why").textContent = options.why_not || "This mention cannot be answered from here.";
+      return;
+    }
+    $("reply-limit").textContent = String(options.limit);
+    $("reply-template").replaceChildren(el("option", { value: "" }, "Free text"),
+      ...options.templates.map((t) => el("option", { value: t.template_id }, t.template_id)));
+    $("reply-variables").replaceChildren();
+    $("reply-text").value = "";
+    $("reply-text").readOnly = false;
+    updateReplyHint();
+  }
+
+  function onTemplateChange() {
+    const template = chosenTemplate();
+    $("reply-variables").replaceChildren(...(template ? template.variables.map((name) => el("label", {},
+      `${name} `, el("input", { dataset: { variable: name }, maxlength: "200", oninput: updateReplyHint }))) : []));
+    $("reply-text").readOnly = Boolean(template);
+    if (!template) $("reply-text").value = "";
+    updateReplyHint();
+  }
+
+  async function sendReply() {
+    const item = state.detail;
+    if (!item) return;
+    const template = chosenTemplate();
+    const body = template ? { template_id: template.template_id, variables: {} } : { text: $("reply-text").value };
+    if (template) {
+      for (const input of document.querySelectorAll("#reply-variables input")) body.variables[input.dataset.variable] = input.value;
+    }
+    $("reply-error").textContent = "";
+    try {
+      await api("POST", `/v1/items/${item.item_id}/replies`, body);
+      state.replyItemId = null;  // a fresh box after sending
+      await loadThread(item.item_id);
+      loadApprovals().catch(report);
+    } catch (error) {
+      $("reply-error").textContent = `Not sent: ${error.message}`;
+    }
+  }
+
+  async function replyAction(replyId, action) {
+    $("reply-error").textContent = "";
+    try {
+      await api("POST", `/v1/replies/${replyId}/${action}`, action === "reject" || action === "cancel" ? {} : undefined);
+      if (state.selectedId !== null) await loadThread(state.selectedId);
+      await loadApprovals();
+    } catch (error) {
+      $("reply-error").textContent = `${action}: ${error.message}`;
+    }
+  }
+
+  async function loadApprovals() {
+    if (!state.me || !isSupervisor()) return;
+    const { replies } = await api("GET", "/v1/replies?status=pending_approval&limit=50");
+    state.approvals = replies;
+    $("approvals").hidden = false;
+    $("approvals-count").textContent = `(${replies.length})`;
+    $("approval-list").replaceChildren(...(replies.length ? replies.map((reply) => el("li", {
+      dataset: { replyId: reply.reply_id, itemId: String(reply.item_id) },
+    },
+      el("a", { href: "#", onclick: (event) => { event.preventDefault(); if (state.items.has(reply.item_id)) select(reply.item_id); } },
+        `Item ${reply.item_id}`),
+      ` ${who(reply.author)}: `, el("span", { class: "reply-text" }, reply.text), " ",
+      ...replyButtons(reply))) : [el("li", { class: "empty" }, "Nothing waiting.")]));
+  }
+
+  function scheduleApprovals() {
+    clearTimeout(state.approvalsTimer);
+    state.approvalsTimer = setTimeout(() => loadApprovals().catch(report), 300);
   }
 
   // Live stream --------------------------------------------------------------------------------
@@ -282,6 +473,7 @@
   }
 
   function onChange(action, change) {
+    if (action.startsWith("reply_") || action === "citizen_answered") scheduleApprovals();
     if (ALERTING.has(action) || (action === "queued" && change.urgency === "critical")) {
       const what = action === "queued" ? "New CRITICAL item" : action.replace("_", " ");
       alertBanner(`${what}: item ${change.item_id} in ${change.queue_id}`, change.urgency, change.item_id);
@@ -580,6 +772,7 @@
     $("queues-title").textContent = state.me.role === "officer" ? "My queues" : "Queues";
     setLive("off", "connecting\u2026");
     runStream();
+    loadApprovals().catch(report);
     if (!state.me.queues.length && !["admin", "service"].includes(state.me.role)) {
       alertBanner("You belong to no queue yet: ask an administrator to add you.", "normal", null);
     }
@@ -655,6 +848,9 @@
       button.addEventListener("click", () => command(button.dataset.action));
     }
     $("help-open").addEventListener("click", () => openDialog("help-dialog"));
+    $("reply-template").addEventListener("change", onTemplateChange);
+    $("reply-text").addEventListener("input", updateReplyHint);
+    $("reply-send").addEventListener("click", () => sendReply());
     $("wall-toggle").addEventListener("click", () => setWall(!document.documentElement.classList.contains("wall")));
     $("sign-out").addEventListener("click", () => signOut(""));
     $("signin-form").addEventListener("submit", (event) => {

@@ -142,3 +142,35 @@ class ResponseTimes(BaseModel):
     from_: UtcDatetime = Field(alias="from", serialization_alias="from")
     to: UtcDatetime
     groups: list[ResponseTimeGroup]
+
+
+class ApprovalRulePublic(BaseModel):
+    """Whether a reply of this kind needs a supervisor, and the policy rule that says so."""
+
+    required: bool
+    rule: str
+
+
+class TemplatePublic(BaseModel):
+    """A canned answer: its text per language and the variables it takes."""
+
+    template_id: str
+    languages: list[str]
+    variables: list[str]
+    texts: dict[str, str]
+
+
+class ReplyOptions(BaseModel):
+    """What a reply box on an item needs."""
+
+    item_id: int
+    source: str
+    answerable: bool
+    why_not: str | None = Field(description="Why this item cannot be answered, when it cannot.")
+    limit: int | None = Field(description="The platform's length limit, in characters.")
+    language: str | None
+    hold_seconds: float = Field(description="How long an approved reply waits before sending.")
+    approval: dict[str, ApprovalRulePublic] = Field(
+        description="`free_text` and `template`: the approval rule each would meet."
+    )
+    templates: list[TemplatePublic]

@@ -893,3 +893,48 @@ def answered_shares(
         answerable, answered = shares.get(row.queue_id, (0, 0))
         shares[row.queue_id] = (answerable + 1, answered + (row.first_sent_at is not None))
     return shares
+
+
+def reply_options(
+    engine: Engine, *, item_id: int, actor: Principal, policy: ReplyPolicy
+) -> dict[str, Any]:
+    """What a reply box on this item needs: whether and how long, the templates, and which
+    approval rule a free text and a template answer would meet."""
+    with engine.begin() as conn:
+        item = visible(conn, actor, item_id)
+    try:
+        source = Source(item.source)
+        limit: int | None = policy.limit_for(source)
+        why = None
+    except (ValueError, ReplyRefused) as exc:
+        limit, why = None, exc.detail if isinstance(exc, ReplyRefused) else str(exc)
+    approvals = {}
+    if limit is not None:
+        for kind, template in (("free_text", False), ("template", True)):
+            approval = policy.approval_for(
+                urgency=Urgency(item.urgency),
+                topics=frozenset(item.topics or ()),
+                queue_id=item.queue_id,
+                source=Source(item.source),
+                template=template,
+            )
+            approvals[kind] = {"required": approval.required, "rule": approval.rule}
+    return {
+        "item_id": item.id,
+        "source": item.source,
+        "answerable": limit is not None,
+        "why_not": why,
+        "limit": limit,
+        "language": (item.mention or {}).get("language"),
+        "hold_seconds": policy.hold_seconds,
+        "approval": approvals,
+        "templates": [
+            {
+                "template_id": t.template_id,
+                "languages": sorted(t.texts),
+                "variables": sorted(t.variables),
+                "texts": t.texts,
+            }
+            for t in policy.templates.values()
+        ],
+    }

@@ -37,6 +37,7 @@ from switchboard_router.replies.schemas import (
     ReplyDecision,
     ReplyEdit,
     ReplyList,
+    ReplyOptions,
     ReplyPublic,
     ResponseTimeGroup,
     ResponseTimes,
@@ -115,6 +116,26 @@ async def list_replies(
     return ItemReplies(
         replies=[ReplyPublic(**r) for r in rows], answers=[AnswerPublic(**a) for a in answers]
     )
+
+
+@router.get(
+    "/v1/items/{item_id}/reply-options",
+    summary="What a reply on this item may be: limit, templates, approval rule",
+    responses=errors(404),
+)
+async def reply_options(
+    item_id: ItemPath, request: Request, caller: CurrentCaller, engine: EngineDep
+) -> ReplyOptions:
+    """For the console's reply box: the platform's limit, the templates and which approval
+    rule a free text or a template answer would meet (none when the item cannot be answered)."""
+    options = await call(
+        service.reply_options,
+        engine,
+        item_id=item_id,
+        actor=caller,
+        policy=request.app.state.policies.current().replies,
+    )
+    return ReplyOptions(**options)
 
 
 @router.get(
