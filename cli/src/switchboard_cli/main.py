@@ -11,6 +11,7 @@
                                       stream a JSON-lines file through ingest's batch
                                       intake at a steady rate (backfills and drills)
     switchboard demo                  post a realistic demo feed at a steady rate
+    switchboard demo-answers          a demo desk answering questions and thanks (make run)
     switchboard new-api-key NAME SOURCE...
                                       mint an API key and print its key-file entry
     switchboard schema                print the canonical mention's JSON Schema
@@ -34,6 +35,7 @@ from typing import IO, Any
 
 import httpx
 
+from switchboard_cli.answering import cmd_demo_answers
 from switchboard_cli.classifying import add_parsers
 from switchboard_cli.demo import demo_mentions
 from switchboard_shared.events import MentionIn, Source
@@ -292,6 +294,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=None)
     ingest_options(demo, 2.0)
     demo.set_defaults(func=cmd_demo)
+
+    answers = sub.add_parser(
+        "demo-answers", help="a demo desk that answers questions and thanks through the router"
+    )
+    answers.add_argument(
+        "--router",
+        default=os.environ.get("SWITCHBOARD_ROUTER_URL", "http://127.0.0.1:8003"),
+        help="router base URL",
+    )
+    answers.add_argument(
+        "--admin-token",
+        default=os.environ.get("SWITCHBOARD_ADMIN_TOKEN"),
+        help="an admin's token (makes the demo officer and supervisor)",
+    )
+    answers.add_argument("--interval", type=float, default=5.0, help="seconds between rounds")
+    answers.add_argument("--count", type=int, default=0, help="stop after this many (0: never)")
+    answers.set_defaults(func=cmd_demo_answers)
 
     new_key = sub.add_parser(
         "new-api-key", help="mint an ingest API key for some sources ('*' for all)"
