@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from switchboard_responder.platforms import PLATFORM_OF_SOURCE, Platform, platform_of
 from switchboard_shared import settings as shared
@@ -46,6 +47,11 @@ class ChannelSettings(BaseModel):
 
 class ResponderSettings(CommonSettings):
     """Settings of the responder service (`SWITCHBOARD_RESPONDER_*`)."""
+
+    # An empty variable (compose's `${VAR:-}`) means unset here too: no channels.
+    model_config = SettingsConfigDict(
+        {**CommonSettings.model_config, "env_ignore_empty": True}  # type: ignore[typeddict-item]
+    )
 
     responder_host: str = shared.listen_host("the health and metrics listener")
     responder_port: int = Field(8004, description="Port of /healthz, /readyz and /metrics.")
