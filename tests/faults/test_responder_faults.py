@@ -175,11 +175,14 @@ def run_drill(name, *, requests: int, kills: int, kafka_bootstrap, database_url,
         recovery = round(time.monotonic() - started, 1)
         by_reply = final_outcomes(kafka_bootstrap, outcomes_topic)
         posts = standin.get("/_standin/posts")["posts"]
+        deduplicated = standin.get("/_standin/requests")["mastodon_deduplicated"]
     finally:
         for process in processes:
             process.stop()
         standin.stop()
-    posted = Counter(p["idempotency_key"] for p in posts)
+    # Counted by text (unique per request), not by key: a resend under another key counts.
+    reply_of_text = {r.text: r.reply_id for r in batch}
+    posted = Counter(reply_of_text.get(p["text"], p["text"]) for p in posts)
     wanted = {r.reply_id for r in batch}
     last_status = {reply: outs[-1].status.value for reply, outs in by_reply.items()}
     without_reason = [
@@ -197,6 +200,8 @@ def run_drill(name, *, requests: int, kills: int, kafka_bootstrap, database_url,
         "lost": len(wanted - set(by_reply)),
         "posted": len(posted),
         "posted_twice": sum(1 for count in posted.values() if count > 1),
+        # Resends the instance answered from its Idempotency-Key store (crash recovery at work).
+        "resent_and_deduplicated": deduplicated,
         "statuses": dict(Counter(last_status.values())),
         "without_reason": without_reason[:5],
         "recovery_seconds": recovery,

@@ -12,7 +12,7 @@ platform's body and rate-limit headers):
 
 Control endpoints (`/_standin/...`): `POST faults` queues a fault (`kind`, optional
 `platform`, `seconds`, `count`), `DELETE faults` clears them, `GET posts` lists every
-post created and `GET requests` counts the platform requests seen.
+post created and `GET requests` counts the platform requests seen (and Mastodon's deduplicated ones).
 """
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ class Standin:
         self.posts: list[Post] = []
         self.requests: dict[Platform, int] = dict.fromkeys(Platform, 0)
         self.faults: list[Fault] = []
+        self.deduplicated = 0  # Mastodon requests answered with the status of an earlier key
         self._by_key: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1_800_000_000_000_000_001)
         self.app = web.Application()
@@ -162,7 +163,8 @@ class Standin:
         return web.json_response({"posts": [asdict(p) for p in self.posts]})
 
     async def list_requests(self, _request: web.Request) -> web.Response:
-        return web.json_response({p.value: n for p, n in self.requests.items()})
+        counts = {p.value: n for p, n in self.requests.items()}
+        return web.json_response({**counts, "mastodon_deduplicated": self.deduplicated})
 
     # --- shared ----------------------------------------------------------------------------
 
@@ -293,6 +295,7 @@ class Standin:
         def create(body: dict[str, Any]) -> web.Response:
             headers = self._limit_headers(Platform.MASTODON)
             if key and key in self._by_key:
+                self.deduplicated += 1
                 return web.json_response(self._by_key[key], headers=headers)
             text = body.get("status")
             if not isinstance(text, str) or not text:

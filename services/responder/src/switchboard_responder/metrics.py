@@ -92,6 +92,7 @@ def initialise(*, channels: Iterable[str]) -> None:
     start_at_zero(PLATFORM_ANSWERS, channel=channels, verdict=Verdict)
     start_at_zero(DEADLETTERED, reason=DEAD_LETTER_REASONS)
     start_at_zero(RETRIES, failed=Failed)
+    start_at_zero(SEND_SECONDS, channel=channels)
     # A configured channel starts healthy: 0 is a true claim for these gauges.
     for channel in channels:
         CHANNEL_AUTH_ERROR.labels(channel).set(0)
