@@ -3,6 +3,8 @@ consume reply requests and serve /healthz, /readyz and /metrics."""
 
 from __future__ import annotations
 
+import logging
+
 import uvicorn
 
 from switchboard_responder.app import create_app
@@ -15,6 +17,8 @@ def main() -> None:
     """Consume and post until stopped."""
     settings = ResponderSettings()
     configure_logging("responder", settings.log_level)
+    # httpx logs every request at INFO; the responder's own line per attempt says more.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     engine = make_engine(settings.database_url)
     create_schema(engine)
     uvicorn.run(
