@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 
 STAGE = "responder"
 CLIENT_ID = "switchboard-responder"
+# Beyond a request's own timeout, how long a stop waits for its outcome to be stored and published.
+STOP_GRACE_SECONDS = 5.0
 T = TypeVar("T")
 Key = tuple[str, int]
 
@@ -172,14 +174,24 @@ class Responder(BackgroundLoop):
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[Key, asyncio.Lock] = {}
         self._outcomes_topic = REPLY_OUTCOMES.name(settings.topic_prefix)
-        self._paused = False
 
     async def stop(self) -> None:
-        """Stop reading, cancel the sends in flight, then close the clients."""
+        """Stop reading; let sends in flight finish (bounded), commit, then close the clients.
+
+        A send cut off mid-request would end `unknown` on X and Meta at the next
+        start, so a graceful stop gives requests their timeout to answer first.
+        Sends still waiting after that (for a rate limit or credentials) are
+        cancelled: the ledger shows nothing of theirs went out.
+        """
         await super().stop()
+        if self._tasks:
+            grace = self.settings.responder_request_timeout_seconds + STOP_GRACE_SECONDS
+            await asyncio.wait(set(self._tasks), timeout=grace)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.consumer is not None and self.started.is_set():
+            await self._commit(self._offsets.committable())
         for channel in self.channels.values():
             await channel.sender.aclose()
         if self.consumer is not None:
@@ -234,14 +246,14 @@ class Responder(BackgroundLoop):
             await self._commit(self._offsets.committable())
 
     def _hold_back_when_full(self) -> None:
-        # Pausing (not skipping getmany) keeps the member polling, so it stays in the group.
+        # Pausing (not skipping getmany) keeps the member polling, so it stays in the group;
+        # the whole assignment each time, so partitions a rebalance brings are held too.
         assert self.consumer is not None
-        full = len(self._tasks) >= self.settings.responder_max_in_flight
-        if full and not self._paused:
-            self.consumer.pause(*self.consumer.assignment())
-        elif not full and self._paused:
-            self.consumer.resume(*self.consumer.assignment())
-        self._paused = full
+        assignment = self.consumer.assignment()
+        if len(self._tasks) >= self.settings.responder_max_in_flight:
+            self.consumer.pause(*assignment)
+        else:
+            self.consumer.resume(*assignment)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         if not offsets:
