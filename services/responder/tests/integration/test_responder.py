@@ -236,3 +236,31 @@ async def test_a_source_without_a_channel_fails_permanently_saying_why(
     assert outcome.status is ReplyStatus.FAILED_PERMANENT
     assert "no channel configured for source bluesky" in outcome.error
     assert posts_of(await standin_control.posts(), request) == []
+
+
+async def test_a_graceful_stop_lets_a_send_in_flight_answer_so_a_restart_has_nothing_unknown(
+    responder_settings,
+    run_responder,
+    make_request,
+    publish,
+    final_outcomes,
+    standin,
+    standin_control,
+):
+    import httpx
+
+    request = make_request(Source.X)
+    await standin_control.fault("slow", platform="x", seconds=1.5)
+    settings = responder_settings(responder_request_timeout_seconds=5)
+
+    def x_requested() -> bool:
+        return httpx.get(f"{standin.url}/_standin/requests").json()["x"] >= 1
+
+    async with run_responder(settings):
+        await publish(request)
+        assert await wait_for(x_requested, timeout=30)
+    # Stopped while the request was out; the next responder finds it done.
+    async with run_responder(settings):
+        (outcome,) = await final_outcomes(request.reply_id)
+    assert outcome.status is ReplyStatus.SENT
+    assert len(posts_of(await standin_control.posts(), request)) == 1
