@@ -1,10 +1,10 @@
 # syntax=docker/dockerfile:1
-# Image of one Switchboard service. The three services are built from this one
+# Image of one Switchboard service. The four services are built from this one
 # file; the build arguments say which (docker-compose.yml passes them, and
 # tests/unit/test_compose.py checks them against each service's settings):
-#   SERVICE       the service's name: ingest, classifier or router
+#   SERVICE       the service's name: ingest, classifier, router or responder
 #   SERVICE_ENV   the same in capitals, as its settings spell it (SWITCHBOARD_INGEST_*)
-#   SERVICE_PORT  its HTTP port, the settings' default (8001, 8002, 8003)
+#   SERVICE_PORT  its HTTP port, the settings' default (8001, 8002, 8003, 8004)
 # Build context: the repository root, e.g.
 #   docker build --build-arg SERVICE=ingest --build-arg SERVICE_ENV=INGEST \
 #       --build-arg SERVICE_PORT=8001 -t switchboard-ingest .
@@ -34,6 +34,8 @@ COPY shared/pyproject.toml shared/pyproject.toml
 COPY services/ingest/pyproject.toml services/ingest/pyproject.toml
 COPY services/classifier/pyproject.toml services/classifier/pyproject.toml
 COPY services/router/pyproject.toml services/router/pyproject.toml
+COPY services/responder/pyproject.toml services/responder/pyproject.toml
+COPY standins/pyproject.toml standins/pyproject.toml
 COPY cli/pyproject.toml cli/pyproject.toml
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --package switchboard-${SERVICE} --no-install-workspace

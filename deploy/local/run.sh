@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# `make run`: Kafka, the three services and a demo feed on this machine.
+# `make run`: Kafka, the four services, the platform stand-in and a demo feed on this machine.
 #
 # Kafka runs from Maven Central's jars (kafka.sh); the router keeps its queues
-# in SQLite under .run/ unless SWITCHBOARD_DATABASE_URL says otherwise.
+# in SQLite under .run/ unless SWITCHBOARD_DATABASE_URL says otherwise, and the
+# responder its send ledger in the same database (a table of its own). The
+# responder posts replies to the local stand-in of X, Mastodon and Meta
+# (switchboard_standins), never to a real platform.
 # Ctrl-C stops the feed, the services and the broker, in that order.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,6 +21,8 @@ export SWITCHBOARD_DATABASE_URL="${SWITCHBOARD_DATABASE_URL:-sqlite:///$repo/.ru
 ingest_port="${SWITCHBOARD_INGEST_PORT:-8001}"
 classifier_port="${SWITCHBOARD_CLASSIFIER_PORT:-8002}"
 router_port="${SWITCHBOARD_ROUTER_PORT:-8003}"
+responder_port="${SWITCHBOARD_RESPONDER_PORT:-8004}"
+standin_port="${SWITCHBOARD_STANDIN_PORT:-8090}"  # the platform stand-in
 demo_rate="${SWITCHBOARD_DEMO_RATE:-2}"
 
 pids=()
@@ -36,7 +41,7 @@ stop_all() {
 trap 'stop_all; exit 0' INT TERM
 trap stop_all EXIT
 
-for port in "$ingest_port" "$classifier_port" "$router_port"; do
+for port in "$ingest_port" "$classifier_port" "$router_port" "$responder_port" "$standin_port"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "run.sh: port $port is already in use; stop what holds it or set SWITCHBOARD_*_PORT" >&2
     exit 1
@@ -70,6 +75,8 @@ SWITCHBOARD_INGEST_API_KEY=$api_key
 SWITCHBOARD_ADMIN_TOKEN=$admin_token
 SWITCHBOARD_CLASSIFIER_URL=http://127.0.0.1:$classifier_port
 SWITCHBOARD_ROUTER_URL=http://127.0.0.1:$router_port
+SWITCHBOARD_RESPONDER_URL=http://127.0.0.1:$responder_port
+SWITCHBOARD_STANDIN_URL=http://127.0.0.1:$standin_port
 SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS=$SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS
 ENV
 chmod 600 "$credentials"
@@ -77,13 +84,34 @@ chmod 600 "$credentials"
 kafka_started=1
 bash "$here/kafka.sh" start >/dev/null
 
-start() {  # start NAME MODULE: run a service in the background, logging to .run/logs/NAME.log
-  "$bin/python" -m "$2" >"$logs/$1.log" 2>&1 &
+start() {  # start NAME MODULE [ARGS...]: run a service in the background, logging to .run/logs/NAME.log
+  local name="$1" module="$2"
+  shift 2
+  "$bin/python" -m "$module" "$@" >"$logs/$name.log" 2>&1 &
   pids+=($!)
 }
+# The responder's channels all point at the stand-in, with the stand-in's own
+# default tokens: nothing here is a real credential or a real platform.
+standin_url="http://127.0.0.1:$standin_port"
+export SWITCHBOARD_RESPONDER_PORT="$responder_port"
+if [ -z "${SWITCHBOARD_RESPONDER_CHANNELS:-}" ]; then
+  SWITCHBOARD_RESPONDER_CHANNELS="$("$bin/python" - "$standin_url" <<'PY'
+import json, sys
+url = sys.argv[1]
+print(json.dumps({
+    "x": {"base_url": url, "token": "standin-x-token"},
+    "mastodon": {"base_url": url, "token": "standin-mastodon-token", "max_chars": 500},
+    "facebook": {"base_url": url, "token": "standin-meta-token"},
+}))
+PY
+)"
+fi
+export SWITCHBOARD_RESPONDER_CHANNELS
 start ingest switchboard_ingest
 start classifier switchboard_classifier
 start router switchboard_router
+start standin switchboard_standins --port "$standin_port"
+start responder switchboard_responder
 
 wait_ready() {  # wait_ready NAME URL
   local deadline=$((SECONDS + 120))
@@ -100,6 +128,8 @@ wait_ready() {  # wait_ready NAME URL
 wait_ready ingest "http://127.0.0.1:$ingest_port/readyz"
 wait_ready classifier "http://127.0.0.1:$classifier_port/readyz"
 wait_ready router "http://127.0.0.1:$router_port/readyz"
+wait_ready standin "$standin_url/_standin/posts"
+wait_ready responder "http://127.0.0.1:$responder_port/readyz"
 
 "$bin/switchboard" demo --url "http://127.0.0.1:$ingest_port" --rate "$demo_rate" >"$logs/demo.log" 2>&1 &
 pids+=($!)
@@ -113,22 +143,24 @@ Switchboard is running (Ctrl-C stops everything).
   Queues               curl -H "Authorization: Bearer $admin_token" http://127.0.0.1:$router_port/v1/queues
   Emergency queue      curl -H "Authorization: Bearer $admin_token" http://127.0.0.1:$router_port/v1/queues/emergency/items
   Console              http://127.0.0.1:$router_port/console/  (sign in with the admin token above)
-  Metrics              curl http://127.0.0.1:{$ingest_port,$classifier_port,$router_port}/metrics
+  Metrics              curl http://127.0.0.1:{$ingest_port,$classifier_port,$router_port,$responder_port}/metrics
+  Replies posted       curl $standin_url/_standin/posts  (the X, Mastodon and Meta stand-in)
+  Make it misbehave    curl -X POST $standin_url/_standin/faults -d '{"kind": "429", "platform": "x", "seconds": 30}'
   Post a mention       echo '{"source":"app","source_id":"1","text":"Shots fired at 5th and Main","created_at":"2026-11-29T22:00:00Z"}' | $bin/switchboard send -
                        (the ingest API wants the key: Authorization: Bearer \$SWITCHBOARD_INGEST_API_KEY)
   Kafka                $SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS
   Store                $SWITCHBOARD_DATABASE_URL
   Credentials          $credentials (source it: set -a; . $credentials; set +a)
-  Logs                 $logs/{ingest,classifier,router,demo}.log
+  Logs                 $logs/{ingest,classifier,router,standin,responder,demo}.log
   Demo feed            $demo_rate mentions/s (SWITCHBOARD_DEMO_RATE)
 
 TXT
 
 # Stay up until Ctrl-C, or until a service dies (then say which, and stop).
 while true; do
-  for i in 0 1 2; do
+  for i in 0 1 2 3 4; do
     if ! kill -0 "${pids[$i]}" 2>/dev/null; then
-      name=(ingest classifier router)
+      name=(ingest classifier router standin responder)
       echo "run.sh: ${name[$i]} exited; last log lines:" >&2
       tail -n 30 "$logs/${name[$i]}.log" >&2
       exit 1

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings
 
 from switchboard_classifier.settings import ClassifierSettings
 from switchboard_ingest.settings import IngestSettings
+from switchboard_responder.settings import ResponderSettings
 from switchboard_router.settings import RouterSettings
 from switchboard_shared import topics
 from switchboard_shared.settings import ENV_PREFIX
@@ -30,9 +31,14 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "switchboard-ingest": IngestSettings,
     "switchboard-classifier": ClassifierSettings,
     "switchboard-router": RouterSettings,
+    "switchboard-responder": ResponderSettings,
 }
 # The topic each lag-scaled stage consumes.
-CONSUMES = {"switchboard-classifier": topics.RAW, "switchboard-router": topics.CLASSIFIED}
+CONSUMES = {
+    "switchboard-classifier": topics.RAW,
+    "switchboard-router": topics.CLASSIFIED,
+    "switchboard-responder": topics.REPLIES,
+}
 
 
 @pytest.fixture(scope="session")
@@ -158,6 +164,10 @@ def test_secrets_are_referenced_never_shipped(rendered, overlay):
     router = by_name(docs, "Deployment")["switchboard-router"]
     env = {e["name"]: e for e in router["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert "secretKeyRef" in env[f"{ENV_PREFIX}DATABASE_URL"]["valueFrom"]
+    # The responder's ledger URL and the platform accounts' tokens come from Secrets too.
+    responder = container_env(by_name(docs, "Deployment")["switchboard-responder"])
+    for key in ("DATABASE_URL", "RESPONDER_CHANNELS"):
+        assert "secretKeyRef" in responder[f"{ENV_PREFIX}{key}"]["valueFrom"], key
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -246,6 +256,7 @@ READS = {
     "switchboard-ingest": [topics.RAW],  # its duplicate memory tails the raw topic, no group
     "switchboard-classifier": [topics.RAW],
     "switchboard-router": [topics.CLASSIFIED, topics.REPLY_OUTCOMES],
+    "switchboard-responder": [topics.REPLIES],
 }
 WRITES = {
     "switchboard-ingest": [topics.RAW, topics.DEADLETTER],
@@ -257,6 +268,7 @@ WRITES = {
         topics.REPLIES,
         topics.DEADLETTER,
     ],
+    "switchboard-responder": [topics.REPLY_OUTCOMES, topics.DEADLETTER],
 }
 
 
@@ -356,6 +368,7 @@ API_FROM = {
     "switchboard-ingest": {"ingress-nginx"},
     "switchboard-classifier": set(),
     "switchboard-router": {"ingress-nginx"},
+    "switchboard-responder": set(),
 }
 MONITORING = "monitoring"
 
@@ -406,19 +419,23 @@ def test_every_service_has_a_network_policy_opening_its_ports_to_the_right_peers
         assert opened.get(metrics_port) == {MONITORING}, f"{name}: metrics open to {opened}"
         assert opened.get(api_port, set()) == API_FROM[name], f"{name}: API open to {opened}"
         assert set(opened) <= {api_port, metrics_port}, f"{name}: other ports open: {opened}"
-        # Egress: DNS, the brokers' listener, and PostgreSQL for the router only.
+        # Egress: DNS, the brokers' listener, PostgreSQL for the router and the responder,
+        # and HTTPS for the responder (the platforms' APIs).
         egress_ports = {
             (port["port"], port.get("protocol", "TCP"))
             for rule in spec["egress"]
             for port in rule["ports"]
         }
         expected = {(53, "UDP"), (53, "TCP"), (plain, "TCP")}
-        if service == "router":
+        if service in ("router", "responder"):
             expected.add((5432, "TCP"))
+        if service == "responder":
+            expected.add((443, "TCP"))
         assert egress_ports == expected, f"{name}: egress to {egress_ports}"
         for rule in spec["egress"]:
             if any(port["port"] == plain for port in rule["ports"]):
                 (peer,) = rule["to"]
                 assert peer["podSelector"]["matchLabels"]["strimzi.io/cluster"] == "switchboard"
             elif all(port["port"] != 53 for port in rule["ports"]):
-                assert service == "router" and "to" not in rule  # an external database
+                # An external database, or the platforms on the internet.
+                assert service in ("router", "responder") and "to" not in rule

@@ -24,6 +24,7 @@ from prometheus_client import REGISTRY
 
 import switchboard_classifier.metrics
 import switchboard_ingest.metrics
+import switchboard_responder.metrics
 import switchboard_router.metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +38,7 @@ SERVICE_METRICS = (
     switchboard_ingest.metrics,
     switchboard_classifier.metrics,
     switchboard_router.metrics,
+    switchboard_responder.metrics,
 )
 
 # Names queried that no Switchboard service exposes, each with its reason.
@@ -167,6 +169,9 @@ def test_alerts_cover_what_an_operations_centre_needs():
         "IngestDeadLettersGrowing": "switchboard_ingest_deadlettered_total",
         "ClassifierDeadLettersGrowing": "switchboard_classifier_deadlettered_total",
         "RouterDeadLettersGrowing": "switchboard_router_deadlettered_total",
+        "ResponderChannelAuthError": "switchboard_responder_channel_auth_error",
+        "ResponderOutcomesUnknown": "switchboard_responder_outcomes_total",
+        "ResponderDeadLettersGrowing": "switchboard_responder_deadlettered_total",
     }
     for alert, metric in needs.items():
         assert alert in by_name, f"no {alert} alert"

@@ -1,0 +1,252 @@
+"""Fault drill of the responder: SIGKILLed mid-send under load, restarted, nothing posted
+twice and nothing lost.
+
+A few hundred reply requests for Mastodon go onto replies.v1 while the stand-in
+(a process of its own) answers every one slowly, so many sends are in flight when
+the responder process is SIGKILLed; it is restarted (and, in the full drill, killed
+and restarted again). Then every request must end with a final outcome (sent,
+failed_* or unknown, each with its reason) and the stand-in must hold at most one
+post per reply. Each run is recorded in .run/faults/results.jsonl beside the
+pipeline's drills; `make test-faults` runs the drill SWITCHBOARD_FAULT_RUNS times,
+`make test` the quick one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from conftest import REPO, ServiceProcess, TopicReader, free_port, poll, run_async
+from switchboard_shared.events import ReplyOutcome, ReplyRequested, Source
+from switchboard_shared.kafka import encode
+from switchboard_shared.topics import REPLIES, REPLY_OUTCOMES
+
+pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e]
+
+RUNS = int(os.environ.get("SWITCHBOARD_FAULT_RUNS", "1"))
+RESULTS = REPO / ".run" / "faults" / "results.jsonl"
+RECOVERY_BOUND_SECONDS = 180
+SLOW_ANSWER_SECONDS = 1.0
+
+
+def record(result: dict) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS.open("a") as out:
+        out.write(json.dumps(result) + "\n")
+
+
+class Standin:
+    """`python -m switchboard_standins --port N` as a process of its own."""
+
+    def __init__(self, log_path) -> None:
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self._log = log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "switchboard_standins", "--port", self.url.rsplit(":", 1)[1]],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
+        )
+        if not poll(self._answers, timeout=30):
+            pytest.fail(f"the stand-in did not start: {log_path.read_text()}")
+
+    def _answers(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/_standin/posts", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def get(self, path: str) -> dict:
+        return httpx.get(f"{self.url}{path}", timeout=10).json()
+
+    def fault(self, **fault) -> None:
+        httpx.post(f"{self.url}/_standin/faults", json=fault, timeout=5).raise_for_status()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        self._log.close()
+
+
+async def publish(bootstrap: str, topic: str, requests: list[ReplyRequested]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic, encode(r), key=r.mention_id.encode()) for r in requests
+        ]
+        for future in futures:
+            await future
+    finally:
+        await producer.stop()
+
+
+def final_outcomes(bootstrap: str, topic: str) -> dict[str, list[ReplyOutcome]]:
+    records = run_async(TopicReader(bootstrap).read_quiet(topic, settle=2))
+    by_reply: dict[str, list[ReplyOutcome]] = {}
+    for r in records:
+        outcome = ReplyOutcome.model_validate_json(r.value)
+        if outcome.status.final:
+            by_reply.setdefault(outcome.reply_id, []).append(outcome)
+    return by_reply
+
+
+def run_drill(name, *, requests: int, kills: int, kafka_bootstrap, database_url, tmp_path):
+    prefix = f"fault-{uuid.uuid4().hex[:8]}."
+    standin = Standin(tmp_path / "standin.log")
+    # Every Mastodon answer is slow: many sends are in flight at any moment.
+    standin.fault(kind="slow", platform="mastodon", seconds=SLOW_ANSWER_SECONDS, count=10**6)
+    port = free_port()
+    channels = {
+        "mastodon": {"base_url": standin.url, "token": "standin-mastodon-token", "max_chars": 500}
+    }
+    env = {
+        "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "SWITCHBOARD_TOPIC_PREFIX": prefix,
+        "SWITCHBOARD_RESPONDER_GROUP_ID": f"{prefix}responder",
+        "SWITCHBOARD_RESPONDER_PORT": str(port),
+        "SWITCHBOARD_DATABASE_URL": database_url,
+        "SWITCHBOARD_RESPONDER_CHANNELS": json.dumps(channels),
+        "SWITCHBOARD_RESPONDER_MAX_IN_FLIGHT": "25",
+        "SWITCHBOARD_RESPONDER_REQUEST_TIMEOUT_SECONDS": "5",
+        "SWITCHBOARD_RESPONDER_RETRY_BACKOFF_SECONDS": "0.2",
+        "SWITCHBOARD_KAFKA_ACK_TIMEOUT_SECONDS": "2",
+        "SWITCHBOARD_LOG_LEVEL": "INFO",
+    }
+    processes: list[ServiceProcess] = []
+
+    def start() -> ServiceProcess:
+        process = ServiceProcess(
+            "switchboard_responder", env, tmp_path / f"responder-{len(processes) + 1}.log"
+        )
+        processes.append(process)
+        process.wait_ready(f"http://127.0.0.1:{port}/readyz")
+        return process
+
+    batch = [
+        ReplyRequested(
+            reply_id=f"drill-{prefix}{n}",
+            mention_id=str(uuid.uuid4()),
+            item_id=n + 1,
+            source=Source.MASTODON,
+            in_reply_to=str(109_000_000 + n),
+            text=f"Officers are on their way, reference {prefix}{n}.",
+        )
+        for n in range(requests)
+    ]
+    in_flight_at_kills = []
+    try:
+        responder = start()
+        run_async(publish(kafka_bootstrap, REPLIES.name(prefix), batch))
+        for kill in range(kills):
+            # Kill once sends are being answered, with more in flight behind them.
+            seen = 0
+
+            def progressed(kill=kill) -> bool:
+                nonlocal seen
+                seen = standin.get("/_standin/requests")["mastodon"]
+                return seen >= (kill + 1) * requests // (kills + 2)
+
+            assert poll(progressed, timeout=120), f"no progress before kill {kill + 1}"
+            posts = len(standin.get("/_standin/posts")["posts"])
+            os.killpg(responder.proc.pid, signal.SIGKILL)
+            responder.proc.wait(timeout=10)
+            in_flight_at_kills.append(seen - posts)
+            responder = start()
+        started = time.monotonic()
+        outcomes_topic = REPLY_OUTCOMES.name(prefix)
+        done = poll(
+            lambda: len(final_outcomes(kafka_bootstrap, outcomes_topic)) >= requests,
+            timeout=RECOVERY_BOUND_SECONDS,
+            interval=2,
+        )
+        recovery = round(time.monotonic() - started, 1)
+        by_reply = final_outcomes(kafka_bootstrap, outcomes_topic)
+        posts = standin.get("/_standin/posts")["posts"]
+        deduplicated = standin.get("/_standin/requests")["mastodon_deduplicated"]
+    finally:
+        for process in processes:
+            process.stop()
+        standin.stop()
+    # Counted by text (unique per request), not by key: a resend under another key counts.
+    reply_of_text = {r.text: r.reply_id for r in batch}
+    posted = Counter(reply_of_text.get(p["text"], p["text"]) for p in posts)
+    wanted = {r.reply_id for r in batch}
+    last_status = {reply: outs[-1].status.value for reply, outs in by_reply.items()}
+    without_reason = [
+        reply
+        for reply, outs in by_reply.items()
+        if outs[-1].status.value != "sent" and not outs[-1].error
+    ]
+    result = {
+        "fault": name,
+        "prefix": prefix,
+        "requests": requests,
+        "kills": kills,
+        "in_flight_at_kills": in_flight_at_kills,
+        "finished": len(wanted & set(by_reply)),
+        "lost": len(wanted - set(by_reply)),
+        "posted": len(posted),
+        "posted_twice": sum(1 for count in posted.values() if count > 1),
+        # Resends the instance answered from its Idempotency-Key store (crash recovery at work).
+        "resent_and_deduplicated": deduplicated,
+        "statuses": dict(Counter(last_status.values())),
+        "without_reason": without_reason[:5],
+        "recovery_seconds": recovery,
+        "all_final_within_bound": bool(done),
+    }
+    record(result)
+    assert result["posted_twice"] == 0, result
+    assert result["lost"] == 0, result
+    assert result["without_reason"] == [], result
+    assert set(posted) <= wanted, result
+    # Sent means posted: every sent outcome's post is on the stand-in.
+    sent = {reply for reply, status in last_status.items() if status == "sent"}
+    assert sent <= set(posted), result
+    assert any(in_flight_at_kills), f"no send was in flight at any kill: {result}"
+    return result
+
+
+def _params():
+    for run in range(RUNS):
+        yield pytest.param(f"responder_sigkill_mid_send-{run + 1}", id=f"full-{run + 1}")
+
+
+@pytest.mark.parametrize("name", list(_params()))
+def test_a_responder_killed_mid_send_posts_nothing_twice_and_loses_nothing(
+    name, kafka_bootstrap, database_url, tmp_path
+):
+    run_drill(
+        "responder_sigkill_mid_send",
+        requests=300,
+        kills=2,
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        tmp_path=tmp_path,
+    )
+
+
+@pytest.mark.quick
+def test_quick_a_responder_killed_once_mid_send_posts_nothing_twice(
+    kafka_bootstrap, database_url, tmp_path
+):
+    run_drill(
+        "responder_sigkill_mid_send_quick",
+        requests=100,
+        kills=1,
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        tmp_path=tmp_path,
+    )
