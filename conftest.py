@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -414,7 +415,6 @@ def find_item(
     router_url: str, queue_id: str, mention_id: str, *, token: str, timeout: float = 60.0
 ) -> Any:
     """The item of `mention_id` once it shows in `queue_id` (polled until `timeout`), else None."""
-    import httpx
 
     auth = {"authorization": f"Bearer {token}"}
     deadline = time.monotonic() + timeout
@@ -455,3 +455,38 @@ def classified_event(
             urgency=urgency, score=0.9, topics=topics, ruleset_version=ruleset
         ),
     )
+
+
+class Standin:
+    """`python -m switchboard_standins --port N` as a process of its own."""
+
+    def __init__(self, log_path) -> None:
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self._log = log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "switchboard_standins", "--port", self.url.rsplit(":", 1)[1]],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
+        )
+        if not poll(self._answers, timeout=30):
+            pytest.fail(f"the stand-in did not start: {log_path.read_text()}")
+
+    def _answers(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/_standin/posts", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def get(self, path: str) -> dict:
+        return httpx.get(f"{self.url}{path}", timeout=10).json()
+
+    def fault(self, **fault) -> None:
+        httpx.post(f"{self.url}/_standin/faults", json=fault, timeout=5).raise_for_status()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        self._log.close()

@@ -16,17 +16,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from conftest import REPO, ServiceProcess, TopicReader, free_port, poll, run_async
+from conftest import REPO, ServiceProcess, Standin, TopicReader, free_port, poll, run_async
 from switchboard_shared.events import ReplyOutcome, ReplyRequested, Source
 from switchboard_shared.kafka import encode
 from switchboard_shared.topics import REPLIES, REPLY_OUTCOMES
@@ -43,41 +40,6 @@ def record(result: dict) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a") as out:
         out.write(json.dumps(result) + "\n")
-
-
-class Standin:
-    """`python -m switchboard_standins --port N` as a process of its own."""
-
-    def __init__(self, log_path) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self._log = log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "switchboard_standins", "--port", self.url.rsplit(":", 1)[1]],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-            start_new_session=True,
-        )
-        if not poll(self._answers, timeout=30):
-            pytest.fail(f"the stand-in did not start: {log_path.read_text()}")
-
-    def _answers(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/_standin/posts", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def get(self, path: str) -> dict:
-        return httpx.get(f"{self.url}{path}", timeout=10).json()
-
-    def fault(self, **fault) -> None:
-        httpx.post(f"{self.url}/_standin/faults", json=fault, timeout=5).raise_for_status()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        self._log.close()
 
 
 async def publish(bootstrap: str, topic: str, requests: list[ReplyRequested]) -> None:

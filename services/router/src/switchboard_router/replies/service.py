@@ -755,6 +755,8 @@ def _written_at(raw: Any) -> datetime | None:
 
 
 def _answerable(row: Any, policy: ReplyPolicy) -> bool:
+    if row.first_sent_at is not None:
+        return True  # whatever the classifier thought of it, someone judged it worth an answer
     try:
         source = Source(row.source)
     except ValueError:
