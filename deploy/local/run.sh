@@ -133,6 +133,11 @@ wait_ready responder "http://127.0.0.1:$responder_port/readyz"
 
 "$bin/switchboard" demo --url "http://127.0.0.1:$ingest_port" --rate "$demo_rate" >"$logs/demo.log" 2>&1 &
 pids+=($!)
+# A demo desk answers the feed's questions and thanks through the router's API, so the
+# stand-in gets posts and the response-time report has figures within a minute or two.
+SWITCHBOARD_ADMIN_TOKEN="$admin_token" "$bin/switchboard" demo-answers \
+  --router "http://127.0.0.1:$router_port" >"$logs/demo-answers.log" 2>&1 &
+pids+=($!)
 
 cat <<TXT
 
@@ -145,13 +150,14 @@ Switchboard is running (Ctrl-C stops everything).
   Console              http://127.0.0.1:$router_port/console/  (sign in with the admin token above)
   Metrics              curl http://127.0.0.1:{$ingest_port,$classifier_port,$router_port,$responder_port}/metrics
   Replies posted       curl $standin_url/_standin/posts  (the X, Mastodon and Meta stand-in)
+  Response times       curl -H "Authorization: Bearer $admin_token" http://127.0.0.1:$router_port/v1/reports/response-times
   Make it misbehave    curl -X POST $standin_url/_standin/faults -d '{"kind": "429", "platform": "x", "seconds": 30}'
   Post a mention       echo '{"source":"app","source_id":"1","text":"Shots fired at 5th and Main","created_at":"2026-11-29T22:00:00Z"}' | $bin/switchboard send -
                        (the ingest API wants the key: Authorization: Bearer \$SWITCHBOARD_INGEST_API_KEY)
   Kafka                $SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS
   Store                $SWITCHBOARD_DATABASE_URL
   Credentials          $credentials (source it: set -a; . $credentials; set +a)
-  Logs                 $logs/{ingest,classifier,router,standin,responder,demo}.log
+  Logs                 $logs/{ingest,classifier,router,standin,responder,demo,demo-answers}.log
   Demo feed            $demo_rate mentions/s (SWITCHBOARD_DEMO_RATE)
 
 TXT
