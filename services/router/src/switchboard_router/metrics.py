@@ -175,6 +175,12 @@ FIRST_RESPONSE = Histogram(
     ["queue", "urgency", "source"],
     buckets=RESPONSE_BUCKETS,
 )
+RESOLVED_AFTER_POST = Histogram(
+    "switchboard_router_post_to_resolve_seconds",
+    "From the citizen's post to its item being resolved, by queue, urgency and source.",
+    ["queue", "urgency", "source"],
+    buckets=RESPONSE_BUCKETS,
+)
 ANSWERED_SHARE = Gauge(
     "switchboard_router_answered_share",
     "Share of the last 24 hours' answerable mentions (answerable source, not spam, not a "
@@ -229,6 +235,7 @@ def initialise_queue(queue_id: str, policy: Policy) -> None:
     answerable = sorted(s.value for s in policy.replies.limits)
     if answerable:
         start_at_zero(FIRST_RESPONSE, queue=[queue_id], urgency=Urgency, source=answerable)
+        start_at_zero(RESOLVED_AFTER_POST, queue=[queue_id], urgency=Urgency, source=answerable)
     slas = {sla for urgency in Urgency if (sla := policy.sla_for(queue_id, urgency))}
     if slas:
         start_at_zero(SLA_BREACHES, queue=[queue_id], breach=BREACHES)

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from switchboard_router.db.tables import audit, outbox
@@ -382,6 +383,18 @@ def test_response_times_report_the_first_answer_from_when_the_citizen_wrote(clie
         headers=officer_h,
     )
     assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "query.from"
+    # Resolving it is timed from the citizen's post too, per queue, urgency and source.
+    labels = {"queue": "general", "urgency": "low", "source": "x"}
+    name = "switchboard_router_post_to_resolve_seconds"
+    before = REGISTRY.get_sample_value(f"{name}_count", labels) or 0.0
+    client.post(f"/v1/items/{desk['items']['m-es']}/claim", headers=officer_h)
+    resolved = client.post(
+        f"/v1/items/{desk['items']['m-es']}/resolve",
+        json={"disposition": "actioned"},
+        headers=officer_h,
+    )
+    assert resolved.status_code == 200, resolved.text
+    assert REGISTRY.get_sample_value(f"{name}_count", labels) == before + 1
     # The day's answered share per queue, as the gauge and its alert read it.
     shares = replies.answered_shares(
         engine, policy=Policy.load().replies, now=datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

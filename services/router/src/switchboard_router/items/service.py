@@ -37,6 +37,7 @@ from switchboard_router.items.steps import (
     since_queued,
     visible,
     watch_queues,
+    written_at,
 )
 from switchboard_router.people.security import Principal
 from switchboard_router.queues.service import is_member
@@ -275,6 +276,11 @@ def resolve(
                 )
             )
         metrics.TIME_TO_RESOLVE.labels(row.urgency).observe(since_queued(row, context.now))
+        written = written_at(row.mention)
+        if written is not None:
+            metrics.RESOLVED_AFTER_POST.labels(row.queue_id, row.urgency, row.source).observe(
+                max(0.0, (context.now - written).total_seconds())
+            )
         return item
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
@@ -175,6 +175,18 @@ def actable(conn: Connection, actor: Principal, item_id: int) -> Any:
 def change(conn: Connection, item_id: int, *conditions: Any, **values: Any) -> bool:
     result = conn.execute(update(items).where(items.c.id == item_id, *conditions).values(**values))
     return result.rowcount == 1
+
+
+def written_at(mention: Any) -> datetime | None:
+    """When the citizen posted (the stored mention's `created_at`), if it reads as a time."""
+    raw = (mention or {}).get("created_at") if isinstance(mention, dict) else mention
+    if not raw:
+        return None
+    try:
+        written = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return written if written.tzinfo else written.replace(tzinfo=UTC)
 
 
 def since_queued(row: Any, now: datetime) -> float:

@@ -49,6 +49,7 @@ from switchboard_router.items.steps import (
     reopen_values,
     visible,
     visible_item_filter,
+    written_at,
 )
 from switchboard_router.people.security import Principal, new_id
 from switchboard_router.replies.policy import (
@@ -578,10 +579,10 @@ def _observe_first_response(conn: Connection, item: Any, reply_id: str, sent_at:
     ).first()
     if earlier is not None:
         return
-    written = (item.mention or {}).get("created_at")
-    if not written:
+    written = written_at(item.mention)
+    if written is None:
         return
-    waited = (sent_at - datetime.fromisoformat(str(written).replace("Z", "+00:00"))).total_seconds()
+    waited = (sent_at - written).total_seconds()
     metrics.FIRST_RESPONSE.labels(item.queue_id, item.urgency, item.source).observe(
         max(0.0, waited)
     )
@@ -745,15 +746,6 @@ def _percentile(values: Sequence[float], share: float) -> float | None:
     return round(ordered[rank - 1], 3)
 
 
-def _written_at(raw: Any) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        return datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _answerable(row: Any, policy: ReplyPolicy) -> bool:
     if row.first_sent_at is not None:
         return True  # whatever the classifier thought of it, someone judged it worth an answer
@@ -845,7 +837,7 @@ def response_times(
     for row in rows:
         key = (row.queue_id, row.urgency, row.source)
         group = groups.setdefault(key, {"answerable": 0, "answered": 0, "first": [], "resolve": []})
-        written = _written_at(row.written_at)
+        written = written_at(row.written_at)
         if _answerable(row, policy):
             group["answerable"] += 1
             if row.first_sent_at is not None:
