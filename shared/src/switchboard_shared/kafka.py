@@ -22,6 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
+from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.logs import fields
 from switchboard_shared.settings import CommonSettings, KafkaSettings
 from switchboard_shared.topics import TopicSpec
@@ -184,6 +185,80 @@ class Backoff:
         """Sleep the current delay, then double it (up to the longest)."""
         await asyncio.sleep(self.delay)
         self.delay = min(self.delay * 2, self.longest)
+
+
+async def start_group_member(
+    settings: CommonSettings,
+    topic: TopicSpec,
+    *,
+    group_id: str,
+    client_id: str,
+    logger: logging.Logger,
+    create: Iterable[TopicSpec] = (),
+) -> tuple[AIOKafkaProducer, AIOKafkaConsumer]:
+    """A started producer and a consumer of `topic` in `group_id`, tried with back-off until
+    Kafka answers (a stage starts before its broker and waits); `create`'s topics are made
+    first when `SWITCHBOARD_CREATE_TOPICS` says so."""
+    backoff = Backoff()
+    while True:
+        producer = new_producer(settings, client_id=client_id)
+        consumer = new_consumer(settings, topic, group_id=group_id, client_id=client_id)
+        try:
+            if settings.create_topics and create:
+                await ensure_topics(settings, create)
+            await producer.start()
+            await consumer.start()
+        except (KafkaError, OSError, TimeoutError) as exc:
+            await producer.stop()
+            await consumer.stop()
+            logger.warning(
+                "Kafka not reachable yet", extra=fields(error=repr(exc), retry_in=backoff.delay)
+            )
+            await backoff.wait()
+            continue
+        return producer, consumer
+
+
+class GroupMember(BackgroundLoop):
+    """A background loop that reads one topic as a member of a consumer group and writes
+    with a producer of its own: it joins (`join`) when its loop starts, and `stop` ends
+    the loop, then both clients. `started` is set once it has joined."""
+
+    consumer: AIOKafkaConsumer | None = None
+    producer: AIOKafkaProducer | None = None
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+
+    async def join(
+        self,
+        settings: CommonSettings,
+        topic: TopicSpec,
+        *,
+        group_id: str,
+        client_id: str,
+        logger: logging.Logger,
+        create: Iterable[TopicSpec] = (),
+    ) -> AIOKafkaConsumer:
+        """Start both clients (waiting for Kafka as long as it takes); the consumer."""
+        self.producer, self.consumer = await start_group_member(
+            settings, topic, group_id=group_id, client_id=client_id, logger=logger, create=create
+        )
+        self.started.set()
+        logger.info("consuming", extra=fields(topic=topic.base_name, group=group_id))
+        return self.consumer
+
+    async def stop(self) -> None:
+        """Stop the loop, then the clients."""
+        await super().stop()
+        await self.stop_clients()
+
+    async def stop_clients(self) -> None:
+        """Stop the consumer (leaving the group), then the producer."""
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
 
 
 # The waits between tries at a write that must not be dropped (a batch's records

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -52,11 +52,8 @@ from switchboard_shared.events import (
     utc_now,
 )
 from switchboard_shared.kafka import (
-    Backoff,
+    GroupMember,
     encode,
-    ensure_topics,
-    new_consumer,
-    new_producer,
     retry_delay,
     send_acknowledged,
 )
@@ -156,7 +153,7 @@ class _Offsets:
             del self._by_partition[tp]
 
 
-class Responder(BackgroundLoop):
+class Responder(GroupMember):
     """Consumes reply requests and answers each with an outcome until stopped."""
 
     task_name = "responder-consumer"
@@ -164,12 +161,10 @@ class Responder(BackgroundLoop):
     def __init__(
         self, settings: ResponderSettings, engine: Engine, channels: dict[Source, Channel]
     ) -> None:
+        super().__init__()
         self.settings = settings
         self.engine = engine
         self.channels = channels
-        self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None
-        self.started = asyncio.Event()
         self._offsets = _Offsets()
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[Key, asyncio.Lock] = {}
@@ -183,7 +178,7 @@ class Responder(BackgroundLoop):
         Sends still waiting after that (for a rate limit or credentials) are
         cancelled: the ledger shows nothing of theirs went out.
         """
-        await super().stop()
+        await BackgroundLoop.stop(self)  # the loop alone first: the clients are still needed
         if self._tasks:
             grace = self.settings.responder_request_timeout_seconds + STOP_GRACE_SECONDS
             await asyncio.wait(set(self._tasks), timeout=grace)
@@ -194,41 +189,17 @@ class Responder(BackgroundLoop):
             await self._commit(self._offsets.committable())
         for channel in self.channels.values():
             await channel.sender.aclose()
-        if self.consumer is not None:
-            await self.consumer.stop()
-        if self.producer is not None:
-            await self.producer.stop()
-
-    async def _connect(self) -> None:
-        backoff = Backoff()
-        while True:
-            producer = new_producer(self.settings, client_id=CLIENT_ID)
-            consumer = new_consumer(
-                self.settings,
-                REPLIES,
-                group_id=self.settings.responder_group_id,
-                client_id=CLIENT_ID,
-            )
-            try:
-                if self.settings.create_topics:
-                    await ensure_topics(self.settings, ALL)
-                await producer.start()
-                await consumer.start()
-            except (KafkaError, OSError, TimeoutError) as exc:
-                await producer.stop()
-                await consumer.stop()
-                log.warning(
-                    "Kafka not reachable yet", extra=fields(error=repr(exc), retry_in=backoff.delay)
-                )
-                await backoff.wait()
-                continue
-            self.producer, self.consumer = producer, consumer
-            self.started.set()
-            log.info("responder consuming", extra=fields(group=self.settings.responder_group_id))
-            return
+        await self.stop_clients()
 
     async def _run(self) -> None:
-        await self._connect()
+        await self.join(
+            self.settings,
+            REPLIES,
+            group_id=self.settings.responder_group_id,
+            client_id=CLIENT_ID,
+            logger=log,
+            create=ALL,
+        )
         assert self.consumer is not None
         while True:
             self._hold_back_when_full()

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -42,7 +42,6 @@ from switchboard_router.replies import service as replies
 from switchboard_router.routing.holder import PolicyHolder
 from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
-from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.events import (
     DeadLetter,
     DeadLetterReason,
@@ -51,11 +50,8 @@ from switchboard_shared.events import (
     utc_now,
 )
 from switchboard_shared.kafka import (
-    Backoff,
+    GroupMember,
     encode,
-    ensure_topics,
-    new_consumer,
-    new_producer,
     retry_delay,
     send_acknowledged,
 )
@@ -144,7 +140,25 @@ def db_error(exc: SQLAlchemyError) -> str:
     return f"{type(orig).__name__}: {first_line[:300]}"
 
 
-class RouterConsumer(BackgroundLoop):
+async def with_database(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """`fn` in a thread, retried with back-off while the database fails: the partition
+    waits, no record is skipped."""
+    attempt = 0
+    while True:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except SQLAlchemyError as exc:
+            metrics.RETRIES.labels(metrics.Failed.DATABASE).inc()
+            delay = retry_delay(attempt)
+            log.error(
+                f"{what} failed; retrying",
+                extra=fields(attempt=attempt + 1, error=db_error(exc), retry_in=delay),
+            )
+            attempt += 1
+            await asyncio.sleep(delay)
+
+
+class RouterConsumer(GroupMember):
     """Consumes classified mentions into the store until stopped."""
 
     task_name = "router-consumer"
@@ -152,55 +166,23 @@ class RouterConsumer(BackgroundLoop):
     def __init__(
         self, settings: RouterSettings, engine: Engine, policy: Policy | PolicyHolder
     ) -> None:
+        super().__init__()
         self.settings = settings
         self.engine = engine
         self.policies = policy if isinstance(policy, PolicyHolder) else PolicyHolder(policy)
-        self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None
-        self.started = asyncio.Event()
         self._next_offsets: dict[TopicPartition, int] = {}
 
-    async def stop(self) -> None:
-        """Stop the loop, then the clients."""
-        await super().stop()
-        if self.consumer is not None:
-            await self.consumer.stop()
-        if self.producer is not None:
-            await self.producer.stop()
-
-    async def _connect(self) -> None:
-        backoff = Backoff()
-        while True:
-            producer = new_producer(self.settings, client_id="switchboard-router")
-            consumer = new_consumer(
-                self.settings,
-                CLASSIFIED,
-                group_id=self.settings.router_group_id,
-                client_id="switchboard-router",
-            )
-            try:
-                if self.settings.create_topics:
-                    await ensure_topics(self.settings, ALL)
-                await producer.start()
-                await consumer.start()
-            except (KafkaError, OSError, TimeoutError) as exc:
-                await producer.stop()
-                await consumer.stop()
-                log.warning(
-                    "Kafka not reachable yet", extra=fields(error=repr(exc), retry_in=backoff.delay)
-                )
-                await backoff.wait()
-                continue
-            self.producer, self.consumer = producer, consumer
-            self.started.set()
-            log.info("router consuming", extra=fields(group=self.settings.router_group_id))
-            return
-
     async def _run(self) -> None:
-        await self._connect()
-        assert self.consumer is not None
+        consumer = await self.join(
+            self.settings,
+            CLASSIFIED,
+            group_id=self.settings.router_group_id,
+            client_id="switchboard-router",
+            logger=log,
+            create=ALL,
+        )
         while True:
-            batches = await self.consumer.getmany(
+            batches = await consumer.getmany(
                 timeout_ms=500, max_records=self.settings.router_batch_size
             )
             records = [record for batch in batches.values() for record in batch]
@@ -265,7 +247,7 @@ class RouterConsumer(BackgroundLoop):
         if not prepared:
             return prepared
         mentions = [(p.item.mention_id, p.event.mention) for p in prepared]
-        echoes, answering = await self._with_database(
+        echoes, answering = await with_database(
             "sorting replies' threads", replies.sort_threads, self.engine, mentions
         )
         if answering:
@@ -277,7 +259,7 @@ class RouterConsumer(BackgroundLoop):
                 for p in prepared
                 if p.item.mention_id in answering
             ]
-            await self._with_database(
+            await with_database(
                 "joining citizens' answers",
                 replies.join_threads,
                 self.engine,
@@ -298,23 +280,6 @@ class RouterConsumer(BackgroundLoop):
             for p in prepared
             if p.item.mention_id not in echoes and p.item.mention_id not in answering
         ]
-
-    async def _with_database(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """`fn` in a thread, retried with back-off while the database fails: the
-        partition waits, no mention is skipped."""
-        attempt = 0
-        while True:
-            try:
-                return await asyncio.to_thread(fn, *args, **kwargs)
-            except SQLAlchemyError as exc:
-                metrics.RETRIES.labels(metrics.Failed.DATABASE).inc()
-                delay = retry_delay(attempt)
-                log.error(
-                    f"{what} failed; retrying",
-                    extra=fields(attempt=attempt + 1, error=db_error(exc), retry_in=delay),
-                )
-                attempt += 1
-                await asyncio.sleep(delay)
 
     def _observe_lag(self) -> None:
         # Lag = the partition's high-water mark minus the next offset this member will handle.

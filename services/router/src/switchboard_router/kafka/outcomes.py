@@ -10,22 +10,19 @@ back-off; no report is skipped.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from switchboard_router import metrics
-from switchboard_router.kafka.consumer import db_error
+from switchboard_router.kafka.consumer import with_database
 from switchboard_router.replies import service as replies
 from switchboard_router.settings import RouterSettings
-from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.events import (
     DeadLetter,
     DeadLetterReason,
@@ -34,11 +31,8 @@ from switchboard_shared.events import (
     utc_now,
 )
 from switchboard_shared.kafka import (
-    Backoff,
+    GroupMember,
     encode,
-    new_consumer,
-    new_producer,
-    retry_delay,
     send_acknowledged,
 )
 from switchboard_shared.logs import describe_invalid, fields, log_dead_letter
@@ -73,62 +67,31 @@ def read_outcome(record: ConsumerRecord[Any, Any]) -> ReplyOutcome | DeadLetter:
         )
 
 
-class OutcomeConsumer(BackgroundLoop):
+class OutcomeConsumer(GroupMember):
     """Applies the responder's reports to the replies until stopped."""
 
     task_name = "router-reply-outcomes"
 
     def __init__(self, settings: RouterSettings, engine: Engine) -> None:
+        super().__init__()
         self.settings = settings
         self.engine = engine
-        self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None
-        self.started = asyncio.Event()
 
     @property
     def group_id(self) -> str:
         """A group of its own: the classified-mention consumer's offsets are not these."""
         return f"{self.settings.router_group_id}-replies"
 
-    async def stop(self) -> None:
-        """Stop the loop, then the clients."""
-        await super().stop()
-        if self.consumer is not None:
-            await self.consumer.stop()
-        if self.producer is not None:
-            await self.producer.stop()
-
-    async def _connect(self) -> None:
-        backoff = Backoff()
-        while True:
-            producer = new_producer(self.settings, client_id="switchboard-router-replies")
-            consumer = new_consumer(
-                self.settings,
-                REPLY_OUTCOMES,
-                group_id=self.group_id,
-                client_id="switchboard-router-replies",
-            )
-            try:
-                await producer.start()
-                await consumer.start()
-            except (KafkaError, OSError, TimeoutError) as exc:
-                await producer.stop()
-                await consumer.stop()
-                log.warning(
-                    "Kafka not reachable yet", extra=fields(error=repr(exc), retry_in=backoff.delay)
-                )
-                await backoff.wait()
-                continue
-            self.producer, self.consumer = producer, consumer
-            self.started.set()
-            log.info("router reading reply outcomes", extra=fields(group=self.group_id))
-            return
-
     async def _run(self) -> None:
-        await self._connect()
-        assert self.consumer is not None
+        consumer = await self.join(
+            self.settings,
+            REPLY_OUTCOMES,
+            group_id=self.group_id,
+            client_id="switchboard-router-replies",
+            logger=log,
+        )
         while True:
-            batches = await self.consumer.getmany(
+            batches = await consumer.getmany(
                 timeout_ms=500, max_records=self.settings.router_batch_size
             )
             records = [record for batch in batches.values() for record in batch]
@@ -137,7 +100,7 @@ class OutcomeConsumer(BackgroundLoop):
             await self.handle_batch(records)
             offsets = {tp: batch[-1].offset + 1 for tp, batch in batches.items() if batch}
             try:
-                await self.consumer.commit(offsets)
+                await consumer.commit(offsets)
             except (CommitFailedError, KafkaError) as exc:
                 # Another member replays the batch; applying a report twice changes nothing.
                 log.warning(
@@ -150,24 +113,17 @@ class OutcomeConsumer(BackgroundLoop):
         read = [read_outcome(record) for record in records]
         outcomes = [r for r in read if isinstance(r, ReplyOutcome)]
         dead = [r for r in read if isinstance(r, DeadLetter)]
-        attempt = 0
-        while outcomes:
-            try:
-                moved = await asyncio.to_thread(
-                    replies.apply_outcomes, self.engine, outcomes, now=utc_now()
-                )
-                break
-            except SQLAlchemyError as exc:
-                metrics.RETRIES.labels(metrics.Failed.DATABASE).inc()
-                delay = retry_delay(attempt)
-                log.error(
-                    "storing reply outcomes failed; retrying",
-                    extra=fields(outcomes=len(outcomes), error=db_error(exc), retry_in=delay),
-                )
-                attempt += 1
-                await asyncio.sleep(delay)
-        else:
-            moved = 0
+        moved = (
+            await with_database(
+                "storing reply outcomes",
+                replies.apply_outcomes,
+                self.engine,
+                outcomes,
+                now=utc_now(),
+            )
+            if outcomes
+            else 0
+        )
         for outcome in outcomes:
             log.info(
                 "reply outcome",

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
@@ -339,85 +339,102 @@ def _decider(actor: Principal, reply: Any) -> None:
         raise Forbidden(f"reply {reply.id}: only a supervisor may approve or reject replies")
     if reply.author == actor.officer_id:
         raise Forbidden(f"reply {reply.id}: the author may not approve or reject their own reply")
-    if ReplyStatus(reply.status) not in DECIDABLE:
-        raise Conflict(f"reply {reply.id} is {reply.status}, not waiting for approval")
+
+
+class _PersonStep(NamedTuple):
+    """A step a person takes on a reply: its audit action, who may, from which states."""
+
+    action: RoutedAction
+    may: Callable[[Principal, Any], None]
+    allowed: frozenset[ReplyStatus]
+    refusal: str
+
+
+_APPROVING = _PersonStep(
+    RoutedAction.REPLY_APPROVED, _decider, DECIDABLE, "only a reply waiting for approval"
+)
+_REJECTING = _PersonStep(
+    RoutedAction.REPLY_REJECTED, _decider, DECIDABLE, "only a reply waiting for approval"
+)
+_CANCELLING = _PersonStep(
+    RoutedAction.REPLY_CANCELLED,
+    _author_or_supervisor,
+    CANCELLABLE,
+    "it has been handed to the responder or is already closed; only one not yet sent",
+)
+_RETRYING = _PersonStep(
+    RoutedAction.REPLY_RETRIED,
+    _author_or_supervisor,
+    RETRYABLE,
+    "only failed_retryable or unknown replies",
+)
+
+
+def _move(
+    engine: Engine,
+    step: _PersonStep,
+    values: Callable[[Any], dict[str, Any]],
+    *,
+    reply_id: str,
+    actor: Principal,
+    now: datetime,
+) -> dict[str, Any]:
+    """A person's step on a reply: the checks, what changes, its audit step (with the
+    state it left) and its count."""
+    with engine.begin() as conn:
+        reply, item = _reply_and_item(conn, actor, reply_id)
+        step.may(actor, reply)
+        status = ReplyStatus(reply.status)
+        if status not in step.allowed:
+            raise Conflict(f"reply {reply_id} is {status.value}: {step.refusal} can be")
+        after = _change(conn, reply_id, status, updated_at=now, **values(reply))
+        _step(
+            conn,
+            item,
+            step.action,
+            after._mapping,
+            actor=actor.officer_id,
+            now=now,
+            was=status.value,
+        )
+        metrics.REPLY_STEPS.labels(step.action.value).inc()
+        return _public(after)
 
 
 def approve(
     engine: Engine, *, reply_id: str, actor: Principal, now: datetime, policy: ReplyPolicy
 ) -> dict[str, Any]:
     """A second person, a supervisor, approves these exact words."""
-    with engine.begin() as conn:
-        reply, item = _reply_and_item(conn, actor, reply_id)
-        _decider(actor, reply)
-        after = _change(
-            conn,
-            reply_id,
-            ReplyStatus.PENDING_APPROVAL,
-            status=ReplyStatus.APPROVED,
-            approver=actor.officer_id,
-            approved_at=now,
-            approved_text_sha256=text_sha256(reply.text),
-            send_after=now + timedelta(seconds=policy.hold_seconds),
-            updated_at=now,
-        )
-        _step(
-            conn, item, RoutedAction.REPLY_APPROVED, after._mapping, actor=actor.officer_id, now=now
-        )
-        metrics.REPLY_STEPS.labels(RoutedAction.REPLY_APPROVED.value).inc()
-        return _public(after)
+    hold = timedelta(seconds=policy.hold_seconds)
+    approval = {"status": ReplyStatus.APPROVED, "approver": actor.officer_id, "approved_at": now}
+    return _move(
+        engine,
+        _APPROVING,
+        lambda r: {
+            **approval,
+            "approved_text_sha256": text_sha256(r.text),
+            "send_after": now + hold,
+        },
+        reply_id=reply_id,
+        actor=actor,
+        now=now,
+    )
 
 
 def reject(
     engine: Engine, *, reply_id: str, actor: Principal, now: datetime, note: str | None
 ) -> dict[str, Any]:
     """A supervisor refuses it; the author can write a new one."""
-    with engine.begin() as conn:
-        reply, item = _reply_and_item(conn, actor, reply_id)
-        _decider(actor, reply)
-        after = _change(
-            conn,
-            reply_id,
-            ReplyStatus.PENDING_APPROVAL,
-            status=ReplyStatus.REJECTED,
-            approver=actor.officer_id,
-            note=note,
-            updated_at=now,
-        )
-        _step(
-            conn, item, RoutedAction.REPLY_REJECTED, after._mapping, actor=actor.officer_id, now=now
-        )
-        metrics.REPLY_STEPS.labels(RoutedAction.REPLY_REJECTED.value).inc()
-        return _public(after)
+    rejection = {"status": ReplyStatus.REJECTED, "approver": actor.officer_id, "note": note}
+    return _move(engine, _REJECTING, lambda _: rejection, reply_id=reply_id, actor=actor, now=now)
 
 
 def cancel(
     engine: Engine, *, reply_id: str, actor: Principal, now: datetime, note: str | None
 ) -> dict[str, Any]:
     """Stop a reply that has not been handed over, or give up on a failed one."""
-    with engine.begin() as conn:
-        reply, item = _reply_and_item(conn, actor, reply_id)
-        _author_or_supervisor(actor, reply)
-        status = ReplyStatus(reply.status)
-        if status not in CANCELLABLE:
-            raise Conflict(
-                f"reply {reply_id} is {status.value}: it has been handed to the responder "
-                "or is already closed"
-            )
-        after = _change(
-            conn, reply_id, status, status=ReplyStatus.CANCELLED, note=note, updated_at=now
-        )
-        _step(
-            conn,
-            item,
-            RoutedAction.REPLY_CANCELLED,
-            after._mapping,
-            actor=actor.officer_id,
-            now=now,
-            was=status.value,
-        )
-        metrics.REPLY_STEPS.labels(RoutedAction.REPLY_CANCELLED.value).inc()
-        return _public(after)
+    cancelled = {"status": ReplyStatus.CANCELLED, "note": note}
+    return _move(engine, _CANCELLING, lambda _: cancelled, reply_id=reply_id, actor=actor, now=now)
 
 
 def retry(engine: Engine, *, reply_id: str, actor: Principal, now: datetime) -> dict[str, Any]:
@@ -426,37 +443,13 @@ def retry(engine: Engine, *, reply_id: str, actor: Principal, now: datetime) -> 
     The approval stands (the text has not changed); the dispatcher gives the
     next hand-over a new attempt number, so the responder sends it.
     """
-    with engine.begin() as conn:
-        reply, item = _reply_and_item(conn, actor, reply_id)
-        _author_or_supervisor(actor, reply)
-        status = ReplyStatus(reply.status)
-        if status not in RETRYABLE:
-            raise Conflict(
-                f"reply {reply_id} is {status.value}; only failed_retryable or unknown "
-                "replies can be retried"
-            )
-        after = _change(
-            conn,
-            reply_id,
-            status,
-            status=ReplyStatus.APPROVED,
-            send_after=now,
-            dispatched_at=None,
-            retry_at=None,
-            updated_at=now,
-        )
-        _step(
-            conn,
-            item,
-            RoutedAction.REPLY_RETRIED,
-            after._mapping,
-            actor=actor.officer_id,
-            now=now,
-            was=status.value,
-            attempts=after.attempts,
-        )
-        metrics.REPLY_STEPS.labels(RoutedAction.REPLY_RETRIED.value).inc()
-        return _public(after)
+    again = {
+        "status": ReplyStatus.APPROVED,
+        "send_after": now,
+        "dispatched_at": None,
+        "retry_at": None,
+    }
+    return _move(engine, _RETRYING, lambda _: again, reply_id=reply_id, actor=actor, now=now)
 
 
 def dispatch_due(engine: Engine, *, now: datetime, limit: int = DISPATCH_BATCH) -> int:
