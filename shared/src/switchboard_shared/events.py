@@ -331,6 +331,10 @@ class MentionEscalated(_ItemEvent):
     actions: tuple[str, ...] = ()
     notify: str | None = None
     at: AwareDatetime = Field(default_factory=utc_now)
+    # The incident the item belongs to, when it belongs to one, and how many
+    # mentions it has: the notifier pages once per incident, again only as it grows.
+    incident_id: Annotated[int, Field(ge=1)] | None = None
+    member_count: Annotated[int, Field(ge=1)] = 1
 
 
 class MentionFeedback(_ItemEvent):
