@@ -48,6 +48,7 @@ def observe_database(engine: Engine, policy: Policy) -> None:
             (now - oldest).total_seconds() if oldest else 0.0
         )
     metrics.OUTBOX_BACKLOG.set(relay.backlog(engine))
+    metrics.REPLIES_UNREPORTED.set(replies.unreported(engine, now=now))
     shares = replies.answered_shares(engine, policy=policy.replies, now=now)
     for q in listed:
         queue_id = q["queue_id"]

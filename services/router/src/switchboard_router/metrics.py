@@ -197,6 +197,11 @@ ANSWERED_TARGET = Gauge(
     "The answered share the routing policy sets for a queue (replies.answered_target).",
     ["queue"],
 )
+REPLIES_UNREPORTED = Gauge(
+    "switchboard_router_replies_unreported",
+    "Replies handed to the responder more than five minutes ago with no report back "
+    "(read every refresh): the responder is down, or its reports do not reach the router.",
+)
 ECHOES_DROPPED = Counter(
     "switchboard_router_echoes_dropped_total",
     "Mentions that were our own sent replies brought back by a connector or webhook.",

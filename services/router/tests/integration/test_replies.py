@@ -127,11 +127,16 @@ def test_a_reply_approved_by_a_second_person_is_handed_over_once_and_stored_as_s
         "m-x",
     )
 
+    # Handed over and never reported on: after five minutes the on-call engineer hears of it.
+    assert replies.unreported(engine, now=now + LATER + timedelta(minutes=4)) == 0
+    assert replies.unreported(engine, now=now + LATER + timedelta(minutes=6)) == 1
+
     # The responder's reports: sending, then sent with the platform's id; repeats change nothing.
     assert replies.apply_outcomes(engine, [outcome(request, ReplyStatus.SENDING)], now=now) == 0
     sent = outcome(request, ReplyStatus.SENT, platform_post_id="1900000000000000001")
     assert replies.apply_outcomes(engine, [sent, sent], now=now) == 1
     assert replies.apply_outcomes(engine, [outcome(request, ReplyStatus.UNKNOWN)], now=now) == 0
+    assert replies.unreported(engine, now=now + LATER + timedelta(minutes=6)) == 0
     [shown] = client.get(f"/v1/items/{item_id}/replies", headers=officer_h).json()["replies"]
     assert (shown["status"], shown["platform_post_id"], shown["attempts"]) == (
         "sent",

@@ -925,3 +925,23 @@ def reply_options(
             for t in policy.templates.values()
         ],
     }
+
+
+UNREPORTED_AFTER = timedelta(minutes=5)
+
+
+def unreported(engine: Engine, *, now: datetime) -> int:
+    """Replies handed over more than `UNREPORTED_AFTER` ago that the responder never reported
+    on (still `sending`, no retry time): what the on-call engineer must look at."""
+    with engine.begin() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(replies)
+                .where(
+                    replies.c.status == ReplyStatus.SENDING,
+                    replies.c.dispatched_at < now - UNREPORTED_AFTER,
+                    replies.c.retry_at.is_(None),
+                )
+            ).scalar_one()
+        )
