@@ -1,0 +1,71 @@
+"""The notifier's settings, read once by its entrypoint and passed down.
+
+Who is paged, and how, is the notification policy (a YAML file, reloaded when
+it changes); the secrets its channels need are settings, never in that file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from switchboard_shared import settings as shared
+from switchboard_shared.metrics_server import MetricsToken
+from switchboard_shared.settings import CommonSettings
+
+
+class NotifierSettings(CommonSettings):
+    """Settings of the notifier service (`SWITCHBOARD_NOTIFIER_*`)."""
+
+    # An empty variable (compose's `${VAR:-}`) means unset here too.
+    model_config = SettingsConfigDict(
+        {**CommonSettings.model_config, "env_ignore_empty": True}  # type: ignore[typeddict-item]
+    )
+
+    notifier_host: str = shared.listen_host("the health and metrics listener")
+    notifier_port: int = Field(8005, description="Port of /healthz, /readyz and /metrics.")
+    notifier_metrics_port: int | None = shared.metrics_port()
+    notifier_metrics_token: MetricsToken | None = shared.metrics_token()
+    notifier_group_id: str = Field("switchboard-notifier", description="Kafka consumer group.")
+    database_url: str = Field(
+        "sqlite:///.run/switchboard-notifier.db",
+        description="SQLAlchemy URL of the notifier's tables (postgresql+psycopg://... in "
+        "production; may be the router's database: the tables are its own, `notifier_*`).",
+    )
+    notifier_policy_path: Path | None = shared.unset(
+        "YAML notification policy (targets, channels, rules); unset: the shipped one."
+    )
+    notifier_policy_reload_seconds: float = shared.positive(
+        5.0, "How often the policy file is checked for changes."
+    )
+    notifier_webhook_secret: SecretStr | None = shared.unset(
+        "HMAC-SHA256 key that signs every webhook (X-Switchboard-Signature); required by a "
+        "policy with a webhook channel."
+    )
+    notifier_sms_token: SecretStr | None = shared.unset(
+        "Bearer token of the SMS gateway; required by a policy with an sms channel."
+    )
+    notifier_link_base_url: str = Field(
+        "http://localhost:8003/console",
+        description="Base of the link a notification carries (<base>/items/<item_id>).",
+    )
+    notifier_request_timeout_seconds: float = shared.positive(
+        10.0, "How long to wait for a channel's answer once the request is sent."
+    )
+    notifier_connect_timeout_seconds: float = shared.positive(
+        3.0, "How long to wait for a connection to a channel (nothing is sent before it)."
+    )
+    notifier_max_attempts: int = shared.at_least(
+        1, 5, "Tries of one send (rate limit, 5xx, refused connection) before it ends failed."
+    )
+    notifier_retry_backoff_seconds: float = shared.positive(
+        2.0, "Wait before the second try of a send; it doubles with each one after."
+    )
+    notifier_scheduler_interval_seconds: float = shared.positive(
+        0.5, "How often the scheduler looks for sends that are due."
+    )
+    notifier_claim_batch: int = shared.at_least(
+        1, 50, "Most due sends one scheduler pass claims (the others stay for the next)."
+    )
