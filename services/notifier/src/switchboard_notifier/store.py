@@ -223,8 +223,10 @@ def record_escalation(
                 at=now,
             )
             .on_conflict_do_nothing()
+            .returning(escalations.c.event_id)
         )
-        if first.rowcount == 0:
+        # RETURNING, not rowcount: it is the one answer both dialects give alike on a conflict.
+        if first.first() is None:
             return Recorded(group, None, {})
         rule = policy.rule_for(event)
         if rule is None:
@@ -283,8 +285,9 @@ def record_escalation(
                     updated_at=now,
                 )
                 .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                .returning(sends.c.id)
             )
-            if stored.rowcount:
+            if stored.first() is not None:
                 scheduled[planned.channel] = scheduled.get(planned.channel, 0) + 1
         return Recorded(group, decision, scheduled)
 

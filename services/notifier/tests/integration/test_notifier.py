@@ -80,8 +80,9 @@ async def test_fifty_escalations_of_one_incident_page_at_1_10_and_50(
         )
         assert await wait_for(lambda: delivered(notifier.engine) == 12)
     seen = await deliveries()
-    pager_keys = sorted(seen["by_key"]["pagerduty"])
-    assert [key.split("|")[1] for key in pager_keys] == ["critical@1", "critical@10", "critical@50"]
+    # The member counts arrive on six partitions, in any order: the waves are the same.
+    waves = {key.split("|")[1] for key in seen["by_key"]["pagerduty"]}
+    assert waves == {"critical@1", "critical@10", "critical@50"}
     assert (
         sample("switchboard_notifier_suppressed_total", reason="same_wave") - suppressed_before
         == 47
