@@ -20,7 +20,7 @@ def main() -> None:
     configure_logging("notifier", settings.log_level)
     # httpx logs every request at INFO; the notifier's own line per try says more.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    policy = PolicyHolder.load(settings.notifier_policy_path)
+    policy = PolicyHolder.load(settings.notifier_policy_path, accept=settings.check_secrets)
     engine = make_engine(settings.database_url)
     create_schema(engine)
     uvicorn.run(

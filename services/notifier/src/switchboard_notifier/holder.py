@@ -8,6 +8,7 @@ shipped policy (no path configured) never changes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from switchboard_notifier import metrics
@@ -21,15 +22,26 @@ log = logging.getLogger(__name__)
 class PolicyHolder:
     """The current policy and the file it came from."""
 
-    def __init__(self, policy: Policy, path: Path | None = None) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        path: Path | None = None,
+        *,
+        accept: Callable[[Policy], None] = lambda _policy: None,
+    ) -> None:
+        accept(policy)
+        self._accept = accept
         self._policy = policy
         self.path = path
         self._watch = FileWatch([path])
 
     @classmethod
-    def load(cls, path: Path | None) -> PolicyHolder:
-        """Load the policy at `path` (or the shipped one); a bad file fails start-up."""
-        return cls(load(path), path)
+    def load(
+        cls, path: Path | None, *, accept: Callable[[Policy], None] = lambda _policy: None
+    ) -> PolicyHolder:
+        """Load the policy at `path` (or the shipped one); a bad file fails start-up, and so
+        does one `accept` refuses (raising PolicyError: a secret its channels need is unset)."""
+        return cls(load(path), path, accept=accept)
 
     def current(self) -> Policy:
         """The policy in force."""
@@ -41,6 +53,7 @@ class PolicyHolder:
             return False
         try:
             policy = load(self.path)
+            self._accept(policy)
         except (PolicyError, UnicodeDecodeError) as exc:
             metrics.POLICY_RELOADS.labels(ReloadOutcome.REFUSED).inc()
             log.error(

@@ -11,9 +11,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from switchboard_notifier.policy import ChannelKind, Policy, PolicyError
 from switchboard_shared import settings as shared
 from switchboard_shared.metrics_server import MetricsToken
-from switchboard_shared.settings import CommonSettings
+from switchboard_shared.settings import CommonSettings, env_name
 
 
 class NotifierSettings(CommonSettings):
@@ -69,3 +70,16 @@ class NotifierSettings(CommonSettings):
     notifier_claim_batch: int = shared.at_least(
         1, 50, "Most due sends one scheduler pass claims (the others stay for the next)."
     )
+
+    def check_secrets(self, policy: Policy) -> None:
+        """Raise PolicyError naming the setting a policy's channel needs and does not have."""
+        configured = policy.channels.configured()
+        needs = {
+            ChannelKind.WEBHOOK: ("notifier_webhook_secret", self.notifier_webhook_secret),
+            ChannelKind.SMS: ("notifier_sms_token", self.notifier_sms_token),
+        }
+        for kind, (field, value) in needs.items():
+            if kind in configured and (value is None or not value.get_secret_value()):
+                raise PolicyError(
+                    f"channels.{kind.value}: needs {env_name(field)}, which is not set"
+                )

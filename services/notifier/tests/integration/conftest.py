@@ -113,7 +113,7 @@ async def running(settings: NotifierSettings) -> AsyncIterator[Running]:
     engine = make_engine(settings.database_url)
     create_schema(engine)
     metrics.initialise()
-    policy = PolicyHolder.load(settings.notifier_policy_path)
+    policy = PolicyHolder.load(settings.notifier_policy_path, accept=settings.check_secrets)
     consumer = EscalationConsumer(settings, engine, policy)
     scheduler = Scheduler(settings, engine, policy)
     consumer.start()

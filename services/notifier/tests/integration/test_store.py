@@ -36,9 +36,7 @@ def test_an_escalation_is_stored_once_and_its_sends_are_unique(engine, policy, m
     event = make_escalation(at=NOW)
     first = store.record_escalation(engine, event=event, policy=policy, now=NOW)
     assert sum(first.scheduled.values()) == 4
-    assert (
-        store.record_escalation(engine, event=event, policy=policy, now=NOW).decision is None
-    )
+    assert store.record_escalation(engine, event=event, policy=policy, now=NOW).decision is None
     same_wave = make_escalation(item_id=event.item_id, at=NOW)
     assert (
         store.record_escalation(engine, event=same_wave, policy=policy, now=NOW).decision

@@ -109,3 +109,31 @@ def test_not_yaml_and_a_bad_field_are_refused():
         parse(POLICY.replace("ack_timeout_seconds: 600", "ack_timeout_seconds: -1"))
     with pytest.raises(PolicyError, match="member_steps"):
         parse(POLICY + "grouping: {member_steps: [10, 1]}\n")
+
+
+def test_a_reloaded_policy_that_is_refused_leaves_the_last_good_one(tmp_path):
+    from switchboard_notifier.holder import PolicyHolder
+
+    path = tmp_path / "notification.yaml"
+    path.write_text(POLICY)
+    holder = PolicyHolder.load(path)
+    path.write_text(POLICY.replace("targets: [deputy]", "targets: [nobody]"))
+    assert holder.maybe_reload() is False
+    assert holder.current().version == "t1"
+    path.write_text(POLICY.replace("version: t1", "version: t2"))
+    assert holder.maybe_reload() is True
+    assert holder.current().version == "t2"
+
+
+def test_a_policy_whose_channel_needs_an_unset_secret_is_refused(tmp_path):
+    from switchboard_notifier.holder import PolicyHolder
+    from switchboard_notifier.settings import NotifierSettings
+
+    path = tmp_path / "notification.yaml"
+    path.write_text(POLICY)
+    settings = NotifierSettings(notifier_webhook_secret=None)
+    with pytest.raises(PolicyError, match="SWITCHBOARD_NOTIFIER_WEBHOOK_SECRET"):
+        PolicyHolder.load(path, accept=settings.check_secrets)
+    assert PolicyHolder.load(
+        path, accept=NotifierSettings(notifier_webhook_secret="k").check_secrets
+    )
