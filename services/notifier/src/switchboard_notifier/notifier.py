@@ -46,8 +46,6 @@ log = logging.getLogger(__name__)
 
 STAGE = "notifier"
 CLIENT_ID = "switchboard-notifier"
-# Beyond a try's own timeout, how long its claim lasts before another scheduler may take it.
-LEASE_MARGIN_SECONDS = 30.0
 T = TypeVar("T")
 
 
@@ -204,7 +202,7 @@ class Scheduler(BackgroundLoop):
         self.policy = policy
         self.senders: dict[ChannelKind, Sender] = build_senders(settings, policy.current())
         self.passes = 0
-        self._lease_seconds = settings.notifier_request_timeout_seconds * 2 + LEASE_MARGIN_SECONDS
+        self._lease_seconds = settings.notifier_claim_lease_seconds
         self._since_reload = 0.0
 
     async def stop(self) -> None:

@@ -7,8 +7,9 @@ it changes); the secrets its channels need are settings, never in that file.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from switchboard_notifier.policy import ChannelKind, Policy, PolicyError
@@ -67,9 +68,24 @@ class NotifierSettings(CommonSettings):
     notifier_scheduler_interval_seconds: float = shared.positive(
         0.5, "How often the scheduler looks for sends that are due."
     )
+    notifier_claim_lease_seconds: float = shared.positive(
+        60.0,
+        "How long a claimed send is its scheduler's; past it (the scheduler died mid-try) "
+        "another may take it. Longer than the request timeout.",
+    )
     notifier_claim_batch: int = shared.at_least(
         1, 50, "Most due sends one scheduler pass claims (the others stay for the next)."
     )
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_try(self) -> Self:
+        timeout = self.notifier_request_timeout_seconds + self.notifier_connect_timeout_seconds
+        if self.notifier_claim_lease_seconds <= timeout:
+            raise ValueError(
+                f"{env_name('notifier_claim_lease_seconds')}: must be longer than a try "
+                f"(request + connect timeout, {timeout:g}s), or a live try could be claimed twice"
+            )
+        return self
 
     def check_secrets(self, policy: Policy) -> None:
         """Raise PolicyError naming the setting a policy's channel needs and does not have."""
