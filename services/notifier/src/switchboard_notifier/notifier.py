@@ -111,15 +111,34 @@ class EscalationConsumer(GroupMember):
             logger=log,
             create=ALL,
         )
+        failures = 0
         while True:
             batches = await consumer.getmany(timeout_ms=500, max_records=200)
             for tp, records in batches.items():
+                handled = None
                 for record in records:
                     metrics.CONSUMED.inc()
-                    await self._handle(record)
-                if records:
                     try:
-                        await consumer.commit({tp: records[-1].offset + 1})
+                        await self._handle(record)
+                    except Exception:
+                        # A bug must not skip an escalation: read it again after a wait,
+                        # and commit only what came before it.
+                        delay = retry_delay(failures)
+                        failures += 1
+                        log.exception(
+                            "handling an escalation failed; it is read again",
+                            extra=fields(
+                                partition=record.partition, offset=record.offset, retry_in=delay
+                            ),
+                        )
+                        consumer.seek(tp, record.offset)
+                        await asyncio.sleep(delay)
+                        break
+                    failures = 0
+                    handled = record.offset
+                if handled is not None:
+                    try:
+                        await consumer.commit({tp: handled + 1})
                     except (CommitFailedError, KafkaError) as exc:
                         # The new owner replays them; stored event ids make that change nothing.
                         log.warning(
@@ -220,6 +239,10 @@ class Scheduler(BackgroundLoop):
             except SQLAlchemyError as exc:
                 metrics.RETRIES.labels(metrics.Failed.DATABASE).inc()
                 log.error("claiming due sends failed", extra=fields(error=type(exc).__name__))
+            except Exception:
+                # A bug must not stop paging: sends it left claimed go again (or end unknown)
+                # once their lease runs out, like a crashed scheduler's.
+                log.exception("a scheduler pass failed; its claimed sends wait for their lease")
             self.passes += 1
             await asyncio.sleep(interval)
 
