@@ -1,10 +1,10 @@
 # syntax=docker/dockerfile:1
-# Image of one Switchboard service. The four services are built from this one
+# Image of one Switchboard service. The five services are built from this one
 # file; the build arguments say which (docker-compose.yml passes them, and
 # tests/unit/test_compose.py checks them against each service's settings):
-#   SERVICE       the service's name: ingest, classifier, router or responder
+#   SERVICE       the service's name: ingest, classifier, router, responder or notifier
 #   SERVICE_ENV   the same in capitals, as its settings spell it (SWITCHBOARD_INGEST_*)
-#   SERVICE_PORT  its HTTP port, the settings' default (8001, 8002, 8003, 8004)
+#   SERVICE_PORT  its HTTP port, the settings' default (8001, 8002, 8003, 8004, 8005)
 # Build context: the repository root, e.g.
 #   docker build --build-arg SERVICE=ingest --build-arg SERVICE_ENV=INGEST \
 #       --build-arg SERVICE_PORT=8001 -t switchboard-ingest .
@@ -35,6 +35,7 @@ COPY services/ingest/pyproject.toml services/ingest/pyproject.toml
 COPY services/classifier/pyproject.toml services/classifier/pyproject.toml
 COPY services/router/pyproject.toml services/router/pyproject.toml
 COPY services/responder/pyproject.toml services/responder/pyproject.toml
+COPY services/notifier/pyproject.toml services/notifier/pyproject.toml
 COPY standins/pyproject.toml standins/pyproject.toml
 COPY cli/pyproject.toml cli/pyproject.toml
 RUN --mount=type=cache,target=/root/.cache/uv \

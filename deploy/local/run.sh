@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# `make run`: Kafka, the four services, the platform stand-in and a demo feed on this machine.
+# `make run`: Kafka, the five services, the platform stand-in and a demo feed on this machine.
 #
 # Kafka runs from Maven Central's jars (kafka.sh); the router keeps its queues
 # in SQLite under .run/ unless SWITCHBOARD_DATABASE_URL says otherwise, and the
 # responder its send ledger in the same database (a table of its own). The
 # responder posts replies to the local stand-in of X, Mastodon and Meta
-# (switchboard_standins), never to a real platform.
+# (switchboard_standins), never to a real platform; the notifier pages the
+# stand-in's webhook, PagerDuty and SMS endpoints and its SMTP server, never a person.
 # Ctrl-C stops the feed, the services and the broker, in that order.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,7 +23,9 @@ ingest_port="${SWITCHBOARD_INGEST_PORT:-8001}"
 classifier_port="${SWITCHBOARD_CLASSIFIER_PORT:-8002}"
 router_port="${SWITCHBOARD_ROUTER_PORT:-8003}"
 responder_port="${SWITCHBOARD_RESPONDER_PORT:-8004}"
+notifier_port="${SWITCHBOARD_NOTIFIER_PORT:-8005}"
 standin_port="${SWITCHBOARD_STANDIN_PORT:-8090}"  # the platform stand-in
+smtp_port="${SWITCHBOARD_STANDIN_SMTP_PORT:-8025}"  # the stand-in's SMTP server
 demo_rate="${SWITCHBOARD_DEMO_RATE:-2}"
 
 pids=()
@@ -41,7 +44,7 @@ stop_all() {
 trap 'stop_all; exit 0' INT TERM
 trap stop_all EXIT
 
-for port in "$ingest_port" "$classifier_port" "$router_port" "$responder_port" "$standin_port"; do
+for port in "$ingest_port" "$classifier_port" "$router_port" "$responder_port" "$notifier_port" "$standin_port" "$smtp_port"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "run.sh: port $port is already in use; stop what holds it or set SWITCHBOARD_*_PORT" >&2
     exit 1
@@ -107,11 +110,24 @@ PY
 )"
 fi
 export SWITCHBOARD_RESPONDER_CHANNELS
+# The notifier's policy points every channel at the stand-in (its own secrets too).
+export SWITCHBOARD_NOTIFIER_PORT="$notifier_port"
+export SWITCHBOARD_NOTIFIER_WEBHOOK_SECRET="${SWITCHBOARD_NOTIFIER_WEBHOOK_SECRET:-standin-webhook-secret}"
+export SWITCHBOARD_NOTIFIER_SMS_TOKEN="${SWITCHBOARD_NOTIFIER_SMS_TOKEN:-standin-sms-token}"
+export SWITCHBOARD_NOTIFIER_LINK_BASE_URL="http://127.0.0.1:$router_port/console"
+if [ -z "${SWITCHBOARD_NOTIFIER_POLICY_PATH:-}" ]; then
+  SWITCHBOARD_NOTIFIER_POLICY_PATH="$repo/.run/notification.yaml"
+  sed -e "s#http://127.0.0.1:8090#$standin_url#g" -e "s#port: 8025#port: $smtp_port#" \
+    services/notifier/src/switchboard_notifier/notification.yaml >"$SWITCHBOARD_NOTIFIER_POLICY_PATH"
+fi
+export SWITCHBOARD_NOTIFIER_POLICY_PATH
 start ingest switchboard_ingest
 start classifier switchboard_classifier
 start router switchboard_router
-start standin switchboard_standins --port "$standin_port"
+start standin switchboard_standins --port "$standin_port" --smtp-port "$smtp_port" \
+  --webhook-secret "$SWITCHBOARD_NOTIFIER_WEBHOOK_SECRET" --sms-token "$SWITCHBOARD_NOTIFIER_SMS_TOKEN"
 start responder switchboard_responder
+start notifier switchboard_notifier
 
 wait_ready() {  # wait_ready NAME URL
   local deadline=$((SECONDS + 120))
@@ -130,6 +146,7 @@ wait_ready classifier "http://127.0.0.1:$classifier_port/readyz"
 wait_ready router "http://127.0.0.1:$router_port/readyz"
 wait_ready standin "$standin_url/_standin/posts"
 wait_ready responder "http://127.0.0.1:$responder_port/readyz"
+wait_ready notifier "http://127.0.0.1:$notifier_port/readyz"
 
 "$bin/switchboard" demo --url "http://127.0.0.1:$ingest_port" --rate "$demo_rate" >"$logs/demo.log" 2>&1 &
 pids+=($!)
@@ -148,8 +165,9 @@ Switchboard is running (Ctrl-C stops everything).
   Queues               curl -H "Authorization: Bearer $admin_token" http://127.0.0.1:$router_port/v1/queues
   Emergency queue      curl -H "Authorization: Bearer $admin_token" http://127.0.0.1:$router_port/v1/queues/emergency/items
   Console              http://127.0.0.1:$router_port/console/  (sign in with the admin token above)
-  Metrics              curl http://127.0.0.1:{$ingest_port,$classifier_port,$router_port,$responder_port}/metrics
+  Metrics              curl http://127.0.0.1:{$ingest_port,$classifier_port,$router_port,$responder_port,$notifier_port}/metrics
   Replies posted       curl $standin_url/_standin/posts  (the X, Mastodon and Meta stand-in)
+  Pages sent           curl $standin_url/_standin/notify/deliveries  (webhook, PagerDuty, SMS and SMTP stand-ins)
   Response times       curl -H "Authorization: Bearer $admin_token" http://127.0.0.1:$router_port/v1/reports/response-times
   Make it misbehave    curl -X POST $standin_url/_standin/faults -d '{"kind": "429", "platform": "x", "seconds": 30}'
   Post a mention       echo '{"source":"app","source_id":"1","text":"Shots fired at 5th and Main","created_at":"2026-11-29T22:00:00Z"}' | $bin/switchboard send -
@@ -157,16 +175,16 @@ Switchboard is running (Ctrl-C stops everything).
   Kafka                $SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS
   Store                $SWITCHBOARD_DATABASE_URL
   Credentials          $credentials (source it: set -a; . $credentials; set +a)
-  Logs                 $logs/{ingest,classifier,router,standin,responder,demo,demo-answers}.log
+  Logs                 $logs/{ingest,classifier,router,standin,responder,notifier,demo,demo-answers}.log
   Demo feed            $demo_rate mentions/s (SWITCHBOARD_DEMO_RATE)
 
 TXT
 
 # Stay up until Ctrl-C, or until a service dies (then say which, and stop).
 while true; do
-  for i in 0 1 2 3 4; do
+  for i in 0 1 2 3 4 5; do
     if ! kill -0 "${pids[$i]}" 2>/dev/null; then
-      name=(ingest classifier router standin responder)
+      name=(ingest classifier router standin responder notifier)
       echo "run.sh: ${name[$i]} exited; last log lines:" >&2
       tail -n 30 "$logs/${name[$i]}.log" >&2
       exit 1

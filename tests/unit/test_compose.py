@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from switchboard_classifier.settings import ClassifierSettings
 from switchboard_ingest.settings import IngestSettings
+from switchboard_notifier.settings import NotifierSettings
 from switchboard_responder.settings import ResponderSettings
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.settings import ENV_PREFIX
@@ -32,6 +33,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "classifier": ClassifierSettings,
     "router": RouterSettings,
     "responder": ResponderSettings,
+    "notifier": NotifierSettings,
 }
 SERVICES = sorted(SETTINGS)
 # Services compose runs whose metrics Prometheus does not scrape yet, each with its reason.

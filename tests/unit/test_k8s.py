@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings
 
 from switchboard_classifier.settings import ClassifierSettings
 from switchboard_ingest.settings import IngestSettings
+from switchboard_notifier.settings import NotifierSettings
 from switchboard_responder.settings import ResponderSettings
 from switchboard_router.settings import RouterSettings
 from switchboard_shared import topics
@@ -32,12 +33,14 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "switchboard-classifier": ClassifierSettings,
     "switchboard-router": RouterSettings,
     "switchboard-responder": ResponderSettings,
+    "switchboard-notifier": NotifierSettings,
 }
 # The topic each lag-scaled stage consumes.
 CONSUMES = {
     "switchboard-classifier": topics.RAW,
     "switchboard-router": topics.CLASSIFIED,
     "switchboard-responder": topics.REPLIES,
+    "switchboard-notifier": topics.ESCALATED,
 }
 
 
@@ -168,6 +171,10 @@ def test_secrets_are_referenced_never_shipped(rendered, overlay):
     responder = container_env(by_name(docs, "Deployment")["switchboard-responder"])
     for key in ("DATABASE_URL", "RESPONDER_CHANNELS"):
         assert "secretKeyRef" in responder[f"{ENV_PREFIX}{key}"]["valueFrom"], key
+    # So do the notifier's database URL, webhook signing key and SMS token.
+    notifier = container_env(by_name(docs, "Deployment")["switchboard-notifier"])
+    for key in ("DATABASE_URL", "NOTIFIER_WEBHOOK_SECRET", "NOTIFIER_SMS_TOKEN"):
+        assert "secretKeyRef" in notifier[f"{ENV_PREFIX}{key}"]["valueFrom"], key
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -257,6 +264,7 @@ READS = {
     "switchboard-classifier": [topics.RAW],
     "switchboard-router": [topics.CLASSIFIED, topics.REPLY_OUTCOMES],
     "switchboard-responder": [topics.REPLIES],
+    "switchboard-notifier": [topics.ESCALATED],
 }
 WRITES = {
     "switchboard-ingest": [topics.RAW, topics.DEADLETTER],
@@ -269,6 +277,7 @@ WRITES = {
         topics.DEADLETTER,
     ],
     "switchboard-responder": [topics.REPLY_OUTCOMES, topics.DEADLETTER],
+    "switchboard-notifier": [topics.DEADLETTER],
 }
 
 
@@ -369,6 +378,7 @@ API_FROM = {
     "switchboard-classifier": set(),
     "switchboard-router": {"ingress-nginx"},
     "switchboard-responder": set(),
+    "switchboard-notifier": set(),
 }
 MONITORING = "monitoring"
 
@@ -427,10 +437,12 @@ def test_every_service_has_a_network_policy_opening_its_ports_to_the_right_peers
             for port in rule["ports"]
         }
         expected = {(53, "UDP"), (53, "TCP"), (plain, "TCP")}
-        if service in ("router", "responder"):
+        if service in ("router", "responder", "notifier"):
             expected.add((5432, "TCP"))
-        if service == "responder":
+        if service in ("responder", "notifier"):
             expected.add((443, "TCP"))
+        if service == "notifier":
+            expected.add((587, "TCP"))  # SMTP submission to the mail relay
         assert egress_ports == expected, f"{name}: egress to {egress_ports}"
         for rule in spec["egress"]:
             if any(port["port"] == plain for port in rule["ports"]):
@@ -438,4 +450,4 @@ def test_every_service_has_a_network_policy_opening_its_ports_to_the_right_peers
                 assert peer["podSelector"]["matchLabels"]["strimzi.io/cluster"] == "switchboard"
             elif all(port["port"] != 53 for port in rule["ports"]):
                 # An external database, or the platforms on the internet.
-                assert service in ("router", "responder") and "to" not in rule
+                assert service in ("router", "responder", "notifier") and "to" not in rule

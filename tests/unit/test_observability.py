@@ -24,6 +24,7 @@ from prometheus_client import REGISTRY
 
 import switchboard_classifier.metrics
 import switchboard_ingest.metrics
+import switchboard_notifier.metrics
 import switchboard_responder.metrics
 import switchboard_router.metrics
 
@@ -39,6 +40,7 @@ SERVICE_METRICS = (
     switchboard_classifier.metrics,
     switchboard_router.metrics,
     switchboard_responder.metrics,
+    switchboard_notifier.metrics,
 )
 
 # Names queried that no Switchboard service exposes, each with its reason.
@@ -172,6 +174,8 @@ def test_alerts_cover_what_an_operations_centre_needs():
         "ResponderChannelAuthError": "switchboard_responder_channel_auth_error",
         "ResponderOutcomesUnknown": "switchboard_responder_outcomes_total",
         "ResponderDeadLettersGrowing": "switchboard_responder_deadlettered_total",
+        "NotifierChannelFailing": "switchboard_notifier_channel_consecutive_failures",
+        "NotifierSendsUnknown": "switchboard_notifier_sends_total",
     }
     for alert, metric in needs.items():
         assert alert in by_name, f"no {alert} alert"

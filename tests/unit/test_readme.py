@@ -6,13 +6,14 @@ import pytest
 
 from switchboard_classifier.settings import ClassifierSettings
 from switchboard_ingest.settings import IngestSettings
+from switchboard_notifier.settings import NotifierSettings
 from switchboard_responder.settings import ResponderSettings
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.settings import ENV_PREFIX
 from switchboard_shared.topics import ALL
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-SETTINGS = (IngestSettings, ClassifierSettings, RouterSettings, ResponderSettings)
+SETTINGS = (IngestSettings, ClassifierSettings, RouterSettings, ResponderSettings, NotifierSettings)
 
 
 @pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: s.__name__)

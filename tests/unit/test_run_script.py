@@ -18,7 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
         "SWITCHBOARD_CLASSIFIER_PORT",
         "SWITCHBOARD_ROUTER_PORT",
         "SWITCHBOARD_RESPONDER_PORT",
+        "SWITCHBOARD_NOTIFIER_PORT",
         "SWITCHBOARD_STANDIN_PORT",
+        "SWITCHBOARD_STANDIN_SMTP_PORT",
     ],
 )
 def test_a_run_refused_for_a_busy_port_never_stops_a_broker(tmp_path, variable):

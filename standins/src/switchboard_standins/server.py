@@ -13,6 +13,8 @@ platform's body and rate-limit headers):
 Control endpoints (`/_standin/...`): `POST faults` queues a fault (`kind`, optional
 `platform`, `seconds`, `count`), `DELETE faults` clears them, `GET posts` lists every
 post created and `GET requests` counts the platform requests seen (and Mastodon's deduplicated ones).
+
+The notifier's channels are stood in for on the same port (`notify.py`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
+
+from switchboard_standins.notify import NotifyStandin
 
 
 class Platform(StrEnum):
@@ -116,6 +120,7 @@ class Standin:
         mastodon_max_chars: int = 500,
         rate_limit: int = 100_000,
         window_seconds: float = 900.0,
+        notify: NotifyStandin | None = None,
     ) -> None:
         self.tokens = tokens or {p: f"standin-{p.value}-token" for p in Platform}
         self.mastodon_max_chars = mastodon_max_chars
@@ -135,6 +140,9 @@ class Standin:
         self.app.router.add_delete("/_standin/faults", self.clear_faults)
         self.app.router.add_get("/_standin/posts", self.list_posts)
         self.app.router.add_get("/_standin/requests", self.list_requests)
+        # The notifier's channels (webhook, PagerDuty, SMS) answer on the same port.
+        self.notify = notify or NotifyStandin()
+        self.notify.mount(self.app)
 
     # --- control ---------------------------------------------------------------------------
 

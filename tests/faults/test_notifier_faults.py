@@ -1,0 +1,252 @@
+"""Fault drill of the notifier: SIGKILLed while notifying under load, restarted, no page
+sent twice and none lost.
+
+Escalations of distinct items go onto mentions.escalated.v1, each paging one target on
+webhook, PagerDuty and SMS, while the stand-in (a process of its own) answers every
+request slowly, so many tries are in flight when the notifier process is SIGKILLed; it
+is restarted (and, in the full drill, killed and restarted again). Then every send must
+be final in the notifier's tables, and on the stand-in:
+
+- webhook and PagerDuty (receivers that dedupe by key): every send's key arrived (a try
+  cut off by the kill is made again with the same key; the repeat is the receiver's
+  to drop and is counted as `resent_and_deduplicated`), and no other key did;
+- SMS (no idempotency): no key arrived twice; a send cut off mid-try ends `unknown`,
+  never sent again, and is the only kind allowed to be missing.
+
+Each run is recorded in .run/faults/results.jsonl beside the other drills.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import create_engine, text
+
+from conftest import REPO, ServiceProcess, Standin, free_port, poll, run_async
+from switchboard_shared.events import MentionEscalated, Urgency
+from switchboard_shared.kafka import encode
+from switchboard_shared.topics import ESCALATED
+
+pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e]
+
+RUNS = int(os.environ.get("SWITCHBOARD_FAULT_RUNS", "1"))
+RESULTS = REPO / ".run" / "faults" / "results.jsonl"
+RECOVERY_BOUND_SECONDS = 120
+SLOW_ANSWER_SECONDS = 0.5
+CHANNELS = ("webhook", "pagerduty", "sms")
+FINAL = ("delivered", "failed", "unknown")
+
+POLICY = """
+version: drill
+channels:
+  webhook: {{}}
+  pagerduty: {{url: "{url}/v2/enqueue"}}
+  sms: {{url: "{url}/sms/v1/messages"}}
+targets:
+  duty-inspector: {{webhook: "{url}/hooks/duty", pagerduty: rk-drill, sms: "+15550100"}}
+rules:
+  - name: duty
+    match: {{notify: duty-inspector}}
+    steps:
+      - {{after_seconds: 0, targets: [duty-inspector], channels: [webhook, pagerduty, sms]}}
+"""
+
+
+def record(result: dict) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS.open("a") as out:
+        out.write(json.dumps(result) + "\n")
+
+
+async def publish(bootstrap: str, topic: str, events: list[MentionEscalated]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, encode(e), key=e.mention_id.encode()) for e in events]
+        for future in futures:
+            await future
+    finally:
+        await producer.stop()
+
+
+def run_drill(name, *, escalations: int, kills: int, kafka_bootstrap, database_url, tmp_path):
+    prefix = f"fault-{uuid.uuid4().hex[:8]}."
+    standin = Standin(tmp_path / "standin.log")
+    # Every answer is slow: many tries are in flight at any moment.
+    for channel in CHANNELS:
+        httpx.post(
+            f"{standin.url}/_standin/notify/faults",
+            json={
+                "kind": "slow",
+                "channel": channel,
+                "seconds": SLOW_ANSWER_SECONDS,
+                "count": 10**6,
+            },
+            timeout=5,
+        ).raise_for_status()
+    policy = tmp_path / "notification.yaml"
+    policy.write_text(POLICY.format(url=standin.url))
+    port = free_port()
+    env = {
+        "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "SWITCHBOARD_TOPIC_PREFIX": prefix,
+        "SWITCHBOARD_NOTIFIER_GROUP_ID": f"{prefix}notifier",
+        "SWITCHBOARD_NOTIFIER_PORT": str(port),
+        "SWITCHBOARD_DATABASE_URL": database_url,
+        "SWITCHBOARD_NOTIFIER_POLICY_PATH": str(policy),
+        "SWITCHBOARD_NOTIFIER_WEBHOOK_SECRET": "standin-webhook-secret",
+        "SWITCHBOARD_NOTIFIER_SMS_TOKEN": "standin-sms-token",
+        "SWITCHBOARD_NOTIFIER_REQUEST_TIMEOUT_SECONDS": "2",
+        "SWITCHBOARD_NOTIFIER_CONNECT_TIMEOUT_SECONDS": "1",
+        "SWITCHBOARD_NOTIFIER_CLAIM_LEASE_SECONDS": "4",
+        "SWITCHBOARD_NOTIFIER_RETRY_BACKOFF_SECONDS": "0.2",
+        "SWITCHBOARD_NOTIFIER_SCHEDULER_INTERVAL_SECONDS": "0.1",
+        "SWITCHBOARD_NOTIFIER_CLAIM_BATCH": "30",
+        "SWITCHBOARD_KAFKA_ACK_TIMEOUT_SECONDS": "2",
+        "SWITCHBOARD_LOG_LEVEL": "INFO",
+    }
+    processes: list[ServiceProcess] = []
+
+    def start() -> ServiceProcess:
+        process = ServiceProcess(
+            "switchboard_notifier", env, tmp_path / f"notifier-{len(processes) + 1}.log"
+        )
+        processes.append(process)
+        process.wait_ready(f"http://127.0.0.1:{port}/readyz")
+        return process
+
+    batch = [
+        MentionEscalated(
+            mention_id=str(uuid.uuid4()),
+            item_id=n + 1,
+            queue_id="patrol",
+            urgency=Urgency.CRITICAL,
+            tier=1,
+            breach="claim",
+            breached_at=datetime.now(UTC),
+            notify="duty-inspector",
+        )
+        for n in range(escalations)
+    ]
+    sends = escalations * len(CHANNELS)
+    engine = create_engine(database_url)
+
+    def states() -> dict[str, int]:
+        with engine.connect() as connection:
+            try:
+                rows = connection.execute(
+                    text("SELECT state, count(*) FROM notifier_sends GROUP BY state")
+                ).all()
+            except Exception:  # the table is created by the notifier's first start
+                return {}
+        return {state: count for state, count in rows}
+
+    def requests_seen() -> int:
+        return sum(standin.get("/_standin/notify/deliveries")["requests"].values())
+
+    in_flight_at_kills = []
+    try:
+        notifier = start()
+        run_async(publish(kafka_bootstrap, ESCALATED.name(prefix), batch))
+        for kill in range(kills):
+            # Kill once tries are being answered, with more in flight behind them.
+            assert poll(
+                lambda kill=kill: requests_seen() >= (kill + 1) * sends // (kills + 2), timeout=120
+            ), f"no progress before kill {kill + 1}"
+            in_flight_at_kills.append(states().get("sending", 0))
+            os.killpg(notifier.proc.pid, signal.SIGKILL)
+            notifier.proc.wait(timeout=10)
+            notifier = start()
+        started = time.monotonic()
+        done = poll(
+            lambda: sum(states().get(s, 0) for s in FINAL) >= sends,
+            timeout=RECOVERY_BOUND_SECONDS,
+            interval=1,
+        )
+        recovery = round(time.monotonic() - started, 1)
+        final_states = states()
+        seen = standin.get("/_standin/notify/deliveries")
+    finally:
+        for process in processes:
+            process.stop()
+        standin.stop()
+        engine.dispose()
+    by_key = {channel: Counter(seen["by_key"].get(channel, {})) for channel in CHANNELS}
+    with create_engine(database_url).connect() as connection:
+        rows = connection.execute(
+            text("SELECT channel, dedupe_key, state FROM notifier_sends")
+        ).all()
+    keys = {channel: {key for ch, key, _ in rows if ch == channel} for channel in CHANNELS}
+    unknown_sms = {key for ch, key, state in rows if ch == "sms" and state == "unknown"}
+    result = {
+        "fault": name,
+        "prefix": prefix,
+        "escalations": escalations,
+        "sends": sends,
+        "kills": kills,
+        "in_flight_at_kills": in_flight_at_kills,
+        "states": final_states,
+        "stored_sends": len(rows),
+        "paged": {channel: len(by_key[channel]) for channel in CHANNELS},
+        "resent_and_deduplicated": sum(
+            count - 1 for channel in ("webhook", "pagerduty") for count in by_key[channel].values()
+        ),
+        "sms_twice": sum(1 for count in by_key["sms"].values() if count > 1),
+        "lost": sum(len(keys[c] - set(by_key[c])) for c in ("webhook", "pagerduty"))
+        + len(keys["sms"] - set(by_key["sms"]) - unknown_sms),
+        "bad_signatures": seen["bad_signatures"],
+        "recovery_seconds": recovery,
+        "all_final_within_bound": bool(done),
+    }
+    record(result)
+    assert result["stored_sends"] == sends, result
+    assert done, result
+    assert result["sms_twice"] == 0, result
+    assert result["lost"] == 0, result
+    for channel in CHANNELS:
+        assert set(by_key[channel]) <= keys[channel], result  # no page nobody asked for
+    assert result["bad_signatures"] == 0, result
+    assert any(in_flight_at_kills), f"no send was in flight at any kill: {result}"
+    return result
+
+
+def _params():
+    for run in range(RUNS):
+        yield pytest.param(f"notifier_sigkill_mid_send-{run + 1}", id=f"full-{run + 1}")
+
+
+@pytest.mark.parametrize("name", list(_params()))
+def test_a_notifier_killed_while_notifying_pages_nobody_twice_and_loses_nothing(
+    name, kafka_bootstrap, database_url, tmp_path
+):
+    run_drill(
+        "notifier_sigkill_mid_send",
+        escalations=150,
+        kills=2,
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        tmp_path=tmp_path,
+    )
+
+
+@pytest.mark.quick
+def test_quick_a_notifier_killed_once_while_notifying_pages_nobody_twice(
+    kafka_bootstrap, database_url, tmp_path
+):
+    run_drill(
+        "notifier_sigkill_mid_send_quick",
+        escalations=60,
+        kills=1,
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        tmp_path=tmp_path,
+    )
