@@ -264,7 +264,7 @@ READS = {
     "switchboard-classifier": [topics.RAW],
     "switchboard-router": [topics.CLASSIFIED, topics.REPLY_OUTCOMES],
     "switchboard-responder": [topics.REPLIES],
-    "switchboard-notifier": [topics.ESCALATED],
+    "switchboard-notifier": [topics.ESCALATED, topics.ROUTED],
 }
 WRITES = {
     "switchboard-ingest": [topics.RAW, topics.DEADLETTER],

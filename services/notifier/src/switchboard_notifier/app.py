@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 
 from switchboard_notifier import health, metrics
 from switchboard_notifier.holder import PolicyHolder
-from switchboard_notifier.notifier import EscalationConsumer, Scheduler
+from switchboard_notifier.notifier import AcknowledgementConsumer, EscalationConsumer, Scheduler
 from switchboard_notifier.settings import NotifierSettings
 from switchboard_shared.logs import fields
 from switchboard_shared.metrics_server import METRICS_PATH, metrics_exposure, scrape
@@ -40,17 +40,21 @@ def create_app(settings: NotifierSettings, engine: Engine, policy: PolicyHolder)
             ),
         )
         consumer = EscalationConsumer(settings, engine, policy)
+        acknowledgements = AcknowledgementConsumer(settings, engine, policy)
         scheduler = Scheduler(settings, engine, policy)
         app.state.consumer = consumer
+        app.state.acknowledgements = acknowledgements
         app.state.scheduler = scheduler
         if metrics_server is not None:
             metrics_server.start()
         consumer.start()
+        acknowledgements.start()
         scheduler.start()
         try:
             yield
         finally:
             await scheduler.stop()
+            await acknowledgements.stop()
             await consumer.stop()
             if metrics_server is not None:
                 metrics_server.stop()

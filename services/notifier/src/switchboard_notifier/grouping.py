@@ -25,11 +25,16 @@ class SuppressReason(StrEnum):
     NO_RULE = "no_rule"  # no rule of the policy takes it
 
 
+def item_group(item_id: int) -> str:
+    """The group of an item's escalations when it belongs to no incident."""
+    return f"item:{item_id}"
+
+
 def group_key(event: MentionEscalated) -> str:
     """The group an escalation belongs to."""
     if event.incident_id is not None:
         return f"incident:{event.incident_id}"
-    return f"item:{event.item_id}"
+    return item_group(event.item_id)
 
 
 def member_step(count: int, steps: tuple[int, ...]) -> int:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from switchboard_notifier import metrics, store
 from switchboard_notifier.answers import Attempt, Outcome, judge
 from switchboard_notifier.channels import Sender, build_senders, notification_of
-from switchboard_notifier.grouping import SuppressReason
+from switchboard_notifier.grouping import SuppressReason, item_group
 from switchboard_notifier.holder import PolicyHolder
 from switchboard_notifier.policy import ChannelKind
 from switchboard_notifier.settings import NotifierSettings
@@ -35,12 +35,14 @@ from switchboard_shared.events import (
     DeadLetter,
     DeadLetterReason,
     MentionEscalated,
+    MentionRouted,
+    RoutedAction,
     dead_letter_of,
     utc_now,
 )
 from switchboard_shared.kafka import GroupMember, encode, retry_delay, send_acknowledged
 from switchboard_shared.logs import describe_invalid, fields, log_dead_letter
-from switchboard_shared.topics import ALL, DEADLETTER, ESCALATED
+from switchboard_shared.topics import ALL, DEADLETTER, ESCALATED, ROUTED
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +51,11 @@ CLIENT_ID = "switchboard-notifier"
 T = TypeVar("T")
 
 
-def decode(record: ConsumerRecord[Any, Any]) -> MentionEscalated | DeadLetter:
-    """The escalation a record carries, or the dead letter saying why it carries none."""
+E = TypeVar("E", MentionEscalated, MentionRouted)
+
+
+def decode(record: ConsumerRecord[Any, Any], model: type[E] = MentionEscalated) -> E | DeadLetter:  # type: ignore[assignment]
+    """The event a record carries, or the dead letter saying why it carries none."""
 
     def dead(reason: str, error: str, mention_id: str | None = None) -> DeadLetter:
         return dead_letter_of(
@@ -65,7 +70,7 @@ def decode(record: ConsumerRecord[Any, Any]) -> MentionEscalated | DeadLetter:
         return dead(DeadLetterReason.NOT_JSON, str(exc))
     mention_id = payload.get("mention_id") if isinstance(payload, dict) else None
     try:
-        return MentionEscalated.model_validate(payload)
+        return model.model_validate(payload)
     except ValidationError as exc:
         return dead(
             DeadLetterReason.SCHEMA,
@@ -95,6 +100,7 @@ class EscalationConsumer(GroupMember):
     """Stores every escalation and the sends it plans, then commits its offset."""
 
     task_name = "notifier-consumer"
+    topic = ESCALATED
 
     def __init__(self, settings: NotifierSettings, engine: Engine, policy: PolicyHolder) -> None:
         super().__init__()
@@ -102,11 +108,16 @@ class EscalationConsumer(GroupMember):
         self.engine = engine
         self.policy = policy
 
+    @property
+    def group_id(self) -> str:
+        """The consumer group this loop reads its topic in."""
+        return self.settings.notifier_group_id
+
     async def _run(self) -> None:
         consumer = await self.join(
             self.settings,
-            ESCALATED,
-            group_id=self.settings.notifier_group_id,
+            self.topic,
+            group_id=self.group_id,
             client_id=CLIENT_ID,
             logger=log,
             create=ALL,
@@ -149,25 +160,29 @@ class EscalationConsumer(GroupMember):
     async def _handle(self, record: ConsumerRecord[Any, Any]) -> None:
         decoded = decode(record)
         if isinstance(decoded, DeadLetter):
-            metrics.DEADLETTERED.labels(decoded.reason).inc()
-            log_dead_letter(log, decoded)
-            assert self.producer is not None
-            await send_acknowledged(
-                self.producer,
-                [
-                    (
-                        DEADLETTER.name(self.settings.topic_prefix),
-                        decoded.mention_id.encode() if decoded.mention_id else None,
-                        encode(decoded),
-                    )
-                ],
-                ack_timeout_seconds=self.settings.kafka_ack_timeout_seconds,
-                logger=log,
-                failed="publishing a dead letter failed; retrying",
-                on_retry=metrics.RETRIES.labels(metrics.Failed.KAFKA).inc,
-            )
+            await self._dead_letter(decoded)
             return
         await self.escalated(decoded)
+
+    async def _dead_letter(self, decoded: DeadLetter) -> None:
+        """Send an unreadable record to the dead-letter topic with its reason."""
+        metrics.DEADLETTERED.labels(decoded.reason).inc()
+        log_dead_letter(log, decoded)
+        assert self.producer is not None
+        await send_acknowledged(
+            self.producer,
+            [
+                (
+                    DEADLETTER.name(self.settings.topic_prefix),
+                    decoded.mention_id.encode() if decoded.mention_id else None,
+                    encode(decoded),
+                )
+            ],
+            ack_timeout_seconds=self.settings.kafka_ack_timeout_seconds,
+            logger=log,
+            failed="publishing a dead letter failed; retrying",
+            on_retry=metrics.RETRIES.labels(metrics.Failed.KAFKA).inc,
+        )
 
     async def escalated(self, event: MentionEscalated) -> store.Recorded:
         """Store one escalation (and its wave's sends), once."""
@@ -326,3 +341,48 @@ class Scheduler(BackgroundLoop):
             f"send {outcome.value}",
             extra=fields(**where, status=attempt.status, error=attempt.error, retry_at=retry_at),
         )
+
+
+# An officer on the item (acknowledged), or the item closed: its ladder has done its job.
+ACKNOWLEDGING = frozenset({RoutedAction.ACKNOWLEDGED, RoutedAction.RESOLVED})
+
+
+class AcknowledgementConsumer(EscalationConsumer):
+    """Reads the router's item steps (`mentions.routed.v1`) in a group of its own: an item
+    acknowledged or resolved cancels its group's pending sends, so the next step of the
+    ladder (the email to the deputy after five minutes) is not sent to someone already
+    on it. Every other step is read and passed over."""
+
+    task_name = "notifier-acknowledgements"
+    topic = ROUTED
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.settings.notifier_group_id}-acks"
+
+    async def _handle(self, record: ConsumerRecord[Any, Any]) -> None:
+        decoded = decode(record, MentionRouted)
+        if isinstance(decoded, DeadLetter):
+            await self._dead_letter(decoded)
+            return
+        if decoded.action not in ACKNOWLEDGING:
+            return
+        group = item_group(decoded.item_id)
+        cancelled = await durably(
+            self.engine,
+            store.acknowledge,
+            group=group,
+            by=decoded.actor or "router",
+            at=decoded.at,
+        )
+        if cancelled:
+            metrics.CANCELLED.inc(cancelled)
+            log.info(
+                "pending pages cancelled: the item is in hand",
+                extra=fields(
+                    item_id=decoded.item_id,
+                    group=group,
+                    action=decoded.action.value,
+                    cancelled=cancelled,
+                ),
+            )

@@ -16,7 +16,7 @@ import pytest
 from conftest import wait_for
 from switchboard_notifier import metrics
 from switchboard_notifier.holder import PolicyHolder
-from switchboard_notifier.notifier import EscalationConsumer, Scheduler
+from switchboard_notifier.notifier import AcknowledgementConsumer, EscalationConsumer, Scheduler
 from switchboard_notifier.settings import NotifierSettings
 from switchboard_notifier.store import create_schema, make_engine
 from switchboard_shared.events import MentionEscalated, Urgency
@@ -115,14 +115,18 @@ async def running(settings: NotifierSettings) -> AsyncIterator[Running]:
     metrics.initialise()
     policy = PolicyHolder.load(settings.notifier_policy_path, accept=settings.check_secrets)
     consumer = EscalationConsumer(settings, engine, policy)
+    acknowledgements = AcknowledgementConsumer(settings, engine, policy)
     scheduler = Scheduler(settings, engine, policy)
     consumer.start()
+    acknowledgements.start()
     scheduler.start()
     try:
         assert await wait_for(consumer.started.is_set, timeout=60), "consumer never connected"
+        assert await wait_for(acknowledgements.started.is_set, timeout=60), "acks never connected"
         yield Running(consumer, scheduler)
     finally:
         await scheduler.stop()
+        await acknowledgements.stop()
         await consumer.stop()
         engine.dispose()
 

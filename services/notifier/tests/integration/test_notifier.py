@@ -9,6 +9,9 @@ from prometheus_client import REGISTRY
 from conftest import wait_for
 from switchboard_notifier import store
 from switchboard_notifier.store import SendState
+from switchboard_shared.events import MentionRouted, RoutedAction
+from switchboard_shared.kafka import encode
+from switchboard_shared.topics import ROUTED
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -150,3 +153,43 @@ async def test_a_poison_record_goes_to_the_dead_letter_topic(
         await publish(b"not json")
         (record,) = await topic_reader.read(DEADLETTER.name(topic_prefix), count=1)
     assert b"not_json" in record.value
+
+
+async def test_the_router_acknowledging_the_item_cancels_its_pending_pages(
+    make_escalation, notifier_settings, run_notifier, publish, smtp, raw_producer, topic_prefix
+):
+    event = make_escalation()
+    async with run_notifier(notifier_settings(email_after=3600)) as notifier:
+        await publish(event)
+        assert await wait_for(lambda: delivered(notifier.engine) == 3)
+        assert store.counts_by_state(notifier.engine)[SendState.PENDING] == 1
+        before = sample("switchboard_notifier_cancelled_total")
+
+        def step(action):
+            return MentionRouted(
+                mention_id=event.mention_id,
+                item_id=event.item_id,
+                queue_id=event.queue_id,
+                action=action,
+                rule="r",
+                urgency=event.urgency,
+                actor="officer-7",
+            )
+
+        routed = ROUTED.name(topic_prefix)
+        # A claim is not an acknowledgement: the ladder goes on.
+        for value in (
+            encode(step(RoutedAction.CLAIMED)),
+            b"not json",
+            encode(step(RoutedAction.ACKNOWLEDGED)),
+        ):
+            await raw_producer.send_and_wait(routed, value, key=event.mention_id.encode())
+        assert await wait_for(
+            lambda: store.counts_by_state(notifier.engine).get(SendState.CANCELLED) == 1
+        )
+        assert store.counts_by_state(notifier.engine) == {
+            SendState.DELIVERED: 3,
+            SendState.CANCELLED: 1,
+        }
+        assert sample("switchboard_notifier_cancelled_total") == before + 1
+    assert smtp.messages == []
