@@ -12,18 +12,21 @@ context to faust's broker credentials).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import ssl
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
+from pydantic import BaseModel, ValidationError
 
 from switchboard_shared.background import BackgroundLoop
-from switchboard_shared.logs import fields
+from switchboard_shared.events import DeadLetter, DeadLetterReason, ReadRecord, dead_letter_of
+from switchboard_shared.logs import describe_invalid, fields
 from switchboard_shared.settings import CommonSettings, KafkaSettings
 from switchboard_shared.topics import TopicSpec
 
@@ -217,6 +220,35 @@ async def start_group_member(
             await backoff.wait()
             continue
         return producer, consumer
+
+
+Event = TypeVar("Event", bound=BaseModel)
+
+
+def read_record(record: ReadRecord, model: type[Event], *, stage: str) -> Event | DeadLetter:
+    """The event of `model` a record carries, or the dead letter saying why it carries none
+    (no value, not JSON, not the schema: the error names fields and rules, never values)."""
+
+    def dead(reason: str, error: str, mention_id: str | None = None) -> DeadLetter:
+        return dead_letter_of(
+            record, stage=stage, reason=reason, error=error, mention_id=mention_id
+        )
+
+    if record.value is None:
+        return dead(DeadLetterReason.EMPTY, "record has no value")
+    try:
+        payload = json.loads(record.value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return dead(DeadLetterReason.NOT_JSON, str(exc))
+    mention_id = payload.get("mention_id") if isinstance(payload, dict) else None
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        return dead(
+            DeadLetterReason.SCHEMA,
+            describe_invalid(exc),
+            mention_id if isinstance(mention_id, str) else None,
+        )
 
 
 class GroupMember(BackgroundLoop):

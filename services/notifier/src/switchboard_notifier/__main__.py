@@ -10,7 +10,8 @@ import uvicorn
 from switchboard_notifier.app import create_app
 from switchboard_notifier.holder import PolicyHolder
 from switchboard_notifier.settings import NotifierSettings
-from switchboard_notifier.store import create_schema, make_engine
+from switchboard_notifier.store import create_schema
+from switchboard_shared.database import make_engine
 from switchboard_shared.logs import UVICORN_LOGGING, configure_logging
 
 

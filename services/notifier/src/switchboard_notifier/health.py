@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from switchboard_notifier.notifier import EscalationConsumer
-from switchboard_notifier.store import ping
+from switchboard_shared.database import ping
 from switchboard_shared.kafka import unreachable
 
 router = APIRouter()

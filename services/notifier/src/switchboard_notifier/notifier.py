@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -19,7 +18,6 @@ from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
-from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,15 +31,19 @@ from switchboard_notifier.settings import NotifierSettings
 from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.events import (
     DeadLetter,
-    DeadLetterReason,
     MentionEscalated,
     MentionRouted,
     RoutedAction,
-    dead_letter_of,
     utc_now,
 )
-from switchboard_shared.kafka import GroupMember, encode, retry_delay, send_acknowledged
-from switchboard_shared.logs import describe_invalid, fields, log_dead_letter
+from switchboard_shared.kafka import (
+    GroupMember,
+    encode,
+    read_record,
+    retry_delay,
+    send_acknowledged,
+)
+from switchboard_shared.logs import fields, log_dead_letter
 from switchboard_shared.topics import ALL, DEADLETTER, ESCALATED, ROUTED
 
 log = logging.getLogger(__name__)
@@ -51,32 +53,9 @@ CLIENT_ID = "switchboard-notifier"
 T = TypeVar("T")
 
 
-E = TypeVar("E", MentionEscalated, MentionRouted)
-
-
-def decode(record: ConsumerRecord[Any, Any], model: type[E] = MentionEscalated) -> E | DeadLetter:  # type: ignore[assignment]
-    """The event a record carries, or the dead letter saying why it carries none."""
-
-    def dead(reason: str, error: str, mention_id: str | None = None) -> DeadLetter:
-        return dead_letter_of(
-            record, stage=STAGE, reason=reason, error=error, mention_id=mention_id
-        )
-
-    if record.value is None:
-        return dead(DeadLetterReason.EMPTY, "record has no value")
-    try:
-        payload = json.loads(record.value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return dead(DeadLetterReason.NOT_JSON, str(exc))
-    mention_id = payload.get("mention_id") if isinstance(payload, dict) else None
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        return dead(
-            DeadLetterReason.SCHEMA,
-            describe_invalid(exc),
-            mention_id if isinstance(mention_id, str) else None,
-        )
+def decode(record: ConsumerRecord[Any, Any]) -> MentionEscalated | DeadLetter:
+    """The escalation a record carries, or the dead letter saying why it carries none."""
+    return read_record(record, MentionEscalated, stage=STAGE)
 
 
 async def durably(engine: Engine, write: Callable[..., T], **kwargs: Any) -> T:
@@ -361,7 +340,7 @@ class AcknowledgementConsumer(EscalationConsumer):
         return f"{self.settings.notifier_group_id}-acks"
 
     async def _handle(self, record: ConsumerRecord[Any, Any]) -> None:
-        decoded = decode(record, MentionRouted)
+        decoded = read_record(record, MentionRouted, stage=STAGE)
         if isinstance(decoded, DeadLetter):
             await self._dead_letter(decoded)
             return

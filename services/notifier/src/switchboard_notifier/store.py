@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -34,16 +33,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    create_engine,
-    event,
     func,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.engine import Connection
 
 from switchboard_notifier.answers import Outcome
 from switchboard_notifier.grouping import (
@@ -57,6 +52,7 @@ from switchboard_notifier.grouping import (
     group_key,
 )
 from switchboard_notifier.policy import ChannelKind, Policy, plan
+from switchboard_shared.database import create_tables
 from switchboard_shared.events import MentionEscalated, Urgency
 
 
@@ -159,37 +155,9 @@ class Claimed:
     resumed: bool  # a try of it was in flight when its last owner stopped
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL (the router may write the same file) and a busy timeout."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _wal(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
-
-    return engine
-
-
 def create_schema(engine: Engine) -> None:
-    """Create the notifier's tables if they are missing."""
-    try:
-        metadata.create_all(engine, checkfirst=True)
-    except (OperationalError, ProgrammingError):
-        # Another replica created them between the check and the CREATE; check again.
-        metadata.create_all(engine, checkfirst=True)
-
-
-def ping(engine: Engine) -> None:
-    """Raise if the database does not answer."""
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
+    """Create the notifier's tables if missing (the router's migrations never touch them)."""
+    create_tables(metadata, engine)
 
 
 def _insert(engine: Engine) -> Any:

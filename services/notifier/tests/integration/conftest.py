@@ -18,7 +18,8 @@ from switchboard_notifier import metrics
 from switchboard_notifier.holder import PolicyHolder
 from switchboard_notifier.notifier import AcknowledgementConsumer, EscalationConsumer, Scheduler
 from switchboard_notifier.settings import NotifierSettings
-from switchboard_notifier.store import create_schema, make_engine
+from switchboard_notifier.store import create_schema
+from switchboard_shared.database import make_engine
 from switchboard_shared.events import MentionEscalated, Urgency
 from switchboard_shared.kafka import encode
 from switchboard_shared.topics import ESCALATED

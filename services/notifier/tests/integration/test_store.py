@@ -10,6 +10,7 @@ from switchboard_notifier.answers import Outcome
 from switchboard_notifier.grouping import SuppressReason
 from switchboard_notifier.policy import parse
 from switchboard_notifier.store import SendState
+from switchboard_shared.database import make_engine
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 
@@ -25,7 +26,7 @@ def engine(request, tmp_path):
         url = f"sqlite:///{tmp_path}/switchboard-notifier.db"
     else:
         url = request.getfixturevalue("database_url")
-    engine = store.make_engine(url)
+    engine = make_engine(url)
     store.create_schema(engine)
     store.create_schema(engine)  # a second replica's start-up changes nothing
     yield engine
@@ -87,7 +88,7 @@ def test_a_retried_send_is_due_again_at_its_retry_time(engine, policy, make_esca
 
 @pytest.mark.postgres
 def test_two_schedulers_never_claim_the_same_send(database_url, policy, make_escalation):
-    engine = store.make_engine(database_url)
+    engine = make_engine(database_url)
     store.create_schema(engine)
     for item_id in range(1, 11):
         store.record_escalation(

@@ -8,8 +8,9 @@ import logging
 import uvicorn
 
 from switchboard_responder.app import create_app
-from switchboard_responder.ledger import create_schema, make_engine
+from switchboard_responder.ledger import create_schema
 from switchboard_responder.settings import ResponderSettings
+from switchboard_shared.database import make_engine
 from switchboard_shared.logs import UVICORN_LOGGING, configure_logging
 
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from switchboard_responder.ledger import ping
 from switchboard_responder.responder import Responder
+from switchboard_shared.database import ping
 from switchboard_shared.kafka import unreachable
 
 router = APIRouter()

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -32,16 +31,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from switchboard_shared.database import create_tables
 from switchboard_shared.events import ReplyOutcome
 
 
@@ -77,37 +72,9 @@ class Entry:
     outcome: ReplyOutcome | None
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL (the router writes the same file) and a busy timeout."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _wal(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
-
-    return engine
-
-
 def create_schema(engine: Engine) -> None:
-    """Create the ledger table if it is missing (the router's migrations never touch it)."""
-    try:
-        metadata.create_all(engine, checkfirst=True)
-    except (OperationalError, ProgrammingError):
-        # Another replica created it between the check and the CREATE; check again.
-        metadata.create_all(engine, checkfirst=True)
-
-
-def ping(engine: Engine) -> None:
-    """Raise if the database does not answer."""
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
+    """Create the ledger table if missing (the router's migrations never touch them)."""
+    create_tables(metadata, engine)
 
 
 def _key(reply_id: str, attempt: int) -> Any:

@@ -22,7 +22,6 @@ and the stream goes on.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -31,7 +30,6 @@ from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -43,21 +41,20 @@ from switchboard_responder.settings import ResponderSettings
 from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.events import (
     DeadLetter,
-    DeadLetterReason,
     ReplyOutcome,
     ReplyRequested,
     ReplyStatus,
     Source,
-    dead_letter_of,
     utc_now,
 )
 from switchboard_shared.kafka import (
     GroupMember,
     encode,
+    read_record,
     retry_delay,
     send_acknowledged,
 )
-from switchboard_shared.logs import describe_invalid, fields, log_dead_letter
+from switchboard_shared.logs import fields, log_dead_letter
 from switchboard_shared.topics import ALL, DEADLETTER, REPLIES, REPLY_OUTCOMES
 
 log = logging.getLogger(__name__)
@@ -72,27 +69,7 @@ Key = tuple[str, int]
 
 def decode(record: ConsumerRecord[Any, Any]) -> ReplyRequested | DeadLetter:
     """The request a record carries, or the dead letter saying why it carries none."""
-
-    def dead(reason: str, error: str, mention_id: str | None = None) -> DeadLetter:
-        return dead_letter_of(
-            record, stage=STAGE, reason=reason, error=error, mention_id=mention_id
-        )
-
-    if record.value is None:
-        return dead(DeadLetterReason.EMPTY, "record has no value")
-    try:
-        payload = json.loads(record.value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return dead(DeadLetterReason.NOT_JSON, str(exc))
-    mention_id = payload.get("mention_id") if isinstance(payload, dict) else None
-    try:
-        return ReplyRequested.model_validate(payload)
-    except ValidationError as exc:
-        return dead(
-            DeadLetterReason.SCHEMA,
-            describe_invalid(exc),  # fields and rules, never the reply's text
-            mention_id if isinstance(mention_id, str) else None,
-        )
+    return read_record(record, ReplyRequested, stage=STAGE)
 
 
 def outcome_of(

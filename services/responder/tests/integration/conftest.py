@@ -15,9 +15,10 @@ import pytest
 from conftest import wait_for
 from switchboard_responder import metrics
 from switchboard_responder.channels import build_channels
-from switchboard_responder.ledger import create_schema, make_engine
+from switchboard_responder.ledger import create_schema
 from switchboard_responder.responder import Responder
 from switchboard_responder.settings import ResponderSettings
+from switchboard_shared.database import make_engine
 from switchboard_shared.events import ReplyOutcome, ReplyRequested, Source
 from switchboard_shared.kafka import encode
 from switchboard_shared.topics import REPLIES, REPLY_OUTCOMES

@@ -6,6 +6,7 @@ import pytest
 
 from switchboard_responder import ledger
 from switchboard_responder.ledger import SendState
+from switchboard_shared.database import make_engine
 from switchboard_shared.events import ReplyOutcome, ReplyStatus
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
@@ -17,7 +18,7 @@ def engine(request, tmp_path):
         url = f"sqlite:///{tmp_path}/switchboard-router.db"
     else:
         url = request.getfixturevalue("database_url")
-    engine = ledger.make_engine(url)
+    engine = make_engine(url)
     ledger.create_schema(engine)
     ledger.create_schema(engine)  # a second replica's start-up changes nothing
     yield engine

@@ -10,13 +10,11 @@ back-off; no report is skipped.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from aiokafka import ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
-from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from switchboard_router import metrics
@@ -25,17 +23,16 @@ from switchboard_router.replies import service as replies
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
     DeadLetter,
-    DeadLetterReason,
     ReplyOutcome,
-    dead_letter_of,
     utc_now,
 )
 from switchboard_shared.kafka import (
     GroupMember,
     encode,
+    read_record,
     send_acknowledged,
 )
-from switchboard_shared.logs import describe_invalid, fields, log_dead_letter
+from switchboard_shared.logs import fields, log_dead_letter
 from switchboard_shared.topics import DEADLETTER, REPLY_OUTCOMES
 
 log = logging.getLogger(__name__)
@@ -45,26 +42,7 @@ STAGE = "router-replies"
 
 def read_outcome(record: ConsumerRecord[Any, Any]) -> ReplyOutcome | DeadLetter:
     """The report a record holds, or the dead letter saying why it holds none."""
-    if record.value is None:
-        return dead_letter_of(
-            record, stage=STAGE, reason=DeadLetterReason.EMPTY, error="no value", mention_id=None
-        )
-    try:
-        payload = json.loads(record.value)
-        return ReplyOutcome.model_validate(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return dead_letter_of(
-            record, stage=STAGE, reason=DeadLetterReason.NOT_JSON, error=str(exc), mention_id=None
-        )
-    except ValidationError as exc:
-        mention_id = payload.get("mention_id") if isinstance(payload, dict) else None
-        return dead_letter_of(
-            record,
-            stage=STAGE,
-            reason=DeadLetterReason.SCHEMA,
-            error=describe_invalid(exc),
-            mention_id=mention_id if isinstance(mention_id, str) else None,
-        )
+    return read_record(record, ReplyOutcome, stage=STAGE)
 
 
 class OutcomeConsumer(GroupMember):
