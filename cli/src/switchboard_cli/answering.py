@@ -3,9 +3,9 @@
 For `make run`: two demo people (an officer and a supervisor, in the queues
 where questions and thanks land) take the open items of answerable sources,
 answer each once — a template for thanks and low questions, free text that the
-supervisor approves otherwise — and resolve it, so that within a minute or two
-the stand-in has posts, `GET /v1/reports/response-times` has figures and the
-console shows threads. It uses only the public API, as an agency's own tooling
+supervisor approves otherwise — and acknowledge it (every other one resolved),
+so that within a minute or two the stand-in has posts, `GET
+/v1/reports/response-times` has figures and the console shows threads. It uses only the public API, as an agency's own tooling
 would, and never touches critical or high items: those are for people.
 """
 
@@ -30,6 +30,7 @@ class Desk:
         self.router = router.rstrip("/")
         self.client = client
         self.admin = {"authorization": f"Bearer {admin_token}"}
+        self.answered = 0
         self.officer = self._person("Demo answering officer", "officer")
         self.supervisor = self._person("Demo approving supervisor", "supervisor")
 
@@ -80,9 +81,17 @@ class Desk:
         if reply["status"] == "pending_approval":
             self._call("POST", f"/v1/replies/{reply['reply_id']}/approve", self.supervisor)
         self._call("POST", f"/v1/items/{item_id}/claim", self.officer)
-        self._call(
-            "POST", f"/v1/items/{item_id}/resolve", self.officer, json={"disposition": "actioned"}
-        )
+        self._call("POST", f"/v1/items/{item_id}/ack", self.officer)
+        self.answered += 1
+        if self.answered % 2 == 0:
+            # Every other one is closed (resolve times); the rest stay in hand, so the
+            # console shows them with their threads.
+            self._call(
+                "POST",
+                f"/v1/items/{item_id}/resolve",
+                self.officer,
+                json={"disposition": "actioned"},
+            )
         return str(reply["reply_id"])
 
 
