@@ -7,19 +7,15 @@ topic version (`...v2`), never an edit in place.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import to_json
 
-# One namespace for deterministic mention ids: the same (source, source id)
-# always yields the same mention id, whichever ingest replica sees it first.
-MENTION_ID_NAMESPACE = uuid.UUID("6f1c0b7e-5d0a-4c57-9d1e-2b7f3a9c8e41")
+from switchboard_shared.identity import mention_id_for
 
 MAX_TEXT_CHARS = 10_000
 MAX_METADATA_KEYS = 50
@@ -38,31 +34,6 @@ def utc_now() -> datetime:
 def new_event_id() -> str:
     """A fresh random id for one event."""
     return str(uuid.uuid4())
-
-
-@functools.lru_cache(maxsize=1024)
-def _submitter_namespace(namespace: str) -> bytes:
-    # A UUID namespace of its own per submitter: its ids can never equal
-    # another submitter's, nor an unscoped id, whatever characters it holds.
-    return uuid.uuid5(MENTION_ID_NAMESPACE, f"submitter:{namespace}").bytes
-
-
-def mention_id_for(source: str, source_id: str, *, namespace: str | None = None) -> str:
-    """The stable mention id of (source, source id): uuid5 in MENTION_ID_NAMESPACE.
-
-    With `namespace` (the agency of the API key that submitted it), the uuid5
-    is in that submitter's own namespace instead; see `Source.submitter_scoped`.
-    Spelled out (RFC 9562, section 5.5) because `uuid.uuid5` builds two UUID
-    objects on the way and this runs for every mention in every service.
-    """
-    prefix = MENTION_ID_NAMESPACE.bytes if namespace is None else _submitter_namespace(namespace)
-    digest = bytearray(
-        hashlib.sha1(prefix + f"{source}:{source_id}".encode(), usedforsecurity=False).digest()[:16]
-    )
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class _Frozen(BaseModel):
@@ -447,11 +418,6 @@ class DeadLetterReason(StrEnum):
     STORE_ERROR = "store_error"  # router: the database refused the record's data
 
 
-# A dead letter keeps this much of the raw record: enough to replay or inspect it, and
-# well under Kafka's default 1 MB message limit.
-MAX_RAW_IN_DEADLETTER = 64_000
-
-
 class DeadLetter(_Frozen):
     """On `mentions.deadletter.v1`: a record a stage could not process, and why."""
 
@@ -466,58 +432,3 @@ class DeadLetter(_Frozen):
     mention_id: str | None = None
     raw_payload: str
     failed_at: AwareDatetime = Field(default_factory=utc_now)
-
-
-def dead_letter(
-    *,
-    stage: str,
-    reason: str,
-    error: str,
-    raw: bytes | str | None,
-    mention_id: str | None,
-    source_topic: str | None = None,
-    partition: int | None = None,
-    offset: int | None = None,
-) -> DeadLetter:
-    """A dead letter with the raw record as text (bytes that are not UTF-8 replaced),
-    cut at MAX_RAW_IN_DEADLETTER characters."""
-    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else (raw or "")
-    return DeadLetter(
-        stage=stage,
-        reason=reason,
-        error=error,
-        source_topic=source_topic,
-        partition=partition,
-        offset=offset,
-        mention_id=mention_id,
-        raw_payload=text[:MAX_RAW_IN_DEADLETTER],
-    )
-
-
-class ReadRecord(Protocol):
-    """A record as a stage read it from a topic (aiokafka's `ConsumerRecord` is one)."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def value(self) -> bytes | None: ...
-
-
-def dead_letter_of(
-    record: ReadRecord, *, stage: str, reason: str, error: str, mention_id: str | None
-) -> DeadLetter:
-    """The dead letter of a record read from a topic: its value, and where it was read."""
-    return dead_letter(
-        stage=stage,
-        reason=reason,
-        error=error,
-        raw=record.value,
-        mention_id=mention_id,
-        source_topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-    )

@@ -25,7 +25,8 @@ from aiokafka.helpers import create_ssl_context
 from pydantic import BaseModel, ValidationError
 
 from switchboard_shared.background import BackgroundLoop
-from switchboard_shared.events import DeadLetter, DeadLetterReason, ReadRecord, dead_letter_of
+from switchboard_shared.deadletters import ReadRecord, dead_letter_of
+from switchboard_shared.events import DeadLetter, DeadLetterReason
 from switchboard_shared.logs import describe_invalid, fields
 from switchboard_shared.settings import CommonSettings, KafkaSettings
 from switchboard_shared.topics import TopicSpec

@@ -104,7 +104,7 @@ def test_topics_are_named_once_with_several_partitions_and_a_mention_key():
 def test_mention_ids_are_the_standard_uuid5_of_source_and_id(source, source_id):
     import uuid
 
-    from switchboard_shared.events import MENTION_ID_NAMESPACE, mention_id_for
+    from switchboard_shared.identity import MENTION_ID_NAMESPACE, mention_id_for
 
     expected = str(uuid.uuid5(MENTION_ID_NAMESPACE, f"{source}:{source_id}"))
     assert mention_id_for(source, source_id) == expected

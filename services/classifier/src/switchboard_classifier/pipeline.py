@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from switchboard_classifier.combine import Classifier
+from switchboard_shared.deadletters import dead_letter_of
 from switchboard_shared.events import (
     Classification,
     DeadLetter,
     DeadLetterReason,
     MentionClassified,
     MentionReceived,
-    dead_letter_of,
 )
 from switchboard_shared.logs import describe_invalid
 from switchboard_shared.topics import RAW

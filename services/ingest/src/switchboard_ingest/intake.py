@@ -18,7 +18,8 @@ from switchboard_ingest.dedup import RawTopicTail, SeenMentions
 from switchboard_ingest.doors import Refusal
 from switchboard_ingest.publisher import Ack, KafkaUnavailable, Publisher
 from switchboard_ingest.settings import IngestSettings
-from switchboard_shared.events import MentionIn, MentionReceived, dead_letter
+from switchboard_shared.deadletters import dead_letter
+from switchboard_shared.events import MentionIn, MentionReceived
 from switchboard_shared.logs import fields
 from switchboard_shared.topics import DEADLETTER, RAW
 

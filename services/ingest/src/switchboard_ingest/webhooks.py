@@ -37,7 +37,8 @@ from switchboard_ingest.limits import Limits, LimitsDep
 from switchboard_ingest.platforms import Mapped
 from switchboard_ingest.publisher import Ack, KafkaUnavailable
 from switchboard_ingest.settings import IngestSettings
-from switchboard_shared.events import DeadLetterReason, Source, mention_id_for
+from switchboard_shared.events import DeadLetterReason, Source
+from switchboard_shared.identity import mention_id_for
 from switchboard_shared.logs import fields
 from switchboard_shared.problems import ProblemError
 

@@ -11,7 +11,8 @@ from conftest import REPO, run_async, run_to_refusal, wait_app_ready
 from switchboard_ingest.app import create_app
 from switchboard_ingest.auth import KeyFileError
 from switchboard_ingest.settings import IngestSettings
-from switchboard_shared.events import MentionReceived, mention_id_for
+from switchboard_shared.events import MentionReceived
+from switchboard_shared.identity import mention_id_for
 from switchboard_shared.topics import RAW
 
 pytestmark = pytest.mark.kafka

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 from conftest import run_async, wait_app_ready
 from switchboard_ingest.app import create_app
 from switchboard_ingest.settings import IngestSettings
-from switchboard_shared.events import DeadLetter, MentionReceived, mention_id_for
+from switchboard_shared.events import DeadLetter, MentionReceived
+from switchboard_shared.identity import mention_id_for
 from switchboard_shared.topics import DEADLETTER, RAW
 
 pytestmark = pytest.mark.kafka

@@ -23,7 +23,7 @@ from switchboard_router import metrics
 from switchboard_router.db.engine import aware
 from switchboard_router.kafka import relay
 from switchboard_router.queues import service as queues
-from switchboard_router.replies import service as replies
+from switchboard_router.replies import delivery, reports
 from switchboard_router.routing.policy import Policy
 from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.events import Urgency
@@ -48,8 +48,8 @@ def observe_database(engine: Engine, policy: Policy) -> None:
             (now - oldest).total_seconds() if oldest else 0.0
         )
     metrics.OUTBOX_BACKLOG.set(relay.backlog(engine))
-    metrics.REPLIES_UNREPORTED.set(replies.unreported(engine, now=now))
-    shares = replies.answered_shares(engine, policy=policy.replies, now=now)
+    metrics.REPLIES_UNREPORTED.set(delivery.unreported(engine, now=now))
+    shares = reports.answered_shares(engine, policy=policy.replies, now=now)
     for q in listed:
         queue_id = q["queue_id"]
         target = policy.replies.target_for(queue_id)

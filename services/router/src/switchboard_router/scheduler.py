@@ -26,7 +26,7 @@ from switchboard_router.items.timers import (
     expire_leases,
     locked,
 )
-from switchboard_router.replies.service import dispatch_due
+from switchboard_router.replies.delivery import dispatch_due
 from switchboard_router.routing.policy import Policy
 from switchboard_shared.background import BackgroundLoop
 from switchboard_shared.logs import fields

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from switchboard_router.db.tables import audit, outbox
-from switchboard_router.replies import service as replies
+from switchboard_router.replies import delivery, reports
 from switchboard_router.routing.policy import Policy
 from switchboard_shared.events import ReplyOutcome, ReplyRequested, ReplyStatus
 from switchboard_shared.topics import REPLIES
@@ -116,9 +116,9 @@ def test_a_reply_approved_by_a_second_person_is_handed_over_once_and_stored_as_s
 
     # Nothing leaves during the hold; after it, one request, attempt 1, with the approved text.
     now = datetime.now(UTC)
-    assert replies.dispatch_due(engine, now=now) == 0
-    assert replies.dispatch_due(engine, now=now + LATER) == 1
-    assert replies.dispatch_due(engine, now=now + 2 * LATER) == 0
+    assert delivery.dispatch_due(engine, now=now) == 0
+    assert delivery.dispatch_due(engine, now=now + LATER) == 1
+    assert delivery.dispatch_due(engine, now=now + 2 * LATER) == 0
     [request] = requests_in_outbox(engine)
     assert (request.reply_id, request.attempt, request.text, request.in_reply_to) == (
         reply["reply_id"],
@@ -128,15 +128,15 @@ def test_a_reply_approved_by_a_second_person_is_handed_over_once_and_stored_as_s
     )
 
     # Handed over and never reported on: after five minutes the on-call engineer hears of it.
-    assert replies.unreported(engine, now=now + LATER + timedelta(minutes=4)) == 0
-    assert replies.unreported(engine, now=now + LATER + timedelta(minutes=6)) == 1
+    assert delivery.unreported(engine, now=now + LATER + timedelta(minutes=4)) == 0
+    assert delivery.unreported(engine, now=now + LATER + timedelta(minutes=6)) == 1
 
     # The responder's reports: sending, then sent with the platform's id; repeats change nothing.
-    assert replies.apply_outcomes(engine, [outcome(request, ReplyStatus.SENDING)], now=now) == 0
+    assert delivery.apply_outcomes(engine, [outcome(request, ReplyStatus.SENDING)], now=now) == 0
     sent = outcome(request, ReplyStatus.SENT, platform_post_id="1900000000000000001")
-    assert replies.apply_outcomes(engine, [sent, sent], now=now) == 1
-    assert replies.apply_outcomes(engine, [outcome(request, ReplyStatus.UNKNOWN)], now=now) == 0
-    assert replies.unreported(engine, now=now + LATER + timedelta(minutes=6)) == 0
+    assert delivery.apply_outcomes(engine, [sent, sent], now=now) == 1
+    assert delivery.apply_outcomes(engine, [outcome(request, ReplyStatus.UNKNOWN)], now=now) == 0
+    assert delivery.unreported(engine, now=now + LATER + timedelta(minutes=6)) == 0
     [shown] = client.get(f"/v1/items/{item_id}/replies", headers=officer_h).json()["replies"]
     assert (shown["status"], shown["platform_post_id"], shown["attempts"]) == (
         "sent",
@@ -168,12 +168,12 @@ def test_editing_an_approved_reply_puts_it_back_to_pending_approval_and_nothing_
     )
     assert edited.status_code == 200, edited.text
     assert (edited.json()["status"], edited.json()["approver"]) == ("pending_approval", None)
-    assert replies.dispatch_due(engine, now=datetime.now(UTC) + LATER) == 0
+    assert delivery.dispatch_due(engine, now=datetime.now(UTC) + LATER) == 0
     assert requests_in_outbox(engine) == []
 
     # Approved again, sent with the new words; then it can be neither edited nor cancelled.
     client.post(f"/v1/replies/{reply['reply_id']}/approve", headers=supervisor_h)
-    assert replies.dispatch_due(engine, now=datetime.now(UTC) + LATER) == 1
+    assert delivery.dispatch_due(engine, now=datetime.now(UTC) + LATER) == 1
     [request] = requests_in_outbox(engine)
     assert request.text == "We are on it, and so is the fire service."
     late_edit = client.patch(
@@ -258,11 +258,11 @@ def test_a_retry_is_a_new_attempt_and_a_late_report_of_the_old_one_is_ignored(cl
     ).json()
     client.post(f"/v1/replies/{reply['reply_id']}/approve", headers=supervisor_h)
     now = datetime.now(UTC)
-    replies.dispatch_due(engine, now=now + LATER)
+    delivery.dispatch_due(engine, now=now + LATER)
     [first] = requests_in_outbox(engine)
     # A timeout on X: nobody knows whether it was posted; nothing is sent again by itself.
-    assert replies.apply_outcomes(engine, [outcome(first, ReplyStatus.UNKNOWN)], now=now) == 1
-    assert replies.dispatch_due(engine, now=now + 3 * LATER) == 0
+    assert delivery.apply_outcomes(engine, [outcome(first, ReplyStatus.UNKNOWN)], now=now) == 1
+    assert delivery.dispatch_due(engine, now=now + 3 * LATER) == 0
     assert (
         client.post(f"/v1/replies/{reply['reply_id']}/approve", headers=supervisor_h).status_code
         == 409
@@ -271,17 +271,17 @@ def test_a_retry_is_a_new_attempt_and_a_late_report_of_the_old_one_is_ignored(cl
     # A person looked at the thread, found no post, and retries: attempt 2, the same text.
     retried = client.post(f"/v1/replies/{reply['reply_id']}/retry", headers=officer_h)
     assert retried.status_code == 200 and retried.json()["status"] == "approved"
-    assert replies.dispatch_due(engine, now=now + 3 * LATER) == 1
+    assert delivery.dispatch_due(engine, now=now + 3 * LATER) == 1
     second = next(r for r in requests_in_outbox(engine) if r.attempt == 2)
     assert second.text == "On our way."
     assert (
-        replies.apply_outcomes(
+        delivery.apply_outcomes(
             engine, [outcome(first, ReplyStatus.SENT, platform_post_id="9")], now=now
         )
         == 0
     )
     assert (
-        replies.apply_outcomes(
+        delivery.apply_outcomes(
             engine,
             [outcome(second, ReplyStatus.FAILED_PERMANENT, http_status=400, error="bad")],
             now=now,
@@ -353,12 +353,12 @@ def test_response_times_report_the_first_answer_from_when_the_citizen_wrote(clie
         headers=officer_h,
     ).json()
     assert made["status"] == "approved"
-    replies.dispatch_due(engine, now=datetime.now(UTC) + LATER)
+    delivery.dispatch_due(engine, now=datetime.now(UTC) + LATER)
     [request] = requests_in_outbox(engine)
     written = datetime(2026, 11, 29, 21, 59, tzinfo=UTC)  # the mention's created_at
     sent_at = written + timedelta(minutes=11)
     sent = outcome(request, ReplyStatus.SENT, platform_post_id="77", at=sent_at)
-    assert replies.apply_outcomes(engine, [sent], now=sent_at) == 1
+    assert delivery.apply_outcomes(engine, [sent], now=sent_at) == 1
 
     window = {"from": "2026-11-29T00:00:00Z", "to": "2026-11-30T00:00:00Z"}
     answer = client.get("/v1/reports/response-times", params=window, headers=officer_h)
@@ -401,7 +401,7 @@ def test_response_times_report_the_first_answer_from_when_the_citizen_wrote(clie
     assert resolved.status_code == 200, resolved.text
     assert REGISTRY.get_sample_value(f"{name}_count", labels) == before + 1
     # The day's answered share per queue, as the gauge and its alert read it.
-    shares = replies.answered_shares(
+    shares = reports.answered_shares(
         engine, policy=Policy.load().replies, now=datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     )
     assert shares == {"general": (3, 1)}

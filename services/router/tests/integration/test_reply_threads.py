@@ -13,7 +13,7 @@ from switchboard_router.db.tables import answers, items
 from switchboard_router.kafka.consumer import RouterConsumer
 from switchboard_router.kafka.outcomes import OutcomeConsumer
 from switchboard_router.kafka.relay import relay_batch
-from switchboard_router.replies import service as replies
+from switchboard_router.replies import delivery
 from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
@@ -88,7 +88,7 @@ async def test_a_sent_reply_echoed_back_is_dropped_and_the_citizens_answer_reope
             headers=officer_h,
         ).json()
         client.post(f"/v1/replies/{reply['reply_id']}/approve", headers=supervisor_h)
-        assert replies.dispatch_due(engine, now=datetime.now(UTC) + timedelta(seconds=11)) == 1
+        assert delivery.dispatch_due(engine, now=datetime.now(UTC) + timedelta(seconds=11)) == 1
         producer = new_producer(settings, client_id="test-relay")
         await producer.start()
         try:

@@ -38,15 +38,15 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from switchboard_router import metrics
 from switchboard_router.items import steps
 from switchboard_router.kafka.relay import relay_batch
-from switchboard_router.replies import service as replies
+from switchboard_router.replies import threads
 from switchboard_router.routing.holder import PolicyHolder
 from switchboard_router.routing.policy import Policy
 from switchboard_router.settings import RouterSettings
+from switchboard_shared.deadletters import dead_letter_of
 from switchboard_shared.events import (
     DeadLetter,
     DeadLetterReason,
     MentionClassified,
-    dead_letter_of,
     utc_now,
 )
 from switchboard_shared.kafka import (
@@ -248,7 +248,7 @@ class RouterConsumer(GroupMember):
             return prepared
         mentions = [(p.item.mention_id, p.event.mention) for p in prepared]
         echoes, answering = await with_database(
-            "sorting replies' threads", replies.sort_threads, self.engine, mentions
+            "sorting replies' threads", threads.sort_threads, self.engine, mentions
         )
         if answering:
             context = steps.StepContext(
@@ -261,7 +261,7 @@ class RouterConsumer(GroupMember):
             ]
             await with_database(
                 "joining citizens' answers",
-                replies.join_threads,
+                threads.join_threads,
                 self.engine,
                 joining,
                 context=context,

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from switchboard_router import metrics
 from switchboard_router.kafka.consumer import with_database
-from switchboard_router.replies import service as replies
+from switchboard_router.replies import delivery
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import (
     DeadLetter,
@@ -94,7 +94,7 @@ class OutcomeConsumer(GroupMember):
         moved = (
             await with_database(
                 "storing reply outcomes",
-                replies.apply_outcomes,
+                delivery.apply_outcomes,
                 self.engine,
                 outcomes,
                 now=utc_now(),

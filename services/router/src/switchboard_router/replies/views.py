@@ -28,7 +28,7 @@ from switchboard_router.people.deps import (
     acting,
     audit_read,
 )
-from switchboard_router.replies import service
+from switchboard_router.replies import reports, service, threads
 from switchboard_router.replies.policy import ReplyPolicy
 from switchboard_router.replies.schemas import (
     AnswerPublic,
@@ -110,7 +110,7 @@ async def list_replies(
     """Each reply with its status, author, approver, attempts and the platform's post id once
     sent; and the citizen's answers to them (`answers`)."""
     rows = await call(service.for_item, engine, item_id=item_id, actor=caller)
-    answers = await call(service.thread_answers, engine, item_id=item_id)
+    answers = await call(threads.thread_answers, engine, item_id=item_id)
     shown = {"replies": [r["reply_id"] for r in rows], "answers": [a["answer_id"] for a in answers]}
     await audit_read(engine, Access(by, AccessAction.REPLIES_READ, f"item:{item_id}", shown))
     return ItemReplies(
@@ -262,7 +262,7 @@ async def response_times(
     if until - since > timedelta(days=MAX_REPORT_DAYS):
         raise invalid("query.from", f"at most {MAX_REPORT_DAYS} days between from and to")
     groups = await call(
-        service.response_times,
+        reports.response_times,
         engine,
         actor=caller,
         policy=request.app.state.policies.current().replies,
