@@ -98,7 +98,13 @@ class OwnBroker:
 
     def __init__(self, data_dir: Path) -> None:
         self.port = free_port_pair()
-        self.env = {**os.environ, "KAFKA_PORT": str(self.port), "KAFKA_DATA_DIR": str(data_dir)}
+        # The controller port is set too: one inherited from the shell would be the shared broker's.
+        self.env = {
+            **os.environ,
+            "KAFKA_PORT": str(self.port),
+            "KAFKA_CONTROLLER_PORT": str(self.port + 1),
+            "KAFKA_DATA_DIR": str(data_dir),
+        }
         self.pid_file = data_dir / "kafka.pid"
 
     @property

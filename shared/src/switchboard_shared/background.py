@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
 
 
 class BackgroundLoop:
@@ -31,3 +34,26 @@ class BackgroundLoop:
 
     async def _run(self) -> None:
         raise NotImplementedError
+
+
+class Runs(Protocol):
+    """Anything started once and stopped (awaited) at shutdown: a loop, a metrics listener."""
+
+    def start(self) -> None: ...
+    def stop(self) -> Any: ...
+
+
+@contextlib.asynccontextmanager
+async def running(*parts: Runs | None) -> AsyncIterator[None]:
+    """Start the parts in order (None is a part this process does not run) and, however the
+    body ends, stop them in reverse, so nothing outlives what it depends on."""
+    started = [part for part in parts if part is not None]
+    for part in started:
+        part.start()
+    try:
+        yield
+    finally:
+        for part in reversed(started):
+            stopped = part.stop()
+            if inspect.isawaitable(stopped):
+                await stopped

@@ -17,8 +17,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL and a busy timeout (see the module docstring)."""
+def make_engine(url: str, *, foreign_keys: bool = False) -> Engine:
+    """An engine for `url`; SQLite gets WAL and a busy timeout (see the module docstring),
+    and with `foreign_keys` enforces them as PostgreSQL always does."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
@@ -30,6 +31,8 @@ def make_engine(url: str) -> Engine:
     def _wal(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        if foreign_keys:
+            cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     return engine

@@ -8,10 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException
+from fastapi import FastAPI
 
 from switchboard_ingest import metrics, webhooks
 from switchboard_ingest.api import router
@@ -21,9 +18,9 @@ from switchboard_ingest.intake import Intake
 from switchboard_ingest.limits import Limits
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.logs import fields
-from switchboard_shared.metrics_server import METRICS_PATH, metrics_exposure, scrape
-from switchboard_shared.problems import install_problem_handlers
+from switchboard_shared.metrics_server import metrics_exposure
 from switchboard_shared.settings import api_docs_urls
+from switchboard_web.app import service_app
 
 log = logging.getLogger(__name__)
 
@@ -58,33 +55,19 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
             if metrics_server is not None:
                 metrics_server.stop()
 
-    app = FastAPI(
+    app = service_app(
         title="Switchboard ingest",
         version="0.1.0",
         description="Takes mentions in and writes them to Kafka; 202 means Kafka has it.",
         lifespan=lifespan,
-        **api_docs_urls(settings.ingest_api_docs),
+        routers=[router, webhooks.router],
+        metrics_server=metrics_server,
+        metrics_token=metrics_token,
+        docs=api_docs_urls(settings.ingest_api_docs),
     )
     app.state.settings = settings
     app.state.metrics_server = metrics_server
     app.state.intake = intake
     app.state.api_keys = api_keys
     app.state.limits = Limits(settings)
-    app.include_router(router)
-    app.include_router(webhooks.router)
-
-    if metrics_server is None:  # with a metrics port of its own, the API port has no /metrics
-
-        @app.get(METRICS_PATH, summary="Prometheus metrics", include_in_schema=False)
-        async def metrics_view(request: Request) -> Response:
-            status, body, headers = scrape(request.headers.get("authorization"), metrics_token)
-            return Response(body, status_code=status, headers=headers)
-
-    install_problem_handlers(
-        app,
-        response=JSONResponse,
-        http_exception=HTTPException,
-        validation_exception=RequestValidationError,
-    )
-
     return app

@@ -7,18 +7,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
-from starlette.exceptions import HTTPException
 
-from switchboard_notifier import health, metrics
+from switchboard_notifier import metrics
 from switchboard_notifier.holder import PolicyHolder
 from switchboard_notifier.notifier import AcknowledgementConsumer, EscalationConsumer, Scheduler
 from switchboard_notifier.settings import NotifierSettings
+from switchboard_shared.background import running
 from switchboard_shared.logs import fields
-from switchboard_shared.metrics_server import METRICS_PATH, metrics_exposure, scrape
-from switchboard_shared.problems import install_problem_handlers
+from switchboard_shared.metrics_server import metrics_exposure
+from switchboard_web.app import service_app
+from switchboard_web.health import health_router, store_and_kafka_problems
 
 log = logging.getLogger(__name__)
 
@@ -45,42 +44,19 @@ def create_app(settings: NotifierSettings, engine: Engine, policy: PolicyHolder)
         app.state.consumer = consumer
         app.state.acknowledgements = acknowledgements
         app.state.scheduler = scheduler
-        if metrics_server is not None:
-            metrics_server.start()
-        consumer.start()
-        acknowledgements.start()
-        scheduler.start()
-        try:
+        async with running(metrics_server, consumer, acknowledgements, scheduler):
             yield
-        finally:
-            await scheduler.stop()
-            await acknowledgements.stop()
-            await consumer.stop()
-            if metrics_server is not None:
-                metrics_server.stop()
 
-    app = FastAPI(
+    async def readiness(request: Request) -> list[str]:
+        consumer: EscalationConsumer = request.app.state.consumer
+        return await store_and_kafka_problems(consumer.engine, consumer)
+
+    return service_app(
         title="Switchboard notifier",
         version="0.1.0",
         description="Pages the right person, once, when an item's SLA escalates.",
         lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
+        routers=[health_router("notifier", readiness, needs="Kafka and the database work")],
+        metrics_server=metrics_server,
+        metrics_token=metrics_token,
     )
-    app.include_router(health.router)
-
-    if metrics_server is None:  # with a metrics port of its own, this port has no /metrics
-
-        @app.get(METRICS_PATH, include_in_schema=False)
-        async def metrics_view(request: Request) -> Response:
-            status, body, headers = scrape(request.headers.get("authorization"), metrics_token)
-            return Response(body, status_code=status, headers=headers)
-
-    install_problem_handlers(
-        app,
-        response=JSONResponse,
-        http_exception=HTTPException,
-        validation_exception=RequestValidationError,
-    )
-    return app

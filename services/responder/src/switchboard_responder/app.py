@@ -7,18 +7,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
-from starlette.exceptions import HTTPException
 
-from switchboard_responder import health, metrics
+from switchboard_responder import metrics
 from switchboard_responder.channels import build_channels
 from switchboard_responder.responder import Responder
 from switchboard_responder.settings import ResponderSettings
+from switchboard_shared.background import running
 from switchboard_shared.logs import fields
-from switchboard_shared.metrics_server import METRICS_PATH, metrics_exposure, scrape
-from switchboard_shared.problems import install_problem_handlers
+from switchboard_shared.metrics_server import metrics_exposure
+from switchboard_web.app import service_app
+from switchboard_web.health import health_router, store_and_kafka_problems
 
 log = logging.getLogger(__name__)
 
@@ -40,38 +39,21 @@ def create_app(settings: ResponderSettings, engine: Engine) -> FastAPI:
             )
         responder = Responder(settings, engine, channels)
         app.state.responder = responder
-        if metrics_server is not None:
-            metrics_server.start()
-        responder.start()
-        try:
+        async with running(metrics_server, responder):
             yield
-        finally:
-            await responder.stop()
-            if metrics_server is not None:
-                metrics_server.stop()
 
-    app = FastAPI(
+    async def readiness(request: Request) -> list[str]:
+        responder: Responder = request.app.state.responder
+        return await store_and_kafka_problems(responder.engine, responder)
+
+    return service_app(
         title="Switchboard responder",
         version="0.1.0",
         description="Posts approved replies to the platforms, each attempt at most once.",
         lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
+        routers=[
+            health_router("responder", readiness, needs="Kafka and the ledger's database work")
+        ],
+        metrics_server=metrics_server,
+        metrics_token=metrics_token,
     )
-    app.include_router(health.router)
-
-    if metrics_server is None:  # with a metrics port of its own, this port has no /metrics
-
-        @app.get(METRICS_PATH, include_in_schema=False)
-        async def metrics_view(request: Request) -> Response:
-            status, body, headers = scrape(request.headers.get("authorization"), metrics_token)
-            return Response(body, status_code=status, headers=headers)
-
-    install_problem_handlers(
-        app,
-        response=JSONResponse,
-        http_exception=HTTPException,
-        validation_exception=RequestValidationError,
-    )
-    return app

@@ -19,13 +19,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.exceptions import HTTPException
 
 from switchboard_router import health, metrics
 from switchboard_router.audit import service as access
@@ -46,15 +44,16 @@ from switchboard_router.routing.holder import PolicyHolder
 from switchboard_router.routing.policy import Policy
 from switchboard_router.scheduler import Scheduler
 from switchboard_router.settings import RouterSettings
+from switchboard_shared.background import running
 from switchboard_shared.logs import fields
-from switchboard_shared.metrics_server import METRICS_PATH, metrics_exposure, scrape
+from switchboard_shared.metrics_server import metrics_exposure
 from switchboard_shared.problems import (
     PROBLEM_CONTENT_TYPE,
-    install_problem_handlers,
     problem,
 )
 from switchboard_shared.ratelimit import Limit, RateLimiter
 from switchboard_shared.settings import api_docs_urls
+from switchboard_web.app import service_app
 
 log = logging.getLogger(__name__)
 
@@ -176,27 +175,29 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if metrics_server is not None:
-            metrics_server.start()
-        gauges.start()
-        if consume:
-            consumer.start()
-            outcomes.start()
-        relay.start()
-        if clock:
-            scheduler.start()
-        try:
+        # A router that does not consume or tick serves the API over the store alone.
+        async with running(
+            metrics_server,
+            gauges,
+            consumer if consume else None,
+            outcomes if consume else None,
+            relay,
+            scheduler if clock else None,
+        ):
             yield
-        finally:
-            await scheduler.stop()
-            await relay.stop()
-            await outcomes.stop()
-            await consumer.stop()
-            await gauges.stop()
-            if metrics_server is not None:
-                metrics_server.stop()
 
-    app = FastAPI(
+    # Each domain declares its own routes; the order is the API document's.
+    domains = (
+        queue_views,
+        people_views,
+        item_views,
+        reply_views,
+        routing_views,
+        audit_views,
+        health,
+        console_views,
+    )
+    app = service_app(
         title="Switchboard router",
         version="0.2.0",
         description=(
@@ -205,7 +206,10 @@ def create_app(
             "`Authorization: Bearer <token>`. Errors are RFC 9457 problem documents."
         ),
         lifespan=lifespan,
-        **api_docs_urls(settings.router_api_docs),
+        routers=[domain.router for domain in domains],
+        metrics_server=metrics_server,
+        metrics_token=metrics_token,
+        docs=api_docs_urls(settings.router_api_docs),
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -216,38 +220,10 @@ def create_app(
     app.state.scheduler = scheduler
     app.state.gauges = gauges
     app.state.metrics_server = metrics_server
-    # Each domain declares its own routes; the order is the API document's.
-    domains = (
-        queue_views,
-        people_views,
-        item_views,
-        reply_views,
-        routing_views,
-        audit_views,
-        health,
-    )
-    for domain in domains:
-        app.include_router(domain.router)
-    app.include_router(console_views.router)
-
-    if metrics_server is None:  # with a metrics port of its own, the API port has no /metrics
-
-        @app.get(METRICS_PATH, summary="Prometheus metrics", include_in_schema=False)
-        async def metrics_view(request: Request) -> Response:
-            # The last gauge reading: a scrape never queries the database.
-            status, body, headers = scrape(request.headers.get("authorization"), metrics_token)
-            return Response(body, status_code=status, headers=headers)
 
     app.add_middleware(BodyLimit, limit=settings.router_max_body_bytes)  # type: ignore[arg-type]
     token_limit = Limit(settings.router_token_rate_per_second, settings.router_token_burst)
     app.add_middleware(TokenRateLimit, limiter=RateLimiter(token_limit))  # type: ignore[arg-type]
-
-    install_problem_handlers(
-        app,
-        response=JSONResponse,
-        http_exception=HTTPException,
-        validation_exception=RequestValidationError,
-    )
 
     def openapi() -> dict[str, Any]:
         # Error answers are problem documents: say so, so clients (and schemathesis) expect it.

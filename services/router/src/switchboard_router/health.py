@@ -3,45 +3,15 @@ database answers and the consumer is connected to Kafka)."""
 
 from __future__ import annotations
 
-import asyncio
+from fastapi import Request
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
-
-from switchboard_router.db.engine import ping
 from switchboard_router.kafka.consumer import RouterConsumer
-from switchboard_router.people.deps import (
-    EngineDep,
-)
-from switchboard_shared.kafka import unreachable
-
-router = APIRouter()
+from switchboard_web.health import health_router, store_and_kafka_problems
 
 
-@router.get("/healthz", summary="The process is alive")
-async def healthz() -> dict[str, str]:
-    """Liveness: the process answers."""
-    return {"status": "ok", "service": "router"}
-
-
-@router.get(
-    "/readyz",
-    summary="Kafka and the database work",
-    responses={503: {"description": "Not ready; `problems` says why"}},
-)
-async def readyz(request: Request, engine: EngineDep) -> JSONResponse:
-    """Readiness: the database answers and the consumer is connected to Kafka."""
-    problems = []
-    try:
-        await asyncio.to_thread(ping, engine)
-    except SQLAlchemyError as exc:
-        problems.append(f"database unreachable: {type(exc).__name__}")
+async def _readiness(request: Request) -> list[str]:
     consumer: RouterConsumer = request.app.state.consumer
-    if not consumer.started.is_set() or consumer.producer is None:
-        problems.append("kafka consumer not started")
-    elif (problem := await unreachable(consumer.producer)) is not None:
-        problems.append(problem)
-    if problems:
-        return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
-    return JSONResponse({"status": "ready"})
+    return await store_and_kafka_problems(request.app.state.engine, consumer)
+
+
+router = health_router("router", _readiness, needs="Kafka and the database work")

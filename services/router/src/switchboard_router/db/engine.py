@@ -8,33 +8,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+
+from switchboard_shared.database import make_engine as make_shared_engine
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL and a shared connection across threads."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    """An engine for `url`: the common one, with SQLite enforcing the foreign keys the
+    router's tables declare."""
+    return make_shared_engine(url, foreign_keys=True)
 
 
 def migrate(engine: Engine) -> None:
@@ -46,12 +33,6 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-
-
-def ping(engine: Engine) -> None:
-    """Raise if the database does not answer."""
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
 
 
 def insert_ignore(bind: Connection | Engine, table: Any) -> Any:
