@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
+from switchboard_classifier.compiled import jit
+
 N_FEATURES = 2**20  # a power of two: buckets are the top bits of a 64-bit product
 WORD, CHAR = 0, 1  # the column blocks: words in [0, N), characters in [N, 2N)
 CHAR_NGRAMS = (2, 3, 4, 5)
@@ -223,18 +225,10 @@ def column_map(seen: Int) -> np.ndarray[Any, np.dtype[np.int32]]:
 # building arrays as long as all its text; at inference that was two thirds of the model's
 # time. The kernels below walk the same code points once, in the same order, and give the
 # same CSR entries bit for bit (n-grams in the same order, sums taken in the same order),
-# so the model's scores are unchanged: a test holds the two paths equal. numba compiles
-# them on first use and caches the machine code on disk (beside this module, or in
-# NUMBA_CACHE_DIR), so only a machine's first run pays the compile.
+# so the model's scores are unchanged: a test holds the two paths equal (see `compiled`).
 
 
-def _jit(function: Any) -> Any:
-    import numba  # type: ignore[import-untyped,import-not-found,unused-ignore]
-
-    return numba.njit(cache=True, nogil=True)(function)
-
-
-@_jit
+@jit
 def _collapsed_kernel(raw: Any, ends: Any, n: int, separator_table: Any) -> Any:
     """`_collapse` in one pass: (codes, is-space, row of each, how many, positions in texts)."""
     length = len(raw)
@@ -260,7 +254,7 @@ def _collapsed_kernel(raw: Any, ends: Any, n: int, separator_table: Any) -> Any:
     return codes, space, rows, kept, size
 
 
-@_jit
+@jit
 def _normalised_kernel(entry_rows: Any, entry_columns: Any, count: int, n: int, idf: Any) -> Any:
     """CSR (indptr, columns, values) of the known entries: idf, l2-normalised per row."""
     indptr = np.zeros(n + 1, dtype=np.intp)
@@ -278,7 +272,7 @@ def _normalised_kernel(entry_rows: Any, entry_columns: Any, count: int, n: int, 
     return indptr, entry_columns[:count].copy(), values
 
 
-@_jit
+@jit
 def _char_kernel(raw: Any, ends: Any, n: int, columns: Any, idf: Any) -> Any:
     codes, space, rows, kept, size = _collapsed_kernel(raw, ends, n, _IS_SPACE)
     entry_rows = np.empty(size * len(CHAR_NGRAMS), dtype=np.intp)
@@ -300,7 +294,7 @@ def _char_kernel(raw: Any, ends: Any, n: int, columns: Any, idf: Any) -> Any:
     return _normalised_kernel(entry_rows, entry_columns, count, n, idf)
 
 
-@_jit
+@jit
 def _word_kernel(raw: Any, ends: Any, n: int, columns: Any, idf: Any) -> Any:
     codes, space, rows, _, size = _collapsed_kernel(raw, ends, n, _IS_NOT_WORD)
     hashes = np.zeros(size, dtype=np.uint64)
@@ -335,7 +329,7 @@ def _word_kernel(raw: Any, ends: Any, n: int, columns: Any, idf: Any) -> Any:
     return _normalised_kernel(entry_rows, entry_columns, count, n, idf)
 
 
-@_jit
+@jit
 def _add_products_kernel(scores: Any, indptr: Any, indices: Any, values: Any, weights: Any) -> None:
     """scores += the CSR matrix @ weights, summed as scipy's csr_matvecs does."""
     width = weights.shape[1]
