@@ -12,11 +12,23 @@ Pure: no Kafka, no faust.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any
+
+# Where the machine code goes when nothing beside the module is writable.
+FALLBACK_CACHE = os.path.join(tempfile.gettempdir(), "switchboard-numba")
 
 
 def jit(function: Any) -> Any:
     """`function` compiled on first call (nopython, cached on disk, without the GIL)."""
     import numba  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
-    return numba.njit(cache=True, nogil=True)(function)
+    try:
+        return numba.njit(cache=True, nogil=True)(function)
+    except RuntimeError:
+        # numba found no writable cache (an install owned by another user, as in the
+        # image, and no writable home): the temporary directory rather than no cache,
+        # which would compile every kernel again at every start.
+        numba.config.CACHE_DIR = FALLBACK_CACHE  # type: ignore[attr-defined,unused-ignore]
+        return numba.njit(cache=True, nogil=True)(function)
