@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 DEMO_QUEUES = ("community-engagement", "general")
 FREE_TEXT = "Thank you for writing to us. An officer has read this and is looking into it."
@@ -101,6 +102,8 @@ def cmd_demo_answers(args: argparse.Namespace) -> int:
         print("demo-answers: give --admin-token or SWITCHBOARD_ADMIN_TOKEN", file=sys.stderr)
         return 2
     answered = 0
+    import httpx  # here, not at the top: the CLI's other commands have no use for it
+
     with httpx.Client(timeout=10.0) as client:
         desk = Desk(args.router, args.admin_token, client)
         while not args.count or answered < args.count:

@@ -27,8 +27,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
 
 from switchboard_classifier.combine import Classifier
@@ -37,7 +35,6 @@ from switchboard_classifier.feedback import FeedbackLedger, merge, to_jsonl
 from switchboard_classifier.promotion import ModelsDirectory, PromotionError, promote, rollback
 from switchboard_classifier.rules import Ruleset, RulesetError
 from switchboard_shared.events import MentionClassified, MentionFeedback, MentionRouted
-from switchboard_shared.kafka import client_options, partitions_of
 from switchboard_shared.settings import CommonSettings
 from switchboard_shared.topics import CLASSIFIED, FEEDBACK, ROUTED, TopicSpec
 
@@ -55,10 +52,25 @@ def _is_kafka(source: str) -> bool:
     return not Path(source).exists() and BOOTSTRAP.fullmatch(source) is not None
 
 
+def _reading_errors() -> tuple[type[Exception], ...]:
+    """What reading the feedback may raise and is reported as such.
+
+    aiokafka is imported only when the feedback is read: it is a third of a
+    second of start-up that every other command (`classify` first) need not pay.
+    """
+    from aiokafka.errors import KafkaError
+
+    return (OSError, ValueError, TimeoutError, KafkaError)
+
+
 async def _read_to_end(
     settings: CommonSettings, spec: TopicSpec, handle: Callable[[bytes], None]
 ) -> int:
     """Hand every record now on a topic to `handle`, from the beginning to the end as it is now."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from switchboard_shared.kafka import client_options, partitions_of
+
     name = spec.name(settings.topic_prefix)
     partitions = await partitions_of(settings, name)
     if not partitions:
@@ -169,7 +181,7 @@ def with_feedback(
                 corpus = read_records(stream)
         try:
             found, skipped = feedback_records(args.feedback, topic_prefix=args.topic_prefix)
-        except (OSError, ValueError, TimeoutError, KafkaError) as exc:
+        except _reading_errors() as exc:
             print(f"cannot read the feedback: {exc}", file=sys.stderr)
             return 2
         merged, replaced = merge(corpus, found)
@@ -189,7 +201,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     """Print the labelled records officers' verdicts give, as JSON lines."""
     try:
         records, skipped = feedback_records(args.source, topic_prefix=args.topic_prefix)
-    except (OSError, ValueError, TimeoutError, KafkaError) as exc:
+    except _reading_errors() as exc:
         print(f"cannot read the feedback: {exc}", file=sys.stderr)
         return 2
     out = args.out.open("w", encoding="utf-8") if args.out else sys.stdout

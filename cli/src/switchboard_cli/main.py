@@ -31,14 +31,15 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
-
-import httpx
+from typing import IO, TYPE_CHECKING, Any
 
 from switchboard_cli.answering import cmd_demo_answers
 from switchboard_cli.classifying import add_parsers
 from switchboard_cli.demo import demo_mentions
 from switchboard_shared.events import MentionIn, Source
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_INGEST_URL = "http://127.0.0.1:8001"
 
@@ -101,6 +102,8 @@ def _send_all(bodies: Iterable[tuple[str, str | bytes]], args: argparse.Namespac
     pacer = _Pacer(args.rate)
     url = f"{args.url.rstrip('/')}/v1/mentions"
     headers = _headers(args.api_key)
+    import httpx  # here, not at the top: `classify` has no use for its second of imports
+
     with httpx.Client(timeout=30) as client:
         for where, body in bodies:
             pacer.wait()
@@ -175,6 +178,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     batch = []
         if batch:
             yield batch
+
+    import httpx  # here, not at the top: `classify` has no use for it
 
     with httpx.Client(timeout=60) as client:
         for batch in chunks():

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
+from switchboard_classifier.compiled import jit
+
 N_FEATURES = 2**20  # a power of two: buckets are the top bits of a 64-bit product
 WORD, CHAR = 0, 1  # the column blocks: words in [0, N), characters in [N, 2N)
 CHAR_NGRAMS = (2, 3, 4, 5)
@@ -60,6 +62,7 @@ def _word_characters() -> np.ndarray[Any, np.dtype[np.bool_]]:
 _TABLE_END = 0x3000
 _IS_WORD = _word_characters()
 _IS_SPACE = np.array([chr(c).isspace() for c in range(_TABLE_END)] + [False])
+_IS_NOT_WORD = ~_IS_WORD
 
 
 def _collapse(
@@ -71,6 +74,18 @@ def _collapse(
     codes = np.where(separator, _SPACE, raw)[keep].astype(np.uint64)
     space, row_of = separator[keep], raw_rows[keep]
     return codes, space, row_of, int(np.searchsorted(row_of, n))
+
+
+def _code_points(texts: Sequence[str]) -> tuple[np.ndarray[Any, np.dtype[np.uint32]], list[int]]:
+    """The batch's lower-cased code points, and how many belong to each row.
+
+    " text1 text2 ... " + a final space of row n (no text): a space before every text.
+    """
+    lowered = [" " + text.lower() for text in texts]
+    raw = np.frombuffer(("".join(lowered) + " ").encode("utf-32-le"), dtype=np.uint32)
+    lengths = [len(t) for t in lowered]
+    lengths.append(1)
+    return raw, lengths
 
 
 def _char_ngrams(
@@ -106,11 +121,7 @@ def hashed_ngrams(texts: Sequence[str]) -> list[tuple[Int, Int]]:
     pairs can become CSR matrices without sorting.
     """
     n = len(texts)
-    lowered = [" " + text.lower() for text in texts]
-    # " text1 text2 ... " + a final space of row n (no text): a space before every text.
-    raw = np.frombuffer(("".join(lowered) + " ").encode("utf-32-le"), dtype=np.uint32)
-    lengths = [len(t) for t in lowered]
-    lengths.append(1)
+    raw, lengths = _code_points(texts)
     raw_rows = np.repeat(np.arange(n + 1, dtype=np.intp), lengths)
     clipped = np.minimum(raw, _TABLE_END)
     # Characters: words split at white space only, as scikit-learn's char_wb does, so
@@ -167,12 +178,14 @@ def smooth_idf(df: Int, n_texts: int) -> np.ndarray[Any, np.dtype[np.float64]]:
     return idf
 
 
-def blocks(
+def blocks_in_numpy(
     texts: Sequence[str],
     columns: Sequence[np.ndarray[Any, np.dtype[np.int32]]],
     idf: Sequence[np.ndarray[Any, np.dtype[np.float64]]],
 ) -> list[sp.csr_matrix]:
-    """One (len(texts), len(idf[kind])) TF-IDF matrix per kind (WORD, CHAR).
+    """`blocks` by numpy passes over `hashed_ngrams`: the definition the compiled path keeps.
+
+    One (len(texts), len(idf[kind])) TF-IDF matrix per kind (WORD, CHAR).
 
     `columns[kind]` maps a bucket onto the model's column for it (-1: a bucket
     never seen in training, dropped); `idf[kind]` is each column's weight.
@@ -205,3 +218,169 @@ def column_map(seen: Int) -> np.ndarray[Any, np.dtype[np.int32]]:
     column = np.full(N_FEATURES, -1, dtype=np.int32)
     column[seen] = np.arange(len(seen), dtype=np.int32)
     return column
+
+
+# --- the same features, compiled ------------------------------------------------------------
+# `hashed_ngrams` and `blocks_in_numpy` make a few dozen numpy passes over the batch, each
+# building arrays as long as all its text; at inference that was two thirds of the model's
+# time. The kernels below walk the same code points once, in the same order, and give the
+# same CSR entries bit for bit (n-grams in the same order, sums taken in the same order),
+# so the model's scores are unchanged: a test holds the two paths equal (see `compiled`).
+
+
+@jit
+def _collapsed_kernel(raw: Any, ends: Any, n: int, separator_table: Any) -> Any:
+    """`_collapse` in one pass: (codes, is-space, row of each, how many, positions in texts)."""
+    length = len(raw)
+    codes = np.empty(length, dtype=np.uint64)
+    space = np.empty(length, dtype=np.bool_)
+    rows = np.empty(length, dtype=np.intp)
+    last_entry = len(separator_table) - 1
+    kept = 0
+    size = 0
+    row = 0
+    for i in range(length):
+        while i >= ends[row]:
+            row += 1
+        separator = separator_table[min(raw[i], last_entry)]
+        if separator and i + 1 < length and separator_table[min(raw[i + 1], last_entry)]:
+            continue  # a run of separators keeps its last
+        codes[kept] = _SPACE if separator else raw[i]
+        space[kept] = separator
+        rows[kept] = row
+        kept += 1
+        if row < n:
+            size = kept
+    return codes, space, rows, kept, size
+
+
+@jit
+def _normalised_kernel(entry_rows: Any, entry_columns: Any, count: int, n: int, idf: Any) -> Any:
+    """CSR (indptr, columns, values) of the known entries: idf, l2-normalised per row."""
+    indptr = np.zeros(n + 1, dtype=np.intp)
+    squares = np.zeros(n, dtype=np.float64)
+    values = np.empty(count, dtype=np.float64)
+    for e in range(count):
+        value = idf[entry_columns[e]]
+        values[e] = value
+        squares[entry_rows[e]] += value * value
+        indptr[entry_rows[e] + 1] += 1
+    for row in range(n):
+        indptr[row + 1] += indptr[row]
+    for e in range(count):
+        values[e] = values[e] / np.sqrt(squares[entry_rows[e]])
+    return indptr, entry_columns[:count].copy(), values
+
+
+@jit
+def _char_kernel(raw: Any, ends: Any, n: int, columns: Any, idf: Any) -> Any:
+    codes, space, rows, kept, size = _collapsed_kernel(raw, ends, n, _IS_SPACE)
+    entry_rows = np.empty(size * len(CHAR_NGRAMS), dtype=np.intp)
+    entry_columns = np.empty(size * len(CHAR_NGRAMS), dtype=np.intp)
+    count = 0
+    for i in range(size):
+        rolling = codes[i]
+        for width in range(2, 6):
+            last = i + width - 1
+            # the window must fit, with no space strictly inside (then no longer one either)
+            if last >= kept or (width > 2 and space[last - 1]):
+                break
+            rolling = rolling * _MULT + codes[last]
+            column = columns[((rolling + np.uint64(width)) * _GOLDEN) >> _SHIFT]
+            if column >= 0:
+                entry_rows[count] = rows[i]
+                entry_columns[count] = column
+                count += 1
+    return _normalised_kernel(entry_rows, entry_columns, count, n, idf)
+
+
+@jit
+def _word_kernel(raw: Any, ends: Any, n: int, columns: Any, idf: Any) -> Any:
+    codes, space, rows, _, size = _collapsed_kernel(raw, ends, n, _IS_NOT_WORD)
+    hashes = np.zeros(size, dtype=np.uint64)
+    word_rows = np.empty(size, dtype=np.intp)
+    words = 0
+    offset = 0
+    for i in range(size):
+        if space[i]:
+            continue
+        if space[i - 1]:  # a letter after a space starts a word (position 0 is a space)
+            word_rows[words] = rows[i]
+            words += 1
+            offset = 0
+        hashes[words - 1] += codes[i] * _POWERS[min(offset, _MAX_WORD - 1)]
+        offset += 1
+    entry_rows = np.empty(2 * words, dtype=np.intp)
+    entry_columns = np.empty(2 * words, dtype=np.intp)
+    count = 0
+    for k in range(words):
+        column = columns[((hashes[k] ^ _SALT_WORD) * _GOLDEN) >> _SHIFT]
+        if column >= 0:
+            entry_rows[count] = word_rows[k]
+            entry_columns[count] = column
+            count += 1
+        if k + 1 < words and word_rows[k + 1] == word_rows[k]:
+            bigram = hashes[k] * _SALT_BIGRAM + hashes[k + 1]
+            column = columns[(bigram * _GOLDEN) >> _SHIFT]
+            if column >= 0:
+                entry_rows[count] = word_rows[k]
+                entry_columns[count] = column
+                count += 1
+    return _normalised_kernel(entry_rows, entry_columns, count, n, idf)
+
+
+@jit
+def _add_products_kernel(scores: Any, indptr: Any, indices: Any, values: Any, weights: Any) -> None:
+    """scores += the CSR matrix @ weights, summed as scipy's csr_matvecs does."""
+    width = weights.shape[1]
+    total = np.empty(width, dtype=np.float64)
+    for row in range(scores.shape[0]):
+        total[:] = 0.0
+        for e in range(indptr[row], indptr[row + 1]):
+            value = values[e]
+            column = indices[e]
+            for k in range(width):
+                total[k] += value * weights[column, k]
+        for k in range(width):
+            scores[row, k] += total[k]
+
+
+Csr = tuple[Int, Int, np.ndarray[Any, np.dtype[np.float64]]]
+
+
+def known_ngrams(
+    texts: Sequence[str],
+    columns: Sequence[np.ndarray[Any, np.dtype[np.int32]]],
+    idf: Sequence[np.ndarray[Any, np.dtype[np.float64]]],
+) -> list[Csr]:
+    """The entries of `blocks` as (indptr, columns, values) per kind (WORD, CHAR), compiled."""
+    raw, lengths = _code_points(texts)
+    ends = np.cumsum(lengths)
+    n = len(texts)
+    return [
+        _word_kernel(raw, ends, n, columns[WORD], idf[WORD]),
+        _char_kernel(raw, ends, n, columns[CHAR], idf[CHAR]),
+    ]
+
+
+def blocks(
+    texts: Sequence[str],
+    columns: Sequence[np.ndarray[Any, np.dtype[np.int32]]],
+    idf: Sequence[np.ndarray[Any, np.dtype[np.float64]]],
+) -> list[sp.csr_matrix]:
+    """One (len(texts), len(idf[kind])) TF-IDF matrix per kind (WORD, CHAR); see `blocks_in_numpy`."""
+    n = len(texts)
+    return [
+        sp.csr_matrix((values, indices, indptr), shape=(n, len(idf[kind])))
+        for kind, (indptr, indices, values) in enumerate(known_ngrams(texts, columns, idf))
+    ]
+
+
+def add_products(
+    scores: np.ndarray[Any, np.dtype[np.float64]],
+    entries: Csr,
+    weights: np.ndarray[Any, np.dtype[np.float64]],
+) -> None:
+    """scores += (the CSR matrix of `entries`) @ weights, with scipy's sums, without a matrix."""
+    indptr, indices, values = entries
+    _add_products_kernel(scores, indptr, indices, values, weights)

@@ -16,6 +16,8 @@ import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped,import-not-found,unused-ignore]
 from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
+from switchboard_classifier.compiled import jit
+
 DEFAULT_LANGUAGES = (
     "en", "es", "fr", "pt", "de", "it", "nl", "pl", "ru", "uk", "ar", "zh", "ja", "ko",
     "vi", "tl", "hi", "tr", "ht", "so", "fa", "el", "ro", "sv",
@@ -43,6 +45,18 @@ class LanguageDetector:
         self._output = np.asarray(self._identifier.tk_output, dtype=np.intp)
 
     def _feature_counts(self, encoded: list[bytes]) -> sp.csr_matrix:
+        """How often each of py3langid's features occurs in each text: its byte automaton
+        walked text by text in compiled code, the same counts as `_feature_counts_in_numpy`."""
+        data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        ends = np.cumsum([len(e) for e in encoded], dtype=np.intp)
+        indptr, indices, counts = _automaton_counts(
+            data, ends, self._next, self._rowbase, self._output
+        )
+        return sp.csr_matrix(
+            (counts, indices, indptr), shape=(len(encoded), self._identifier.nb_ptc.shape[0])
+        )
+
+    def _feature_counts_in_numpy(self, encoded: list[bytes]) -> sp.csr_matrix:
         """py3langid's byte automaton walked for every text of the batch at once.
 
         `visit_counts` walks one text one byte at a time in Python; here step t
@@ -92,6 +106,39 @@ class LanguageDetector:
         for row, index in enumerate(todo):
             result[index] = str(classes[best[row]])
         return result
+
+
+@jit
+def _automaton_counts(data: Any, ends: Any, next_move: Any, rowbase: Any, output: Any) -> Any:
+    """CSR (indptr, features, counts as float32) of each text's automaton outputs, sorted
+    by feature with repeats summed: the canonical form `sum_duplicates` gives."""
+    n = len(ends)
+    indptr = np.zeros(n + 1, dtype=np.intp)
+    indices = np.empty(len(data), dtype=np.int32)
+    counts = np.empty(len(data), dtype=np.float32)
+    found = np.empty(len(data), dtype=np.intp)
+    kept = 0
+    start = 0
+    for row in range(n):
+        state = 0
+        hits = 0
+        for i in range(start, ends[row]):
+            state = next_move[rowbase[state] + data[i]]
+            feature = output[state]
+            if feature >= 0:
+                found[hits] = feature
+                hits += 1
+        ordered = np.sort(found[:hits])
+        for j in range(hits):
+            if j and ordered[j] == ordered[j - 1]:
+                counts[kept - 1] += 1.0
+            else:
+                indices[kept] = ordered[j]
+                counts[kept] = 1.0
+                kept += 1
+        indptr[row + 1] = kept
+        start = ends[row]
+    return indptr, indices[:kept].copy(), counts[:kept].copy()
 
 
 @lru_cache(maxsize=1)

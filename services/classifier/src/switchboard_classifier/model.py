@@ -132,9 +132,9 @@ class TextModel:
         if not texts:
             return Predictions(np.zeros((0, 4)), np.zeros((0, len(self.topic_labels))))
         scores = np.tile(self.bias, (len(texts), 1))
-        blocks = features.blocks(texts, self.columns, [k.idf for k in self.kinds])
-        for block, kind in zip(blocks, self.kinds, strict=True):
-            scores += block @ kind.weights
+        entries = features.known_ngrams(texts, self.columns, [k.idf for k in self.kinds])
+        for kind_entries, kind in zip(entries, self.kinds, strict=True):
+            features.add_products(scores, kind_entries, kind.weights)
         return _probabilities(scores)
 
     @property

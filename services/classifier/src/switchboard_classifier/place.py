@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import ahocorasick  # type: ignore[import-untyped,import-not-found,unused-ignore]
+import numpy as np
+import shapely  # type: ignore[import-untyped,import-not-found,unused-ignore]
 import yaml
 from shapely.geometry import LineString, Point, shape  # type: ignore[import-untyped,import-not-found,unused-ignore]
 from shapely.prepared import prep  # type: ignore[import-untyped,import-not-found,unused-ignore]
@@ -89,6 +91,12 @@ class Places:
                 (str(f["properties"]["name"]), prep(shape(f["geometry"])))
                 for f in districts.get("features", [])
             ]
+            # The same polygons for `districts_of`, which asks GEOS about a whole batch of
+            # points in one call per district instead of one call per point.
+            self._district_names = [name for name, _ in self._districts]
+            self._district_shapes = [shape(f["geometry"]) for f in districts.get("features", [])]
+            for polygon in self._district_shapes:
+                shapely.prepare(polygon)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlaceError(f"bad gazetteer or district map: {exc!r}") from exc
         if len(self._automaton):
@@ -131,6 +139,22 @@ class Places:
             if polygon.covers(point):
                 return name
         return None
+
+    def districts_of(self, lons: Sequence[float], lats: Sequence[float]) -> list[str | None]:
+        """`district_of` for many points: the first district covering each, in one pass each."""
+        points = shapely.points(
+            np.asarray(lons, dtype=np.float64), np.asarray(lats, dtype=np.float64)
+        )
+        names: list[str | None] = [None] * len(points)
+        undecided = np.arange(len(points))
+        for name, polygon in zip(self._district_names, self._district_shapes, strict=True):
+            if not len(undecided):
+                break
+            inside = shapely.covers(polygon, points[undecided])
+            for index in undecided[inside].tolist():
+                names[index] = name
+            undecided = undecided[~inside]
+        return names
 
     def _crossing(self, a: int, b: int) -> Point | None:
         key = (min(a, b), max(a, b))
@@ -190,13 +214,17 @@ class Places:
                     return _location(name, "landmark", point)
         return None
 
-    def locate(self, text: str, geo: GeoPoint | None = None, district: str | None = None) -> Found:
-        """A place from the text, else the geo point; and its district (else the stated one)."""
+    def _location(self, text: str, geo: GeoPoint | None) -> Location | None:
         location = self._from_text(text)
         if location is None and geo is not None:
             location = Location(
                 text=f"{geo.lat:.5f},{geo.lon:.5f}", how="geo", lat=geo.lat, lon=geo.lon
             )
+        return location
+
+    def locate(self, text: str, geo: GeoPoint | None = None, district: str | None = None) -> Found:
+        """A place from the text, else the geo point; and its district (else the stated one)."""
+        location = self._location(text, geo)
         if location is not None and location.lat is not None and location.lon is not None:
             return Found(location, self.district_of(location.lon, location.lat) or district)
         return Found(location, district)
@@ -207,8 +235,25 @@ class Places:
         geos: Sequence[GeoPoint | None],
         districts: Sequence[str | None],
     ) -> list[Found]:
-        """`locate` over a batch."""
-        return [self.locate(t, g, d) for t, g, d in zip(texts, geos, districts, strict=True)]
+        """`locate` over a batch, with the districts of all its points found together."""
+        locations = [self._location(t, g) for t, g in zip(texts, geos, strict=True)]
+        found = [
+            Found(location, district)
+            for location, district in zip(locations, districts, strict=True)
+        ]
+        placed: list[int] = []
+        lons: list[float] = []
+        lats: list[float] = []
+        for i, location in enumerate(locations):
+            if location is not None and location.lat is not None and location.lon is not None:
+                placed.append(i)
+                lons.append(location.lon)
+                lats.append(location.lat)
+        if placed:
+            for i, name in zip(placed, self.districts_of(lons, lats), strict=True):
+                if name:
+                    found[i] = Found(locations[i], name)
+        return found
 
 
 def _trie_pattern(aliases: list[str]) -> str:

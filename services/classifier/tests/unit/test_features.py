@@ -1,6 +1,8 @@
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -8,12 +10,16 @@ from switchboard_classifier import features
 from switchboard_classifier.features import (
     CHAR,
     WORD,
+    add_products,
     blocks,
+    blocks_in_numpy,
     column_map,
     document_frequencies,
     hashed_ngrams,
+    known_ngrams,
     smooth_idf,
 )
+from switchboard_classifier.model import TextModel
 
 
 def transform(texts, fitted_on=None):
@@ -95,3 +101,52 @@ def test_buckets_are_the_same_in_every_process():
     here = f"{sorted(kinds[0][1].tolist())[:5]} {sorted(kinds[1][1].tolist())[-5:]}\n"
     assert outputs == {here}
     assert features.DESCRIPTION
+
+
+def _gold_texts():
+    data = Path(features.__file__).parent / "data"
+    return [
+        json.loads(line)["text"]
+        for name in ("gold_train.jsonl", "gold_test.jsonl")
+        for line in (data / name).read_text("utf-8").splitlines()
+    ]
+
+
+ODD_TEXTS = [
+    "",
+    "   ",
+    "x",
+    "  two  spaces  inside  ",
+    "¡Socorro! Incendio en la calle Ñandú, ÀÉÎ straße İstanbul",
+    "日本語 テキスト 🚒🔥 fire!!",
+    "w" * 200,
+    "!!! ??? ...",
+    "tab\tnew\nline\u00a0nbsp\u2028sep",
+]
+
+
+def test_compiled_features_are_the_numpy_features_bit_for_bit_on_the_gold_texts():
+    texts = _gold_texts()
+    model = TextModel.load()
+    idf = [kind.idf for kind in model.kinds]
+    for batch in (texts, ODD_TEXTS, ["   "], []):
+        compiled = blocks(batch, model.columns, idf)
+        reference = blocks_in_numpy(batch, model.columns, idf)
+        for fast, slow in zip(compiled, reference, strict=True):
+            assert fast.shape == slow.shape
+            assert np.array_equal(fast.indptr, slow.indptr)
+            assert np.array_equal(fast.indices, slow.indices)
+            assert np.array_equal(fast.data, slow.data)  # the same floats, not close ones
+
+
+def test_compiled_products_sum_as_scipy_does_so_the_scores_are_identical():
+    texts = _gold_texts() + ODD_TEXTS
+    model = TextModel.load()
+    idf = [kind.idf for kind in model.kinds]
+    by_scipy = np.tile(model.bias, (len(texts), 1))
+    for block, kind in zip(blocks_in_numpy(texts, model.columns, idf), model.kinds, strict=True):
+        by_scipy += block @ kind.weights
+    compiled = np.tile(model.bias, (len(texts), 1))
+    for entries, kind in zip(known_ngrams(texts, model.columns, idf), model.kinds, strict=True):
+        add_products(compiled, entries, kind.weights)
+    assert np.array_equal(compiled, by_scipy)

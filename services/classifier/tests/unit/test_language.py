@@ -33,3 +33,29 @@ def test_the_batch_walk_agrees_with_py3langid_text_by_text():
     detected = default_detector().detect_many(texts, [None] * len(texts))
     assert detected == [reference.classify(text)[0] for text in texts]
     assert {"en", "es"} <= set(detected)
+
+
+def test_the_compiled_walk_counts_what_the_numpy_walk_counts_on_the_gold_texts():
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from switchboard_classifier import language
+
+    data = Path(language.__file__).parent / "data"
+    texts = [
+        json.loads(line)["text"]
+        for name in ("gold_train.jsonl", "gold_test.jsonl")
+        for line in (data / name).read_text("utf-8").splitlines()
+    ]
+    texts += ["ÉL ESTÁ ARMADO, AYUDA", "日本語のテキスト", "x" * 300, "مرحبا بكم", "", " "]
+    detector = default_detector()
+    encoded = [detector._identifier._encode(text) for text in texts]
+    compiled = detector._feature_counts(encoded)
+    reference = detector._feature_counts_in_numpy(encoded)
+    assert compiled.shape == reference.shape
+    assert np.array_equal(compiled.indptr, reference.indptr)
+    assert np.array_equal(compiled.indices, reference.indices)
+    assert compiled.data.dtype == reference.data.dtype
+    assert np.array_equal(compiled.data, reference.data)

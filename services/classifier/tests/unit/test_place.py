@@ -79,3 +79,39 @@ def test_street_aliases_become_one_trie_where_the_longest_alias_wins():
         "fifth",
     ]
     assert pattern.search("5thx") is None and pattern.search("15th") is None
+
+
+def _gold_texts():
+    import json
+    from pathlib import Path
+
+    from switchboard_classifier import place
+
+    data = Path(place.__file__).parent / "data"
+    return [
+        json.loads(line)["text"]
+        for name in ("gold_train.jsonl", "gold_test.jsonl")
+        for line in (data / name).read_text("utf-8").splitlines()
+    ]
+
+
+def test_a_batch_finds_the_districts_that_one_mention_at_a_time_finds(places):
+    # locate_many asks GEOS about all of a batch's points at once; the answers must be
+    # locate's, mention by mention: on the gold texts, geo points and district edges.
+    import random
+
+    texts = _gold_texts()
+    rnd = random.Random(4)
+    geos = [
+        GeoPoint(lat=rnd.uniform(39.97, 40.07), lon=rnd.uniform(-75.02, -74.92))
+        if i % 3 == 0
+        else None
+        for i in range(len(texts))
+    ]
+    stated = ["east" if i % 2 else None for i in range(len(texts))]
+    batch = places.locate_many(texts, geos, stated)
+    assert batch == [places.locate(t, g, d) for t, g, d in zip(texts, geos, stated, strict=True)]
+    assert sum(f.district not in (None, "east") for f in batch) > 100
+    corners = [xy for _, polygon in places._districts for xy in polygon.context.exterior.coords]
+    lons, lats = [x for x, _ in corners], [y for _, y in corners]
+    assert places.districts_of(lons, lats) == [places.district_of(x, y) for x, y in corners]
