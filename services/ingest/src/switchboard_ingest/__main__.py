@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 
-import uvicorn
-
 from switchboard_ingest.app import create_app
 from switchboard_ingest.auth import KeyFileError
 from switchboard_ingest.settings import IngestSettings
-from switchboard_shared.logs import UVICORN_LOGGING, configure_logging
+from switchboard_shared.logs import configure_logging
+from switchboard_web.serve import serve
 
 
 def main() -> None:
@@ -21,7 +20,7 @@ def main() -> None:
     except KeyFileError as exc:
         # Fail closed: no usable keys, no intake.
         sys.exit(f"switchboard-ingest: refusing to start: {exc}")
-    uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port, **UVICORN_LOGGING)
+    serve(app, host=settings.ingest_host, port=settings.ingest_port)
 
 
 if __name__ == "__main__":

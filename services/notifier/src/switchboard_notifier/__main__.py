@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import logging
 
-import uvicorn
-
 from switchboard_notifier.app import create_app
 from switchboard_notifier.holder import PolicyHolder
 from switchboard_notifier.settings import NotifierSettings
 from switchboard_notifier.store import create_schema
 from switchboard_shared.database import make_engine
-from switchboard_shared.logs import UVICORN_LOGGING, configure_logging
+from switchboard_shared.logs import configure_logging
+from switchboard_web.serve import serve
 
 
 def main() -> None:
@@ -24,11 +23,10 @@ def main() -> None:
     policy = PolicyHolder.load(settings.notifier_policy_path, accept=settings.check_secrets)
     engine = make_engine(settings.database_url)
     create_schema(engine)
-    uvicorn.run(
+    serve(
         create_app(settings, engine, policy),
         host=settings.notifier_host,
         port=settings.notifier_port,
-        **UVICORN_LOGGING,
     )
 
 

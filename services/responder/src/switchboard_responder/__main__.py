@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import logging
 
-import uvicorn
-
 from switchboard_responder.app import create_app
 from switchboard_responder.ledger import create_schema
 from switchboard_responder.settings import ResponderSettings
 from switchboard_shared.database import make_engine
-from switchboard_shared.logs import UVICORN_LOGGING, configure_logging
+from switchboard_shared.logs import configure_logging
+from switchboard_web.serve import serve
 
 
 def main() -> None:
@@ -22,12 +21,7 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     engine = make_engine(settings.database_url)
     create_schema(engine)
-    uvicorn.run(
-        create_app(settings, engine),
-        host=settings.responder_host,
-        port=settings.responder_port,
-        **UVICORN_LOGGING,
-    )
+    serve(create_app(settings, engine), host=settings.responder_host, port=settings.responder_port)
 
 
 if __name__ == "__main__":

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import uvicorn
-
 from switchboard_router.bootstrap import create_app
 from switchboard_router.db.engine import make_engine, migrate
 from switchboard_router.people import service as people
 from switchboard_router.routing.holder import PolicyHolder
 from switchboard_router.settings import RouterSettings
-from switchboard_shared.logs import UVICORN_LOGGING, configure_logging
+from switchboard_shared.logs import configure_logging
+from switchboard_web.serve import serve
 
 
 def main() -> None:
@@ -32,11 +31,8 @@ def main() -> None:
             )
         except people.RevokedBootstrapToken as exc:
             raise SystemExit(f"router: {exc}") from exc
-    uvicorn.run(
-        create_app(settings, engine, policies),
-        host=settings.router_host,
-        port=settings.router_port,
-        **UVICORN_LOGGING,
+    serve(
+        create_app(settings, engine, policies), host=settings.router_host, port=settings.router_port
     )
 
 
