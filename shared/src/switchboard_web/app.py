@@ -11,11 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from switchboard_shared.metrics_server import METRICS_PATH, MetricsServer, scrape
+from switchboard_shared.metrics_server import METRICS_PATH, MetricsServer, metrics_exposure, scrape
 from switchboard_shared.problems import install_problem_handlers
 from switchboard_shared.settings import api_docs_urls
+from switchboard_web.health import Readiness, health_router
 
 NO_DOCS = api_docs_urls(False)
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def service_app(
@@ -23,7 +25,7 @@ def service_app(
     title: str,
     version: str,
     description: str,
-    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    lifespan: Lifespan,
     routers: Iterable[APIRouter],
     metrics_server: MetricsServer | None,
     metrics_token: str | None,
@@ -49,4 +51,32 @@ def service_app(
         http_exception=HTTPException,
         validation_exception=RequestValidationError,
     )
+    return app
+
+
+def worker_app(
+    service: str,
+    settings: Any,
+    *,
+    description: str,
+    lifespan: Lifespan,
+    readiness: Readiness,
+    needs: str,
+) -> FastAPI:
+    """The app of a service whose work is background loops: /healthz, /readyz and /metrics only.
+
+    The metrics listener (None unless the metrics have a port of their own) is left on
+    `app.state.metrics_server` for `lifespan` to run first, before the loops it watches.
+    """
+    metrics_server, metrics_token = metrics_exposure(settings, service)
+    app = service_app(
+        title=f"Switchboard {service}",
+        version="0.1.0",
+        description=description,
+        lifespan=lifespan,
+        routers=[health_router(service, readiness, needs=needs)],
+        metrics_server=metrics_server,
+        metrics_token=metrics_token,
+    )
+    app.state.metrics_server = metrics_server
     return app

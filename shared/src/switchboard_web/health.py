@@ -26,6 +26,12 @@ class KafkaMember(Protocol):
     producer: AIOKafkaProducer | None
 
 
+class StoreAndKafkaMember(KafkaMember, Protocol):
+    """A Kafka member that also writes to a database through `engine`."""
+
+    engine: Engine
+
+
 async def store_and_kafka_problems(engine: Engine, member: KafkaMember) -> list[str]:
     """What keeps a service with a database and a consumer from working, if anything."""
     problems = []
@@ -38,6 +44,17 @@ async def store_and_kafka_problems(engine: Engine, member: KafkaMember) -> list[
     elif (problem := await unreachable(member.producer)) is not None:
         problems.append(problem)
     return problems
+
+
+def store_and_kafka_readiness(member: str) -> Readiness:
+    """Readiness of a service whose loop, kept on `app.state.<member>`, has an `engine` and
+    a consumer: what `store_and_kafka_problems` finds."""
+
+    async def readiness(request: Request) -> list[str]:
+        loop: StoreAndKafkaMember = getattr(request.app.state, member)
+        return await store_and_kafka_problems(loop.engine, loop)
+
+    return readiness
 
 
 def health_router(service: str, readiness: Readiness, *, needs: str) -> APIRouter:

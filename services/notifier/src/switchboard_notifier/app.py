@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from switchboard_notifier import metrics
@@ -15,16 +15,14 @@ from switchboard_notifier.notifier import AcknowledgementConsumer, EscalationCon
 from switchboard_notifier.settings import NotifierSettings
 from switchboard_shared.background import running
 from switchboard_shared.logs import fields
-from switchboard_shared.metrics_server import metrics_exposure
-from switchboard_web.app import service_app
-from switchboard_web.health import health_router, store_and_kafka_problems
+from switchboard_web.app import worker_app
+from switchboard_web.health import store_and_kafka_readiness
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: NotifierSettings, engine: Engine, policy: PolicyHolder) -> FastAPI:
     """The notifier: its loops run for the app's lifetime; the app answers probes and scrapes."""
-    metrics_server, metrics_token = metrics_exposure(settings, "notifier")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,19 +42,14 @@ def create_app(settings: NotifierSettings, engine: Engine, policy: PolicyHolder)
         app.state.consumer = consumer
         app.state.acknowledgements = acknowledgements
         app.state.scheduler = scheduler
-        async with running(metrics_server, consumer, acknowledgements, scheduler):
+        async with running(app.state.metrics_server, consumer, acknowledgements, scheduler):
             yield
 
-    async def readiness(request: Request) -> list[str]:
-        consumer: EscalationConsumer = request.app.state.consumer
-        return await store_and_kafka_problems(consumer.engine, consumer)
-
-    return service_app(
-        title="Switchboard notifier",
-        version="0.1.0",
+    return worker_app(
+        "notifier",
+        settings,
         description="Pages the right person, once, when an item's SLA escalates.",
         lifespan=lifespan,
-        routers=[health_router("notifier", readiness, needs="Kafka and the database work")],
-        metrics_server=metrics_server,
-        metrics_token=metrics_token,
+        readiness=store_and_kafka_readiness("consumer"),
+        needs="Kafka and the database work",
     )
