@@ -7,25 +7,18 @@ are channel kinds and the notifier's own enums.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from prometheus_client import Counter, Gauge, Histogram
 
 from switchboard_notifier.answers import Outcome
 from switchboard_notifier.grouping import SuppressReason
 from switchboard_notifier.policy import ChannelKind
 from switchboard_shared.events import DeadLetterReason
+from switchboard_shared.metric_families import Failed as Failed  # the `failed` label
+from switchboard_shared.metric_families import dead_letters, policy_reloads, retries
 from switchboard_shared.metrics import LATENCY_BUCKETS, start_at_zero
 from switchboard_shared.reload import ReloadOutcome
 
 DEAD_LETTER_REASONS = (DeadLetterReason.EMPTY, DeadLetterReason.NOT_JSON, DeadLetterReason.SCHEMA)
-
-
-class Failed(StrEnum):
-    """What a retried write went to."""
-
-    KAFKA = "kafka"
-    DATABASE = "database"
 
 
 CONSUMED = Counter(
@@ -51,20 +44,17 @@ SENDS = Counter(
 CANCELLED = Counter(
     "switchboard_notifier_cancelled_total", "Pending sends cancelled by an acknowledgement."
 )
-DEADLETTERED = Counter(
+DEADLETTERED = dead_letters(
     "switchboard_notifier_deadlettered_total",
     "Records of mentions.escalated.v1 sent to the dead-letter topic, by reason.",
-    ["reason"],
 )
-RETRIES = Counter(
+RETRIES = retries(
     "switchboard_notifier_retries_total",
     "Writes retried because Kafka or the database failed, by what failed.",
-    ["failed"],
 )
-POLICY_RELOADS = Counter(
+POLICY_RELOADS = policy_reloads(
     "switchboard_notifier_policy_reloads_total",
     "Changed policy files, by outcome (swapped in, or refused and the last good one kept).",
-    ["outcome"],
 )
 SEND_SECONDS = Histogram(
     "switchboard_notifier_send_seconds",

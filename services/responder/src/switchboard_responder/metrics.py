@@ -9,12 +9,13 @@ the responder's own enums.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import StrEnum
 
 from prometheus_client import Counter, Gauge, Histogram
 
 from switchboard_responder.answers import Verdict
 from switchboard_shared.events import DeadLetterReason, ReplyStatus
+from switchboard_shared.metric_families import Failed as Failed  # the `failed` label
+from switchboard_shared.metric_families import dead_letters, retries
 from switchboard_shared.metrics import LATENCY_BUCKETS, start_at_zero
 
 # The statuses a ReplyOutcome may carry.
@@ -28,13 +29,6 @@ OUTCOME_STATUSES = (
 DEAD_LETTER_REASONS = (DeadLetterReason.EMPTY, DeadLetterReason.NOT_JSON, DeadLetterReason.SCHEMA)
 # The channel label of requests for a source with no channel configured.
 NO_CHANNEL = "none"
-
-
-class Failed(StrEnum):
-    """What a retried write went to."""
-
-    KAFKA = "kafka"
-    DATABASE = "database"
 
 
 CONSUMED = Counter("switchboard_responder_consumed_total", "Records read from replies.v1.")
@@ -54,15 +48,13 @@ PLATFORM_ANSWERS = Counter(
     "Requests made to a platform, by channel and what their answer meant.",
     ["channel", "verdict"],
 )
-DEADLETTERED = Counter(
+DEADLETTERED = dead_letters(
     "switchboard_responder_deadlettered_total",
     "Records of replies.v1 sent to the dead-letter topic, by reason.",
-    ["reason"],
 )
-RETRIES = Counter(
+RETRIES = retries(
     "switchboard_responder_retries_total",
     "Writes retried because Kafka or the database failed, by what failed.",
-    ["failed"],
 )
 SEND_SECONDS = Histogram(
     "switchboard_responder_send_seconds",

@@ -7,7 +7,6 @@ start-up and on reload, and from the database at each scrape, so a queue
 created since (a new district) has its series before its first breach.
 """
 
-from enum import StrEnum
 from typing import get_args
 
 from prometheus_client import Counter, Gauge, Histogram, Info
@@ -20,16 +19,10 @@ from switchboard_shared.events import (
     RoutedAction,
     Urgency,
 )
+from switchboard_shared.metric_families import Failed as Failed  # the `failed` label
+from switchboard_shared.metric_families import dead_letters, policy_reloads, retries
 from switchboard_shared.metrics import LATENCY_BUCKETS, start_at_zero
 from switchboard_shared.reload import ReloadOutcome as ReloadOutcome  # the `outcome` label
-
-
-class Failed(StrEnum):
-    """What failed when a batch was retried (the `failed` label of RETRIES)."""
-
-    DATABASE = "database"
-    KAFKA = "kafka"
-
 
 # The dead-letter reasons the router itself produces.
 DEAD_LETTER_REASONS = (
@@ -61,15 +54,12 @@ DUPLICATES = Counter(
     "switchboard_router_duplicates_total",
     "Mentions read again (replay or redelivery) that were already queued.",
 )
-DEADLETTERED = Counter(
-    "switchboard_router_deadlettered_total",
-    "Records sent to the dead-letter topic, by reason.",
-    ["reason"],
+DEADLETTERED = dead_letters(
+    "switchboard_router_deadlettered_total", "Records sent to the dead-letter topic, by reason."
 )
-RETRIES = Counter(
+RETRIES = retries(
     "switchboard_router_retries_total",
     "Batches retried after a database or Kafka failure, by what failed.",
-    ["failed"],
 )
 BATCH_SECONDS = Histogram(
     "switchboard_router_batch_seconds",
@@ -211,10 +201,9 @@ CITIZEN_ANSWERS = Counter(
     "Citizens' answers to our replies joined to the item they answer, by source.",
     ["source"],
 )
-POLICY_RELOADS = Counter(
+POLICY_RELOADS = policy_reloads(
     "switchboard_router_policy_reloads_total",
     "Routing policy file changes, by outcome (swapped in or refused).",
-    ["outcome"],
 )
 POLICY_VERSION = Info("switchboard_router_policy", "The routing policy version in force.")
 
