@@ -274,3 +274,15 @@ class CommonSettings(KafkaSettings):
     create_topics: bool = Field(
         True, description="Create missing topics at start-up (off where an operator owns them)."
     )
+
+
+class EmptyIsUnsetSettings(CommonSettings):
+    """Common settings where an empty variable (compose's `${VAR:-}`) means unset everywhere.
+
+    For services whose optional settings compose passes through as `${VAR:-}`:
+    an empty secret or channel list is then no secret or no channel, not "".
+    """
+
+    model_config = SettingsConfigDict(
+        {**CommonSettings.model_config, "env_ignore_empty": True}  # type: ignore[typeddict-item]
+    )

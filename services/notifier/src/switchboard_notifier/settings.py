@@ -10,21 +10,15 @@ from pathlib import Path
 from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from switchboard_notifier.policy import ChannelKind, Policy, PolicyError
 from switchboard_shared import settings as shared
 from switchboard_shared.metrics_server import MetricsToken
-from switchboard_shared.settings import CommonSettings, env_name
+from switchboard_shared.settings import EmptyIsUnsetSettings, env_name
 
 
-class NotifierSettings(CommonSettings):
+class NotifierSettings(EmptyIsUnsetSettings):
     """Settings of the notifier service (`SWITCHBOARD_NOTIFIER_*`)."""
-
-    # An empty variable (compose's `${VAR:-}`) means unset here too.
-    model_config = SettingsConfigDict(
-        {**CommonSettings.model_config, "env_ignore_empty": True}  # type: ignore[typeddict-item]
-    )
 
     notifier_host: str = shared.listen_host("the health and metrics listener")
     notifier_port: int = Field(8005, description="Port of /healthz, /readyz and /metrics.")

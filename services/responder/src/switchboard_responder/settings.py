@@ -13,13 +13,12 @@ from __future__ import annotations
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from switchboard_responder.platforms import PLATFORM_OF_SOURCE, Platform, platform_of
 from switchboard_shared import settings as shared
 from switchboard_shared.events import Source
 from switchboard_shared.metrics_server import MetricsToken
-from switchboard_shared.settings import CommonSettings, env_name
+from switchboard_shared.settings import EmptyIsUnsetSettings, env_name
 
 
 class ChannelSettings(BaseModel):
@@ -45,13 +44,8 @@ class ChannelSettings(BaseModel):
         return value.rstrip("/")
 
 
-class ResponderSettings(CommonSettings):
+class ResponderSettings(EmptyIsUnsetSettings):
     """Settings of the responder service (`SWITCHBOARD_RESPONDER_*`)."""
-
-    # An empty variable (compose's `${VAR:-}`) means unset here too: no channels.
-    model_config = SettingsConfigDict(
-        {**CommonSettings.model_config, "env_ignore_empty": True}  # type: ignore[typeddict-item]
-    )
 
     responder_host: str = shared.listen_host("the health and metrics listener")
     responder_port: int = Field(8004, description="Port of /healthz, /readyz and /metrics.")
