@@ -11,29 +11,39 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from switchboard_shared.metrics_server import METRICS_PATH, MetricsServer, metrics_exposure, scrape
+from switchboard_shared.metrics_server import METRICS_PATH, metrics_exposure, scrape
 from switchboard_shared.problems import install_problem_handlers
 from switchboard_shared.settings import api_docs_urls
 from switchboard_web.health import Readiness, health_router
 
-NO_DOCS = api_docs_urls(False)
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def service_app(
+    service: str,
+    settings: Any,
     *,
-    title: str,
-    version: str,
+    version: str = "0.1.0",
     description: str,
     lifespan: Lifespan,
     routers: Iterable[APIRouter],
-    metrics_server: MetricsServer | None,
-    metrics_token: str | None,
-    docs: dict[str, Any] = NO_DOCS,
+    api_docs: bool = False,
 ) -> FastAPI:
     """An app with the service's routes, `/metrics` on its own port unless the metrics have
-    a port of their own, and errors as RFC 9457 problem documents."""
-    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan, **docs)
+    a port of their own, and errors as RFC 9457 problem documents.
+
+    The service's settings are left on `app.state.settings`, and its metrics listener (None
+    unless the metrics have a port of their own) on `app.state.metrics_server`, for
+    `lifespan` to start first, before the parts it watches.
+    """
+    metrics_server, metrics_token = metrics_exposure(settings, service)
+    app = FastAPI(
+        title=f"Switchboard {service}",
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        **api_docs_urls(api_docs),
+    )
     for router in routers:
         app.include_router(router)
 
@@ -51,6 +61,8 @@ def service_app(
         http_exception=HTTPException,
         validation_exception=RequestValidationError,
     )
+    app.state.settings = settings
+    app.state.metrics_server = metrics_server
     return app
 
 
@@ -63,20 +75,11 @@ def worker_app(
     readiness: Readiness,
     needs: str,
 ) -> FastAPI:
-    """The app of a service whose work is background loops: /healthz, /readyz and /metrics only.
-
-    The metrics listener (None unless the metrics have a port of their own) is left on
-    `app.state.metrics_server` for `lifespan` to run first, before the loops it watches.
-    """
-    metrics_server, metrics_token = metrics_exposure(settings, service)
-    app = service_app(
-        title=f"Switchboard {service}",
-        version="0.1.0",
+    """The app of a service whose work is background loops: /healthz, /readyz and /metrics only."""
+    return service_app(
+        service,
+        settings,
         description=description,
         lifespan=lifespan,
         routers=[health_router(service, readiness, needs=needs)],
-        metrics_server=metrics_server,
-        metrics_token=metrics_token,
     )
-    app.state.metrics_server = metrics_server
-    return app

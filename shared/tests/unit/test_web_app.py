@@ -40,13 +40,16 @@ def app_with_a_loop_that_never_joins(tmp_path) -> FastAPI:
     )
 
 
-def test_a_worker_app_names_its_service_and_keeps_no_metrics_listener_without_a_port(tmp_path):
+def test_a_worker_app_names_its_service_keeps_its_settings_and_no_metrics_listener_without_a_port(
+    tmp_path,
+):
     app = app_with_a_loop_that_never_joins(tmp_path)
 
     with TestClient(app) as client:
         assert client.get("/healthz").json() == {"status": "ok", "service": "loop"}
         assert client.get("/metrics").status_code == 200
     assert app.title == "Switchboard loop"
+    assert isinstance(app.state.settings, LoopSettings)
     assert app.state.metrics_server is None
 
 

@@ -18,8 +18,6 @@ from switchboard_ingest.intake import Intake
 from switchboard_ingest.limits import Limits
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.logs import fields
-from switchboard_shared.metrics_server import metrics_exposure
-from switchboard_shared.settings import api_docs_urls
 from switchboard_web.app import service_app
 
 log = logging.getLogger(__name__)
@@ -30,10 +28,10 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
     # Keys first: without usable keys nothing else is worth building.
     api_keys = ApiKeys.load(settings.ingest_api_keys_file, allow_open=settings.ingest_allow_open)
     intake = Intake(settings)
-    metrics_server, metrics_token = metrics_exposure(settings, "ingest")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metrics_server = app.state.metrics_server
         if metrics_server is not None:
             metrics_server.start()
         intake.start()
@@ -56,17 +54,13 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
                 metrics_server.stop()
 
     app = service_app(
-        title="Switchboard ingest",
-        version="0.1.0",
+        "ingest",
+        settings,
         description="Takes mentions in and writes them to Kafka; 202 means Kafka has it.",
         lifespan=lifespan,
         routers=[router, webhooks.router],
-        metrics_server=metrics_server,
-        metrics_token=metrics_token,
-        docs=api_docs_urls(settings.ingest_api_docs),
+        api_docs=settings.ingest_api_docs,
     )
-    app.state.settings = settings
-    app.state.metrics_server = metrics_server
     app.state.intake = intake
     app.state.api_keys = api_keys
     app.state.limits = Limits(settings)

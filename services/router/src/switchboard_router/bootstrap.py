@@ -46,13 +46,11 @@ from switchboard_router.scheduler import Scheduler
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.background import running
 from switchboard_shared.logs import fields
-from switchboard_shared.metrics_server import metrics_exposure
 from switchboard_shared.problems import (
     PROBLEM_CONTENT_TYPE,
     problem,
 )
 from switchboard_shared.ratelimit import Limit, RateLimiter
-from switchboard_shared.settings import api_docs_urls
 from switchboard_web.app import service_app
 
 log = logging.getLogger(__name__)
@@ -171,13 +169,12 @@ def create_app(
     gauges = GaugeRefresher(
         engine, policy=policies.current, interval=settings.router_metrics_refresh_seconds
     )
-    metrics_server, metrics_token = metrics_exposure(settings, "router")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # A router that does not consume or tick serves the API over the store alone.
         async with running(
-            metrics_server,
+            app.state.metrics_server,
             gauges,
             consumer if consume else None,
             outcomes if consume else None,
@@ -198,7 +195,8 @@ def create_app(
         console_views,
     )
     app = service_app(
-        title="Switchboard router",
+        "router",
+        settings,
         version="0.2.0",
         description=(
             "Officer queues of classified mentions: claim, acknowledge, transfer and resolve "
@@ -207,11 +205,8 @@ def create_app(
         ),
         lifespan=lifespan,
         routers=[domain.router for domain in domains],
-        metrics_server=metrics_server,
-        metrics_token=metrics_token,
-        docs=api_docs_urls(settings.router_api_docs),
+        api_docs=settings.router_api_docs,
     )
-    app.state.settings = settings
     app.state.engine = engine
     app.state.policies = policies
     app.state.consumer = consumer
@@ -219,7 +214,6 @@ def create_app(
     app.state.relay = relay
     app.state.scheduler = scheduler
     app.state.gauges = gauges
-    app.state.metrics_server = metrics_server
 
     app.add_middleware(BodyLimit, limit=settings.router_max_body_bytes)  # type: ignore[arg-type]
     token_limit = Limit(settings.router_token_rate_per_second, settings.router_token_burst)
