@@ -27,6 +27,7 @@ from switchboard_ingest.connectors.cursor import CursorStore
 from switchboard_ingest.connectors.egress import EgressPolicy, EgressRefused, egress_client
 from switchboard_ingest.doors import Door
 from switchboard_ingest.intake import Intake, Result
+from switchboard_ingest.platforms import MappingError
 from switchboard_ingest.publisher import KafkaUnavailable
 from switchboard_shared.events import MAX_TEXT_CHARS, DeadLetterReason, MentionIn, Source
 from switchboard_shared.logs import describe_invalid, fields
@@ -46,13 +47,6 @@ class PeerError(Exception):
         self.retry_after = retry_after
 
 
-class UnmappableField(ValueError):
-    """A field of a platform item that cannot be read (the message names the field, not its value)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-
-
 # Exceptions a pure mapping raises on input it cannot turn into a mention
 # (pydantic's ValidationError is a ValueError).
 MAPPING_ERRORS = (ValueError, TypeError, KeyError, AttributeError)
@@ -62,8 +56,8 @@ def describe_unmappable(exc: BaseException) -> str:
     """Why an item could not be mapped, fit for a log line: the field and the rule, never the value."""
     if isinstance(exc, ValidationError):
         return f"invalid mention: {describe_invalid(exc)}"
-    if isinstance(exc, UnmappableField):
-        return str(exc)
+    if isinstance(exc, MappingError):
+        return str(exc)  # names the field, never its value
     if isinstance(exc, json.JSONDecodeError):
         return f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
     if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):

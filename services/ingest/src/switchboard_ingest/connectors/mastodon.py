@@ -25,7 +25,6 @@ from switchboard_ingest.connectors.common import (
     Backoff,
     PeerError,
     PullConnector,
-    UnmappableField,
     as_utc,
     bound_or_none,
     bound_text,
@@ -41,6 +40,7 @@ from switchboard_ingest.connectors.egress import (
 from switchboard_ingest.connectors.sse import SseDecoder
 from switchboard_ingest.doors import Door
 from switchboard_ingest.intake import Intake, Outcome
+from switchboard_ingest.platforms import MappingError
 from switchboard_shared.events import Author, MentionIn, Source
 from switchboard_shared.logs import fields
 from switchboard_shared.ratelimit import Limit
@@ -78,7 +78,7 @@ def status_id(status: Mapping[str, Any]) -> int:
     try:
         return int(str(status["id"]))
     except ValueError:
-        raise UnmappableField("id", "not a numeric status id") from None
+        raise MappingError("id", "not a numeric status id") from None
 
 
 def status_text(status: Mapping[str, Any]) -> str:
@@ -124,7 +124,7 @@ def status_to_mention(status: Mapping[str, Any]) -> MentionIn:
     try:
         created_at = as_utc(datetime.fromisoformat(str(status["created_at"])))
     except ValueError:
-        raise UnmappableField("created_at", "not an ISO 8601 time") from None
+        raise MappingError("created_at", "not an ISO 8601 time") from None
     url = status.get("url") or status.get("uri")
     language = status.get("language")
     return MentionIn(
