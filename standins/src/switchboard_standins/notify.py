@@ -32,6 +32,8 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from switchboard_standins.faults import FaultQueue
+
 DEFAULT_WEBHOOK_SECRET = "standin-webhook-secret"
 DEFAULT_SMS_TOKEN = "standin-sms-token"
 
@@ -51,16 +53,6 @@ class NotifyFaultKind(StrEnum):
     SERVER_ERROR = "500"
     SLOW = "slow"  # answer normally after `seconds`
     HANG = "hang"  # accept the message, then answer nothing for `seconds`
-
-
-@dataclass
-class NotifyFault:
-    """A fault waiting for `count` more requests (of `channel`, or of any when None)."""
-
-    kind: NotifyFaultKind
-    channel: NotifyChannel | None = None
-    seconds: float = 0.0
-    count: int = 1
 
 
 @dataclass
@@ -87,7 +79,7 @@ class NotifyStandin:
         self.webhook_secret = webhook_secret
         self.sms_token = sms_token
         self.deliveries: list[Delivery] = []
-        self.faults: list[NotifyFault] = []
+        self.faults = FaultQueue(NotifyFaultKind, NotifyChannel, target_key="channel")
         self.requests: Counter[str] = Counter()
         self.bad_signatures = 0
         self._sms_ids = itertools.count(1)
@@ -96,29 +88,11 @@ class NotifyStandin:
         app.router.add_post("/hooks/{name}", self.webhook)
         app.router.add_post("/v2/enqueue", self.pagerduty)
         app.router.add_post("/sms/v1/messages", self.sms)
-        app.router.add_post("/_standin/notify/faults", self.add_fault)
-        app.router.add_delete("/_standin/notify/faults", self.clear_faults)
+        app.router.add_post("/_standin/notify/faults", self.faults.add)
+        app.router.add_delete("/_standin/notify/faults", self.faults.clear)
         app.router.add_get("/_standin/notify/deliveries", self.list_deliveries)
 
     # --- control ---------------------------------------------------------------------------
-
-    async def add_fault(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-            fault = NotifyFault(
-                kind=NotifyFaultKind(str(body["kind"])),
-                channel=NotifyChannel(body["channel"]) if body.get("channel") else None,
-                seconds=float(body.get("seconds", 0.0)),
-                count=int(body.get("count", 1)),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            return web.json_response({"error": f"bad fault: {exc!r}"}, status=400)
-        self.faults.append(fault)
-        return web.json_response(asdict(fault), status=201)
-
-    async def clear_faults(self, _request: web.Request) -> web.Response:
-        self.faults.clear()
-        return web.json_response({"faults": []})
 
     async def list_deliveries(self, _request: web.Request) -> web.Response:
         by_key: dict[str, Counter[str]] = {}
@@ -136,21 +110,12 @@ class NotifyStandin:
 
     # --- shared ----------------------------------------------------------------------------
 
-    def _next_fault(self, channel: NotifyChannel) -> NotifyFault | None:
-        for fault in self.faults:
-            if fault.channel in (None, channel):
-                fault.count -= 1
-                if fault.count <= 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
-
     async def _answer(
         self, channel: NotifyChannel, accept: Any, refuse: web.Response | None
     ) -> web.Response:
         """Faults first, then `refuse` (a bad signature or token), then `accept()`."""
         self.requests[channel.value] += 1
-        fault = self._next_fault(channel)
+        fault = self.faults.take(channel)
         kind = fault.kind if fault is not None else None
         if kind is NotifyFaultKind.SLOW:
             await asyncio.sleep(fault.seconds if fault else 0.0)

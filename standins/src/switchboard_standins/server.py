@@ -31,6 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
+from switchboard_standins.faults import FaultQueue
 from switchboard_standins.notify import NotifyStandin
 
 
@@ -51,16 +52,6 @@ class FaultKind(StrEnum):
     SLOW = "slow"  # answer normally after `seconds`
     HANG = "hang"  # create the post, then answer nothing for `seconds` (the client times out)
     DROP = "drop"  # create the post, then close the connection without an answer
-
-
-@dataclass
-class Fault:
-    """A fault waiting for `count` more requests (of `platform`, or of any when None)."""
-
-    kind: FaultKind
-    platform: Platform | None = None
-    seconds: float = 0.0
-    count: int = 1
 
 
 @dataclass
@@ -127,7 +118,7 @@ class Standin:
         self.windows = {p: Window(rate_limit, window_seconds) for p in Platform}
         self.posts: list[Post] = []
         self.requests: dict[Platform, int] = dict.fromkeys(Platform, 0)
-        self.faults: list[Fault] = []
+        self.faults = FaultQueue(FaultKind, Platform, target_key="platform")
         self.deduplicated = 0  # Mastodon requests answered with the status of an earlier key
         self._by_key: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1_800_000_000_000_000_001)
@@ -135,9 +126,9 @@ class Standin:
         self.app.router.add_post("/2/tweets", self.x_tweet)
         self.app.router.add_post("/api/v1/statuses", self.mastodon_status)
         self.app.router.add_post("/v19.0/{comment_id}/comments", self.meta_comment)
-        self.app.router.add_post("/_standin/faults", self.add_fault)
-        self.app.router.add_get("/_standin/faults", self.list_faults)
-        self.app.router.add_delete("/_standin/faults", self.clear_faults)
+        self.app.router.add_post("/_standin/faults", self.faults.add)
+        self.app.router.add_get("/_standin/faults", self.faults.list)
+        self.app.router.add_delete("/_standin/faults", self.faults.clear)
         self.app.router.add_get("/_standin/posts", self.list_posts)
         self.app.router.add_get("/_standin/requests", self.list_requests)
         # The notifier's channels (webhook, PagerDuty, SMS) answer on the same port.
@@ -145,27 +136,6 @@ class Standin:
         self.notify.mount(self.app)
 
     # --- control ---------------------------------------------------------------------------
-
-    async def add_fault(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-            fault = Fault(
-                kind=FaultKind(str(body["kind"])),
-                platform=Platform(body["platform"]) if body.get("platform") else None,
-                seconds=float(body.get("seconds", 0.0)),
-                count=int(body.get("count", 1)),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            return web.json_response({"error": f"bad fault: {exc!r}"}, status=400)
-        self.faults.append(fault)
-        return web.json_response(asdict(fault), status=201)
-
-    async def list_faults(self, _request: web.Request) -> web.Response:
-        return web.json_response({"faults": [asdict(f) for f in self.faults]})
-
-    async def clear_faults(self, _request: web.Request) -> web.Response:
-        self.faults.clear()
-        return web.json_response({"faults": []})
 
     async def list_posts(self, _request: web.Request) -> web.Response:
         return web.json_response({"posts": [asdict(p) for p in self.posts]})
@@ -175,15 +145,6 @@ class Standin:
         return web.json_response({**counts, "mastodon_deduplicated": self.deduplicated})
 
     # --- shared ----------------------------------------------------------------------------
-
-    def _next_fault(self, platform: Platform) -> Fault | None:
-        for fault in self.faults:
-            if fault.platform in (None, platform):
-                fault.count -= 1
-                if fault.count <= 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
 
     def _limit_headers(self, platform: Platform) -> dict[str, str]:
         window = self.windows[platform]
@@ -246,7 +207,7 @@ class Standin:
         """Faults, rate limit and auth in the platform's order, then `create()` (a post or an error)."""
         self.requests[platform] += 1
         form = await _body(request)
-        fault = self._next_fault(platform)
+        fault = self.faults.take(platform)
         kind = fault.kind if fault is not None else None
         seconds = fault.seconds if fault is not None else 0.0
         if kind is FaultKind.SLOW:

@@ -1,5 +1,5 @@
-"""Helpers for ingest's integration tests: the app served by a test client, and
-settings whose Kafka is not there."""
+"""Helpers for ingest's integration tests: the app served by a test client, settings
+on the test broker, and settings whose Kafka is not there."""
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +15,19 @@ def client(settings):
     with TestClient(create_app(settings)) as client:
         wait_app_ready(client)
         yield client
+
+
+@pytest.fixture
+def broker_settings(kafka_bootstrap, topic_prefix):
+    """Makes settings of ingest on the test broker, under the test's topic prefix;
+    keyword arguments set more fields."""
+
+    def make(**fields) -> IngestSettings:
+        return IngestSettings(
+            kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix, **fields
+        )
+
+    return make
 
 
 @pytest.fixture

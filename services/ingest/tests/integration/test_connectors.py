@@ -255,13 +255,11 @@ async def feed_server():
 
 
 @pytest.fixture
-def connector_settings(kafka_bootstrap, topic_prefix, tmp_path):
+def connector_settings(broker_settings, tmp_path):
     """`connector_settings(**connector)`: ingest on the test broker with those connector settings."""
 
     def settings(**connector) -> IngestSettings:
-        return IngestSettings(
-            kafka_bootstrap_servers=kafka_bootstrap,
-            topic_prefix=topic_prefix,
+        return broker_settings(
             ingest_state_dir=tmp_path,
             ingest_connector_allow_private_networks=True,  # the stand-ins are on loopback
             **connector,

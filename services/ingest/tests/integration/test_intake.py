@@ -9,7 +9,6 @@ from fastapi.testclient import TestClient
 
 from conftest import run_async, wait_app_ready
 from switchboard_ingest.app import create_app
-from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import MentionReceived
 from switchboard_shared.topics import RAW
 
@@ -27,10 +26,8 @@ MENTION = {
 
 
 @pytest.fixture
-def settings(kafka_bootstrap, topic_prefix):
-    return IngestSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        topic_prefix=topic_prefix,
+def settings(broker_settings):
+    return broker_settings(
         ingest_max_body_bytes=8192,
         ingest_batch_max_items=5,
         ingest_allow_open=True,
@@ -178,7 +175,7 @@ def test_the_mention_schema_is_published(client):
 
 
 def test_api_keys_are_required_and_scoped_to_their_sources(
-    kafka_bootstrap, topic_prefix, tmp_path, topic_reader
+    broker_settings, topic_prefix, tmp_path, topic_reader
 ):
     keys = tmp_path / "keys.json"
     keys.write_text(
@@ -192,11 +189,7 @@ def test_api_keys_are_required_and_scoped_to_their_sources(
             ]
         )
     )
-    settings = IngestSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        topic_prefix=topic_prefix,
-        ingest_api_keys_file=keys,
-    )
+    settings = broker_settings(ingest_api_keys_file=keys)
     app_mention = {**MENTION, "source": "app"}
     with TestClient(create_app(settings)) as client:
         wait_app_ready(client)

@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 
 from conftest import run_async, wait_app_ready
 from switchboard_ingest.app import create_app
-from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.events import DeadLetter, MentionReceived
 from switchboard_shared.identity import mention_id_for
 from switchboard_shared.topics import DEADLETTER, RAW
@@ -76,10 +75,8 @@ def meta_signed(payload: dict) -> tuple[bytes, dict[str, str]]:
 
 
 @pytest.fixture
-def settings(kafka_bootstrap, topic_prefix):
-    return IngestSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        topic_prefix=topic_prefix,
+def settings(broker_settings):
+    return broker_settings(
         ingest_x_consumer_secret=X_SECRET,
         ingest_meta_app_secret=META_SECRET,
         ingest_meta_verify_token=VERIFY_TOKEN,
@@ -200,10 +197,8 @@ def test_a_meta_delivery_submits_the_good_change_and_dead_letters_the_unmappable
     assert letter.mention_id == mention_id_for("facebook", "1044_444")
 
 
-def test_webhooks_without_their_secret_do_not_exist(kafka_bootstrap, topic_prefix):
-    settings = IngestSettings(
-        kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix, ingest_allow_open=True
-    )
+def test_webhooks_without_their_secret_do_not_exist(broker_settings):
+    settings = broker_settings(ingest_allow_open=True)
     with TestClient(create_app(settings)) as client:
         assert client.get("/v1/webhooks/x", params={"crc_token": "t"}).status_code == 404
         assert client.post("/v1/webhooks/meta", content=b"{}").status_code == 404

@@ -1,4 +1,4 @@
-"""What every pull connector shares: HTML to text, back-off, Retry-After, its base class, and submitting without skipping.
+"""What every pull connector shares: HTML to text, back-off, Retry-After, its base class (failures, lag), and submitting without skipping.
 
 A connector never drops an item because Kafka was unavailable: it waits and
 retries the same item until intake has answered for it. An item it cannot map
@@ -27,6 +27,7 @@ from switchboard_ingest.connectors.cursor import CursorStore
 from switchboard_ingest.connectors.egress import EgressPolicy, EgressRefused, egress_client
 from switchboard_ingest.doors import Door
 from switchboard_ingest.intake import Intake, Result
+from switchboard_ingest.platforms import MappingError
 from switchboard_ingest.publisher import KafkaUnavailable
 from switchboard_shared.events import MAX_TEXT_CHARS, DeadLetterReason, MentionIn, Source
 from switchboard_shared.logs import describe_invalid, fields
@@ -35,11 +36,15 @@ from switchboard_shared.ratelimit import Limit, RateLimiter
 log = logging.getLogger(__name__)
 
 
-class UnmappableField(ValueError):
-    """A field of a platform item that cannot be read (the message names the field, not its value)."""
+class PeerError(Exception):
+    """The platform answered a connector with something other than what its protocol promises.
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
+    `retry_after` is what the answer asked the connector to wait (seconds), if anything.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 # Exceptions a pure mapping raises on input it cannot turn into a mention
@@ -51,8 +56,8 @@ def describe_unmappable(exc: BaseException) -> str:
     """Why an item could not be mapped, fit for a log line: the field and the rule, never the value."""
     if isinstance(exc, ValidationError):
         return f"invalid mention: {describe_invalid(exc)}"
-    if isinstance(exc, UnmappableField):
-        return str(exc)
+    if isinstance(exc, MappingError):
+        return str(exc)  # names the field, never its value
     if isinstance(exc, json.JSONDecodeError):
         return f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
     if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
@@ -310,6 +315,7 @@ class PullConnector:
         self.policy = policy or EgressPolicy()
         self._http = http
         self._kafka_backoff = kafka_backoff or Backoff(0.5, 30.0)
+        self._newest_accepted: datetime | None = None
 
     @contextlib.asynccontextmanager
     async def _client(self) -> AsyncIterator[httpx.AsyncClient]:
@@ -327,6 +333,32 @@ class PullConnector:
         metrics.CONNECTOR_ERRORS.labels(self.name).inc()
         if isinstance(exc, EgressRefused):
             metrics.CONNECTOR_REFUSED.labels(self.name, exc.reason).inc()
+
+    @staticmethod
+    def _asked_delay(exc: Exception) -> float:
+        """The seconds a failed answer asked to wait before the next try (0 when it asked none)."""
+        return (exc.retry_after if isinstance(exc, PeerError) else None) or 0.0
+
+    @staticmethod
+    def _is_expected_failure(exc: Exception) -> bool:
+        """Whether `exc` is a failure of the network or the platform, logged without a traceback."""
+        return isinstance(exc, (httpx.HTTPError, PeerError, EgressRefused))
+
+    def _mark_success(self) -> None:
+        """Record that the platform has just answered as its protocol promises."""
+        metrics.CONNECTOR_LAST_SUCCESS.labels(self.name).set(time.time())
+
+    def _note_accepted(self, created_at: datetime) -> None:
+        """Take an accepted mention's time into the lag (the newest accepted so far counts)."""
+        if self._newest_accepted is None or created_at > self._newest_accepted:
+            self._newest_accepted = created_at
+        self._report_lag()
+
+    def _report_lag(self) -> None:
+        """Set the lag gauge: how long ago the newest accepted mention was posted."""
+        if self._newest_accepted is not None:
+            lag = (utc_now() - self._newest_accepted).total_seconds()
+            metrics.CONNECTOR_LAG_SECONDS.labels(self.name).set(max(0.0, lag))
 
     async def _submit(self, mention: MentionIn) -> Result:
         """Submit `mention` at this connector's pace, waiting out Kafka's absence."""

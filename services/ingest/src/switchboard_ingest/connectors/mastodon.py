@@ -13,7 +13,6 @@ import asyncio
 import json
 import logging
 import re
-import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -21,29 +20,27 @@ from urllib.parse import quote
 
 import httpx
 
-from switchboard_ingest import metrics
 from switchboard_ingest.connectors.common import (
     MAPPING_ERRORS,
     Backoff,
+    PeerError,
     PullConnector,
-    UnmappableField,
     as_utc,
     bound_or_none,
     bound_text,
     retry_after_seconds,
     strip_html,
-    utc_now,
 )
 from switchboard_ingest.connectors.cursor import CursorStore
 from switchboard_ingest.connectors.egress import (
     EgressPolicy,
-    EgressRefused,
     open_response,
     read_capped,
 )
 from switchboard_ingest.connectors.sse import SseDecoder
 from switchboard_ingest.doors import Door
 from switchboard_ingest.intake import Intake, Outcome
+from switchboard_ingest.platforms import MappingError
 from switchboard_shared.events import Author, MentionIn, Source
 from switchboard_shared.logs import fields
 from switchboard_shared.ratelimit import Limit
@@ -69,12 +66,8 @@ _METADATA_FIELDS = (
 )
 
 
-class MastodonError(Exception):
+class MastodonError(PeerError):
     """The instance answered something other than what the protocol promises."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 # --- pure mapping -----------------------------------------------------------
@@ -85,7 +78,7 @@ def status_id(status: Mapping[str, Any]) -> int:
     try:
         return int(str(status["id"]))
     except ValueError:
-        raise UnmappableField("id", "not a numeric status id") from None
+        raise MappingError("id", "not a numeric status id") from None
 
 
 def status_text(status: Mapping[str, Any]) -> str:
@@ -131,7 +124,7 @@ def status_to_mention(status: Mapping[str, Any]) -> MentionIn:
     try:
         created_at = as_utc(datetime.fromisoformat(str(status["created_at"])))
     except ValueError:
-        raise UnmappableField("created_at", "not an ISO 8601 time") from None
+        raise MappingError("created_at", "not an ISO 8601 time") from None
     url = status.get("url") or status.get("uri")
     language = status.get("language")
     return MentionIn(
@@ -181,28 +174,25 @@ class MastodonConnector(PullConnector):
         self._stream_read_timeout = stream_read_timeout
         self._cursor_key = f"mastodon {self.base_url} #{self.hashtag}"
         self._last_id: int | None = None
-        self._newest_accepted: datetime | None = None
 
     async def run(self) -> None:
         """Follow the hashtag until cancelled, reconnecting with back-off."""
         await self.load_cursor()
         async with self._client() as http:
             while True:
-                asked: float | None = None
+                asked = 0.0
                 try:
                     await self.follow_once(http)
                     log.info("stream closed by the instance", extra=fields(connector=self.name))
                 except Exception as exc:  # a connector outlives any one broken connection
                     self._count_failure(exc)
-                    asked = exc.retry_after if isinstance(exc, MastodonError) else None
+                    asked = self._asked_delay(exc)
                     log.warning(
                         "Mastodon connection failed; reconnecting after back-off",
                         extra=fields(connector=self.name, error=repr(exc)),
-                        exc_info=not isinstance(
-                            exc, (httpx.HTTPError, MastodonError, EgressRefused)
-                        ),
+                        exc_info=not self._is_expected_failure(exc),
                     )
-                await asyncio.sleep(max(self._backoff.next_delay(), asked or 0.0))
+                await asyncio.sleep(max(self._backoff.next_delay(), asked))
 
     async def load_cursor(self) -> None:
         """Read the highest status id answered for (None when starting afresh)."""
@@ -247,11 +237,11 @@ class MastodonConnector(PullConnector):
             # Subscribed first, backfilled second: whatever is posted meanwhile waits
             # in the stream, and the id check below drops what the backfill already took.
             await self.backfill(http)
-            metrics.CONNECTOR_LAST_SUCCESS.labels(self.name).set(time.time())
+            self._mark_success()
             decoder = SseDecoder(self.policy.max_line_bytes)
             async for chunk in response.aiter_bytes():
                 self._backoff.reset()
-                metrics.CONNECTOR_LAST_SUCCESS.labels(self.name).set(time.time())
+                self._mark_success()
                 for event in decoder.feed(chunk):
                     if event.event == "update":
                         await self._take_streamed(event.data)
@@ -311,7 +301,7 @@ class MastodonConnector(PullConnector):
         else:
             result = await self._submit(mention)
             if result.outcome is Outcome.ACCEPTED:
-                self._report_lag(mention.created_at)
+                self._note_accepted(mention.created_at)
         # Only now, with intake's answer in hand, does the cursor move past the status.
         self._last_id = number
         await asyncio.to_thread(
@@ -324,9 +314,3 @@ class MastodonConnector(PullConnector):
                 "last_id": str(number),
             },
         )
-
-    def _report_lag(self, created_at: datetime) -> None:
-        if self._newest_accepted is None or created_at > self._newest_accepted:
-            self._newest_accepted = created_at
-        lag = (utc_now() - self._newest_accepted).total_seconds()
-        metrics.CONNECTOR_LAG_SECONDS.labels(self.name).set(max(0.0, lag))

@@ -17,7 +17,6 @@ import hashlib
 import io
 import json
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,10 +26,10 @@ from urllib.parse import urljoin, urlsplit
 import feedparser  # type: ignore[import-untyped]
 import httpx
 
-from switchboard_ingest import metrics
 from switchboard_ingest.connectors.common import (
     MAPPING_ERRORS,
     Backoff,
+    PeerError,
     PullConnector,
     bound_or_none,
     bound_text,
@@ -41,7 +40,6 @@ from switchboard_ingest.connectors.common import (
 from switchboard_ingest.connectors.cursor import CursorStore
 from switchboard_ingest.connectors.egress import (
     EgressPolicy,
-    EgressRefused,
     open_response,
     read_capped,
 )
@@ -63,12 +61,8 @@ MAX_HANDLE_CHARS = 256
 ERROR_BACKOFF_CAP_SECONDS = 1800.0
 
 
-class FeedError(Exception):
+class FeedError(PeerError):
     """A poll that did not yield a feed (HTTP error status, or not a feed at all)."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 # --- pure mapping -----------------------------------------------------------
@@ -239,7 +233,6 @@ class RssConnector(PullConnector):
         self._error_backoff = Backoff(poll_seconds, max(poll_seconds, error_backoff_cap))
         self._cursor_key = f"rss {feed_url}"
         self._cursor = FeedCursor(feed_url=feed_url)
-        self._newest_accepted: datetime | None = None
 
     async def run(self) -> None:
         """Poll until cancelled; errors are counted and backed off, never fatal."""
@@ -250,9 +243,7 @@ class RssConnector(PullConnector):
                     await self.poll_once(http)
                 except Exception as exc:  # a connector outlives any one bad poll
                     self._count_failure(exc)
-                    delay = self._error_backoff.next_delay()
-                    asked = exc.retry_after if isinstance(exc, FeedError) else None
-                    delay = max(delay, asked or 0.0)
+                    delay = max(self._error_backoff.next_delay(), self._asked_delay(exc))
                     log.warning(
                         "feed poll failed; backing off",
                         extra=fields(
@@ -261,12 +252,12 @@ class RssConnector(PullConnector):
                             error=repr(exc),
                             retry_in=round(delay, 2),
                         ),
-                        exc_info=not isinstance(exc, (httpx.HTTPError, FeedError, EgressRefused)),
+                        exc_info=not self._is_expected_failure(exc),
                     )
                     await asyncio.sleep(delay)
                     continue
                 self._error_backoff.reset()
-                metrics.CONNECTOR_LAST_SUCCESS.labels(self.name).set(time.time())
+                self._mark_success()
                 self._report_lag()
                 await asyncio.sleep(self.poll_seconds)
 
@@ -334,19 +325,11 @@ class RssConnector(PullConnector):
             await self._dead_letter(exc, json.dumps(entry, default=str, ensure_ascii=False))
         else:
             result = await self._submit(mention)
-            if result.outcome is Outcome.ACCEPTED and (
-                self._newest_accepted is None or mention.created_at > self._newest_accepted
-            ):
-                self._newest_accepted = mention.created_at
-                self._report_lag()
+            if result.outcome is Outcome.ACCEPTED:
+                self._note_accepted(mention.created_at)
         # Only now, with intake's answer in hand, does the cursor move past the entry.
         self._cursor.remember(source_id)
         await self._save()
 
     async def _save(self) -> None:
         await asyncio.to_thread(self.store.save, self._cursor_key, self._cursor.to_json())
-
-    def _report_lag(self) -> None:
-        if self._newest_accepted is not None:
-            lag = (utc_now() - self._newest_accepted).total_seconds()
-            metrics.CONNECTOR_LAG_SECONDS.labels(self.name).set(max(0.0, lag))
