@@ -306,13 +306,7 @@ class Responder(GroupMember):
         retries = 0
         while True:
             probe = await channel.turn()
-            await self._durably(
-                ledger.mark,
-                reply_id=request.reply_id,
-                attempt=request.attempt,
-                state=SendState.SENDING,
-                now=utc_now(),
-            )
+            await self._mark(request, SendState.SENDING)
             with metrics.SEND_SECONDS.labels(channel.name).time():
                 result = await channel.sender.send(
                     reply_id=request.reply_id, in_reply_to=request.in_reply_to, text=request.text
@@ -333,13 +327,7 @@ class Responder(GroupMember):
             if decision.verdict.final:
                 return decision
             if not decision.maybe_posted:
-                await self._durably(
-                    ledger.mark,
-                    reply_id=request.reply_id,
-                    attempt=request.attempt,
-                    state=SendState.NOT_SENT,
-                    now=utc_now(),
-                )
+                await self._mark(request, SendState.NOT_SENT)
             if decision.verdict is Verdict.RATE_LIMITED:
                 log.warning(
                     "rate limited; the reply waits for the reset",
@@ -369,6 +357,16 @@ class Responder(GroupMember):
                     ),
                 )
                 await asyncio.sleep(delay)
+
+    async def _mark(self, request: ReplyRequested, state: SendState) -> None:
+        """Store where the request's attempt stands before (SENDING) or after (NOT_SENT) a try."""
+        await self._durably(
+            ledger.mark,
+            reply_id=request.reply_id,
+            attempt=request.attempt,
+            state=state,
+            now=utc_now(),
+        )
 
     async def _durably(self, write: Callable[..., T], **kwargs: Any) -> T:
         """A ledger write, retried until the database takes it: nothing is sent unrecorded."""
