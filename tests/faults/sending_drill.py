@@ -107,6 +107,10 @@ class Restarted:
             process.stop()
 
 
-def full_drill_params(name: str) -> list[Any]:
-    """One parameter per full run of the drill `name` (SWITCHBOARD_FAULT_RUNS of them)."""
-    return [pytest.param(f"{name}-{run + 1}", id=f"full-{run + 1}") for run in range(RUNS)]
+def drill_cases(name: str, *, full: int, quick: int) -> list[Any]:
+    """The runs of the drill `name` as (fault, load, kills): SWITCHBOARD_FAULT_RUNS full
+    runs of `full` sends killed twice, and the quick run of `quick` sends killed once
+    (marked `quick`, so `make test` runs it too)."""
+    full_runs = [pytest.param(name, full, 2, id=f"full-{run + 1}") for run in range(RUNS)]
+    quick_run = pytest.param(f"{name}_quick", quick, 1, id="quick", marks=pytest.mark.quick)
+    return [*full_runs, quick_run]

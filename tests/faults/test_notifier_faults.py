@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, text
 from conftest import Standin, free_port, poll, run_async
 from switchboard_shared.events import MentionEscalated, Urgency
 from switchboard_shared.topics import ESCALATED
-from tests.faults.sending_drill import Restarted, full_drill_params, publish, record
+from tests.faults.sending_drill import Restarted, drill_cases, publish, record
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e]
 
@@ -183,28 +183,17 @@ def run_drill(name, *, escalations: int, kills: int, kafka_bootstrap, database_u
     return result
 
 
-@pytest.mark.parametrize("name", full_drill_params("notifier_sigkill_mid_send"))
+@pytest.mark.parametrize(
+    ("name", "escalations", "kills"),
+    drill_cases("notifier_sigkill_mid_send", full=150, quick=60),
+)
 def test_a_notifier_killed_while_notifying_pages_nobody_twice_and_loses_nothing(
-    name, kafka_bootstrap, database_url, tmp_path
+    name, escalations, kills, kafka_bootstrap, database_url, tmp_path
 ):
     run_drill(
-        "notifier_sigkill_mid_send",
-        escalations=150,
-        kills=2,
-        kafka_bootstrap=kafka_bootstrap,
-        database_url=database_url,
-        tmp_path=tmp_path,
-    )
-
-
-@pytest.mark.quick
-def test_quick_a_notifier_killed_once_while_notifying_pages_nobody_twice(
-    kafka_bootstrap, database_url, tmp_path
-):
-    run_drill(
-        "notifier_sigkill_mid_send_quick",
-        escalations=60,
-        kills=1,
+        name,
+        escalations=escalations,
+        kills=kills,
         kafka_bootstrap=kafka_bootstrap,
         database_url=database_url,
         tmp_path=tmp_path,

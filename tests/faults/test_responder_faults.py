@@ -23,7 +23,7 @@ import pytest
 from conftest import Standin, TopicReader, free_port, poll, run_async
 from switchboard_shared.events import ReplyOutcome, ReplyRequested, Source
 from switchboard_shared.topics import REPLIES, REPLY_OUTCOMES
-from tests.faults.sending_drill import Restarted, full_drill_params, publish, record
+from tests.faults.sending_drill import Restarted, drill_cases, publish, record
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e]
 
@@ -139,28 +139,17 @@ def run_drill(name, *, requests: int, kills: int, kafka_bootstrap, database_url,
     return result
 
 
-@pytest.mark.parametrize("name", full_drill_params("responder_sigkill_mid_send"))
+@pytest.mark.parametrize(
+    ("name", "requests", "kills"),
+    drill_cases("responder_sigkill_mid_send", full=300, quick=100),
+)
 def test_a_responder_killed_mid_send_posts_nothing_twice_and_loses_nothing(
-    name, kafka_bootstrap, database_url, tmp_path
+    name, requests, kills, kafka_bootstrap, database_url, tmp_path
 ):
     run_drill(
-        "responder_sigkill_mid_send",
-        requests=300,
-        kills=2,
-        kafka_bootstrap=kafka_bootstrap,
-        database_url=database_url,
-        tmp_path=tmp_path,
-    )
-
-
-@pytest.mark.quick
-def test_quick_a_responder_killed_once_mid_send_posts_nothing_twice(
-    kafka_bootstrap, database_url, tmp_path
-):
-    run_drill(
-        "responder_sigkill_mid_send_quick",
-        requests=100,
-        kills=1,
+        name,
+        requests=requests,
+        kills=kills,
         kafka_bootstrap=kafka_bootstrap,
         database_url=database_url,
         tmp_path=tmp_path,
