@@ -22,6 +22,7 @@ and the stream goes on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -31,7 +32,6 @@ from typing import Any, TypeVar
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from switchboard_responder import ledger, metrics
 from switchboard_responder.answers import Decision, Verdict, judge, over_the_limit
@@ -51,10 +51,10 @@ from switchboard_shared.kafka import (
     GroupMember,
     encode,
     read_record,
-    retry_delay,
     send_acknowledged,
 )
 from switchboard_shared.logs import fields, log_dead_letter
+from switchboard_shared.outbox import until_stored
 from switchboard_shared.topics import ALL, DEADLETTER, REPLIES, REPLY_OUTCOMES
 
 log = logging.getLogger(__name__)
@@ -370,21 +370,13 @@ class Responder(GroupMember):
 
     async def _durably(self, write: Callable[..., T], **kwargs: Any) -> T:
         """A ledger write, retried until the database takes it: nothing is sent unrecorded."""
-        attempt = 0
-        while True:
-            try:
-                return await asyncio.to_thread(write, self.engine, **kwargs)
-            except SQLAlchemyError as exc:
-                metrics.RETRIES.labels(metrics.Failed.DATABASE).inc()
-                delay = retry_delay(attempt)
-                log.error(
-                    "the send ledger failed; retrying",
-                    extra=fields(
-                        reply_id=kwargs.get("reply_id"), error=type(exc).__name__, retry_in=delay
-                    ),
-                )
-                attempt += 1
-                await asyncio.sleep(delay)
+        return await until_stored(
+            functools.partial(write, self.engine, **kwargs),
+            logger=log,
+            failed="the send ledger failed; retrying",
+            on_retry=metrics.RETRIES.labels(metrics.Failed.DATABASE).inc,
+            log_fields={"reply_id": kwargs.get("reply_id")},
+        )
 
     async def _publish_outcome(self, outcome: ReplyOutcome) -> None:
         await self._publish(self._outcomes_topic, outcome.mention_id.encode(), encode(outcome))
