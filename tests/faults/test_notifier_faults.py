@@ -18,9 +18,6 @@ Each run is recorded in .run/faults/results.jsonl beside the other drills.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import time
 import uuid
 from collections import Counter
@@ -28,18 +25,15 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import create_engine, text
 
-from conftest import REPO, ServiceProcess, Standin, free_port, poll, run_async
+from conftest import Standin, free_port, poll, run_async
 from switchboard_shared.events import MentionEscalated, Urgency
-from switchboard_shared.kafka import encode
 from switchboard_shared.topics import ESCALATED
+from tests.faults.sending_drill import Restarted, drill_cases, publish, record
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e]
 
-RUNS = int(os.environ.get("SWITCHBOARD_FAULT_RUNS", "1"))
-RESULTS = REPO / ".run" / "faults" / "results.jsonl"
 RECOVERY_BOUND_SECONDS = 120
 SLOW_ANSWER_SECONDS = 0.5
 CHANNELS = ("webhook", "pagerduty", "sms")
@@ -59,23 +53,6 @@ rules:
     steps:
       - {{after_seconds: 0, targets: [duty-inspector], channels: [webhook, pagerduty, sms]}}
 """
-
-
-def record(result: dict) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a") as out:
-        out.write(json.dumps(result) + "\n")
-
-
-async def publish(bootstrap: str, topic: str, events: list[MentionEscalated]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, encode(e), key=e.mention_id.encode()) for e in events]
-        for future in futures:
-            await future
-    finally:
-        await producer.stop()
 
 
 def run_drill(name, *, escalations: int, kills: int, kafka_bootstrap, database_url, tmp_path):
@@ -114,15 +91,7 @@ def run_drill(name, *, escalations: int, kills: int, kafka_bootstrap, database_u
         "SWITCHBOARD_KAFKA_ACK_TIMEOUT_SECONDS": "2",
         "SWITCHBOARD_LOG_LEVEL": "INFO",
     }
-    processes: list[ServiceProcess] = []
-
-    def start() -> ServiceProcess:
-        process = ServiceProcess(
-            "switchboard_notifier", env, tmp_path / f"notifier-{len(processes) + 1}.log"
-        )
-        processes.append(process)
-        process.wait_ready(f"http://127.0.0.1:{port}/readyz")
-        return process
+    notifier = Restarted("switchboard_notifier", env, port, tmp_path)
 
     batch = [
         MentionEscalated(
@@ -153,19 +122,15 @@ def run_drill(name, *, escalations: int, kills: int, kafka_bootstrap, database_u
     def requests_seen() -> int:
         return sum(standin.get("/_standin/notify/deliveries")["requests"].values())
 
-    in_flight_at_kills = []
     try:
-        notifier = start()
+        notifier.start()
         run_async(publish(kafka_bootstrap, ESCALATED.name(prefix), batch))
-        for kill in range(kills):
-            # Kill once tries are being answered, with more in flight behind them.
-            assert poll(
-                lambda kill=kill: requests_seen() >= (kill + 1) * sends // (kills + 2), timeout=120
-            ), f"no progress before kill {kill + 1}"
-            in_flight_at_kills.append(states().get("sending", 0))
-            os.killpg(notifier.proc.pid, signal.SIGKILL)
-            notifier.proc.wait(timeout=10)
-            notifier = start()
+        in_flight_at_kills = notifier.kill_while_sending(
+            kills=kills,
+            tries=sends,
+            received=requests_seen,
+            in_flight=lambda _received: states().get("sending", 0),
+        )
         started = time.monotonic()
         done = poll(
             lambda: sum(states().get(s, 0) for s in FINAL) >= sends,
@@ -176,8 +141,7 @@ def run_drill(name, *, escalations: int, kills: int, kafka_bootstrap, database_u
         final_states = states()
         seen = standin.get("/_standin/notify/deliveries")
     finally:
-        for process in processes:
-            process.stop()
+        notifier.stop()
         standin.stop()
         engine.dispose()
     by_key = {channel: Counter(seen["by_key"].get(channel, {})) for channel in CHANNELS}
@@ -219,33 +183,17 @@ def run_drill(name, *, escalations: int, kills: int, kafka_bootstrap, database_u
     return result
 
 
-def _params():
-    for run in range(RUNS):
-        yield pytest.param(f"notifier_sigkill_mid_send-{run + 1}", id=f"full-{run + 1}")
-
-
-@pytest.mark.parametrize("name", list(_params()))
+@pytest.mark.parametrize(
+    ("name", "escalations", "kills"),
+    drill_cases("notifier_sigkill_mid_send", full=150, quick=60),
+)
 def test_a_notifier_killed_while_notifying_pages_nobody_twice_and_loses_nothing(
-    name, kafka_bootstrap, database_url, tmp_path
+    name, escalations, kills, kafka_bootstrap, database_url, tmp_path
 ):
     run_drill(
-        "notifier_sigkill_mid_send",
-        escalations=150,
-        kills=2,
-        kafka_bootstrap=kafka_bootstrap,
-        database_url=database_url,
-        tmp_path=tmp_path,
-    )
-
-
-@pytest.mark.quick
-def test_quick_a_notifier_killed_once_while_notifying_pages_nobody_twice(
-    kafka_bootstrap, database_url, tmp_path
-):
-    run_drill(
-        "notifier_sigkill_mid_send_quick",
-        escalations=60,
-        kills=1,
+        name,
+        escalations=escalations,
+        kills=kills,
         kafka_bootstrap=kafka_bootstrap,
         database_url=database_url,
         tmp_path=tmp_path,

@@ -14,45 +14,21 @@ pipeline's drills; `make test-faults` runs the drill SWITCHBOARD_FAULT_RUNS time
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 import uuid
 from collections import Counter
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from conftest import REPO, ServiceProcess, Standin, TopicReader, free_port, poll, run_async
+from conftest import Standin, TopicReader, free_port, poll, run_async
 from switchboard_shared.events import ReplyOutcome, ReplyRequested, Source
-from switchboard_shared.kafka import encode
 from switchboard_shared.topics import REPLIES, REPLY_OUTCOMES
+from tests.faults.sending_drill import Restarted, drill_cases, publish, record
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e]
 
-RUNS = int(os.environ.get("SWITCHBOARD_FAULT_RUNS", "1"))
-RESULTS = REPO / ".run" / "faults" / "results.jsonl"
 RECOVERY_BOUND_SECONDS = 180
 SLOW_ANSWER_SECONDS = 1.0
-
-
-def record(result: dict) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a") as out:
-        out.write(json.dumps(result) + "\n")
-
-
-async def publish(bootstrap: str, topic: str, requests: list[ReplyRequested]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        futures = [
-            await producer.send(topic, encode(r), key=r.mention_id.encode()) for r in requests
-        ]
-        for future in futures:
-            await future
-    finally:
-        await producer.stop()
 
 
 def final_outcomes(bootstrap: str, topic: str) -> dict[str, list[ReplyOutcome]]:
@@ -87,15 +63,7 @@ def run_drill(name, *, requests: int, kills: int, kafka_bootstrap, database_url,
         "SWITCHBOARD_KAFKA_ACK_TIMEOUT_SECONDS": "2",
         "SWITCHBOARD_LOG_LEVEL": "INFO",
     }
-    processes: list[ServiceProcess] = []
-
-    def start() -> ServiceProcess:
-        process = ServiceProcess(
-            "switchboard_responder", env, tmp_path / f"responder-{len(processes) + 1}.log"
-        )
-        processes.append(process)
-        process.wait_ready(f"http://127.0.0.1:{port}/readyz")
-        return process
+    responder = Restarted("switchboard_responder", env, port, tmp_path)
 
     batch = [
         ReplyRequested(
@@ -108,25 +76,16 @@ def run_drill(name, *, requests: int, kills: int, kafka_bootstrap, database_url,
         )
         for n in range(requests)
     ]
-    in_flight_at_kills = []
     try:
-        responder = start()
+        responder.start()
         run_async(publish(kafka_bootstrap, REPLIES.name(prefix), batch))
-        for kill in range(kills):
-            # Kill once sends are being answered, with more in flight behind them.
-            seen = 0
-
-            def progressed(kill=kill) -> bool:
-                nonlocal seen
-                seen = standin.get("/_standin/requests")["mastodon"]
-                return seen >= (kill + 1) * requests // (kills + 2)
-
-            assert poll(progressed, timeout=120), f"no progress before kill {kill + 1}"
-            posts = len(standin.get("/_standin/posts")["posts"])
-            os.killpg(responder.proc.pid, signal.SIGKILL)
-            responder.proc.wait(timeout=10)
-            in_flight_at_kills.append(seen - posts)
-            responder = start()
+        in_flight_at_kills = responder.kill_while_sending(
+            kills=kills,
+            tries=requests,
+            received=lambda: standin.get("/_standin/requests")["mastodon"],
+            # Received but not posted: the sends still in flight.
+            in_flight=lambda received: received - len(standin.get("/_standin/posts")["posts"]),
+        )
         started = time.monotonic()
         outcomes_topic = REPLY_OUTCOMES.name(prefix)
         done = poll(
@@ -139,8 +98,7 @@ def run_drill(name, *, requests: int, kills: int, kafka_bootstrap, database_url,
         posts = standin.get("/_standin/posts")["posts"]
         deduplicated = standin.get("/_standin/requests")["mastodon_deduplicated"]
     finally:
-        for process in processes:
-            process.stop()
+        responder.stop()
         standin.stop()
     # Counted by text (unique per request), not by key: a resend under another key counts.
     reply_of_text = {r.text: r.reply_id for r in batch}
@@ -181,33 +139,17 @@ def run_drill(name, *, requests: int, kills: int, kafka_bootstrap, database_url,
     return result
 
 
-def _params():
-    for run in range(RUNS):
-        yield pytest.param(f"responder_sigkill_mid_send-{run + 1}", id=f"full-{run + 1}")
-
-
-@pytest.mark.parametrize("name", list(_params()))
+@pytest.mark.parametrize(
+    ("name", "requests", "kills"),
+    drill_cases("responder_sigkill_mid_send", full=300, quick=100),
+)
 def test_a_responder_killed_mid_send_posts_nothing_twice_and_loses_nothing(
-    name, kafka_bootstrap, database_url, tmp_path
+    name, requests, kills, kafka_bootstrap, database_url, tmp_path
 ):
     run_drill(
-        "responder_sigkill_mid_send",
-        requests=300,
-        kills=2,
-        kafka_bootstrap=kafka_bootstrap,
-        database_url=database_url,
-        tmp_path=tmp_path,
-    )
-
-
-@pytest.mark.quick
-def test_quick_a_responder_killed_once_mid_send_posts_nothing_twice(
-    kafka_bootstrap, database_url, tmp_path
-):
-    run_drill(
-        "responder_sigkill_mid_send_quick",
-        requests=100,
-        kills=1,
+        name,
+        requests=requests,
+        kills=kills,
         kafka_bootstrap=kafka_bootstrap,
         database_url=database_url,
         tmp_path=tmp_path,

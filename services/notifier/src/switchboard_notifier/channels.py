@@ -99,27 +99,46 @@ class Sender(Protocol):
     async def aclose(self) -> None: ...
 
 
-async def _http(client: httpx.AsyncClient, url: str, **kwargs: Any) -> tuple[Attempt, Any]:
+async def _http(
+    client: httpx.AsyncClient, url: str, *, id_field: str | None = None, **kwargs: Any
+) -> Attempt:
+    """POST once; the attempt carries the answer's `id_field` (a string) as its external id."""
     try:
         response = await client.post(url, **kwargs)
     except httpx.ConnectError as exc:
-        return Attempt(None, error=f"connect failed: {type(exc).__name__}", connected=False), None
+        return Attempt(None, error=f"connect failed: {type(exc).__name__}", connected=False)
     except httpx.HTTPError as exc:
         # The request may have arrived: the channel's idempotency decides what is safe.
-        return Attempt(None, error=f"no answer: {type(exc).__name__}"), None
+        return Attempt(None, error=f"no answer: {type(exc).__name__}")
     try:
         answer = response.json()
     except ValueError:
         answer = None
     error = None if response.is_success else f"HTTP {response.status_code}"
-    return Attempt(response.status_code, error=error), answer
+    external_id = answer.get(id_field) if id_field and isinstance(answer, dict) else None
+    return Attempt(
+        response.status_code,
+        error=error,
+        external_id=external_id if isinstance(external_id, str) else None,
+    )
 
 
-class WebhookSender:
+class _HttpSender:
+    """A sender on an HTTP client of its own, closed with it."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def aclose(self) -> None:
+        """Close the client."""
+        await self.client.aclose()
+
+
+class WebhookSender(_HttpSender):
     """Signed JSON POSTs with an Idempotency-Key."""
 
     def __init__(self, client: httpx.AsyncClient, secret: str) -> None:
-        self.client = client
+        super().__init__(client)
         self.secret = secret
 
     async def send(self, notification: Notification, address: str) -> Attempt:
@@ -131,18 +150,14 @@ class WebhookSender:
             SIGNATURE_HEADER: signature(self.secret, timestamp, body),
             IDEMPOTENCY_HEADER: notification.key,
         }
-        attempt, _ = await _http(self.client, address, content=body, headers=headers)
-        return attempt
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
+        return await _http(self.client, address, content=body, headers=headers)
 
 
-class PagerDutySender:
+class PagerDutySender(_HttpSender):
     """PagerDuty Events API v2: `trigger` with the send's dedupe key."""
 
     def __init__(self, client: httpx.AsyncClient, url: str) -> None:
-        self.client = client
+        super().__init__(client)
         self.url = url
 
     async def send(self, notification: Notification, address: str) -> Attempt:
@@ -158,20 +173,14 @@ class PagerDutySender:
             },
             "links": [{"href": notification.link, "text": "Open in Switchboard"}],
         }
-        attempt, answer = await _http(self.client, self.url, json=event)
-        if isinstance(answer, dict) and isinstance(answer.get("dedup_key"), str):
-            return Attempt(attempt.status, attempt.error, external_id=answer["dedup_key"])
-        return attempt
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
+        return await _http(self.client, self.url, id_field="dedup_key", json=event)
 
 
-class SmsSender:
+class SmsSender(_HttpSender):
     """An SMS gateway's JSON API: `{"to", "text", "reference"}` with a bearer token -> `{"message_id"}`."""
 
     def __init__(self, client: httpx.AsyncClient, url: str, token: str) -> None:
-        self.client = client
+        super().__init__(client)
         self.url = url
         self.token = token
 
@@ -182,13 +191,9 @@ class SmsSender:
             "reference": notification.key,
         }
         headers = {"Authorization": f"Bearer {self.token}"}
-        attempt, answer = await _http(self.client, self.url, json=message, headers=headers)
-        if isinstance(answer, dict) and isinstance(answer.get("message_id"), str):
-            return Attempt(attempt.status, attempt.error, external_id=answer["message_id"])
-        return attempt
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
+        return await _http(
+            self.client, self.url, id_field="message_id", json=message, headers=headers
+        )
 
 
 class EmailSender:

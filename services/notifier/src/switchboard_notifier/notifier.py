@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -44,6 +45,7 @@ from switchboard_shared.kafka import (
     send_acknowledged,
 )
 from switchboard_shared.logs import fields, log_dead_letter
+from switchboard_shared.outbox import until_stored
 from switchboard_shared.topics import ALL, DEADLETTER, ESCALATED, ROUTED
 
 log = logging.getLogger(__name__)
@@ -60,19 +62,13 @@ def decode(record: ConsumerRecord[Any, Any]) -> MentionEscalated | DeadLetter:
 
 async def durably(engine: Engine, write: Callable[..., T], **kwargs: Any) -> T:
     """A database write, retried until the database takes it: nothing is sent unrecorded."""
-    attempt = 0
-    while True:
-        try:
-            return await asyncio.to_thread(write, engine, **kwargs)
-        except SQLAlchemyError as exc:
-            metrics.RETRIES.labels(metrics.Failed.DATABASE).inc()
-            delay = retry_delay(attempt)
-            log.error(
-                "the notifier's database failed; retrying",
-                extra=fields(write=write.__name__, error=type(exc).__name__, retry_in=delay),
-            )
-            attempt += 1
-            await asyncio.sleep(delay)
+    return await until_stored(
+        functools.partial(write, engine, **kwargs),
+        logger=log,
+        failed="the notifier's database failed; retrying",
+        on_retry=metrics.RETRIES.labels(metrics.Failed.DATABASE).inc,
+        log_fields={"write": write.__name__},
+    )
 
 
 class EscalationConsumer(GroupMember):

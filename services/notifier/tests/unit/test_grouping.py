@@ -1,7 +1,9 @@
 """Grouping pages a group once per wave and says why everything else paged nobody."""
 
 from datetime import UTC, datetime
+from functools import partial
 
+from services.notifier.tests import escalations
 from switchboard_notifier.grouping import (
     GroupState,
     PendingSend,
@@ -13,23 +15,12 @@ from switchboard_notifier.grouping import (
     group_key,
     member_step,
 )
-from switchboard_shared.events import MentionEscalated, Urgency
+from switchboard_shared.events import Urgency
 
 STEPS = (1, 10, 50)
 
 
-def escalation(**overrides):
-    values = {
-        "mention_id": "m-1",
-        "item_id": 7,
-        "queue_id": "patrol",
-        "urgency": Urgency.HIGH,
-        "tier": 1,
-        "breach": "claim",
-        "breached_at": datetime(2026, 12, 3, tzinfo=UTC),
-        **overrides,
-    }
-    return MentionEscalated(**values)
+escalation = partial(escalations.escalation, queue_id="patrol", urgency=Urgency.HIGH)
 
 
 def test_the_group_is_the_incident_when_there_is_one_else_the_item():

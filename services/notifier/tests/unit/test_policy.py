@@ -1,11 +1,12 @@
 """The policy parses, refuses what names an unknown channel or target, and plans steps."""
 
-from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 
+from services.notifier.tests import escalations
 from switchboard_notifier.policy import ChannelKind, PolicyError, load, parse, plan
-from switchboard_shared.events import MentionEscalated, Urgency
+from switchboard_shared.events import Urgency
 
 POLICY = """
 version: t1
@@ -31,19 +32,12 @@ rules:
 """
 
 
-def escalation(**overrides):
-    values = {
-        "mention_id": "m-1",
-        "item_id": 7,
-        "queue_id": "patrol-north",
-        "urgency": Urgency.CRITICAL,
-        "tier": 1,
-        "breach": "claim",
-        "breached_at": datetime(2026, 12, 3, tzinfo=UTC),
-        "notify": "duty-inspector",
-        **overrides,
-    }
-    return MentionEscalated(**values)
+escalation = partial(
+    escalations.escalation,
+    queue_id="patrol-north",
+    urgency=Urgency.CRITICAL,
+    notify="duty-inspector",
+)
 
 
 def test_the_shipped_policy_loads():

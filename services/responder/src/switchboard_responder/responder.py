@@ -22,6 +22,7 @@ and the stream goes on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -31,7 +32,6 @@ from typing import Any, TypeVar
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from switchboard_responder import ledger, metrics
 from switchboard_responder.answers import Decision, Verdict, judge, over_the_limit
@@ -51,10 +51,10 @@ from switchboard_shared.kafka import (
     GroupMember,
     encode,
     read_record,
-    retry_delay,
     send_acknowledged,
 )
 from switchboard_shared.logs import fields, log_dead_letter
+from switchboard_shared.outbox import until_stored
 from switchboard_shared.topics import ALL, DEADLETTER, REPLIES, REPLY_OUTCOMES
 
 log = logging.getLogger(__name__)
@@ -306,13 +306,7 @@ class Responder(GroupMember):
         retries = 0
         while True:
             probe = await channel.turn()
-            await self._durably(
-                ledger.mark,
-                reply_id=request.reply_id,
-                attempt=request.attempt,
-                state=SendState.SENDING,
-                now=utc_now(),
-            )
+            await self._mark(request, SendState.SENDING)
             with metrics.SEND_SECONDS.labels(channel.name).time():
                 result = await channel.sender.send(
                     reply_id=request.reply_id, in_reply_to=request.in_reply_to, text=request.text
@@ -333,13 +327,7 @@ class Responder(GroupMember):
             if decision.verdict.final:
                 return decision
             if not decision.maybe_posted:
-                await self._durably(
-                    ledger.mark,
-                    reply_id=request.reply_id,
-                    attempt=request.attempt,
-                    state=SendState.NOT_SENT,
-                    now=utc_now(),
-                )
+                await self._mark(request, SendState.NOT_SENT)
             if decision.verdict is Verdict.RATE_LIMITED:
                 log.warning(
                     "rate limited; the reply waits for the reset",
@@ -370,23 +358,25 @@ class Responder(GroupMember):
                 )
                 await asyncio.sleep(delay)
 
+    async def _mark(self, request: ReplyRequested, state: SendState) -> None:
+        """Store where the request's attempt stands before (SENDING) or after (NOT_SENT) a try."""
+        await self._durably(
+            ledger.mark,
+            reply_id=request.reply_id,
+            attempt=request.attempt,
+            state=state,
+            now=utc_now(),
+        )
+
     async def _durably(self, write: Callable[..., T], **kwargs: Any) -> T:
         """A ledger write, retried until the database takes it: nothing is sent unrecorded."""
-        attempt = 0
-        while True:
-            try:
-                return await asyncio.to_thread(write, self.engine, **kwargs)
-            except SQLAlchemyError as exc:
-                metrics.RETRIES.labels(metrics.Failed.DATABASE).inc()
-                delay = retry_delay(attempt)
-                log.error(
-                    "the send ledger failed; retrying",
-                    extra=fields(
-                        reply_id=kwargs.get("reply_id"), error=type(exc).__name__, retry_in=delay
-                    ),
-                )
-                attempt += 1
-                await asyncio.sleep(delay)
+        return await until_stored(
+            functools.partial(write, self.engine, **kwargs),
+            logger=log,
+            failed="the send ledger failed; retrying",
+            on_retry=metrics.RETRIES.labels(metrics.Failed.DATABASE).inc,
+            log_fields={"reply_id": kwargs.get("reply_id")},
+        )
 
     async def _publish_outcome(self, outcome: ReplyOutcome) -> None:
         await self._publish(self._outcomes_topic, outcome.mention_id.encode(), encode(outcome))
