@@ -70,6 +70,33 @@ def _refused(exc: ReplyRefused) -> Invalid:
     return Invalid(f"{exc.field}: {exc.detail}", field=exc.field)
 
 
+def _check_text(policy: ReplyPolicy, item: Any, text: str) -> None:
+    """422 naming the field when the text is too long for the item's platform."""
+    try:
+        policy.check_text(source_of(item), text)
+    except ReplyRefused as exc:
+        raise _refused(exc) from exc
+
+
+def _change(
+    conn: Connection,
+    item: Any,
+    action: RoutedAction,
+    *,
+    reply_id: str,
+    expected: ReplyStatus,
+    actor: Principal,
+    now: datetime,
+    values: dict[str, Any],
+    **details: Any,
+) -> dict[str, Any]:
+    """A person's change to a reply still in `expected` (409 otherwise), with its audit
+    step: the reply as the API shows it now."""
+    after = change_reply(conn, reply_id, expected, **values)
+    audit_step(conn, item, action, after._mapping, actor=actor.officer_id, now=now, **details)
+    return public_view(after)
+
+
 def _reply_and_item(conn: Connection, actor: Principal, reply_id: str) -> tuple[Any, Any]:
     """The reply and its item, 404 unless the caller sees the item, 403 unless they work it."""
     reply = load_reply(conn, reply_id, lock=True)
@@ -176,26 +203,23 @@ def edit(
                 f"reply {reply_id} is {status.value}; only a draft, a reply waiting for "
                 "approval or one approved and not yet sent can be edited"
             )
-        try:
-            policy.check_text(source_of(item), text)
-        except ReplyRefused as exc:
-            raise _refused(exc) from exc
+        _check_text(policy, item, text)
         values: dict[str, Any] = {"text": text, "template_id": None, "updated_at": now}
         if status is not ReplyStatus.DRAFT:
             # The approval was for other words: the edited text is judged afresh, as free text.
             values |= approval_state(policy, item, template=False, now=now, text=text)
-        after = change_reply(conn, reply_id, status, **values)
-        audit_step(
+        return _change(
             conn,
             item,
             RoutedAction.REPLY_EDITED,
-            after._mapping,
-            actor=actor.officer_id,
+            reply_id=reply_id,
+            expected=status,
+            actor=actor,
             now=now,
+            values=values,
             was=status.value,
             characters=len(text),
         )
-        return public_view(after)
 
 
 def submit(
@@ -207,24 +231,21 @@ def submit(
         _author_or_supervisor(actor, reply)
         if ReplyStatus(reply.status) not in SUBMITTABLE:
             raise Conflict(f"reply {reply_id} is {reply.status}; only a draft can be submitted")
-        try:
-            policy.check_text(source_of(item), reply.text)
-        except ReplyRefused as exc:
-            raise _refused(exc) from exc
+        _check_text(policy, item, reply.text)
         values = approval_state(
             policy, item, template=reply.template_id is not None, now=now, text=reply.text
         )
-        after = change_reply(conn, reply_id, ReplyStatus.DRAFT, updated_at=now, **values)
-        audit_step(
+        return _change(
             conn,
             item,
             RoutedAction.REPLY_SUBMITTED,
-            after._mapping,
-            actor=actor.officer_id,
+            reply_id=reply_id,
+            expected=ReplyStatus.DRAFT,
+            actor=actor,
             now=now,
-            approval_rule=after.approval_rule,
+            values={"updated_at": now, **values},
+            approval_rule=values["approval_rule"],
         )
-        return public_view(after)
 
 
 def _decider(actor: Principal, reply: Any) -> None:
@@ -280,18 +301,19 @@ def _move(
         status = ReplyStatus(reply.status)
         if status not in step.allowed:
             raise Conflict(f"reply {reply_id} is {status.value}: {step.refusal} can be")
-        after = change_reply(conn, reply_id, status, updated_at=now, **values(reply))
-        audit_step(
+        moved = _change(
             conn,
             item,
             step.action,
-            after._mapping,
-            actor=actor.officer_id,
+            reply_id=reply_id,
+            expected=status,
+            actor=actor,
             now=now,
+            values={"updated_at": now, **values(reply)},
             was=status.value,
         )
         metrics.REPLY_STEPS.labels(step.action.value).inc()
-        return public_view(after)
+        return moved
 
 
 def approve(
