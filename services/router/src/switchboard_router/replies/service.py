@@ -50,6 +50,7 @@ from switchboard_router.replies.policy import (
     ReplyRefused,
 )
 from switchboard_router.replies.store import (
+    approval_of,
     approval_state,
     audit_step,
     change_reply,
@@ -62,7 +63,6 @@ from switchboard_shared.events import (
     ReplyStatus,
     RoutedAction,
     Source,
-    Urgency,
 )
 
 
@@ -408,13 +408,7 @@ def reply_options(
     approvals = {}
     if limit is not None:
         for kind, template in (("free_text", False), ("template", True)):
-            approval = policy.approval_for(
-                urgency=Urgency(item.urgency),
-                topics=frozenset(item.topics or ()),
-                queue_id=item.queue_id,
-                source=Source(item.source),
-                template=template,
-            )
+            approval = approval_of(policy, item, template=template)
             approvals[kind] = {"required": approval.required, "rule": approval.rule}
     return {
         "item_id": item.id,
