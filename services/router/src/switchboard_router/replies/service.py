@@ -53,7 +53,7 @@ from switchboard_router.replies.store import (
     approval_of,
     approval_state,
     audit_step,
-    change_reply,
+    change_and_record,
     load_reply,
     public_view,
     source_of,
@@ -76,25 +76,6 @@ def _check_text(policy: ReplyPolicy, item: Any, text: str) -> None:
         policy.check_text(source_of(item), text)
     except ReplyRefused as exc:
         raise _refused(exc) from exc
-
-
-def _change(
-    conn: Connection,
-    item: Any,
-    action: RoutedAction,
-    *,
-    reply_id: str,
-    expected: ReplyStatus,
-    actor: Principal,
-    now: datetime,
-    values: dict[str, Any],
-    **details: Any,
-) -> dict[str, Any]:
-    """A person's change to a reply still in `expected` (409 otherwise), with its audit
-    step: the reply as the API shows it now."""
-    after = change_reply(conn, reply_id, expected, **values)
-    audit_step(conn, item, action, after._mapping, actor=actor.officer_id, now=now, **details)
-    return public_view(after)
 
 
 def _reply_and_item(conn: Connection, actor: Principal, reply_id: str) -> tuple[Any, Any]:
@@ -208,18 +189,19 @@ def edit(
         if status is not ReplyStatus.DRAFT:
             # The approval was for other words: the edited text is judged afresh, as free text.
             values |= approval_state(policy, item, template=False, now=now, text=text)
-        return _change(
+        after = change_and_record(
             conn,
             item,
             RoutedAction.REPLY_EDITED,
             reply_id=reply_id,
             expected=status,
-            actor=actor,
+            actor=actor.officer_id,
             now=now,
             values=values,
             was=status.value,
             characters=len(text),
         )
+        return public_view(after)
 
 
 def submit(
@@ -235,17 +217,18 @@ def submit(
         values = approval_state(
             policy, item, template=reply.template_id is not None, now=now, text=reply.text
         )
-        return _change(
+        after = change_and_record(
             conn,
             item,
             RoutedAction.REPLY_SUBMITTED,
             reply_id=reply_id,
             expected=ReplyStatus.DRAFT,
-            actor=actor,
+            actor=actor.officer_id,
             now=now,
             values={"updated_at": now, **values},
             approval_rule=values["approval_rule"],
         )
+        return public_view(after)
 
 
 def _decider(actor: Principal, reply: Any) -> None:
@@ -301,19 +284,19 @@ def _move(
         status = ReplyStatus(reply.status)
         if status not in step.allowed:
             raise Conflict(f"reply {reply_id} is {status.value}: {step.refusal} can be")
-        moved = _change(
+        after = change_and_record(
             conn,
             item,
             step.action,
             reply_id=reply_id,
             expected=status,
-            actor=actor,
+            actor=actor.officer_id,
             now=now,
             values={"updated_at": now, **values(reply)},
             was=status.value,
         )
         metrics.REPLY_STEPS.labels(step.action.value).inc()
-        return moved
+        return public_view(after)
 
 
 def approve(

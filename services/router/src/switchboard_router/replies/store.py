@@ -84,6 +84,24 @@ def change_reply(conn: Connection, reply_id: str, expected: ReplyStatus, **value
     return load_reply(conn, reply_id)
 
 
+def change_and_record(
+    conn: Connection,
+    item: Any,
+    action: RoutedAction,
+    *,
+    reply_id: str,
+    expected: ReplyStatus,
+    actor: str,
+    now: datetime,
+    values: dict[str, Any],
+    **details: Any,
+) -> Any:
+    """`change_reply`, and the step in its item's audit trail: the reply as it is now."""
+    after = change_reply(conn, reply_id, expected, **values)
+    audit_step(conn, item, action, after._mapping, actor=actor, now=now, **details)
+    return after
+
+
 def source_of(row: Any) -> Source:
     try:
         return Source(row.source)
