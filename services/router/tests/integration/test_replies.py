@@ -67,6 +67,16 @@ def reply_steps(engine, item_id):
     return [(r.action, r.actor, r.details["status"]) for r in rows]
 
 
+def reply_on(client, item_id, headers, **body):
+    """An officer's reply on an item (text, template or draft), as the API answers it."""
+    return client.post(f"/v1/items/{item_id}/replies", json=body, headers=headers)
+
+
+def reply_step(client, reply, step, headers, **request):
+    """A step on a reply (approve, reject, submit, cancel, retry) by the given caller."""
+    return client.post(f"/v1/replies/{reply['reply_id']}/{step}", headers=headers, **request)
+
+
 def outcome(request, status, **extra):
     return ReplyOutcome(
         reply_id=request.reply_id,
@@ -85,11 +95,7 @@ def test_a_reply_approved_by_a_second_person_is_handed_over_once_and_stored_as_s
     officer, officer_h = desk["officer"]
     supervisor, supervisor_h = desk["supervisor"]
     item_id = desk["items"]["m-x"]
-    made = client.post(
-        f"/v1/items/{item_id}/replies",
-        json={"text": "Thanks, we are looking into it."},
-        headers=officer_h,
-    )
+    made = reply_on(client, item_id, officer_h, text="Thanks, we are looking into it.")
     assert made.status_code == 201, made.text
     reply = made.json()
     assert reply["status"] == "pending_approval"
@@ -100,17 +106,9 @@ def test_a_reply_approved_by_a_second_person_is_handed_over_once_and_stored_as_s
     )
 
     # The author may not approve their own words, nor may a plain officer.
-    assert (
-        client.post(f"/v1/replies/{reply['reply_id']}/approve", headers=officer_h).status_code
-        == 403
-    )
-    assert (
-        client.post(
-            f"/v1/replies/{reply['reply_id']}/approve", headers=desk["colleague"]
-        ).status_code
-        == 403
-    )
-    approved = client.post(f"/v1/replies/{reply['reply_id']}/approve", headers=supervisor_h)
+    assert reply_step(client, reply, "approve", officer_h).status_code == 403
+    assert reply_step(client, reply, "approve", desk["colleague"]).status_code == 403
+    approved = reply_step(client, reply, "approve", supervisor_h)
     assert approved.status_code == 200, approved.text
     assert (approved.json()["status"], approved.json()["approver"]) == ("approved", supervisor)
 
@@ -157,10 +155,8 @@ def test_editing_an_approved_reply_puts_it_back_to_pending_approval_and_nothing_
     _, officer_h = desk["officer"]
     _, supervisor_h = desk["supervisor"]
     item_id = desk["items"]["m-x"]
-    reply = client.post(
-        f"/v1/items/{item_id}/replies", json={"text": "We are on it."}, headers=officer_h
-    ).json()
-    client.post(f"/v1/replies/{reply['reply_id']}/approve", headers=supervisor_h)
+    reply = reply_on(client, item_id, officer_h, text="We are on it.").json()
+    reply_step(client, reply, "approve", supervisor_h)
     edited = client.patch(
         f"/v1/replies/{reply['reply_id']}",
         json={"text": "We are on it, and so is the fire service."},
@@ -172,7 +168,7 @@ def test_editing_an_approved_reply_puts_it_back_to_pending_approval_and_nothing_
     assert requests_in_outbox(engine) == []
 
     # Approved again, sent with the new words; then it can be neither edited nor cancelled.
-    client.post(f"/v1/replies/{reply['reply_id']}/approve", headers=supervisor_h)
+    reply_step(client, reply, "approve", supervisor_h)
     assert delivery.dispatch_due(engine, now=datetime.now(UTC) + LATER) == 1
     [request] = requests_in_outbox(engine)
     assert request.text == "We are on it, and so is the fire service."
@@ -180,9 +176,7 @@ def test_editing_an_approved_reply_puts_it_back_to_pending_approval_and_nothing_
         f"/v1/replies/{reply['reply_id']}", json={"text": "too late"}, headers=officer_h
     )
     assert late_edit.status_code == 409
-    assert (
-        client.post(f"/v1/replies/{reply['reply_id']}/cancel", headers=officer_h).status_code == 409
-    )
+    assert reply_step(client, reply, "cancel", officer_h).status_code == 409
 
 
 def test_a_template_answer_to_a_low_mention_needs_no_approval_and_speaks_the_mentions_language(
@@ -190,11 +184,7 @@ def test_a_template_answer_to_a_low_mention_needs_no_approval_and_speaks_the_men
 ):
     _, officer_h = desk["officer"]
     item_id = desk["items"]["m-es"]
-    made = client.post(
-        f"/v1/items/{item_id}/replies",
-        json={"template_id": "thanks", "variables": {"name": "Ana"}},
-        headers=officer_h,
-    )
+    made = reply_on(client, item_id, officer_h, template_id="thanks", variables={"name": "Ana"})
     assert made.status_code == 201, made.text
     body = made.json()
     assert (body["status"], body["approval_rule"], body["language"]) == (
@@ -204,10 +194,12 @@ def test_a_template_answer_to_a_low_mention_needs_no_approval_and_speaks_the_men
     )
     assert body["text"] == "Gracias, Ana. Lo hemos pasado al equipo."
     # Officer conduct always goes past a supervisor, template or not.
-    conduct = client.post(
-        f"/v1/items/{desk['items']['m-conduct']}/replies",
-        json={"template_id": "thanks", "variables": {"name": "Ana"}},
-        headers=officer_h,
+    conduct = reply_on(
+        client,
+        desk["items"]["m-conduct"],
+        officer_h,
+        template_id="thanks",
+        variables={"name": "Ana"},
     ).json()
     assert (conduct["status"], conduct["approval_rule"]) == ("pending_approval", "conduct-always")
 
@@ -217,7 +209,7 @@ def test_bad_replies_are_refused_naming_the_field_and_the_reason(client, desk):
     item_id = desk["items"]["m-x"]
 
     def refused(item, body, headers=officer_h):
-        answer = client.post(f"/v1/items/{item}/replies", json=body, headers=headers)
+        answer = reply_on(client, item, headers, **body)
         return answer.status_code, answer.json()
 
     status, problem = refused(item_id, {"text": "x" * 281})
@@ -253,23 +245,18 @@ def test_bad_replies_are_refused_naming_the_field_and_the_reason(client, desk):
 def test_a_retry_is_a_new_attempt_and_a_late_report_of_the_old_one_is_ignored(client, engine, desk):
     _, officer_h = desk["officer"]
     _, supervisor_h = desk["supervisor"]
-    reply = client.post(
-        f"/v1/items/{desk['items']['m-x']}/replies", json={"text": "On our way."}, headers=officer_h
-    ).json()
-    client.post(f"/v1/replies/{reply['reply_id']}/approve", headers=supervisor_h)
+    reply = reply_on(client, desk["items"]["m-x"], officer_h, text="On our way.").json()
+    reply_step(client, reply, "approve", supervisor_h)
     now = datetime.now(UTC)
     delivery.dispatch_due(engine, now=now + LATER)
     [first] = requests_in_outbox(engine)
     # A timeout on X: nobody knows whether it was posted; nothing is sent again by itself.
     assert delivery.apply_outcomes(engine, [outcome(first, ReplyStatus.UNKNOWN)], now=now) == 1
     assert delivery.dispatch_due(engine, now=now + 3 * LATER) == 0
-    assert (
-        client.post(f"/v1/replies/{reply['reply_id']}/approve", headers=supervisor_h).status_code
-        == 409
-    )
+    assert reply_step(client, reply, "approve", supervisor_h).status_code == 409
 
     # A person looked at the thread, found no post, and retries: attempt 2, the same text.
-    retried = client.post(f"/v1/replies/{reply['reply_id']}/retry", headers=officer_h)
+    retried = reply_step(client, reply, "retry", officer_h)
     assert retried.status_code == 200 and retried.json()["status"] == "approved"
     assert delivery.dispatch_due(engine, now=now + 3 * LATER) == 1
     second = next(r for r in requests_in_outbox(engine) if r.attempt == 2)
@@ -296,49 +283,31 @@ def test_a_retry_is_a_new_attempt_and_a_late_report_of_the_old_one_is_ignored(cl
         2,
         400,
     )
-    assert (
-        client.post(f"/v1/replies/{reply['reply_id']}/retry", headers=officer_h).status_code == 409
-    )
+    assert reply_step(client, reply, "retry", officer_h).status_code == 409
 
 
 def test_the_approval_list_shows_supervisors_what_waits_in_their_queues_only(client, desk):
     _, officer_h = desk["officer"]
     _, supervisor_h = desk["supervisor"]
-    made = client.post(
-        f"/v1/items/{desk['items']['m-x']}/replies", json={"text": "Hello."}, headers=officer_h
-    ).json()
+    made = reply_on(client, desk["items"]["m-x"], officer_h, text="Hello.").json()
     waiting = client.get("/v1/replies", headers=supervisor_h).json()["replies"]
     assert [r["reply_id"] for r in waiting] == [made["reply_id"]]
     assert client.get("/v1/replies", headers=desk["outsider"]).json()["replies"] == []
     # A rejection closes it; the outsider cannot even find it.
-    assert (
-        client.post(f"/v1/replies/{made['reply_id']}/reject", headers=desk["outsider"]).status_code
-        == 404
-    )
-    rejected = client.post(
-        f"/v1/replies/{made['reply_id']}/reject", json={"note": "tone"}, headers=supervisor_h
-    )
+    assert reply_step(client, made, "reject", desk["outsider"]).status_code == 404
+    rejected = reply_step(client, made, "reject", supervisor_h, json={"note": "tone"})
     assert (rejected.json()["status"], rejected.json()["note"]) == ("rejected", "tone")
     assert client.get("/v1/replies", headers=supervisor_h).json()["replies"] == []
 
 
 def test_a_draft_is_kept_until_submitted(client, engine, desk):
     _, officer_h = desk["officer"]
-    draft = client.post(
-        f"/v1/items/{desk['items']['m-x']}/replies",
-        json={"text": "Draft words", "draft": True},
-        headers=officer_h,
-    ).json()
+    draft = reply_on(client, desk["items"]["m-x"], officer_h, text="Draft words", draft=True).json()
     assert draft["status"] == "draft"
     assert client.get("/v1/replies", headers=desk["supervisor"][1]).json()["replies"] == []
     # A colleague may not touch someone else's draft; the author submits it.
-    assert (
-        client.post(
-            f"/v1/replies/{draft['reply_id']}/submit", headers=desk["colleague"]
-        ).status_code
-        == 403
-    )
-    submitted = client.post(f"/v1/replies/{draft['reply_id']}/submit", headers=officer_h)
+    assert reply_step(client, draft, "submit", desk["colleague"]).status_code == 403
+    submitted = reply_step(client, draft, "submit", officer_h)
     assert submitted.json()["status"] == "pending_approval"
     assert (
         json.loads(json.dumps(reply_steps(engine, desk["items"]["m-x"])))[0][0] == "reply_drafted"
@@ -347,10 +316,8 @@ def test_a_draft_is_kept_until_submitted(client, engine, desk):
 
 def test_response_times_report_the_first_answer_from_when_the_citizen_wrote(client, engine, desk):
     _, officer_h = desk["officer"]
-    made = client.post(
-        f"/v1/items/{desk['items']['m-es']}/replies",
-        json={"template_id": "thanks", "variables": {"name": "Ana"}},
-        headers=officer_h,
+    made = reply_on(
+        client, desk["items"]["m-es"], officer_h, template_id="thanks", variables={"name": "Ana"}
     ).json()
     assert made["status"] == "approved"
     delivery.dispatch_due(engine, now=datetime.now(UTC) + LATER)

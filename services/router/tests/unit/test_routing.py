@@ -77,76 +77,59 @@ def test_queue_slugs_are_safe():
     assert queue_slug("!!!") == "unknown"
 
 
+def policy_of(**parts):
+    """A policy mapping of version 1 with default queue `g`, and the parts given."""
+    return {"version": "1", "default_queue": "g", **parts}
+
+
 @pytest.mark.parametrize(
     ("data", "named"),
     [
         ({"default_queue": "general"}, "version"),
         ({"version": "1", "default_queue": "General Queue"}, "default_queue"),
         (
-            {
-                "version": "1",
-                "default_queue": "g",
-                "rules": [{"name": "a", "queue": "q", "when": {"urgency": ["urgent"]}}],
-            },
+            policy_of(rules=[{"name": "a", "queue": "q", "when": {"urgency": ["urgent"]}}]),
             "rule 'a'.when.urgency",
         ),
         (
-            {
-                "version": "1",
-                "default_queue": "g",
-                "rules": [{"name": "a", "queue": "q", "when": {"colour": ["red"]}}],
-            },
+            policy_of(rules=[{"name": "a", "queue": "q", "when": {"colour": ["red"]}}]),
             "rule 'a'.when",
         ),
         (
-            {"version": "1", "default_queue": "g", "rules": [{"name": "a", "queue": "d-{street}"}]},
+            policy_of(rules=[{"name": "a", "queue": "d-{street}"}]),
             "rule 'a'.queue",
         ),
         (
-            {
-                "version": "1",
-                "default_queue": "g",
-                "rules": [{"name": "a", "queue": "q"}, {"name": "a", "queue": "q"}],
-            },
+            policy_of(rules=[{"name": "a", "queue": "q"}, {"name": "a", "queue": "q"}]),
             "rule 'a'.name",
         ),
-        ({"version": "1", "default_queue": "g", "rules": [{"queue": "q"}]}, "rules[0].name"),
+        (policy_of(rules=[{"queue": "q"}]), "rules[0].name"),
         (
-            {
-                "version": "1",
-                "default_queue": "g",
-                "rules": [{"name": "d", "queue": "d-{district}"}],
-            },
+            policy_of(rules=[{"name": "d", "queue": "d-{district}"}]),
             "rule 'd'.queue",
         ),
         (
-            {
-                "version": "1",
-                "default_queue": "g",
-                "districts": {"north": []},
-                "rules": [{"name": "d", "queue": "q", "when": {"districts": ["South"]}}],
-            },
+            policy_of(
+                districts={"north": []},
+                rules=[{"name": "d", "queue": "q", "when": {"districts": ["South"]}}],
+            ),
             "rule 'd'.when.districts",
         ),
         (
-            {
-                "version": "1",
-                "default_queue": "g",
-                "rules": [{"name": "d", "queue": "q", "when": {"has": ["district"]}}],
-            },
+            policy_of(rules=[{"name": "d", "queue": "q", "when": {"has": ["district"]}}]),
             "rule 'd'.when",
         ),
-        ({"version": "1", "default_queue": "g", "districts": {"x" * 33: []}}, "districts["),
+        (policy_of(districts={"x" * 33: []}), "districts["),
         (
-            {"version": "1", "default_queue": "g", "districts": {"a": ["Same"], "b": ["same"]}},
+            policy_of(districts={"a": ["Same"], "b": ["same"]}),
             "districts['b']",
         ),
         (
-            {"version": "1", "default_queue": "g", "transfers": {"allowed": {"q": "general"}}},
+            policy_of(transfers={"allowed": {"q": "general"}}),
             "transfers.allowed['q']",
         ),
         (
-            {"version": "1", "default_queue": "g", "transfers": {"supervisor_urgency": ["dire"]}},
+            policy_of(transfers={"supervisor_urgency": ["dire"]}),
             "transfers.supervisor_urgency",
         ),
     ],

@@ -44,6 +44,13 @@ def _time(name: str, *, nullable: bool, **options: Any) -> Column[Any]:
     return Column(name, Time, nullable=nullable, **options)
 
 
+def _item_ref(*, nullable: bool) -> Column[Any]:
+    """The item a row belongs to, deleted with it (the retention purge deletes items)."""
+    return Column(
+        "item_id", ItemId, ForeignKey("items.id", ondelete="CASCADE"), nullable=nullable, index=True
+    )
+
+
 def _created_at() -> Column[Any]:
     """When the row was written (the database's clock unless given)."""
     return _time("created_at", nullable=False, server_default=func.now())
@@ -167,9 +174,7 @@ notes = Table(
     "notes",
     metadata,
     _serial(),
-    Column(
-        "item_id", ItemId, ForeignKey("items.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    _item_ref(nullable=False),
     Column("officer_id", String(64), ForeignKey("officers.id"), nullable=False),
     _time("at", nullable=False),
     Column("text", Text, nullable=False),
@@ -180,9 +185,7 @@ audit = Table(
     metadata,
     _serial(),
     # Deleted with its item by the retention purge (migration 0003).
-    Column(
-        "item_id", ItemId, ForeignKey("items.id", ondelete="CASCADE"), nullable=True, index=True
-    ),
+    _item_ref(nullable=True),
     # The item's queue after the step: what the stream filters on.
     Column("queue_id", String(64), nullable=True),
     _time("at", nullable=False),
@@ -231,9 +234,7 @@ replies = Table(
     "replies",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column(
-        "item_id", ItemId, ForeignKey("items.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    _item_ref(nullable=False),
     Column("mention_id", String(64), nullable=False),
     Column("source", String(32), nullable=False),
     # The platform id of the post answered.
@@ -272,9 +273,7 @@ answers = Table(
     "answers",
     metadata,
     _serial(),
-    Column(
-        "item_id", ItemId, ForeignKey("items.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    _item_ref(nullable=False),
     Column("reply_id", String(32), nullable=True),
     # One mention, one answer: a replayed mention adds nothing.
     Column("mention_id", String(64), nullable=False, unique=True),

@@ -66,8 +66,28 @@ def _step(
     return dict(after._mapping)
 
 
-def _claimed_by(actor: Principal) -> tuple[Any, ...]:
-    return (items.c.status == ItemStatus.CLAIMED, items.c.assignee == actor.officer_id)
+def _on_own_claim(
+    conn: Connection,
+    item_id: int,
+    action: RoutedAction,
+    *,
+    actor: Principal,
+    context: StepContext,
+    values: dict[str, Any],
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A step only the claim's holder takes, while the item is still claimed by them."""
+    return _step(
+        conn,
+        item_id,
+        action,
+        actor=actor,
+        now=context.now,
+        where=(items.c.status == ItemStatus.CLAIMED, items.c.assignee == actor.officer_id),
+        values=values,
+        refused=f"item {item_id} is not claimed by you",
+        details=details,
+    )
 
 
 def claim(
@@ -94,15 +114,13 @@ def heartbeat(
     """Extend the caller's claim lease."""
     with engine.begin() as conn:
         actable(conn, actor, item_id)
-        return _step(
+        return _on_own_claim(
             conn,
             item_id,
             RoutedAction.HEARTBEAT,
             actor=actor,
-            now=context.now,
-            where=_claimed_by(actor),
+            context=context,
             values={"lease_expires_at": context.lease_until, "updated_at": context.now},
-            refused=f"item {item_id} is not claimed by you",
             details={"lease_expires_at": context.lease_until.isoformat()},
         )
 
@@ -113,13 +131,12 @@ def acknowledge(
     """The caller confirms they are working the item: the lease and the SLA clock stop."""
     with engine.begin() as conn:
         row = actable(conn, actor, item_id)
-        item = _step(
+        item = _on_own_claim(
             conn,
             item_id,
             RoutedAction.ACKNOWLEDGED,
             actor=actor,
-            now=context.now,
-            where=_claimed_by(actor),
+            context=context,
             values={
                 "status": ItemStatus.ACKNOWLEDGED,
                 "acknowledged_at": context.now,
@@ -127,7 +144,6 @@ def acknowledge(
                 "sla_due_at": None,
                 "updated_at": context.now,
             },
-            refused=f"item {item_id} is not claimed by you",
         )
         metrics.TIME_TO_ACK.labels(row.urgency).observe(since_queued(row, context.now))
         return item

@@ -9,10 +9,11 @@ change's own transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Connection, Engine, insert, or_, select, update
 
 from switchboard_router.audit.service import ROUTER, AccessAction, By, record
 from switchboard_router.db.tables import memberships, officers, tokens
@@ -46,9 +47,7 @@ def authenticate(engine: Engine, *, token: str, now: datetime | None = None) -> 
         ).first()
         if row is None:
             return None
-        member_of = conn.scalars(
-            select(memberships.c.queue_id).where(memberships.c.officer_id == row.id)
-        ).all()
+        member_of = _queues_of(conn, row.id)
     return Principal(
         officer_id=row.id,
         name=row.name,
@@ -125,16 +124,19 @@ def ensure_admin(engine: Engine, *, token: str, now: datetime) -> None:
         )
 
 
+def _queues_of(conn: Connection, officer_id: str) -> Sequence[str]:
+    """The queues the officer is a member of."""
+    return conn.scalars(
+        select(memberships.c.queue_id).where(memberships.c.officer_id == officer_id)
+    ).all()
+
+
 def officer_record(conn: Any, officer_id: str) -> dict[str, Any]:
     row = conn.execute(select(officers).where(officers.c.id == officer_id)).first()
     if row is None:
         raise Missing(f"officer {officer_id!r} does not exist")
     out = dict(row._mapping)
-    out["queues"] = sorted(
-        conn.scalars(
-            select(memberships.c.queue_id).where(memberships.c.officer_id == officer_id)
-        ).all()
-    )
+    out["queues"] = sorted(_queues_of(conn, officer_id))
     return out
 
 

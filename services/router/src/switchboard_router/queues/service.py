@@ -78,10 +78,20 @@ def list_queues(engine: Engine, *, only: frozenset[str] | None = None) -> list[d
     return list(out.values())
 
 
+def _known(conn: Connection, queue_id: str) -> bool:
+    return conn.scalar(select(queues.c.id).where(queues.c.id == queue_id)) is not None
+
+
+def _require_queue(conn: Connection, queue_id: str) -> None:
+    """Missing unless the queue exists."""
+    if not _known(conn, queue_id):
+        raise Missing(f"queue {queue_id!r} does not exist")
+
+
 def queue_exists(engine: Engine, *, queue_id: str) -> bool:
     """True when the queue exists."""
     with engine.connect() as connection:
-        return connection.scalar(select(queues.c.id).where(queues.c.id == queue_id)) is not None
+        return _known(connection, queue_id)
 
 
 def create_queue(
@@ -121,8 +131,7 @@ def update_queue(
 ) -> None:
     """Change a queue's assignment mode or supervisor queue; Missing if unknown."""
     with engine.begin() as conn:
-        if conn.scalar(select(queues.c.id).where(queues.c.id == queue_id)) is None:
-            raise Missing(f"queue {queue_id!r} does not exist")
+        _require_queue(conn, queue_id)
         if changes:
             conn.execute(update(queues).where(queues.c.id == queue_id).values(**changes))
             record(
@@ -157,8 +166,7 @@ def is_member(conn: Connection, queue_id: str, officer_id: str) -> bool:
 def add_member(engine: Engine, *, queue_id: str, officer_id: str, now: datetime, by: By) -> bool:
     """Put an officer in a queue; False when they were already a member."""
     with engine.begin() as conn:
-        if conn.scalar(select(queues.c.id).where(queues.c.id == queue_id)) is None:
-            raise Missing(f"queue {queue_id!r} does not exist")
+        _require_queue(conn, queue_id)
         officer_record(conn, officer_id)
         if is_member(conn, queue_id, officer_id):
             return False

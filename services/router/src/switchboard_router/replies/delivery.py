@@ -30,6 +30,7 @@ from switchboard_router.replies.store import (
     DISPATCH_BATCH,
     RESPONDER_ACTOR,
     audit_step,
+    change_and_record,
     change_reply,
     load_reply,
     text_sha256,
@@ -60,32 +61,33 @@ def dispatch_due(engine: Engine, *, now: datetime, limit: int = DISPATCH_BATCH) 
             item = load(conn, reply.item_id)
             if reply.approved_text_sha256 != text_sha256(reply.text):
                 # Never send words nobody approved, whatever wrote them.
-                after = change_reply(
+                unapproved = {
+                    "status": ReplyStatus.PENDING_APPROVAL,
+                    "approver": None,
+                    "approved_at": None,
+                    "approved_text_sha256": None,
+                    "updated_at": now,
+                }
+                change_and_record(
                     conn,
-                    reply.id,
-                    ReplyStatus.APPROVED,
-                    status=ReplyStatus.PENDING_APPROVAL,
-                    approver=None,
-                    approved_at=None,
-                    approved_text_sha256=None,
-                    updated_at=now,
-                )
-                audit_step(
-                    conn, item, RoutedAction.REPLY_EDITED, after._mapping, actor="router", now=now
+                    item,
+                    RoutedAction.REPLY_EDITED,
+                    reply_id=reply.id,
+                    expected=ReplyStatus.APPROVED,
+                    actor="router",
+                    now=now,
+                    values=unapproved,
                 )
                 continue
             attempt = int(reply.attempts) + 1
-            after = change_reply(
-                conn,
-                reply.id,
-                ReplyStatus.APPROVED,
-                status=ReplyStatus.SENDING,
-                attempts=attempt,
-                dispatched_at=now,
-                error=None,
-                http_status=None,
-                updated_at=now,
-            )
+            sending = {
+                "status": ReplyStatus.SENDING,
+                "attempts": attempt,
+                "dispatched_at": now,
+                "error": None,
+                "http_status": None,
+                "updated_at": now,
+            }
             event = ReplyRequested(
                 reply_id=reply.id,
                 mention_id=reply.mention_id,
@@ -96,16 +98,18 @@ def dispatch_due(engine: Engine, *, now: datetime, limit: int = DISPATCH_BATCH) 
                 attempt=attempt,
                 requested_at=now,
             )
-            enqueue(conn, REPLIES, reply.mention_id, event, now)
-            audit_step(
+            change_and_record(
                 conn,
                 item,
                 RoutedAction.REPLY_DISPATCHED,
-                after._mapping,
+                reply_id=reply.id,
+                expected=ReplyStatus.APPROVED,
                 actor="router",
                 now=now,
+                values=sending,
                 attempt=attempt,
             )
+            enqueue(conn, REPLIES, reply.mention_id, event, now)
             metrics.REPLY_STEPS.labels(RoutedAction.REPLY_DISPATCHED.value).inc()
         return len(due)
 

@@ -61,6 +61,18 @@ class ReplyRefused(ValueError):
 
 
 @dataclass(frozen=True)
+class ReplyCase:
+    """What approval rules look at: the item's urgency, topics, queue and source, and
+    whether the reply is a template answer."""
+
+    urgency: Urgency
+    topics: frozenset[str]
+    queue_id: str
+    source: Source
+    template: bool
+
+
+@dataclass(frozen=True)
 class ApprovalRule:
     """Whether replies that match need a supervisor's approval."""
 
@@ -72,22 +84,17 @@ class ApprovalRule:
     sources: frozenset[Source] | None = None
     template: bool | None = None
 
-    def matches(
-        self,
-        *,
-        urgency: Urgency,
-        topics: frozenset[str],
-        queue_id: str,
-        source: Source,
-        template: bool,
-    ) -> bool:
+    def matches(self, case: ReplyCase) -> bool:
         """True when every condition this rule states holds."""
         return (
-            (self.urgency is None or urgency in self.urgency)
-            and (self.topics_any is None or bool(self.topics_any & topics))
-            and (self.queues is None or any(fnmatch.fnmatchcase(queue_id, q) for q in self.queues))
-            and (self.sources is None or source in self.sources)
-            and (self.template is None or self.template is template)
+            (self.urgency is None or case.urgency in self.urgency)
+            and (self.topics_any is None or bool(self.topics_any & case.topics))
+            and (
+                self.queues is None
+                or any(fnmatch.fnmatchcase(case.queue_id, q) for q in self.queues)
+            )
+            and (self.sources is None or case.source in self.sources)
+            and (self.template is None or self.template is case.template)
         )
 
 
@@ -177,20 +184,10 @@ class ReplyPolicy:
                 f"{len(text)} characters; {source.value} takes at most {limit}",
             )
 
-    def approval_for(
-        self,
-        *,
-        urgency: Urgency,
-        topics: frozenset[str],
-        queue_id: str,
-        source: Source,
-        template: bool,
-    ) -> Approval:
+    def approval_for(self, case: ReplyCase) -> Approval:
         """Whether a reply on this item needs approval: the first matching rule, else yes."""
         for rule in self.approval:
-            if rule.matches(
-                urgency=urgency, topics=topics, queue_id=queue_id, source=source, template=template
-            ):
+            if rule.matches(case):
                 return Approval(rule.required, rule.name)
         return Approval(True, DEFAULT_APPROVAL_RULE)
 

@@ -50,9 +50,10 @@ from switchboard_router.replies.policy import (
     ReplyRefused,
 )
 from switchboard_router.replies.store import (
+    approval_of,
     approval_state,
     audit_step,
-    change_reply,
+    change_and_record,
     load_reply,
     public_view,
     source_of,
@@ -62,12 +63,19 @@ from switchboard_shared.events import (
     ReplyStatus,
     RoutedAction,
     Source,
-    Urgency,
 )
 
 
 def _refused(exc: ReplyRefused) -> Invalid:
     return Invalid(f"{exc.field}: {exc.detail}", field=exc.field)
+
+
+def _check_text(policy: ReplyPolicy, item: Any, text: str) -> None:
+    """422 naming the field when the text is too long for the item's platform."""
+    try:
+        policy.check_text(source_of(item), text)
+    except ReplyRefused as exc:
+        raise _refused(exc) from exc
 
 
 def _reply_and_item(conn: Connection, actor: Principal, reply_id: str) -> tuple[Any, Any]:
@@ -176,22 +184,20 @@ def edit(
                 f"reply {reply_id} is {status.value}; only a draft, a reply waiting for "
                 "approval or one approved and not yet sent can be edited"
             )
-        try:
-            policy.check_text(source_of(item), text)
-        except ReplyRefused as exc:
-            raise _refused(exc) from exc
+        _check_text(policy, item, text)
         values: dict[str, Any] = {"text": text, "template_id": None, "updated_at": now}
         if status is not ReplyStatus.DRAFT:
             # The approval was for other words: the edited text is judged afresh, as free text.
             values |= approval_state(policy, item, template=False, now=now, text=text)
-        after = change_reply(conn, reply_id, status, **values)
-        audit_step(
+        after = change_and_record(
             conn,
             item,
             RoutedAction.REPLY_EDITED,
-            after._mapping,
+            reply_id=reply_id,
+            expected=status,
             actor=actor.officer_id,
             now=now,
+            values=values,
             was=status.value,
             characters=len(text),
         )
@@ -207,22 +213,20 @@ def submit(
         _author_or_supervisor(actor, reply)
         if ReplyStatus(reply.status) not in SUBMITTABLE:
             raise Conflict(f"reply {reply_id} is {reply.status}; only a draft can be submitted")
-        try:
-            policy.check_text(source_of(item), reply.text)
-        except ReplyRefused as exc:
-            raise _refused(exc) from exc
+        _check_text(policy, item, reply.text)
         values = approval_state(
             policy, item, template=reply.template_id is not None, now=now, text=reply.text
         )
-        after = change_reply(conn, reply_id, ReplyStatus.DRAFT, updated_at=now, **values)
-        audit_step(
+        after = change_and_record(
             conn,
             item,
             RoutedAction.REPLY_SUBMITTED,
-            after._mapping,
+            reply_id=reply_id,
+            expected=ReplyStatus.DRAFT,
             actor=actor.officer_id,
             now=now,
-            approval_rule=after.approval_rule,
+            values={"updated_at": now, **values},
+            approval_rule=values["approval_rule"],
         )
         return public_view(after)
 
@@ -280,14 +284,15 @@ def _move(
         status = ReplyStatus(reply.status)
         if status not in step.allowed:
             raise Conflict(f"reply {reply_id} is {status.value}: {step.refusal} can be")
-        after = change_reply(conn, reply_id, status, updated_at=now, **values(reply))
-        audit_step(
+        after = change_and_record(
             conn,
             item,
             step.action,
-            after._mapping,
+            reply_id=reply_id,
+            expected=status,
             actor=actor.officer_id,
             now=now,
+            values={"updated_at": now, **values(reply)},
             was=status.value,
         )
         metrics.REPLY_STEPS.labels(step.action.value).inc()
@@ -386,13 +391,7 @@ def reply_options(
     approvals = {}
     if limit is not None:
         for kind, template in (("free_text", False), ("template", True)):
-            approval = policy.approval_for(
-                urgency=Urgency(item.urgency),
-                topics=frozenset(item.topics or ()),
-                queue_id=item.queue_id,
-                source=Source(item.source),
-                template=template,
-            )
+            approval = approval_of(policy, item, template=template)
             approvals[kind] = {"required": approval.required, "rule": approval.rule}
     return {
         "item_id": item.id,

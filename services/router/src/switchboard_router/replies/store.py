@@ -18,7 +18,7 @@ from switchboard_router.items.steps import (
     Invalid,
     record,
 )
-from switchboard_router.replies.policy import ReplyPolicy
+from switchboard_router.replies.policy import Approval, ReplyCase, ReplyPolicy
 from switchboard_shared.events import (
     ReplyStatus,
     RoutedAction,
@@ -84,6 +84,24 @@ def change_reply(conn: Connection, reply_id: str, expected: ReplyStatus, **value
     return load_reply(conn, reply_id)
 
 
+def change_and_record(
+    conn: Connection,
+    item: Any,
+    action: RoutedAction,
+    *,
+    reply_id: str,
+    expected: ReplyStatus,
+    actor: str,
+    now: datetime,
+    values: dict[str, Any],
+    **details: Any,
+) -> Any:
+    """`change_reply`, and the step in its item's audit trail: the reply as it is now."""
+    after = change_reply(conn, reply_id, expected, **values)
+    audit_step(conn, item, action, after._mapping, actor=actor, now=now, **details)
+    return after
+
+
 def source_of(row: Any) -> Source:
     try:
         return Source(row.source)
@@ -93,17 +111,23 @@ def source_of(row: Any) -> Source:
         ) from None
 
 
-def approval_state(
-    policy: ReplyPolicy, item: Any, *, template: bool, now: datetime, text: str
-) -> dict[str, Any]:
-    """The columns of a reply just submitted: waiting for a supervisor, or approved by rule."""
-    approval = policy.approval_for(
+def approval_of(policy: ReplyPolicy, item: Any, *, template: bool) -> Approval:
+    """The approval rule a reply on this item meets, free text or a template answer."""
+    case = ReplyCase(
         urgency=Urgency(item.urgency),
         topics=frozenset(item.topics or ()),
         queue_id=item.queue_id,
         source=source_of(item),
         template=template,
     )
+    return policy.approval_for(case)
+
+
+def approval_state(
+    policy: ReplyPolicy, item: Any, *, template: bool, now: datetime, text: str
+) -> dict[str, Any]:
+    """The columns of a reply just submitted: waiting for a supervisor, or approved by rule."""
+    approval = approval_of(policy, item, template=template)
     if approval.required:
         return {
             "status": ReplyStatus.PENDING_APPROVAL,

@@ -70,6 +70,12 @@ class ReplyWork:
         self.request.app.state.relay.wake()
         return ReplyPublic(**row)
 
+    async def on_reply(
+        self, fn: Callable[..., dict[str, Any]], reply_id: str, **kwargs: Any
+    ) -> ReplyPublic:
+        """`act` on one reply, named in its access row."""
+        return await self.act(fn, f"reply:{reply_id}", reply_id=reply_id, **kwargs)
+
 
 Work = Annotated[ReplyWork, Depends()]
 
@@ -169,17 +175,13 @@ async def replies_waiting(
 )
 async def edit_reply(reply_id: ReplyPath, body: ReplyEdit, work: Work) -> ReplyPublic:
     """Allowed until the reply is handed to the responder; an approved one goes back for approval."""
-    return await work.act(
-        service.edit, f"reply:{reply_id}", reply_id=reply_id, policy=work.policy, text=body.text
-    )
+    return await work.on_reply(service.edit, reply_id, policy=work.policy, text=body.text)
 
 
 @router.post("/v1/replies/{reply_id}/submit", summary="Submit a draft", responses=STEP_ERRORS)
 async def submit_reply(reply_id: ReplyPath, work: Work) -> ReplyPublic:
     """For approval, or approved by the policy."""
-    return await work.act(
-        service.submit, f"reply:{reply_id}", reply_id=reply_id, policy=work.policy
-    )
+    return await work.on_reply(service.submit, reply_id, policy=work.policy)
 
 
 @router.post(
@@ -189,9 +191,7 @@ async def submit_reply(reply_id: ReplyPath, work: Work) -> ReplyPublic:
 )
 async def approve_reply(reply_id: ReplyPath, work: Work) -> ReplyPublic:
     """The approval is bound to the reply's current text; it is sent after the policy's hold."""
-    return await work.act(
-        service.approve, f"reply:{reply_id}", reply_id=reply_id, policy=work.policy
-    )
+    return await work.on_reply(service.approve, reply_id, policy=work.policy)
 
 
 @router.post(
@@ -203,9 +203,7 @@ async def reject_reply(
     reply_id: ReplyPath, work: Work, body: ReplyDecision | None = None
 ) -> ReplyPublic:
     """With an optional note saying why."""
-    return await work.act(
-        service.reject, f"reply:{reply_id}", reply_id=reply_id, note=body.note if body else None
-    )
+    return await work.on_reply(service.reject, reply_id, note=body.note if body else None)
 
 
 @router.post(
@@ -215,9 +213,7 @@ async def cancel_reply(
     reply_id: ReplyPath, work: Work, body: ReplyDecision | None = None
 ) -> ReplyPublic:
     """Before it is handed to the responder, or a failed or unknown one nobody will retry."""
-    return await work.act(
-        service.cancel, f"reply:{reply_id}", reply_id=reply_id, note=body.note if body else None
-    )
+    return await work.on_reply(service.cancel, reply_id, note=body.note if body else None)
 
 
 @router.post(
@@ -227,7 +223,7 @@ async def cancel_reply(
 )
 async def retry_reply(reply_id: ReplyPath, work: Work) -> ReplyPublic:
     """A new attempt with the same approved text."""
-    return await work.act(service.retry, f"reply:{reply_id}", reply_id=reply_id)
+    return await work.on_reply(service.retry, reply_id)
 
 
 MAX_REPORT_DAYS = 92
