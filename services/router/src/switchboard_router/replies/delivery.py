@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, func, select
 from switchboard_router import metrics
 from switchboard_router.db.tables import replies
 from switchboard_router.items.steps import (
+    ROUTER_ACTOR,
     enqueue,
     load,
     written_at,
@@ -74,7 +75,7 @@ def dispatch_due(engine: Engine, *, now: datetime, limit: int = DISPATCH_BATCH) 
                     RoutedAction.REPLY_EDITED,
                     reply_id=reply.id,
                     expected=ReplyStatus.APPROVED,
-                    actor="router",
+                    actor=ROUTER_ACTOR,
                     now=now,
                     values=unapproved,
                 )
@@ -104,7 +105,7 @@ def dispatch_due(engine: Engine, *, now: datetime, limit: int = DISPATCH_BATCH) 
                 RoutedAction.REPLY_DISPATCHED,
                 reply_id=reply.id,
                 expected=ReplyStatus.APPROVED,
-                actor="router",
+                actor=ROUTER_ACTOR,
                 now=now,
                 values=sending,
                 attempt=attempt,

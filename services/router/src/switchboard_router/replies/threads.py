@@ -14,6 +14,7 @@ from switchboard_router.db.engine import aware, insert_ignore
 from switchboard_router.db.tables import answers, items, replies
 from switchboard_router.items.status import ItemStatus
 from switchboard_router.items.steps import (
+    ROUTER_ACTOR,
     StepContext,
     change,
     load,
@@ -114,7 +115,7 @@ def join_threads(
                 conn,
                 load(conn, item.id),
                 RoutedAction.CITIZEN_ANSWERED,
-                actor="router",
+                actor=ROUTER_ACTOR,
                 now=context.now,
                 details={"reply_id": reply.id, "mention_id": mention_id, "reopened": reopened},
             )
