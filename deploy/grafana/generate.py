@@ -10,6 +10,7 @@ added with the metric, not before.
 from __future__ import annotations
 
 import json
+from functools import partialmethod
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,48 @@ DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 RATE = "$__rate_interval"
 
 
-def target(expr: str, legend: str = "", ref: str = "A") -> dict[str, Any]:
-    """One PromQL query of a panel."""
-    return {"datasource": DATASOURCE, "expr": expr, "legendFormat": legend, "refId": ref}
+def target(expr: str, legend: str = "") -> dict[str, Any]:
+    """One PromQL query of a panel (the panel letters its queries A, B, … in order)."""
+    return {"datasource": DATASOURCE, "expr": expr, "legendFormat": legend}
+
+
+def value_of(label: str) -> str:
+    """A legend showing a label's value, as Grafana writes it: `{{queue}}`."""
+    return "{{" + label + "}}"
+
+
+def summed(expr: str, by: str = "") -> str:
+    """`expr` summed over every replica, optionally kept per label."""
+    return f"sum by ({by}) ({expr})" if by else f"sum({expr})"
+
+
+def per_second(counter: str, by: str = "") -> str:
+    """A counter's per-second rate over the rate interval, summed, optionally kept per label."""
+    return summed(f"rate({counter}[{RATE}])", by)
+
+
+def per_interval(counter: str, by: str = "", window: str = RATE) -> str:
+    """What a counter added in each rate interval (or over `window`), summed, optionally per label."""
+    return summed(f"increase({counter}[{window}])", by)
 
 
 def quantile(q: float, metric: str, by: str = "") -> str:
     """The q-quantile of a histogram over the rate interval, optionally kept per label."""
     keep = f"le, {by}" if by else "le"
     return f"histogram_quantile({q}, sum by ({keep}) (rate({metric}_bucket[{RATE}])))"
+
+
+def percentiles(
+    histogram: str, by: str = "", qs: tuple[float, ...] = (0.5, 0.95), name: str = ""
+) -> list[dict[str, Any]]:
+    """One target per quantile, named like `classified p95` or `p95 {{urgency}}`."""
+    return [
+        target(
+            quantile(q, histogram, by),
+            " ".join(part for part in (name, f"p{round(q * 100)}", by and value_of(by)) if part),
+        )
+        for q in qs
+    ]
 
 
 class Layout:
@@ -37,6 +71,7 @@ class Layout:
         self.y = 0
         self.row_height = 0
         self.next_id = 1
+        self.width, self.height = 12, 8
 
     def place(self, width: int, height: int) -> dict[str, int]:
         """The next free grid position for a panel of this size."""
@@ -47,8 +82,9 @@ class Layout:
         self.row_height = max(self.row_height, height)
         return pos
 
-    def row(self, title: str) -> dict[str, Any]:
-        """A full-width row header."""
+    def row(self, title: str, *, width: int = 12, height: int = 8) -> dict[str, Any]:
+        """A full-width row header; its panels are `width` by `height` unless they say otherwise."""
+        self.width, self.height = width, height
         if self.x:
             self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
         panel = {
@@ -74,12 +110,12 @@ class Layout:
         targets: list[dict[str, Any]],
         *,
         unit: str = "short",
-        width: int = 12,
-        height: int = 8,
+        width: int | None = None,
+        height: int | None = None,
         stack: bool = False,
         thresholds: list[tuple[float, str]] | None = None,
     ) -> dict[str, Any]:
-        """A panel of `kind` (timeseries, stat, table, piechart, bargauge)."""
+        """A panel of `kind`; the kinds Switchboard draws have their own names below."""
         steps = [{"color": "green", "value": None}]
         steps += [{"color": color, "value": value} for value, color in thresholds or []]
         custom: dict[str, Any] = {}
@@ -104,7 +140,7 @@ class Layout:
             "description": description,
             "id": self._id(),
             "datasource": DATASOURCE,
-            "gridPos": self.place(width, height),
+            "gridPos": self.place(width or self.width, height or self.height),
             "targets": [dict(t, refId=chr(ord("A") + i)) for i, t in enumerate(targets)],
             "fieldConfig": {
                 "defaults": {
@@ -116,6 +152,12 @@ class Layout:
             },
             "options": options,
         }
+
+    timeseries = partialmethod(panel, "timeseries")
+    stat = partialmethod(panel, "stat")
+    table = partialmethod(panel, "table")
+    piechart = partialmethod(panel, "piechart")
+    bargauge = partialmethod(panel, "bargauge")
 
 
 def dashboard(
@@ -148,90 +190,81 @@ def dashboard(
     }
 
 
+def mix(
+    g: Layout, counter: str, by: str, over_time: tuple[str, str], share: tuple[str, str]
+) -> list[dict[str, Any]]:
+    """A counter per label as a stacked rate over time, then as each label's share of the range."""
+    legend = value_of(by)
+    return [
+        g.timeseries(
+            *over_time,
+            [target(per_second(counter, by), legend)],
+            unit="reqps",
+            stack=True,
+        ),
+        g.piechart(*share, [target(per_interval(counter, by, "$__range"), legend)]),
+    ]
+
+
 def pipeline() -> dict[str, Any]:
     """Pipeline flow: intake per source, each stage's throughput and latency, lag, dead letters."""
     g = Layout()
     panels = [
-        g.row("Health"),
-        g.panel(
-            "stat",
+        g.row("Health", width=8, height=4),
+        g.stat(
             "Services up",
             "1 when Prometheus can scrape the service.",
             [target('up{job=~"ingest|classifier|router"}', "{{job}} {{instance}}")],
-            width=8,
-            height=4,
             thresholds=[(0, "red"), (1, "green")],
         ),
-        g.panel(
-            "stat",
+        g.stat(
             "Ingest Kafka producer",
             "1 when each ingest replica's producer is started.",
             [target("switchboard_ingest_kafka_producer_up", "{{instance}}")],
-            width=8,
-            height=4,
             thresholds=[(0, "red"), (1, "green")],
         ),
-        g.panel(
-            "stat",
+        g.stat(
             "Ingest writes awaiting Kafka",
             "Records handed to the producer, not yet acknowledged; at the in-flight limit intake answers 503.",
             [target("sum(switchboard_ingest_in_flight)")],
-            width=8,
-            height=4,
         ),
         g.row("Intake"),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Accepted mentions by source",
             "Mentions written to Kafka and acknowledged, per second.",
-            [
-                target(
-                    f"sum by (source) (rate(switchboard_ingest_accepted_total[{RATE}]))",
-                    "{{source}}",
-                )
-            ],
+            [target(per_second("switchboard_ingest_accepted_total", "source"), "{{source}}")],
             unit="reqps",
             stack=True,
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Accepted mentions by door",
             "API, batch, webhooks and pull connectors.",
-            [target(f"sum by (via) (rate(switchboard_ingest_accepted_total[{RATE}]))", "{{via}}")],
+            [target(per_second("switchboard_ingest_accepted_total", "via"), "{{via}}")],
             unit="reqps",
             stack=True,
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Duplicates and rejections",
             "Duplicates by source; 4xx refusals by reason.",
             [
                 target(
-                    f"sum by (source) (rate(switchboard_ingest_duplicates_total[{RATE}]))",
+                    per_second("switchboard_ingest_duplicates_total", "source"),
                     "duplicate {{source}}",
                 ),
                 target(
-                    f"sum by (reason) (rate(switchboard_ingest_rejected_total[{RATE}]))",
-                    "rejected {{reason}}",
+                    per_second("switchboard_ingest_rejected_total", "reason"), "rejected {{reason}}"
                 ),
             ],
             unit="reqps",
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Refused with 503 by cause",
             "Mentions refused because Kafka could not take them (alert: IngestRefusingWith503).",
-            [
-                target(
-                    f"sum by (cause) (rate(switchboard_ingest_unavailable_total[{RATE}]))",
-                    "{{cause}}",
-                )
-            ],
+            [target(per_second("switchboard_ingest_unavailable_total", "cause"), "{{cause}}")],
             unit="reqps",
             thresholds=[(0.001, "red")],
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Pull connectors: behind their source",
             "Age of the newest item each connector accepted, and time since its last success.",
             [
@@ -247,66 +280,47 @@ def pipeline() -> dict[str, Any]:
             unit="s",
             thresholds=[(900, "red")],
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Pull connector errors",
             "Fetch, parse and connection failures per connector.",
             [
                 target(
-                    f"sum by (connector) (rate(switchboard_ingest_connector_errors_total[{RATE}]))",
+                    per_second("switchboard_ingest_connector_errors_total", "connector"),
                     "{{connector}}",
                 )
             ],
             unit="reqps",
         ),
         g.row("Stages"),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Throughput per stage",
             "Mentions per second through each stage: equal lines mean nothing is piling up between them.",
             [
-                target(f"sum(rate(switchboard_ingest_accepted_total[{RATE}]))", "ingest accepted"),
-                target(
-                    f"sum(rate(switchboard_classifier_consumed_total[{RATE}]))",
-                    "classifier consumed",
-                ),
-                target(
-                    f"sum(rate(switchboard_classifier_classified_total[{RATE}]))",
-                    "classifier classified",
-                ),
-                target(f"sum(rate(switchboard_router_consumed_total[{RATE}]))", "router consumed"),
-                target(f"sum(rate(switchboard_router_queued_total[{RATE}]))", "router queued"),
-                target(
-                    f"sum(rate(switchboard_router_duplicates_total[{RATE}]))", "router duplicates"
-                ),
+                target(per_second(counter), legend)
+                for counter, legend in (
+                    ("switchboard_ingest_accepted_total", "ingest accepted"),
+                    ("switchboard_classifier_consumed_total", "classifier consumed"),
+                    ("switchboard_classifier_classified_total", "classifier classified"),
+                    ("switchboard_router_consumed_total", "router consumed"),
+                    ("switchboard_router_queued_total", "router queued"),
+                    ("switchboard_router_duplicates_total", "router duplicates"),
+                )
             ],
             unit="reqps",
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Delay from ingest (p50 / p95)",
             "Time from ingest accepting a mention to the classifier writing it and to the router queuing it (alert: PipelineSlow).",
             [
-                target(
-                    quantile(0.5, "switchboard_classifier_received_to_classified_seconds"),
-                    "classified p50",
+                *percentiles(
+                    "switchboard_classifier_received_to_classified_seconds", name="classified"
                 ),
-                target(
-                    quantile(0.95, "switchboard_classifier_received_to_classified_seconds"),
-                    "classified p95",
-                ),
-                target(
-                    quantile(0.5, "switchboard_router_received_to_queued_seconds"), "queued p50"
-                ),
-                target(
-                    quantile(0.95, "switchboard_router_received_to_queued_seconds"), "queued p95"
-                ),
+                *percentiles("switchboard_router_received_to_queued_seconds", name="queued"),
             ],
             unit="s",
             thresholds=[(10, "red")],
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Ingest latency (p95)",
             "Time to answer an intake request by route, and Kafka's acknowledgement time.",
             [
@@ -318,18 +332,16 @@ def pipeline() -> dict[str, Any]:
             ],
             unit="s",
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Batch time (p95)",
             "Classifier: classify a batch and have Kafka acknowledge it. Router: store a batch, publish, commit.",
             [
-                target(quantile(0.95, "switchboard_classifier_batch_seconds"), "classifier batch"),
-                target(quantile(0.95, "switchboard_router_batch_seconds"), "router batch"),
+                target(quantile(0.95, f"switchboard_{stage}_batch_seconds"), f"{stage} batch")
+                for stage in ("classifier", "router")
             ],
             unit="s",
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Consumer lag",
             "Messages each consumer group has still to read, per topic (Strimzi Kafka Exporter; alert: ConsumerLagGrowing).",
             [
@@ -339,8 +351,7 @@ def pipeline() -> dict[str, Any]:
                 )
             ],
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Router: own lag and outbox",
             "Classified mentions the router members have still to handle (their own gauge), and events waiting in the outbox.",
             [
@@ -348,42 +359,36 @@ def pipeline() -> dict[str, Any]:
                 target("max(switchboard_router_outbox_backlog)", "outbox backlog"),
             ],
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Retries",
             "Classifier batches re-written to Kafka; router batches retried by what failed (alert: RouterRetrying).",
             [
                 target(
-                    f"sum(rate(switchboard_classifier_produce_retries_total[{RATE}]))",
-                    "classifier produce",
+                    per_second("switchboard_classifier_produce_retries_total"), "classifier produce"
                 ),
                 target(
-                    f"sum by (failed) (rate(switchboard_router_retries_total[{RATE}]))",
-                    "router {{failed}}",
+                    per_second("switchboard_router_retries_total", "failed"), "router {{failed}}"
                 ),
             ],
             unit="reqps",
         ),
-        g.row("Dead letters"),
-        g.panel(
-            "timeseries",
+        g.row("Dead letters", width=24),
+        g.timeseries(
             "Dead letters by stage and reason",
             "Records sent to mentions.deadletter.v1 in each interval (alerts: *DeadLettersGrowing).",
             [
                 target(
-                    f"sum by (source, reason) (increase(switchboard_ingest_deadlettered_total[{RATE}]))",
+                    per_interval("switchboard_ingest_deadlettered_total", "source, reason"),
                     "ingest {{source}} {{reason}}",
                 ),
-                target(
-                    f"sum by (reason) (increase(switchboard_classifier_deadlettered_total[{RATE}]))",
-                    "classifier {{reason}}",
-                ),
-                target(
-                    f"sum by (reason) (increase(switchboard_router_deadlettered_total[{RATE}]))",
-                    "router {{reason}}",
+                *(
+                    target(
+                        per_interval(f"switchboard_{stage}_deadlettered_total", "reason"),
+                        f"{stage} {{{{reason}}}}",
+                    )
+                    for stage in ("classifier", "router")
                 ),
             ],
-            width=24,
             stack=True,
             thresholds=[(1, "red")],
         ),
@@ -400,75 +405,49 @@ def queues() -> dict[str, Any]:
     """Queues: depth and oldest waiting age per queue, what is arriving by urgency."""
     # Every router replica reads the queue gauges from the same database, so
     # they are combined with max across replicas, never summed.
+    depth = target("max by (queue) (switchboard_router_queue_depth)", "{{queue}}")
+    oldest = target(
+        "max by (queue) (switchboard_router_queue_oldest_item_age_seconds)", "{{queue}}"
+    )
     g = Layout()
     panels = [
-        g.row("Now"),
-        g.panel(
-            "stat",
+        g.row("Now", width=8, height=5),
+        g.stat(
             "Oldest unclaimed critical (emergency queue)",
             "Age of the oldest unclaimed item in the emergency queue; the critical SLA is 60 s to claim (alert: CriticalMentionUnclaimedPastSla).",
             [target('max(switchboard_router_queue_oldest_item_age_seconds{queue="emergency"})')],
             unit="s",
-            width=8,
-            height=5,
             thresholds=[(30, "orange"), (60, "red")],
         ),
-        g.panel(
-            "stat",
+        g.stat(
             "Open items",
             "Unclaimed items over all queues.",
             [target("sum(max by (queue) (switchboard_router_queue_depth))")],
-            width=8,
-            height=5,
         ),
-        g.panel(
-            "stat",
+        g.stat(
             "Critical mentions queued (last hour)",
             "Critical mentions the router placed in the last hour.",
             [target('sum(increase(switchboard_router_queued_total{urgency="critical"}[1h]))')],
-            width=8,
-            height=5,
             thresholds=[(1, "orange")],
         ),
         g.row("Per queue"),
-        g.panel(
-            "bargauge",
-            "Open items by queue",
-            "Unclaimed items per queue, now.",
-            [target("max by (queue) (switchboard_router_queue_depth)", "{{queue}}")],
-        ),
-        g.panel(
-            "bargauge",
+        g.bargauge("Open items by queue", "Unclaimed items per queue, now.", [depth]),
+        g.bargauge(
             "Oldest unclaimed item by queue",
             "Age of the oldest unclaimed item per queue, now. SLAs: critical 60 s, high 5 min, normal 1 h.",
-            [
-                target(
-                    "max by (queue) (switchboard_router_queue_oldest_item_age_seconds)", "{{queue}}"
-                )
-            ],
+            [oldest],
             unit="s",
             thresholds=[(300, "orange"), (3600, "red")],
         ),
-        g.panel(
-            "timeseries",
-            "Queue depth over time",
-            "Unclaimed items per queue.",
-            [target("max by (queue) (switchboard_router_queue_depth)", "{{queue}}")],
-        ),
-        g.panel(
-            "timeseries",
+        g.timeseries("Queue depth over time", "Unclaimed items per queue.", [depth]),
+        g.timeseries(
             "Oldest unclaimed age over time",
             "Age of the oldest unclaimed item per queue (alerts: *MentionUnclaimedPastSla).",
-            [
-                target(
-                    "max by (queue) (switchboard_router_queue_oldest_item_age_seconds)", "{{queue}}"
-                )
-            ],
+            [oldest],
             unit="s",
             thresholds=[(60, "orange"), (300, "red")],
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Open items by urgency",
             "Unclaimed items per urgency over all queues.",
             [
@@ -479,8 +458,7 @@ def queues() -> dict[str, Any]:
             ],
             stack=True,
         ),
-        g.panel(
-            "table",
+        g.table(
             "Open items by queue and urgency",
             "Unclaimed items per queue and urgency, now.",
             [
@@ -490,126 +468,64 @@ def queues() -> dict[str, Any]:
                 )
             ],
         ),
-        g.row("Work"),
-        g.panel(
-            "timeseries",
-            "Time to claim (p50 / p95) by urgency",
-            "From queued to claimed by an officer or by assignment. SLAs: critical 60 s, high 5 min, normal 1 h.",
-            [
-                target(
-                    quantile(0.5, "switchboard_router_time_to_claim_seconds", "urgency"),
-                    "p50 {{urgency}}",
+        g.row("Work", width=8),
+        *(
+            g.timeseries(
+                f"Time to {step} (p50 / p95) by urgency",
+                description,
+                percentiles(f"switchboard_router_time_to_{step}_seconds", "urgency"),
+                unit="s",
+            )
+            for step, description in (
+                (
+                    "claim",
+                    "From queued to claimed by an officer or by assignment. SLAs: critical 60 s, high 5 min, normal 1 h.",
                 ),
-                target(
-                    quantile(0.95, "switchboard_router_time_to_claim_seconds", "urgency"),
-                    "p95 {{urgency}}",
-                ),
-            ],
-            unit="s",
-            width=8,
+                ("acknowledge", "From queued to acknowledged."),
+                ("resolve", "From queued to resolved."),
+            )
         ),
-        g.panel(
-            "timeseries",
-            "Time to acknowledge (p50 / p95) by urgency",
-            "From queued to acknowledged.",
-            [
-                target(
-                    quantile(0.5, "switchboard_router_time_to_acknowledge_seconds", "urgency"),
-                    "p50 {{urgency}}",
-                ),
-                target(
-                    quantile(0.95, "switchboard_router_time_to_acknowledge_seconds", "urgency"),
-                    "p95 {{urgency}}",
-                ),
-            ],
-            unit="s",
-            width=8,
-        ),
-        g.panel(
-            "timeseries",
-            "Time to resolve (p50 / p95) by urgency",
-            "From queued to resolved.",
-            [
-                target(
-                    quantile(0.5, "switchboard_router_time_to_resolve_seconds", "urgency"),
-                    "p50 {{urgency}}",
-                ),
-                target(
-                    quantile(0.95, "switchboard_router_time_to_resolve_seconds", "urgency"),
-                    "p95 {{urgency}}",
-                ),
-            ],
-            unit="s",
-            width=8,
-        ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "SLA breaches by queue and deadline",
             "Items that missed their claim or acknowledge deadline, per interval (alert: SlaBreachesRepeated).",
             [
                 target(
-                    f"sum by (queue, breach) (increase(switchboard_router_sla_breaches_total[{RATE}]))",
+                    per_interval("switchboard_router_sla_breaches_total", "queue, breach"),
                     "{{queue}} {{breach}}",
                 )
             ],
-            width=8,
             stack=True,
             thresholds=[(1, "red")],
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Escalations by queue and tier",
             "SLA ladder tiers fired, per interval.",
             [
                 target(
-                    f"sum by (queue, tier) (increase(switchboard_router_escalations_total[{RATE}]))",
+                    per_interval("switchboard_router_escalations_total", "queue, tier"),
                     "{{queue}} tier {{tier}}",
                 )
             ],
-            width=8,
             stack=True,
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Expired claims by queue",
             "Claims whose lease ran out and went back to the pool: officers claiming and walking away.",
-            [
-                target(
-                    f"sum by (queue) (increase(switchboard_router_expired_claims_total[{RATE}]))",
-                    "{{queue}}",
-                )
-            ],
-            width=8,
+            [target(per_interval("switchboard_router_expired_claims_total", "queue"), "{{queue}}")],
             stack=True,
         ),
         g.row("Arrivals"),
-        g.panel(
-            "timeseries",
-            "Items queued by urgency",
-            "New queue items per second by urgency.",
-            [
-                target(
-                    f"sum by (urgency) (rate(switchboard_router_queued_total[{RATE}]))",
-                    "{{urgency}}",
-                )
-            ],
-            unit="reqps",
-            stack=True,
+        *(
+            g.timeseries(
+                f"Items queued by {by}",
+                f"New queue items per second by {by}.",
+                [target(per_second("switchboard_router_queued_total", by), value_of(by))],
+                unit="reqps",
+                stack=True,
+            )
+            for by in ("urgency", "queue")
         ),
-        g.panel(
-            "timeseries",
-            "Items queued by queue",
-            "New queue items per second by queue.",
-            [
-                target(
-                    f"sum by (queue) (rate(switchboard_router_queued_total[{RATE}]))", "{{queue}}"
-                )
-            ],
-            unit="reqps",
-            stack=True,
-        ),
-        g.panel(
-            "table",
+        g.table(
             "Routing policy in force",
             "The routing policy version each router replica runs, and reloads by outcome.",
             [
@@ -623,8 +539,7 @@ def queues() -> dict[str, Any]:
             height=6,
         ),
         g.row("Answering citizens"),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Answered share by queue (last 24 h) and target",
             "Share of the last day's answerable mentions (answerable source, not spam, not a "
             "duplicate) with a sent reply, and the policy's target (replies.answered_target).",
@@ -634,55 +549,34 @@ def queues() -> dict[str, Any]:
             ],
             unit="percentunit",
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "First response (p50 / p90) by queue",
             "From the citizen's post to the platform confirming our first reply.",
-            [
-                target(
-                    quantile(0.5, "switchboard_router_first_response_seconds", "queue"),
-                    "p50 {{queue}}",
-                ),
-                target(
-                    quantile(0.9, "switchboard_router_first_response_seconds", "queue"),
-                    "p90 {{queue}}",
-                    "B",
-                ),
-            ],
+            percentiles("switchboard_router_first_response_seconds", "queue", (0.5, 0.9)),
             unit="s",
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Reply steps and outcomes",
             "Replies written, approved, rejected and handed to the responder, and what the "
             "responder reported (sent, failed, unknown: a person looks before any retry).",
             [
+                target(per_interval("switchboard_router_reply_steps_total", "step"), "{{step}}"),
                 target(
-                    f"sum by (step) (increase(switchboard_router_reply_steps_total[{RATE}]))",
-                    "{{step}}",
-                ),
-                target(
-                    f"sum by (status) (increase(switchboard_router_reply_outcomes_total[{RATE}]))",
+                    per_interval("switchboard_router_reply_outcomes_total", "status"),
                     "reported {{status}}",
-                    "B",
                 ),
             ],
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Citizens' answers and echoes",
             "Answers to our replies joined to their items' threads, and our own posts brought "
             "back by connectors (dropped, never queued).",
             [
                 target(
-                    f"sum by (source) (increase(switchboard_router_citizen_answers_total[{RATE}]))",
+                    per_interval("switchboard_router_citizen_answers_total", "source"),
                     "answers {{source}}",
                 ),
-                target(
-                    f"sum(increase(switchboard_router_echoes_dropped_total[{RATE}]))",
-                    "echoes dropped",
-                    "B",
-                ),
+                target(per_interval("switchboard_router_echoes_dropped_total"), "echoes dropped"),
             ],
         ),
     ]
@@ -699,57 +593,28 @@ def classification() -> dict[str, Any]:
     g = Layout()
     panels = [
         g.row("Mix"),
-        g.panel(
-            "timeseries",
-            "Urgency over time",
-            "Mentions classified per second by urgency.",
-            [
-                target(
-                    f"sum by (urgency) (rate(switchboard_classifier_classified_total[{RATE}]))",
-                    "{{urgency}}",
-                )
-            ],
-            unit="reqps",
-            stack=True,
+        *mix(
+            g,
+            "switchboard_classifier_classified_total",
+            "urgency",
+            ("Urgency over time", "Mentions classified per second by urgency."),
+            (
+                "Urgency share (time range)",
+                "Share of each urgency over the dashboard's time range.",
+            ),
         ),
-        g.panel(
-            "piechart",
-            "Urgency share (time range)",
-            "Share of each urgency over the dashboard's time range.",
-            [
-                target(
-                    "sum by (urgency) (increase(switchboard_classifier_classified_total[$__range]))",
-                    "{{urgency}}",
-                )
-            ],
-        ),
-        g.panel(
-            "timeseries",
-            "Topics over time",
-            "Topic labels attached per second (a mention can carry several).",
-            [
-                target(
-                    f"sum by (topic) (rate(switchboard_classifier_topic_tags_total[{RATE}]))",
-                    "{{topic}}",
-                )
-            ],
-            unit="reqps",
-            stack=True,
-        ),
-        g.panel(
-            "piechart",
-            "Topic share (time range)",
-            "Share of each topic label over the dashboard's time range.",
-            [
-                target(
-                    "sum by (topic) (increase(switchboard_classifier_topic_tags_total[$__range]))",
-                    "{{topic}}",
-                )
-            ],
+        *mix(
+            g,
+            "switchboard_classifier_topic_tags_total",
+            "topic",
+            ("Topics over time", "Topic labels attached per second (a mention can carry several)."),
+            (
+                "Topic share (time range)",
+                "Share of each topic label over the dashboard's time range.",
+            ),
         ),
         g.row("Rules"),
-        g.panel(
-            "table",
+        g.table(
             "Rule set in use",
             "The classifier's rule set version on each replica; two versions at once means a rollout is under way (or stuck).",
             [
@@ -759,19 +624,17 @@ def classification() -> dict[str, Any]:
                 )
             ],
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Replicas per rule set version",
             "How many classifier replicas run each rule set version.",
             [target("count by (version) (switchboard_classifier_ruleset_info)", "{{version}}")],
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Classifier dead letters by reason",
             "Records the classifier could not classify.",
             [
                 target(
-                    f"sum by (reason) (increase(switchboard_classifier_deadlettered_total[{RATE}]))",
+                    per_interval("switchboard_classifier_deadlettered_total", "reason"),
                     "{{reason}}",
                 )
             ],
@@ -779,33 +642,31 @@ def classification() -> dict[str, Any]:
             thresholds=[(1, "red")],
         ),
         g.row("Shadow"),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Shadow disagreements by urgency",
             "Mentions whose candidate (shadow) urgency differs from the published one, "
             "as live -> shadow; empty when no shadow model is configured.",
             [
                 target(
-                    "sum by (live, shadow) "
-                    f"(increase(switchboard_classifier_shadow_disagreements_total[{RATE}]))",
+                    per_interval(
+                        "switchboard_classifier_shadow_disagreements_total", "live, shadow"
+                    ),
                     "{{live}} -> {{shadow}}",
                 )
             ],
         ),
-        g.panel(
-            "timeseries",
+        g.timeseries(
             "Criticals the shadow would raise or drop",
             "Would-be criticals: the candidate says critical, the live model does not. "
             "Dropped: published as critical, not critical for the candidate (a promotion risk).",
             [
                 target(
-                    f"sum(increase(switchboard_classifier_shadow_would_be_critical_total[{RATE}]))",
+                    per_interval("switchboard_classifier_shadow_would_be_critical_total"),
                     "would be critical",
                 ),
                 target(
-                    f"sum(increase(switchboard_classifier_shadow_critical_dropped_total[{RATE}]))",
+                    per_interval("switchboard_classifier_shadow_critical_dropped_total"),
                     "critical dropped",
-                    "B",
                 ),
             ],
         ),
