@@ -255,6 +255,17 @@ def _collapsed_kernel(raw: Any, ends: Any, n: int, separator_table: Any) -> Any:
 
 
 @jit
+def _keep_known(entry_rows: Any, entry_columns: Any, count: int, row: int, column: int) -> int:
+    """Appends the entry (row, column) when the n-gram's bucket has a column (-1: unseen in
+    training); how many entries there are now."""
+    if column < 0:
+        return count
+    entry_rows[count] = row
+    entry_columns[count] = column
+    return count + 1
+
+
+@jit
 def _normalised_kernel(entry_rows: Any, entry_columns: Any, count: int, n: int, idf: Any) -> Any:
     """CSR (indptr, columns, values) of the known entries: idf, l2-normalised per row."""
     indptr = np.zeros(n + 1, dtype=np.intp)
@@ -287,10 +298,7 @@ def _char_kernel(raw: Any, ends: Any, n: int, columns: Any, idf: Any) -> Any:
                 break
             rolling = rolling * _MULT + codes[last]
             column = columns[((rolling + np.uint64(width)) * _GOLDEN) >> _SHIFT]
-            if column >= 0:
-                entry_rows[count] = rows[i]
-                entry_columns[count] = column
-                count += 1
+            count = _keep_known(entry_rows, entry_columns, count, rows[i], column)
     return _normalised_kernel(entry_rows, entry_columns, count, n, idf)
 
 
@@ -315,17 +323,11 @@ def _word_kernel(raw: Any, ends: Any, n: int, columns: Any, idf: Any) -> Any:
     count = 0
     for k in range(words):
         column = columns[((hashes[k] ^ _SALT_WORD) * _GOLDEN) >> _SHIFT]
-        if column >= 0:
-            entry_rows[count] = word_rows[k]
-            entry_columns[count] = column
-            count += 1
+        count = _keep_known(entry_rows, entry_columns, count, word_rows[k], column)
         if k + 1 < words and word_rows[k + 1] == word_rows[k]:
             bigram = hashes[k] * _SALT_BIGRAM + hashes[k + 1]
             column = columns[(bigram * _GOLDEN) >> _SHIFT]
-            if column >= 0:
-                entry_rows[count] = word_rows[k]
-                entry_columns[count] = column
-                count += 1
+            count = _keep_known(entry_rows, entry_columns, count, word_rows[k], column)
     return _normalised_kernel(entry_rows, entry_columns, count, n, idf)
 
 
