@@ -1,8 +1,6 @@
-import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -103,15 +101,6 @@ def test_buckets_are_the_same_in_every_process():
     assert features.DESCRIPTION
 
 
-def _gold_texts():
-    data = Path(features.__file__).parent / "data"
-    return [
-        json.loads(line)["text"]
-        for name in ("gold_train.jsonl", "gold_test.jsonl")
-        for line in (data / name).read_text("utf-8").splitlines()
-    ]
-
-
 ODD_TEXTS = [
     "",
     "   ",
@@ -125,8 +114,8 @@ ODD_TEXTS = [
 ]
 
 
-def test_compiled_features_are_the_numpy_features_bit_for_bit_on_the_gold_texts():
-    texts = _gold_texts()
+def test_compiled_features_are_the_numpy_features_bit_for_bit_on_the_gold_texts(gold_texts):
+    texts = list(gold_texts)
     model = TextModel.load()
     idf = [kind.idf for kind in model.kinds]
     for batch in (texts, ODD_TEXTS, ["   "], []):
@@ -139,8 +128,8 @@ def test_compiled_features_are_the_numpy_features_bit_for_bit_on_the_gold_texts(
             assert np.array_equal(fast.data, slow.data)  # the same floats, not close ones
 
 
-def test_compiled_products_sum_as_scipy_does_so_the_scores_are_identical():
-    texts = _gold_texts() + ODD_TEXTS
+def test_compiled_products_sum_as_scipy_does_so_the_scores_are_identical(gold_texts):
+    texts = [*gold_texts, *ODD_TEXTS]
     model = TextModel.load()
     idf = [kind.idf for kind in model.kinds]
     by_scipy = np.tile(model.bias, (len(texts), 1))

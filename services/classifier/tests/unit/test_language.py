@@ -35,20 +35,10 @@ def test_the_batch_walk_agrees_with_py3langid_text_by_text():
     assert {"en", "es"} <= set(detected)
 
 
-def test_the_compiled_walk_counts_what_the_numpy_walk_counts_on_the_gold_texts():
-    import json
-    from pathlib import Path
-
+def test_the_compiled_walk_counts_what_the_numpy_walk_counts_on_the_gold_texts(gold_texts):
     import numpy as np
 
-    from switchboard_classifier import language
-
-    data = Path(language.__file__).parent / "data"
-    texts = [
-        json.loads(line)["text"]
-        for name in ("gold_train.jsonl", "gold_test.jsonl")
-        for line in (data / name).read_text("utf-8").splitlines()
-    ]
+    texts = list(gold_texts)
     texts += ["ÉL ESTÁ ARMADO, AYUDA", "日本語のテキスト", "x" * 300, "مرحبا بكم", "", " "]
     detector = default_detector()
     encoded = [detector._identifier._encode(text) for text in texts]

@@ -81,26 +81,12 @@ def test_street_aliases_become_one_trie_where_the_longest_alias_wins():
     assert pattern.search("5thx") is None and pattern.search("15th") is None
 
 
-def _gold_texts():
-    import json
-    from pathlib import Path
-
-    from switchboard_classifier import place
-
-    data = Path(place.__file__).parent / "data"
-    return [
-        json.loads(line)["text"]
-        for name in ("gold_train.jsonl", "gold_test.jsonl")
-        for line in (data / name).read_text("utf-8").splitlines()
-    ]
-
-
-def test_a_batch_finds_the_districts_that_one_mention_at_a_time_finds(places):
+def test_a_batch_finds_the_districts_that_one_mention_at_a_time_finds(places, gold_texts):
     # locate_many asks GEOS about all of a batch's points at once; the answers must be
     # locate's, mention by mention: on the gold texts, geo points and district edges.
     import random
 
-    texts = _gold_texts()
+    texts = list(gold_texts)
     rnd = random.Random(4)
     geos = [
         GeoPoint(lat=rnd.uniform(39.97, 40.07), lon=rnd.uniform(-75.02, -74.92))

@@ -1,11 +1,8 @@
 import dataclasses
-import json
 import re
-from pathlib import Path
 
 import pytest
 
-from switchboard_classifier import rules as rules_module
 from switchboard_classifier.prefilter import _prefilter_source
 from switchboard_classifier.rules import Ruleset, RulesetError, classify_text, evaluate
 from switchboard_shared.events import Urgency
@@ -140,20 +137,12 @@ def test_a_bad_ruleset_is_refused_naming_the_place(yaml_text, named):
     assert named in str(caught.value)
 
 
-def _gold_texts():
-    data = Path(rules_module.__file__).parent / "data"
-    for name in ("gold_train.jsonl", "gold_test.jsonl"):
-        for line in (data / name).read_text("utf-8").splitlines():
-            record = json.loads(line)
-            yield record["text"], record.get("language")
-
-
-def test_the_prefilter_changes_no_verdict(ruleset):
+def test_the_prefilter_changes_no_verdict(ruleset, gold_records):
     # The Hyperscan pass only skips patterns that cannot match, so every gold
     # text (with its language, and with none: every pack) gets the same verdict.
     assert ruleset.prefilter is not None
     plain = dataclasses.replace(ruleset, prefilter=None)
-    texts = list(_gold_texts())
+    texts = [(record["text"], record["lang"]) for record in gold_records]
     assert len(texts) >= 1000
     for text, language in texts:
         for lang in (language, None):
