@@ -21,17 +21,8 @@ from switchboard_router import metrics
 from switchboard_router.kafka.consumer import with_database
 from switchboard_router.replies import delivery
 from switchboard_router.settings import RouterSettings
-from switchboard_shared.events import (
-    DeadLetter,
-    ReplyOutcome,
-    utc_now,
-)
-from switchboard_shared.kafka import (
-    GroupMember,
-    encode,
-    read_record,
-    send_acknowledged,
-)
+from switchboard_shared.events import DeadLetter, ReplyOutcome, utc_now
+from switchboard_shared.kafka import GroupMember, encode, read_record, send_acknowledged
 from switchboard_shared.logs import fields, log_dead_letter
 from switchboard_shared.topics import DEADLETTER, REPLY_OUTCOMES
 

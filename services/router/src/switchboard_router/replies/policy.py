@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from switchboard_router.routing.parsing import named_entry, refuse_unknown
+from switchboard_router.routing.parsing import mapping_or_empty, named_entry, refuse_unknown
 from switchboard_shared.events import ReplyStatus, Source, Urgency
 
 _TOP_KEYS = {"limits", "approval", "hold_seconds", "templates", "answered_target"}
@@ -267,12 +267,11 @@ def parse_replies(raw: Any) -> ReplyPolicy:
 
 
 def _parse_targets(raw: Any) -> tuple[tuple[str, float], ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, dict):
-        raise ReplyPolicyError("replies.answered_target: a mapping of queue glob -> share")
+    targets = mapping_or_empty(
+        "replies.answered_target", raw, "a mapping of queue glob -> share", ReplyPolicyError
+    )
     out = []
-    for pattern, share in raw.items():
+    for pattern, share in targets.items():
         if not isinstance(pattern, str) or not pattern:
             raise ReplyPolicyError("replies.answered_target: queue ids or globs are required")
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
@@ -290,12 +289,11 @@ def _list(where: str, value: Any) -> list[Any]:
 
 
 def _parse_limits(raw: Any) -> dict[Source, int]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ReplyPolicyError("replies.limits: a mapping of source -> characters is required")
+    by_source = mapping_or_empty(
+        "replies.limits", raw, "a mapping of source -> characters is required", ReplyPolicyError
+    )
     limits: dict[Source, int] = {}
-    for name, value in raw.items():
+    for name, value in by_source.items():
         try:
             source = Source(name)
         except ValueError:
@@ -373,12 +371,11 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
 
 def _parse_templates(raw: Any) -> dict[str, Template]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ReplyPolicyError("replies.templates: a mapping of id -> texts is required")
+    by_id = mapping_or_empty(
+        "replies.templates", raw, "a mapping of id -> texts is required", ReplyPolicyError
+    )
     templates: dict[str, Template] = {}
-    for template_id, texts in raw.items():
+    for template_id, texts in by_id.items():
         where = f"replies.templates.{template_id}"
         if not isinstance(template_id, str) or not _TEMPLATE_ID.match(template_id):
             raise ReplyPolicyError(f"{where}: an id of a-z, 0-9, '-' and '_' is required")
