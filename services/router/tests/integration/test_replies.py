@@ -3,7 +3,6 @@ the hold, the hand-over to the responder through the outbox, the responder's
 reports, and every refusal with its field. The clock is driven by hand
 (`dispatch_due` with a chosen time) so no test waits for the hold."""
 
-import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -33,13 +32,14 @@ def desk(client, engine, add_officer, put_items, make_item):
     ids = put_items(
         engine,
         base,
-        dataclasses.replace(
-            make_item("m-es", urgency="low", rank=3),
-            mention={"source": "x", "language": "es", "created_at": "2026-11-29T21:59:00Z"},
+        make_item("m-es", urgency="low", rank=3).model_copy(
+            update={
+                "mention": {"source": "x", "language": "es", "created_at": "2026-11-29T21:59:00Z"}
+            }
         ),
-        dataclasses.replace(make_item("m-rss"), source="rss"),
-        dataclasses.replace(
-            make_item("m-conduct", urgency="low", rank=3), topics=["officer_conduct"]
+        make_item("m-rss").model_copy(update={"source": "rss"}),
+        make_item("m-conduct", urgency="low", rank=3).model_copy(
+            update={"topics": ["officer_conduct"]}
         ),
     )
     return {

@@ -3,7 +3,6 @@ author and place blanked after N days, items deleted with their notes and item
 audit after M, access-audit rows kept until their own longer window, and the
 audit tables still append-only to everything but the purge."""
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 
@@ -62,13 +61,14 @@ def at(when):
 def aged(make_item, mention_id, days):
     item = make_item(mention_id)
     received = NOW - timedelta(days=days)
-    return dataclasses.replace(
-        item,
-        text=MENTION["text"],
-        mention=dict(MENTION, source_id=mention_id),
-        reasons=[{"rule": "topics.fire", "label": "fire", "matched": ["smoke pouring"]}],
-        received_at=received,
-        classified_at=received + timedelta(seconds=1),
+    return item.model_copy(
+        update=dict(
+            text=MENTION["text"],
+            mention=dict(MENTION, source_id=mention_id),
+            reasons=[{"rule": "topics.fire", "label": "fire", "matched": ["smoke pouring"]}],
+            received_at=received,
+            classified_at=received + timedelta(seconds=1),
+        )
     )
 
 

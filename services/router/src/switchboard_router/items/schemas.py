@@ -15,29 +15,18 @@ from switchboard_router.fields import (
     UtcDatetime,
 )
 from switchboard_router.items.status import ItemStatus
+from switchboard_router.items.steps import ItemFacts
 from switchboard_shared.events import Disposition, Urgency
 
 
-class ItemPublic(BaseModel):
+class ItemPublic(ItemFacts):
     """A queue item with the classifier's reasons, the rule that placed it and its work state."""
 
     item_id: int
-    mention_id: str
-    queue_id: str
     status: ItemStatus
-    urgency: str
     priority_rank: int = Field(
         description="Lower is served first: the urgency's rank minus raises."
     )
-    score: float
-    topics: list[str]
-    reasons: list[dict[str, Any]]
-    rule: str
-    ruleset_version: str
-    policy_version: str
-    source: str
-    source_id: str
-    text: str
     received_at: UtcDatetime
     classified_at: UtcDatetime
     queued_at: UtcDatetime

@@ -90,6 +90,17 @@ def _on_own_claim(
     )
 
 
+def _clocks_stopped(status: ItemStatus, now: datetime, **values: Any) -> dict[str, Any]:
+    """The columns of an item whose lease and SLA clock stop (acknowledged, resolved)."""
+    return {
+        "status": status,
+        **values,
+        "lease_expires_at": None,
+        "sla_due_at": None,
+        "updated_at": now,
+    }
+
+
 def claim(
     engine: Engine, *, item_id: int, actor: Principal, context: StepContext
 ) -> dict[str, Any]:
@@ -137,13 +148,9 @@ def acknowledge(
             RoutedAction.ACKNOWLEDGED,
             actor=actor,
             context=context,
-            values={
-                "status": ItemStatus.ACKNOWLEDGED,
-                "acknowledged_at": context.now,
-                "lease_expires_at": None,
-                "sla_due_at": None,
-                "updated_at": context.now,
-            },
+            values=_clocks_stopped(
+                ItemStatus.ACKNOWLEDGED, context.now, acknowledged_at=context.now
+            ),
         )
         metrics.TIME_TO_ACK.labels(row.urgency).observe(since_queued(row, context.now))
         return item
@@ -158,16 +165,15 @@ def release(
         if row.status not in HELD:
             raise Conflict(f"item {item_id} is {row.status}, not claimed")
         holder_or_supervisor(actor, row)
-        return _step(
+        return _unchanged_since_read(
             conn,
-            item_id,
+            row,
             RoutedAction.RELEASED,
             actor=actor,
-            now=context.now,
-            where=(items.c.status == row.status, items.c.assignee == row.assignee),
+            context=context,
             values=reopen_values(context, row.queue_id, row.urgency),
-            refused=_changed(item_id),
             details={"previous_assignee": row.assignee},
+            where=(items.c.assignee == row.assignee,),
         )
 
 
@@ -179,8 +185,30 @@ def _unresolved(conn: Connection, actor: Principal, item_id: int, refusal: str) 
     return row
 
 
-def _changed(item_id: int) -> str:
-    return f"item {item_id} changed meanwhile; try again"
+def _unchanged_since_read(
+    conn: Connection,
+    row: Any,
+    action: RoutedAction,
+    *,
+    actor: Principal,
+    context: StepContext,
+    values: dict[str, Any],
+    details: dict[str, Any],
+    where: tuple[Any, ...] = (),
+) -> dict[str, Any]:
+    """A step decided on the item as `row` read it: refused if its status (and `where`)
+    changed meanwhile."""
+    return _step(
+        conn,
+        row.id,
+        action,
+        actor=actor,
+        now=context.now,
+        where=(items.c.status == row.status, *where),
+        values=values,
+        refused=f"item {row.id} changed meanwhile; try again",
+        details=details,
+    )
 
 
 def transfer(
@@ -232,15 +260,13 @@ def transfer(
                 "lease_expires_at": context.lease_until,
                 "sla_due_at": context.policy.ack_due(target, Urgency(row.urgency), context.now),
             }
-        return _step(
+        return _unchanged_since_read(
             conn,
-            item_id,
+            row,
             RoutedAction.TRANSFERRED,
             actor=actor,
-            now=context.now,
-            where=(items.c.status == row.status,),
+            context=context,
             values=values,
-            refused=_changed(item_id),
             details={
                 "from_queue": row.queue_id,
                 "to_queue": target,
@@ -267,22 +293,15 @@ def resolve(
             raise Conflict(f"item {item_id} is open: claim it before resolving it")
         if row.status in HELD:
             holder_or_supervisor(actor, row)
-        item = _step(
+        item = _unchanged_since_read(
             conn,
-            item_id,
+            row,
             RoutedAction.RESOLVED,
             actor=actor,
-            now=context.now,
-            where=(items.c.status == row.status,),
-            values={
-                "status": ItemStatus.RESOLVED,
-                "resolved_at": context.now,
-                "disposition": disposition,
-                "lease_expires_at": None,
-                "sla_due_at": None,
-                "updated_at": context.now,
-            },
-            refused=_changed(item_id),
+            context=context,
+            values=_clocks_stopped(
+                ItemStatus.RESOLVED, context.now, resolved_at=context.now, disposition=disposition
+            ),
             details={"disposition": disposition, "note": note},
         )
         if note:

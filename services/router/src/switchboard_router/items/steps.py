@@ -24,10 +24,11 @@ it always was, so a reader of that topic can rebuild it from a replay.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 
 from switchboard_router import metrics
@@ -279,14 +280,13 @@ def visible_item_filter(actor: Principal) -> Any:
     return or_(items.c.queue_id.in_(sorted(actor.queues)), items.c.id.in_(watched))
 
 
-@dataclass(frozen=True)
-class NewItem:
-    """A queue item to store."""
+class ItemFacts(BaseModel):
+    """What an item is about, stored with it and shown as stored: the mention's source and
+    text, the classifier's verdict and the rule that placed it."""
 
     mention_id: str
     queue_id: str
     urgency: str
-    urgency_rank: int
     score: float
     topics: list[str]
     reasons: list[dict[str, Any]]
@@ -296,12 +296,20 @@ class NewItem:
     source: str
     source_id: str
     text: str
+
+
+class NewItem(ItemFacts):
+    """A queue item to store."""
+
+    model_config = ConfigDict(frozen=True)
+
+    urgency_rank: int
     mention: dict[str, Any]
     received_at: datetime
     classified_at: datetime
     priority_rank: int = 2
     sla_due_at: datetime | None = None
-    watch_queues: tuple[str, ...] = field(default=())
+    watch_queues: tuple[str, ...] = ()
     queued_at: datetime | None = None
 
 
@@ -393,7 +401,7 @@ def _queued_rows(row: Any, item: NewItem) -> tuple[dict[str, Any], dict[str, Any
 
 
 def _row(item: NewItem) -> dict[str, Any]:
-    row = {k: v for k, v in item.__dict__.items() if k not in ("watch_queues", "queued_at")}
+    row = item.model_dump(exclude={"watch_queues", "queued_at"})
     if item.queued_at is not None:
         row["queued_at"] = item.queued_at
     return row

@@ -212,13 +212,7 @@ async def transfer_item(item_id: ItemPath, body: Transfer, work: Work) -> ItemPu
     """To a queue's pool, or straight to an officer (supervisors), or both."""
     if body.queue_id is None and body.officer_id is None:
         raise invalid("body.queue_id", "give queue_id, officer_id or both")
-    return await work.step(
-        service.transfer,
-        item_id,
-        queue_id=body.queue_id,
-        officer_id=body.officer_id,
-        reason=body.reason,
-    )
+    return await work.step(service.transfer, item_id, **body.model_dump())
 
 
 @router.post(
@@ -228,12 +222,7 @@ async def transfer_item(item_id: ItemPath, body: Transfer, work: Work) -> ItemPu
 )
 async def resolve_item(item_id: ItemPath, body: Resolve, work: Work) -> ItemPublic:
     """Close the item: actioned, referred, duplicate, no_action or false_alarm."""
-    return await work.step(
-        service.resolve,
-        item_id,
-        disposition=body.disposition,
-        note=body.note,
-    )
+    return await work.step(service.resolve, item_id, **body.model_dump())
 
 
 @router.post(

@@ -21,18 +21,10 @@ from switchboard_router import metrics
 from switchboard_router.kafka.consumer import with_database
 from switchboard_router.replies import delivery
 from switchboard_router.settings import RouterSettings
-from switchboard_shared.events import (
-    DeadLetter,
-    ReplyOutcome,
-    utc_now,
-)
-from switchboard_shared.kafka import (
-    GroupMember,
-    encode,
-    read_record,
-    send_acknowledged,
-)
+from switchboard_shared.events import DeadLetter, ReplyOutcome, utc_now
+from switchboard_shared.kafka import GroupMember, encode, read_record, send_acknowledged
 from switchboard_shared.logs import fields, log_dead_letter
+from switchboard_shared.outcome_logs import outcome_fields
 from switchboard_shared.topics import DEADLETTER, REPLY_OUTCOMES
 
 log = logging.getLogger(__name__)
@@ -103,17 +95,7 @@ class OutcomeConsumer(GroupMember):
             else 0
         )
         for outcome in outcomes:
-            log.info(
-                "reply outcome",
-                extra=fields(
-                    reply_id=outcome.reply_id,
-                    item_id=outcome.item_id,
-                    attempt=outcome.attempt,
-                    status=outcome.status.value,
-                    channel=outcome.channel,
-                    http_status=outcome.http_status,
-                ),
-            )
+            log.info("reply outcome", extra=outcome_fields(outcome))
         if moved:
             log.debug("reply outcomes applied", extra=fields(moved=moved))
         if dead:

@@ -67,14 +67,12 @@ def dispatch_due(engine: Engine, *, now: datetime, limit: int = DISPATCH_BATCH) 
                     "approver": None,
                     "approved_at": None,
                     "approved_text_sha256": None,
-                    "updated_at": now,
                 }
                 change_and_record(
                     conn,
                     item,
+                    reply,
                     RoutedAction.REPLY_EDITED,
-                    reply_id=reply.id,
-                    expected=ReplyStatus.APPROVED,
                     actor=ROUTER_ACTOR,
                     now=now,
                     values=unapproved,
@@ -87,7 +85,6 @@ def dispatch_due(engine: Engine, *, now: datetime, limit: int = DISPATCH_BATCH) 
                 "dispatched_at": now,
                 "error": None,
                 "http_status": None,
-                "updated_at": now,
             }
             event = ReplyRequested(
                 reply_id=reply.id,
@@ -102,9 +99,8 @@ def dispatch_due(engine: Engine, *, now: datetime, limit: int = DISPATCH_BATCH) 
             change_and_record(
                 conn,
                 item,
+                reply,
                 RoutedAction.REPLY_DISPATCHED,
-                reply_id=reply.id,
-                expected=ReplyStatus.APPROVED,
                 actor=ROUTER_ACTOR,
                 now=now,
                 values=sending,

@@ -31,13 +31,15 @@ import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
-from switchboard_router.routing.parsing import named_entry, refuse_unknown
+from switchboard_router.routing.parsing import mapping_or_empty, named_entry, refuse_unknown
 from switchboard_shared.events import ReplyStatus, Source, Urgency
 
 _TOP_KEYS = {"limits", "approval", "hold_seconds", "templates", "answered_target"}
 _RULE_KEYS = {"name", "when", "approval"}
+_E = TypeVar("_E", bound=StrEnum)
 _WHEN_KEYS = {"urgency", "topics_any", "queues", "sources", "template"}
 _APPROVAL_VALUES = {"required": True, "none": False}
 _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,31})\}")
@@ -267,12 +269,11 @@ def parse_replies(raw: Any) -> ReplyPolicy:
 
 
 def _parse_targets(raw: Any) -> tuple[tuple[str, float], ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, dict):
-        raise ReplyPolicyError("replies.answered_target: a mapping of queue glob -> share")
+    targets = mapping_or_empty(
+        "replies.answered_target", raw, "a mapping of queue glob -> share", ReplyPolicyError
+    )
     out = []
-    for pattern, share in raw.items():
+    for pattern, share in targets.items():
         if not isinstance(pattern, str) or not pattern:
             raise ReplyPolicyError("replies.answered_target: queue ids or globs are required")
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
@@ -290,12 +291,11 @@ def _list(where: str, value: Any) -> list[Any]:
 
 
 def _parse_limits(raw: Any) -> dict[Source, int]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ReplyPolicyError("replies.limits: a mapping of source -> characters is required")
+    by_source = mapping_or_empty(
+        "replies.limits", raw, "a mapping of source -> characters is required", ReplyPolicyError
+    )
     limits: dict[Source, int] = {}
-    for name, value in raw.items():
+    for name, value in by_source.items():
         try:
             source = Source(name)
         except ValueError:
@@ -324,6 +324,14 @@ def _strings(where: str, value: Any) -> frozenset[str]:
     return frozenset(value)
 
 
+def _members(kind: type[_E], where: str, value: Any, refusal: str) -> frozenset[_E]:
+    """A condition's values, each one of `kind`'s (else `{where}: {refusal}`)."""
+    try:
+        return frozenset(kind(v) for v in _strings(where, value))
+    except ValueError:
+        raise ReplyPolicyError(f"{where}: {refusal}") from None
+
+
 def _parse_rule(index: int, raw: Any) -> ApprovalRule:
     name = named_entry(f"replies.approval[{index}]", raw, ReplyPolicyError)
     where = f"replies.approval {name!r}"
@@ -337,19 +345,11 @@ def _parse_rule(index: int, raw: Any) -> ApprovalRule:
     refuse_unknown(f"{where}.when", when, _WHEN_KEYS, ReplyPolicyError)
     urgency = sources = None
     if "urgency" in when:
-        try:
-            urgency = frozenset(
-                Urgency(u) for u in _strings(f"{where}.when.urgency", when["urgency"])
-            )
-        except ValueError:
-            raise ReplyPolicyError(f"{where}.when.urgency: critical, high, normal or low") from None
+        urgency = _members(
+            Urgency, f"{where}.when.urgency", when["urgency"], "critical, high, normal or low"
+        )
     if "sources" in when:
-        try:
-            sources = frozenset(
-                Source(s) for s in _strings(f"{where}.when.sources", when["sources"])
-            )
-        except ValueError:
-            raise ReplyPolicyError(f"{where}.when.sources: unknown source") from None
+        sources = _members(Source, f"{where}.when.sources", when["sources"], "unknown source")
     template = when.get("template")
     if template is not None and not isinstance(template, bool):
         raise ReplyPolicyError(f"{where}.when.template: true or false is required")
@@ -373,12 +373,11 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
 
 def _parse_templates(raw: Any) -> dict[str, Template]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ReplyPolicyError("replies.templates: a mapping of id -> texts is required")
+    by_id = mapping_or_empty(
+        "replies.templates", raw, "a mapping of id -> texts is required", ReplyPolicyError
+    )
     templates: dict[str, Template] = {}
-    for template_id, texts in raw.items():
+    for template_id, texts in by_id.items():
         where = f"replies.templates.{template_id}"
         if not isinstance(template_id, str) or not _TEMPLATE_ID.match(template_id):
             raise ReplyPolicyError(f"{where}: an id of a-z, 0-9, '-' and '_' is required")

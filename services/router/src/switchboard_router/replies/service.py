@@ -185,16 +185,15 @@ def edit(
                 "approval or one approved and not yet sent can be edited"
             )
         _check_text(policy, item, text)
-        values: dict[str, Any] = {"text": text, "template_id": None, "updated_at": now}
+        values: dict[str, Any] = {"text": text, "template_id": None}
         if status is not ReplyStatus.DRAFT:
             # The approval was for other words: the edited text is judged afresh, as free text.
             values |= approval_state(policy, item, template=False, now=now, text=text)
         after = change_and_record(
             conn,
             item,
+            reply,
             RoutedAction.REPLY_EDITED,
-            reply_id=reply_id,
-            expected=status,
             actor=actor.officer_id,
             now=now,
             values=values,
@@ -220,12 +219,11 @@ def submit(
         after = change_and_record(
             conn,
             item,
+            reply,
             RoutedAction.REPLY_SUBMITTED,
-            reply_id=reply_id,
-            expected=ReplyStatus.DRAFT,
             actor=actor.officer_id,
             now=now,
-            values={"updated_at": now, **values},
+            values=values,
             approval_rule=values["approval_rule"],
         )
         return public_view(after)
@@ -287,12 +285,11 @@ def _move(
         after = change_and_record(
             conn,
             item,
+            reply,
             step.action,
-            reply_id=reply_id,
-            expected=status,
             actor=actor.officer_id,
             now=now,
-            values={"updated_at": now, **values(reply)},
+            values=values(reply),
             was=status.value,
         )
         metrics.REPLY_STEPS.labels(step.action.value).inc()

@@ -87,17 +87,17 @@ def change_reply(conn: Connection, reply_id: str, expected: ReplyStatus, **value
 def change_and_record(
     conn: Connection,
     item: Any,
+    reply: Any,
     action: RoutedAction,
     *,
-    reply_id: str,
-    expected: ReplyStatus,
     actor: str,
     now: datetime,
     values: dict[str, Any],
     **details: Any,
 ) -> Any:
-    """`change_reply`, and the step in its item's audit trail: the reply as it is now."""
-    after = change_reply(conn, reply_id, expected, **values)
+    """`change_reply` from the status `reply` was read in, stamped `now`, and the step in its
+    item's audit trail: the reply as it is now."""
+    after = change_reply(conn, reply.id, ReplyStatus(reply.status), **values, updated_at=now)
     audit_step(conn, item, action, after._mapping, actor=actor, now=now, **details)
     return after
 

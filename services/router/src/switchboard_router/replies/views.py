@@ -93,15 +93,7 @@ async def create_reply(item_id: ItemPath, body: ReplyCreate, work: Work) -> Repl
     variable, or an item whose source cannot be answered.
     """
     return await work.act(
-        service.create,
-        f"item:{item_id}",
-        item_id=item_id,
-        policy=work.policy,
-        text=body.text,
-        template_id=body.template_id,
-        variables=body.variables,
-        language=body.language,
-        draft=body.draft,
+        service.create, f"item:{item_id}", item_id=item_id, policy=work.policy, **body.model_dump()
     )
 
 

@@ -1,5 +1,5 @@
-"""What the policy's parsers (`rules`, `sla`, `policy`) check alike: a named entry
-and the fields a section knows. Each parser passes its own error class, so a
+"""What the policy's parsers (`rules`, `sla`, `policy`, `replies.policy`) check alike: a
+section that is a mapping, a named entry and the fields a section knows. Each parser passes its own error class, so a
 message still says which part of the policy it is about."""
 
 from __future__ import annotations
@@ -22,3 +22,15 @@ def refuse_unknown(where: str, raw: dict[str, Any], known: Any, error: type[Valu
     unknown = set(raw) - set(known)
     if unknown:
         raise error(f"{where}: unknown fields {sorted(unknown)}")
+
+
+def mapping_or_empty(
+    where: str, raw: Any, required: str, error: type[ValueError]
+) -> dict[Any, Any]:
+    """A section that maps ids to entries: absent is empty, anything but a mapping is refused
+    (`{where}: {required}`)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise error(f"{where}: {required}")
+    return raw

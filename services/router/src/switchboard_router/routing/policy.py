@@ -44,7 +44,7 @@ from typing import Any
 
 from switchboard_router.replies.policy import ReplyPolicy, ReplyPolicyError, parse_replies
 from switchboard_router.routing.assignment import AssignmentMode
-from switchboard_router.routing.parsing import refuse_unknown
+from switchboard_router.routing.parsing import mapping_or_empty, refuse_unknown
 from switchboard_router.routing.rules import (
     MAX_BOOST,
     Decision,
@@ -293,12 +293,11 @@ def _by_pattern(section: str, raw: dict[Any, Any]) -> Iterator[tuple[str, Any, s
 
 
 def _parse_queues(raw: Any) -> tuple[QueueSettings, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, dict):
-        raise PolicyError("queues: a mapping of queue id (or glob) to settings is required")
+    by_pattern = mapping_or_empty(
+        "queues", raw, "a mapping of queue id (or glob) to settings is required", PolicyError
+    )
     out = []
-    for pattern, entry, where in _by_pattern("queues", raw):
+    for pattern, entry, where in _by_pattern("queues", by_pattern):
         if not isinstance(entry, dict):
             raise PolicyError(f"{where}: a mapping is required")
         refuse_unknown(where, entry, _QUEUE_KEYS, PolicyError)
@@ -316,12 +315,11 @@ def _parse_queues(raw: Any) -> tuple[QueueSettings, ...]:
 
 
 def _parse_districts(raw: Any) -> dict[str, str]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise PolicyError("districts: a mapping of district id to its other spellings is required")
+    spellings = mapping_or_empty(
+        "districts", raw, "a mapping of district id to its other spellings is required", PolicyError
+    )
     out: dict[str, str] = {}
-    for district, aliases in raw.items():
+    for district, aliases in spellings.items():
         where = f"districts[{district!r}]"
         if not isinstance(district, str) or not _DISTRICT_ID.match(district):
             raise PolicyError(f"{where}: a district id (a-z, 0-9, dashes, at most 32) is required")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter
 
 from switchboard_router.http import errors
@@ -11,7 +13,6 @@ from switchboard_router.people.deps import (
 )
 from switchboard_router.routing.schemas import (
     ExplainRequest,
-    ExplainStep,
     Explanation,
     PolicyPublic,
 )
@@ -28,21 +29,15 @@ async def explain(
     decision = policy.explain(body.mention, body.classification)
     settings = policy.queue_settings(decision.queue_id)
     sla = policy.sla_for(decision.queue_id, body.classification.urgency)
+    # An explanation is the decision itself and what the policy says about its queue.
     return Explanation(
+        **asdict(decision),
         policy_version=policy.version,
-        queue_id=decision.queue_id,
-        rule=decision.rule,
-        priority_boost=decision.priority_boost,
-        watch_queues=list(decision.watch_queues),
-        tagged_by=list(decision.tagged_by),
         assignment_mode=settings.assignment,
         supervisor_queue=settings.supervisor_queue,
         sla=sla.name if sla else None,
         claim_seconds=sla.claim_seconds if sla else None,
         ack_seconds=sla.ack_seconds if sla else None,
-        trace=[
-            ExplainStep(rule=s.rule, outcome=s.outcome, reason=s.reason) for s in decision.trace
-        ],  # type: ignore[arg-type]
     )
 
 
