@@ -1,4 +1,5 @@
-"""The notifier's HTTP app (health and metrics only) around its consumer and scheduler."""
+"""The notifier's HTTP app around its consumers and scheduler: health, metrics and the
+escalation acknowledgement route."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from switchboard_notifier import metrics
+from switchboard_notifier.acknowledgements import acknowledgement_router
 from switchboard_notifier.holder import PolicyHolder
 from switchboard_notifier.notifier import AcknowledgementConsumer, EscalationConsumer, Scheduler
 from switchboard_notifier.settings import NotifierSettings
 from switchboard_shared.background import running
 from switchboard_shared.logs import fields
-from switchboard_web.app import worker_app
-from switchboard_web.health import store_and_kafka_readiness
+from switchboard_web.app import service_app
+from switchboard_web.health import health_router, store_and_kafka_readiness
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +47,17 @@ def create_app(settings: NotifierSettings, engine: Engine, policy: PolicyHolder)
         async with running(app.state.metrics_server, consumer, acknowledgements, scheduler):
             yield
 
-    return worker_app(
+    return service_app(
         "notifier",
         settings,
         description="Pages the right person, once, when an item's SLA escalates.",
         lifespan=lifespan,
-        readiness=store_and_kafka_readiness("consumer"),
-        needs="Kafka and the database work",
+        routers=[
+            health_router(
+                "notifier",
+                store_and_kafka_readiness("consumer"),
+                needs="Kafka and the database work",
+            ),
+            acknowledgement_router(settings, engine),
+        ],
     )

@@ -43,6 +43,10 @@ class NotifierSettings(EmptyIsUnsetSettings):
     notifier_sms_token: SecretStr | None = shared.unset(
         "Bearer token of the SMS gateway; required by a policy with an sms channel."
     )
+    notifier_ack_token: SecretStr | None = shared.unset(
+        "Bearer token of POST /v1/escalations/{escalation_id}/ack (a pager integration or "
+        "on-call tool acknowledging a page); unset: that route answers 503."
+    )
     notifier_link_base_url: str = Field(
         "http://localhost:8003/console",
         description="Base of the link a notification carries (<base>/items/<item_id>).",

@@ -395,6 +395,13 @@ def acknowledge(engine: Engine, *, group: str, by: str, at: datetime) -> int:
         return int(result.rowcount)
 
 
+def known_group(engine: Engine, group: str) -> bool:
+    """Whether any escalation of `group` was ever stored (one that was, can be acknowledged)."""
+    with engine.connect() as connection:
+        found = connection.execute(select(groups.c.group_key).where(groups.c.group_key == group))
+        return found.first() is not None
+
+
 def counts_by_state(engine: Engine) -> dict[SendState, int]:
     """How many sends are in each state (for the pending gauge and the tests)."""
     with engine.connect() as connection:
