@@ -11,8 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import logging
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
+
+from switchboard_shared.logs import fields
+
+log = logging.getLogger(__name__)
 
 
 class BackgroundLoop:
@@ -28,12 +33,37 @@ class BackgroundLoop:
     async def stop(self) -> None:
         """Cancel the loop and wait until it has ended."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         raise NotImplementedError
+
+
+# How long a cancelled task has to end before it is cancelled again.
+RECANCEL_SECONDS = 1.0
+
+
+async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and wait until it has ended, cancelling it again while it runs on.
+
+    One cancel is not always enough: on Python 3.11 `asyncio.wait_for` loses a
+    cancellation that lands as its inner call completes (python/cpython#86296, fixed in
+    3.12), and a loop that retries on errors can turn a cancel surfacing as one into one
+    more try; `await task` would then wait for ever and the service would never shut down
+    (seen as a test run hung in an app's shutdown). Cancelling again until the task is done
+    ends it however often a cancel is lost. What the task raised, other than its
+    cancellation, is raised here as before.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=RECANCEL_SECONDS)
+        if not task.done():
+            log.warning(
+                "a background task carried on after it was cancelled; cancelling it again",
+                extra=fields(task=task.get_name()),
+            )
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()
 
 
 class Runs(Protocol):

@@ -17,6 +17,7 @@ from switchboard_ingest.connectors import build_connectors
 from switchboard_ingest.intake import Intake
 from switchboard_ingest.limits import Limits
 from switchboard_ingest.settings import IngestSettings
+from switchboard_shared.background import cancel_and_wait
 from switchboard_shared.logs import fields
 from switchboard_web.app import service_app
 
@@ -45,10 +46,8 @@ def create_app(settings: IngestSettings, *, run_connectors: bool = True) -> Fast
             yield
         finally:
             for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                with contextlib.suppress(Exception):
+                    await cancel_and_wait(task)
             await intake.stop()
             if metrics_server is not None:
                 metrics_server.stop()

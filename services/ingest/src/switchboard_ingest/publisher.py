@@ -9,6 +9,7 @@ are told to come back later rather than piling up in memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 from switchboard_ingest import metrics
 from switchboard_ingest.doors import Refusal
 from switchboard_ingest.settings import IngestSettings
+from switchboard_shared.background import cancel_and_wait
 from switchboard_shared.kafka import Backoff, encode, ensure_topics, new_producer, unreachable
 from switchboard_shared.logs import fields
 from switchboard_shared.topics import ALL
@@ -78,6 +80,10 @@ class Publisher:
                     await ensure_topics(self.settings, ALL)
                 self.topics_ready.set()
                 await producer.start()
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await producer.stop()  # a half-started producer holds connections
+                raise
             except (KafkaError, OSError, TimeoutError) as exc:
                 await producer.stop()
                 log.warning(
@@ -97,8 +103,11 @@ class Publisher:
 
     async def stop(self) -> None:
         """Flush and stop the producer."""
-        if self._starter is not None and not self._starter.done():
-            self._starter.cancel()
+        if self._starter is not None:
+            # Awaited, not only cancelled: a start still connecting must not leave a
+            # producer behind.
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(self._starter)
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None

@@ -22,6 +22,7 @@ and the stream goes on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections import OrderedDict
@@ -38,7 +39,7 @@ from switchboard_responder.answers import Decision, Verdict, judge, over_the_lim
 from switchboard_responder.channels import Channel
 from switchboard_responder.ledger import SendState
 from switchboard_responder.settings import ResponderSettings
-from switchboard_shared.background import BackgroundLoop
+from switchboard_shared.background import BackgroundLoop, cancel_and_wait
 from switchboard_shared.events import (
     DeadLetter,
     ReplyOutcome,
@@ -160,8 +161,8 @@ class Responder(GroupMember):
             grace = self.settings.responder_request_timeout_seconds + STOP_GRACE_SECONDS
             await asyncio.wait(set(self._tasks), timeout=grace)
         for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(task)
         if self.consumer is not None and self.started.is_set():
             await self._commit(self._offsets.committable())
         for channel in self.channels.values():
