@@ -21,6 +21,8 @@ def test_counts_land_on_their_district_through_any_spelling():
     # "DOWN-TOWN" is not "downtown" once punctuation becomes a dash: it stays unmapped.
     assert by_name == {"Harbor": 3, "Downtown": 0, "Eastside": 0, "Northside": 0}
     assert counted["unmapped_open_items"] == 4 + 3 + 5
+    ids = [f["properties"]["district_id"] for f in counted["features"]]
+    assert ids == ["harbor", "downtown", "eastside", "northside"]
 
 
 def test_counting_leaves_the_loaded_map_untouched():

@@ -12,8 +12,9 @@ class DistrictFeature(BaseModel):
 
     type: Literal["Feature"] = "Feature"
     properties: dict[str, Any] = Field(
-        description="The map's properties (`name`, ...) plus `open_items`: open items in the "
-        "district that the caller may see."
+        description="The map's properties (`name`, ...) plus `district_id` (the routing "
+        "policy's id of the district, else its name lower-cased with dashes) and `open_items`: "
+        "open items in the district that the caller may see."
     )
     geometry: dict[str, Any]
 

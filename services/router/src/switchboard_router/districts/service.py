@@ -42,8 +42,9 @@ def counted_map(
     *,
     spellings: Mapping[str, str],
 ) -> dict[str, Any]:
-    """A copy of the map whose features' properties gain `open_items`, and the open items
-    no feature takes as `unmapped_open_items`.
+    """A copy of the map whose features' properties gain `open_items` and `district_id`
+    (the policy's id of the district, else its name as a key), and the open items no
+    feature takes as `unmapped_open_items`.
 
     `spellings` is the policy's district key -> district id: both the stated names and
     the map's names go through it, so either side may use another spelling.
@@ -56,7 +57,9 @@ def counted_map(
     out = copy.deepcopy(dict(district_map))
     features = out.get("features", [])
     by_key = {canonical(str(f["properties"]["name"])): f for f in features}
-    for feature in features:
+    for key, feature in by_key.items():
+        # The id other records name the district by (an incident's `district`, say).
+        feature["properties"]["district_id"] = key
         feature["properties"]["open_items"] = 0
     unmapped = 0
     for stated, n in counts.items():
