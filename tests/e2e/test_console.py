@@ -309,3 +309,201 @@ def test_an_officer_answers_in_the_console_and_a_supervisor_approves_it_there(
         supervisor_id,
     )
     assert stored["status"] in ("sending", "sent")
+
+
+# Critical mentions with no place in their text, so the district they state is the one
+# that routes them (and that the map counts).
+CRITICALS = [
+    "gunman shooting in the parking lot right now",
+    "shots fired near the school, kids running",
+    "someone is shooting at people in the square right now",
+    "a man collapsed at the bus stop and is not breathing",
+    "shots fired, a gunman is shooting outside the bank",
+    "he shot his neighbour and is still outside with the rifle",
+]
+MAP_DISTRICTS = ["Harbor", "Downtown", "Eastside", "Northside"]  # the shipped map's
+
+
+def post(ingest: str, source_id: str, text: str, district: str | None = None) -> str:
+    body = {
+        "source": "x",
+        "source_id": source_id,
+        "text": text,
+        "created_at": "2026-11-29T22:00:00Z",
+    }
+    if district:
+        body["district"] = district
+    answer = httpx.post(
+        f"{ingest}/v1/mentions", json=body, headers={"authorization": f"Bearer {API_KEY}"}
+    )
+    assert answer.status_code == 202, answer.text
+    mention_id: str = answer.json()["mention_id"]
+    return mention_id
+
+
+def wait_for_rows(page, count: int, processes, timeout: float = 90) -> None:
+    """Until the item list shows `count` rows (polled: the CSP forbids Playwright's eval)."""
+    deadline = time.monotonic() + timeout
+    while page.locator("#items li").count() < count:
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"{page.locator('#items li').count()} of {count} items appeared:\n"
+                + processes["router"].log_tail()
+            )
+        page.wait_for_timeout(250)
+
+
+def critical_to_districts_policy(tmp_path: Path) -> Path:
+    """The shipped policy with critical mentions of a known district sent to its queue (so
+    critical items land in several queues, and banners in several groups)."""
+    import switchboard_router.routing as routing
+
+    shipped = (Path(routing.__file__).parent / "routing.yaml").read_text()
+    anchor = "  - name: critical-to-emergency\n"
+    assert anchor in shipped
+    rule = (
+        "  - name: critical-to-district\n"
+        "    when: {urgency: [critical], has: [district]}\n"
+        '    queue: "district-{district}"\n'
+    )
+    path = tmp_path / "routing.yaml"
+    path.write_text(shipped.replace(anchor, rule + anchor))
+    return path
+
+
+def test_alert_banners_are_grouped_per_queue_counted_and_capped(start_services, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    # The router reads its policy path from the environment all three services get.
+    urls, processes = start_services(
+        api_key=API_KEY,
+        admin_token=ADMIN_TOKEN,
+        kafka_env={"SWITCHBOARD_ROUTER_POLICY_PATH": str(critical_to_districts_policy(tmp_path))},
+    )
+    router = urls["router"]
+    district_queues = [f"district-{d.lower()}" for d in MAP_DISTRICTS]
+    _, token = add_officer(
+        router, "Insp. Sam Okafor", "supervisor", ["emergency", *district_queues]
+    )
+    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    sign_in(page, f"{router}/console/", token, "Sam Okafor")
+    queues_top = page.locator("#queue-list").bounding_box()["y"]
+
+    # Six critical mentions with no district (emergency), one in each map district.
+    mentions = [post(urls["ingest"], f"banner-{n}", text) for n, text in enumerate(CRITICALS)]
+    mentions += [
+        post(urls["ingest"], f"banner-d-{n}", CRITICALS[n], district)
+        for n, district in enumerate(MAP_DISTRICTS)
+    ]
+    wait_for_rows(page, len(mentions), processes)
+
+    # The groups the banners should show: critical items per queue, as the router placed them.
+    per_queue: dict[str, int] = {}
+    auth = {"authorization": f"Bearer {token}"}
+    for queue in ["emergency", *district_queues]:
+        listed = httpx.get(f"{router}/v1/queues/{queue}/items", headers=auth).json()["items"]
+        critical = [i for i in listed if i["urgency"] == "critical" and i["mention_id"] in mentions]
+        if critical:
+            per_queue[queue] = len(critical)
+    assert sum(per_queue.values()) == len(mentions), per_queue
+    assert per_queue.get("emergency", 0) >= len(CRITICALS), per_queue  # one queue, many items
+    assert len(per_queue) > 3, per_queue  # more groups than the cap
+
+    shown = page.locator("#alerts > .alert")
+    more = page.locator("#alerts > .alerts-more")
+    expect(shown).to_have_count(3)
+    expect(more).to_have_text(f"+{len(per_queue) - 3} more")
+    # The largest group first: one banner counting every critical item of the queue.
+    biggest = max(per_queue, key=lambda q: per_queue[q])
+    first = shown.first
+    expect(first).to_have_attribute("data-alert-queue", biggest)
+    expect(first).to_contain_text(f"{per_queue[biggest]} new critical in {biggest}")
+    assert page.locator(".alert[data-alert-queue='emergency']").count() == 1
+    # The strip keeps its height: the queue list has not moved down.
+    assert page.locator("#alerts").bounding_box()["height"] < 60
+    assert page.locator("#queue-list").bounding_box()["y"] == queues_top
+
+    # "+k more" drops the rest down; every group is there exactly once.
+    more.click()
+    groups = page.locator("#alerts .alert[data-alert-kind='critical']")
+    expect(groups).to_have_count(len(per_queue))
+    seen = {
+        g.get_attribute("data-alert-queue"): int(g.get_attribute("data-count") or 0)
+        for g in groups.all()
+    }
+    assert seen == per_queue
+    assert page.locator("#queue-list").bounding_box()["y"] == queues_top
+    more.click()
+
+    # A banner opens its queue; dismissing it clears the group until a new item comes.
+    first.locator(".alert-open").click()
+    expect(page.locator(".queue-button[aria-pressed='true']")).to_contain_text(biggest)
+    page.locator(f".alert[data-alert-queue='{biggest}'] .alert-dismiss").click()
+    expect(page.locator(f".alert[data-alert-queue='{biggest}']")).to_have_count(0)
+    remaining = len(per_queue) - 1
+    if remaining > 3:
+        more.click()
+    expect(groups).to_have_count(remaining)
+    screenshot(page, "console-banners.png", tmp_path, items=len(mentions))
+
+
+def test_the_district_map_counts_open_items_live_and_is_on_the_wall_display(
+    services, browser, tmp_path
+):
+    from playwright.sync_api import expect
+
+    from switchboard_shared.districts import shipped_map
+
+    urls, processes = services
+    router = urls["router"]
+    _, token = add_officer(router, "Insp. Sam Okafor", "supervisor", SUPERVISOR_QUEUES)
+    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    wall = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+    sign_in(page, f"{router}/console/", token, "Sam Okafor")
+    sign_in(wall, f"{router}/console/?wall=1", token, "Sam Okafor")
+
+    # The map is the configured GeoJSON's districts, drawn as SVG paths with their names.
+    page.click("#tab-map")
+    names = [f["properties"]["name"] for f in shipped_map()["features"]]
+    districts = page.locator("#district-map g.district")
+    expect(districts).to_have_count(len(names))
+    assert [d.get_attribute("data-district") for d in districts.all()] == names
+    for name in names:
+        district = page.locator(f"#district-map g[data-district='{name}']")
+        expect(district.locator("path")).to_have_count(1)
+        expect(district.locator("text")).to_contain_text(name)
+    harbor = page.locator("#district-map g[data-district='Harbor']")
+    expect(harbor).to_have_attribute("data-open-items", "0")
+    expect(harbor).to_have_class(re.compile(r"\bshade-0\b"))
+
+    # The wall display shows the map beside the queue, the item pane hidden.
+    expect(wall.locator("#map-panel")).to_be_visible()
+    expect(wall.locator("#items-panel")).to_be_visible()
+    expect(wall.locator("#district-map g.district")).to_have_count(len(names))
+    wall_harbor = wall.locator("#district-map g[data-district='Harbor']")
+    expect(wall_harbor).to_have_attribute("data-open-items", "0")
+
+    # A critical mention in Harbor arrives: both screens count it, live (no reload).
+    mention_id = post(urls["ingest"], "map-harbor", CRITICALS[0], "Harbor")
+    try:
+        expect(harbor).to_have_attribute("data-open-items", "1", timeout=60_000)
+    except AssertionError:
+        pytest.fail("the map never counted the item:\n" + processes["router"].log_tail())
+    expect(harbor).to_have_class(re.compile(r"\bshade-[1-5]\b"))
+    expect(harbor.locator("text")).to_contain_text("1 open")
+    expect(wall_harbor).to_have_attribute("data-open-items", "1", timeout=15_000)
+    for other in names:
+        if other != "Harbor":
+            expect(page.locator(f"#district-map g[data-district='{other}']")).to_have_attribute(
+                "data-open-items", "0"
+            )
+    screenshot(wall, "console-wall-map.png", tmp_path, items=1)
+
+    # Claimed, it is no longer open: the count goes back down on its own.
+    auth = {"authorization": f"Bearer {token}"}
+    listed = httpx.get(f"{router}/v1/queues/emergency/items", headers=auth).json()["items"]
+    [item] = [i for i in listed if i["mention_id"] == mention_id]
+    claimed = httpx.post(f"{router}/v1/items/{item['item_id']}/claim", headers=auth)
+    assert claimed.status_code == 200, claimed.text
+    expect(harbor).to_have_attribute("data-open-items", "0", timeout=15_000)
+    expect(wall_harbor).to_have_attribute("data-open-items", "0", timeout=15_000)
