@@ -1,8 +1,10 @@
 """Districts: open items counted per district of the map, for one caller.
 
-An item's district is the one its mention states (`items.mention` JSON,
-`district`): the router stores the mention as received, not the classifier's
-placement. A stated name is matched to a map district ignoring case, spaces and
+An item's district is the classifier's placement where the store keeps it
+(`items.place` JSON, which the incidents' clustering adds), else the one its
+mention states (`items.mention` JSON, `district`): the router stores the
+mention as received, and without `items.place` not the classifier's verdict.
+A stated name is matched to a map district ignoring case, spaces and
 punctuation, and through the routing policy's `districts` spellings ("Harbour"
 is the map's "Harbor"). Counting is one grouped query over open items the caller
 may see (`visible_item_filter`: their queues and watch copies), so an item in a
@@ -15,7 +17,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, func, select
 
 from switchboard_router.db.tables import items
 from switchboard_router.items.status import ItemStatus
@@ -24,13 +26,22 @@ from switchboard_router.people.security import Principal
 from switchboard_router.routing.rules import district_key
 
 
-def open_items_by_stated_district(engine: Engine, *, actor: Principal) -> dict[str | None, int]:
-    """Open items the caller may see, counted by the district their mention states."""
-    stated = items.c.mention["district"].as_string()
+def _district_of_item() -> ColumnElement[str]:
+    stated: ColumnElement[str] = items.c.mention["district"].as_string()
+    if "place" not in items.c:
+        return stated
+    # The classifier's district (what routing used) where it was stored, else the stated one.
+    placed: ColumnElement[str] = items.c["place"]["district"].as_string()
+    return func.coalesce(placed, stated)
+
+
+def open_items_by_district(engine: Engine, *, actor: Principal) -> dict[str | None, int]:
+    """Open items the caller may see, counted by their district's name as stored."""
+    district = _district_of_item()
     query = (
-        select(stated.label("district"), func.count().label("open_items"))
+        select(district.label("district"), func.count().label("open_items"))
         .where(items.c.status == ItemStatus.OPEN, visible_item_filter(actor))
-        .group_by(stated)
+        .group_by(district)
     )
     with engine.connect() as connection:
         return {row.district: row.open_items for row in connection.execute(query)}

@@ -26,7 +26,7 @@ async def get_districts(
 ) -> DistrictMap:
     """The configured district map (GeoJSON) the console draws; each district's
     `properties.open_items` counts the open items there that you may see."""
-    counts = await call(service.open_items_by_stated_district, engine, actor=caller)
+    counts = await call(service.open_items_by_district, engine, actor=caller)
     counted = service.counted_map(
         _district_map(request), counts, spellings=policies.current().districts
     )
