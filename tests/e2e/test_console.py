@@ -506,3 +506,133 @@ def test_the_district_map_counts_open_items_live_and_is_on_the_wall_display(
     assert claimed.status_code == 200, claimed.text
     expect(harbor).to_have_attribute("data-open-items", "0", timeout=15_000)
     expect(wall_harbor).to_have_attribute("data-open-items", "0", timeout=15_000)
+
+
+# One fire reported twice word for word (a near duplicate: linked automatically) and once
+# in other words (with the incident thresholds below: only suggested).
+FIRE = "house on fire on Birch St, flames from the roof"
+FIRE_AGAIN = "the whole roof is burning on Birch St, the fire is spreading to the next house"
+
+
+def suggest_only_incidents(tmp_path: Path) -> Path:
+    """The shipped incident clustering with similar mentions only ever suggested."""
+    import switchboard_router.incidents as incidents
+
+    shipped = (Path(incidents.__file__).parent / "incidents.yaml").read_text()
+    lines = [
+        "attach: 0.99"
+        if line.startswith("attach:")
+        else "suggest: 0.01"
+        if line.startswith("suggest:")
+        else line
+        for line in shipped.splitlines()
+    ]
+    path = tmp_path / "incidents.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def wait_for_incident(router: str, members: int, suggested: int, processes) -> dict:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        listed = httpx.get(f"{router}/v1/incidents", headers=ADMIN)
+        assert listed.status_code == 200, listed.text
+        for incident in listed.json()["incidents"]:
+            if (incident["member_count"], incident["suggested_count"]) == (members, suggested):
+                return incident
+        time.sleep(0.5)
+    pytest.fail(
+        f"no incident of {members} members and {suggested} suggested: {listed.text}\n"
+        + processes["router"].log_tail()
+    )
+
+
+def test_incidents_are_listed_opened_confirmed_claimed_and_resolved_in_the_console(
+    start_services, browser, tmp_path
+):
+    pytest.importorskip("switchboard_router.incidents", reason="the router has no incidents")
+    from playwright.sync_api import expect
+
+    urls, processes = start_services(
+        api_key=API_KEY,
+        admin_token=ADMIN_TOKEN,
+        kafka_env={"SWITCHBOARD_ROUTER_INCIDENTS_PATH": str(suggest_only_incidents(tmp_path))},
+    )
+    router = urls["router"]
+    posted = [
+        post(urls["ingest"], "fire-1", FIRE, "Harbor"),
+        post(urls["ingest"], "fire-2", FIRE, "Harbor"),
+    ]
+    head = wait_for_incident(router, 2, 0, processes)
+    posted.append(post(urls["ingest"], "fire-3", FIRE_AGAIN, "Harbor"))
+    incident = wait_for_incident(router, 2, 1, processes)
+    assert incident["incident_id"] == head["incident_id"]
+    incident_id = incident["incident_id"]
+    detail = httpx.get(f"{router}/v1/incidents/{incident_id}", headers=ADMIN).json()
+    item_of = {m["mention_id"]: m["item_id"] for m in detail["members"]}
+    assert set(item_of) == set(posted), detail
+    suggested = item_of[posted[2]]
+
+    officer_id, token = add_officer(router, "Dana Reyes", "officer", incident["queue_ids"])
+    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    sign_in(page, f"{router}/console/", token, "Dana Reyes")
+
+    # A banner says how many incidents are open and opens the list.
+    banner = page.locator(".alert[data-alert-kind='incidents']")
+    expect(banner).to_contain_text("1 incident", timeout=15_000)
+    banner.locator(".alert-open").click()
+    expect(page.locator("#incidents-panel")).to_be_visible()
+    row = page.locator(f"#incident-rows tr[data-incident-id='{incident_id}']")
+    expect(row).to_have_count(1)
+    expect(page.locator("#incident-rows tr")).to_have_count(1)  # one row, not one per item
+    expect(row.locator(".incident-members")).to_have_text("2")
+    expect(row.locator(".incident-suggested")).to_have_text("1")
+    expect(row.locator(".badge")).to_contain_text(incident["urgency"].upper())
+
+    # Opened: the members on a timeline in the order they were received.
+    row.click()
+    timeline = page.locator("#incident-timeline li")
+    expect(timeline).to_have_count(3)
+    assert [int(li.get_attribute("data-item-id") or 0) for li in timeline.all()] == [
+        item_of[m] for m in posted
+    ]
+    candidate = page.locator(f"#incident-timeline li[data-item-id='{suggested}']")
+    expect(candidate).to_have_attribute("data-link", "suggested")
+
+    # The district map counts the open incident where it happened (the stated district:
+    # the text names a street, no address or landmark the classifier would place).
+    assert (incident["district"] or "").lower() == "harbor", incident
+    page.click("#tab-map")
+    harbor = page.locator("#district-map g[data-district='Harbor']")
+    expect(harbor).to_have_attribute("data-open-incidents", "1", timeout=15_000)
+    expect(harbor.locator("text")).to_contain_text("1 incident")
+    expect(page.locator("#district-map g[data-open-incidents='1']")).to_have_count(1)
+    page.click("#tab-incidents")
+
+    # A person confirms the suggested member: it counts as a member now.
+    candidate.locator("[data-member-action='confirm']").click()
+    expect(candidate).to_have_attribute("data-link", "confirmed")
+    expect(row.locator(".incident-members")).to_have_text("3")
+    expect(candidate.locator("[data-member-action]")).to_have_count(0)
+
+    # One officer works the event: claim every member, then resolve the incident.
+    page.click("#incident-claim")
+    expect(page.locator("#incident-result")).to_contain_text("3 items claimed")
+    for item_id in item_of.values():
+        item = httpx.get(f"{router}/v1/items/{item_id}", headers=ADMIN).json()
+        assert (item["status"], item["assignee"]) == ("claimed", officer_id), item
+    page.click("#incident-resolve")
+    expect(page.locator("#incident-resolve-dialog")).to_be_visible()
+    page.select_option("#incident-disposition", "actioned")
+    page.locator("#incident-resolve-form button[type='submit']").click()
+    expect(page.locator("#incident-result")).to_contain_text("3 items resolved")
+    expect(page.locator("#incident-claim")).to_be_disabled()
+    shown = httpx.get(f"{router}/v1/incidents/{incident_id}", headers=ADMIN).json()
+    assert shown["status"] == "resolved"
+    for item_id in item_of.values():
+        item = httpx.get(f"{router}/v1/items/{item_id}", headers=ADMIN).json()
+        assert (item["status"], item["disposition"]) == ("resolved", "actioned"), item
+    # Resolved, it leaves the open list and its banner.
+    expect(page.locator("#incident-rows tr")).to_have_count(0, timeout=15_000)
+    expect(banner).to_have_count(0)
+    expect(page.locator("#incidents-empty")).to_be_visible()
