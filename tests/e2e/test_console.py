@@ -309,3 +309,342 @@ def test_an_officer_answers_in_the_console_and_a_supervisor_approves_it_there(
         supervisor_id,
     )
     assert stored["status"] in ("sending", "sent")
+
+
+# Critical mentions with no place in their text, so the district they state is the one
+# that routes them (and that the map counts).
+CRITICALS = [
+    "gunman shooting in the parking lot right now",
+    "shots fired near the school, kids running",
+    "someone is shooting at people in the square right now",
+    "a man collapsed at the bus stop and is not breathing",
+    "shots fired, a gunman is shooting outside the bank",
+    "he shot his neighbour and is still outside with the rifle",
+]
+MAP_DISTRICTS = ["Harbor", "Downtown", "Eastside", "Northside"]  # the shipped map's
+
+
+def post(ingest: str, source_id: str, text: str, district: str | None = None) -> str:
+    body = {
+        "source": "x",
+        "source_id": source_id,
+        "text": text,
+        "created_at": "2026-11-29T22:00:00Z",
+    }
+    if district:
+        body["district"] = district
+    answer = httpx.post(
+        f"{ingest}/v1/mentions", json=body, headers={"authorization": f"Bearer {API_KEY}"}
+    )
+    assert answer.status_code == 202, answer.text
+    mention_id: str = answer.json()["mention_id"]
+    return mention_id
+
+
+def wait_for_rows(page, count: int, processes, timeout: float = 90) -> None:
+    """Until the item list shows `count` rows (polled: the CSP forbids Playwright's eval)."""
+    deadline = time.monotonic() + timeout
+    while page.locator("#items li").count() < count:
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"{page.locator('#items li').count()} of {count} items appeared:\n"
+                + processes["router"].log_tail()
+            )
+        page.wait_for_timeout(250)
+
+
+def critical_to_districts_policy(tmp_path: Path) -> Path:
+    """The shipped policy with critical mentions of a known district sent to its queue (so
+    critical items land in several queues, and banners in several groups)."""
+    import switchboard_router.routing as routing
+
+    shipped = (Path(routing.__file__).parent / "routing.yaml").read_text()
+    anchor = "  - name: critical-to-emergency\n"
+    assert anchor in shipped
+    rule = (
+        "  - name: critical-to-district\n"
+        "    when: {urgency: [critical], has: [district]}\n"
+        '    queue: "district-{district}"\n'
+    )
+    path = tmp_path / "routing.yaml"
+    path.write_text(shipped.replace(anchor, rule + anchor))
+    return path
+
+
+def test_alert_banners_are_grouped_per_queue_counted_and_capped(start_services, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    # The router reads its policy path from the environment all three services get.
+    urls, processes = start_services(
+        api_key=API_KEY,
+        admin_token=ADMIN_TOKEN,
+        kafka_env={"SWITCHBOARD_ROUTER_POLICY_PATH": str(critical_to_districts_policy(tmp_path))},
+    )
+    router = urls["router"]
+    district_queues = [f"district-{d.lower()}" for d in MAP_DISTRICTS]
+    # An officer: no supervisor overview, whose rows would move the queues down as queues fill.
+    _, token = add_officer(router, "Dana Reyes", "officer", ["emergency", *district_queues])
+    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    sign_in(page, f"{router}/console/", token, "Dana Reyes")
+    queues_top = page.locator("#queue-list").bounding_box()["y"]
+
+    # Six critical mentions with no district (emergency), one in each map district.
+    mentions = [post(urls["ingest"], f"banner-{n}", text) for n, text in enumerate(CRITICALS)]
+    mentions += [
+        post(urls["ingest"], f"banner-d-{n}", CRITICALS[n], district)
+        for n, district in enumerate(MAP_DISTRICTS)
+    ]
+    wait_for_rows(page, len(mentions), processes)
+
+    # The groups the banners should show: critical items per queue, as the router placed them.
+    per_queue: dict[str, int] = {}
+    auth = {"authorization": f"Bearer {token}"}
+    for queue in ["emergency", *district_queues]:
+        listed = httpx.get(f"{router}/v1/queues/{queue}/items", headers=auth).json()["items"]
+        critical = [i for i in listed if i["urgency"] == "critical" and i["mention_id"] in mentions]
+        if critical:
+            per_queue[queue] = len(critical)
+    assert sum(per_queue.values()) == len(mentions), per_queue
+    assert per_queue.get("emergency", 0) >= len(CRITICALS), per_queue  # one queue, many items
+    assert len(per_queue) > 3, per_queue  # more groups than the cap
+
+    shown = page.locator("#alerts > .alert")
+    more = page.locator("#alerts > .alerts-more")
+    expect(shown).to_have_count(3)
+    # The largest group first: one banner counting every critical item of the queue.
+    biggest = max(per_queue, key=lambda q: per_queue[q])
+    first = shown.first
+    expect(first).to_have_attribute("data-alert-queue", biggest)
+    expect(first).to_contain_text(f"{per_queue[biggest]} new critical in {biggest}")
+    assert page.locator(".alert[data-alert-queue='emergency']").count() == 1
+    # The strip keeps its height: the queue list has not moved down.
+    assert page.locator("#alerts").bounding_box()["height"] < 60
+    assert page.locator("#queue-list").bounding_box()["y"] == queues_top
+
+    # "+k more" drops the rest down; every group is there exactly once.
+    more.click()
+    groups = page.locator("#alerts .alert[data-alert-kind='critical']")
+    expect(groups).to_have_count(len(per_queue))
+    seen = {
+        g.get_attribute("data-alert-queue"): int(g.get_attribute("data-count") or 0)
+        for g in groups.all()
+    }
+    assert seen == per_queue
+    # Besides them at most the "N incidents" banner (a router that groups these mentions).
+    # It may come a moment after the items (the list is fetched at most every 2 s).
+    others = page.locator("#alerts .alert:not([data-alert-kind='critical'])")
+    deadline = time.monotonic() + 10
+    while True:
+        total = len(per_queue) + others.count()
+        if more.inner_text().strip() == f"+{total - 3} more" or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(200)
+    expect(more).to_have_text(f"+{total - 3} more")
+    assert others.count() in (0, 1)
+    if others.count():
+        expect(others).to_have_attribute("data-alert-kind", "incidents")
+    assert page.locator("#queue-list").bounding_box()["y"] == queues_top
+    more.click()
+    expect(page.locator("#alerts .alert")).to_have_count(3)
+
+    # A banner opens its queue; dismissing it clears the group until a new item comes.
+    first.locator(".alert-open").click()
+    expect(page.locator(".queue-button[aria-pressed='true']")).to_contain_text(biggest)
+    page.locator(f".alert[data-alert-queue='{biggest}'] .alert-dismiss").click()
+    expect(page.locator(f".alert[data-alert-queue='{biggest}']")).to_have_count(0)
+    if total - 1 > 3:
+        more.click()
+    expect(groups).to_have_count(len(per_queue) - 1)
+    screenshot(page, "console-banners.png", tmp_path, items=len(mentions))
+
+
+def test_the_district_map_counts_open_items_live_and_is_on_the_wall_display(
+    services, browser, tmp_path
+):
+    from playwright.sync_api import expect
+
+    from switchboard_shared.districts import shipped_map
+
+    urls, processes = services
+    router = urls["router"]
+    _, token = add_officer(router, "Insp. Sam Okafor", "supervisor", SUPERVISOR_QUEUES)
+    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    wall = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+    sign_in(page, f"{router}/console/", token, "Sam Okafor")
+    sign_in(wall, f"{router}/console/?wall=1", token, "Sam Okafor")
+
+    # The map is the configured GeoJSON's districts, drawn as SVG paths with their names.
+    page.click("#tab-map")
+    names = [f["properties"]["name"] for f in shipped_map()["features"]]
+    districts = page.locator("#district-map g.district")
+    expect(districts).to_have_count(len(names))
+    assert [d.get_attribute("data-district") for d in districts.all()] == names
+    for name in names:
+        district = page.locator(f"#district-map g[data-district='{name}']")
+        expect(district.locator("path")).to_have_count(1)
+        expect(district.locator("text")).to_contain_text(name)
+    harbor = page.locator("#district-map g[data-district='Harbor']")
+    expect(harbor).to_have_attribute("data-open-items", "0")
+    expect(harbor).to_have_class(re.compile(r"\bshade-0\b"))
+
+    # The wall display shows the map beside the queue, the item pane hidden.
+    expect(wall.locator("#map-panel")).to_be_visible()
+    expect(wall.locator("#items-panel")).to_be_visible()
+    expect(wall.locator("#district-map g.district")).to_have_count(len(names))
+    wall_harbor = wall.locator("#district-map g[data-district='Harbor']")
+    expect(wall_harbor).to_have_attribute("data-open-items", "0")
+
+    # A critical mention in Harbor arrives: both screens count it, live (no reload).
+    mention_id = post(urls["ingest"], "map-harbor", CRITICALS[0], "Harbor")
+    try:
+        expect(harbor).to_have_attribute("data-open-items", "1", timeout=60_000)
+    except AssertionError:
+        pytest.fail("the map never counted the item:\n" + processes["router"].log_tail())
+    expect(harbor).to_have_class(re.compile(r"\bshade-[1-5]\b"))
+    expect(harbor.locator("text")).to_contain_text("1 open")
+    expect(wall_harbor).to_have_attribute("data-open-items", "1", timeout=15_000)
+    for other in names:
+        if other != "Harbor":
+            expect(page.locator(f"#district-map g[data-district='{other}']")).to_have_attribute(
+                "data-open-items", "0"
+            )
+    screenshot(wall, "console-wall-map.png", tmp_path, items=1)
+
+    # Claimed, it is no longer open: the count goes back down on its own.
+    auth = {"authorization": f"Bearer {token}"}
+    listed = httpx.get(f"{router}/v1/queues/emergency/items", headers=auth).json()["items"]
+    [item] = [i for i in listed if i["mention_id"] == mention_id]
+    claimed = httpx.post(f"{router}/v1/items/{item['item_id']}/claim", headers=auth)
+    assert claimed.status_code == 200, claimed.text
+    expect(harbor).to_have_attribute("data-open-items", "0", timeout=15_000)
+    expect(wall_harbor).to_have_attribute("data-open-items", "0", timeout=15_000)
+
+
+# One fire reported twice word for word (a near duplicate: linked automatically) and once
+# in other words (with the incident thresholds below: only suggested).
+FIRE = "house on fire on Birch St, flames from the roof"
+FIRE_AGAIN = "the whole roof is burning on Birch St, the fire is spreading to the next house"
+
+
+def suggest_only_incidents(tmp_path: Path) -> Path:
+    """The shipped incident clustering with similar mentions only ever suggested."""
+    import switchboard_router.incidents as incidents
+
+    shipped = (Path(incidents.__file__).parent / "incidents.yaml").read_text()
+    lines = [
+        "attach: 0.99"
+        if line.startswith("attach:")
+        else "suggest: 0.01"
+        if line.startswith("suggest:")
+        else line
+        for line in shipped.splitlines()
+    ]
+    path = tmp_path / "incidents.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def wait_for_incident(router: str, members: int, suggested: int, processes) -> dict:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        listed = httpx.get(f"{router}/v1/incidents", headers=ADMIN)
+        assert listed.status_code == 200, listed.text
+        for incident in listed.json()["incidents"]:
+            if (incident["member_count"], incident["suggested_count"]) == (members, suggested):
+                return incident
+        time.sleep(0.5)
+    pytest.fail(
+        f"no incident of {members} members and {suggested} suggested: {listed.text}\n"
+        + processes["router"].log_tail()
+    )
+
+
+def test_incidents_are_listed_opened_confirmed_claimed_and_resolved_in_the_console(
+    start_services, browser, tmp_path
+):
+    pytest.importorskip("switchboard_router.incidents", reason="the router has no incidents")
+    from playwright.sync_api import expect
+
+    urls, processes = start_services(
+        api_key=API_KEY,
+        admin_token=ADMIN_TOKEN,
+        kafka_env={"SWITCHBOARD_ROUTER_INCIDENTS_PATH": str(suggest_only_incidents(tmp_path))},
+    )
+    router = urls["router"]
+    posted = [
+        post(urls["ingest"], "fire-1", FIRE, "Harbor"),
+        post(urls["ingest"], "fire-2", FIRE, "Harbor"),
+    ]
+    head = wait_for_incident(router, 2, 0, processes)
+    posted.append(post(urls["ingest"], "fire-3", FIRE_AGAIN, "Harbor"))
+    incident = wait_for_incident(router, 2, 1, processes)
+    assert incident["incident_id"] == head["incident_id"]
+    incident_id = incident["incident_id"]
+    detail = httpx.get(f"{router}/v1/incidents/{incident_id}", headers=ADMIN).json()
+    item_of = {m["mention_id"]: m["item_id"] for m in detail["members"]}
+    assert set(item_of) == set(posted), detail
+    suggested = item_of[posted[2]]
+
+    officer_id, token = add_officer(router, "Dana Reyes", "officer", incident["queue_ids"])
+    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    sign_in(page, f"{router}/console/", token, "Dana Reyes")
+
+    # A banner says how many incidents are open and opens the list.
+    banner = page.locator(".alert[data-alert-kind='incidents']")
+    expect(banner).to_contain_text("1 incident", timeout=15_000)
+    banner.locator(".alert-open").click()
+    expect(page.locator("#incidents-panel")).to_be_visible()
+    row = page.locator(f"#incident-rows tr[data-incident-id='{incident_id}']")
+    expect(row).to_have_count(1)
+    expect(page.locator("#incident-rows tr")).to_have_count(1)  # one row, not one per item
+    expect(row.locator(".incident-members")).to_have_text("2")
+    expect(row.locator(".incident-suggested")).to_have_text("1")
+    expect(row.locator(".badge")).to_contain_text(incident["urgency"].upper())
+
+    # Opened: the members on a timeline in the order they were received.
+    row.click()
+    timeline = page.locator("#incident-timeline li")
+    expect(timeline).to_have_count(3)
+    assert [int(li.get_attribute("data-item-id") or 0) for li in timeline.all()] == [
+        item_of[m] for m in posted
+    ]
+    candidate = page.locator(f"#incident-timeline li[data-item-id='{suggested}']")
+    expect(candidate).to_have_attribute("data-link", "suggested")
+
+    # The district map counts the open incident where it happened (the stated district:
+    # the text names a street, no address or landmark the classifier would place).
+    assert (incident["district"] or "").lower() == "harbor", incident
+    page.click("#tab-map")
+    harbor = page.locator("#district-map g[data-district='Harbor']")
+    expect(harbor).to_have_attribute("data-open-incidents", "1", timeout=15_000)
+    expect(harbor.locator("text")).to_contain_text("1 incident")
+    expect(page.locator("#district-map g[data-open-incidents='1']")).to_have_count(1)
+    page.click("#tab-incidents")
+
+    # A person confirms the suggested member: it counts as a member now.
+    candidate.locator("[data-member-action='confirm']").click()
+    expect(candidate).to_have_attribute("data-link", "confirmed")
+    expect(row.locator(".incident-members")).to_have_text("3")
+    expect(candidate.locator("[data-member-action]")).to_have_count(0)
+
+    # One officer works the event: claim every member, then resolve the incident.
+    page.click("#incident-claim")
+    expect(page.locator("#incident-result")).to_contain_text("3 items claimed")
+    for item_id in item_of.values():
+        item = httpx.get(f"{router}/v1/items/{item_id}", headers=ADMIN).json()
+        assert (item["status"], item["assignee"]) == ("claimed", officer_id), item
+    page.click("#incident-resolve")
+    expect(page.locator("#incident-resolve-dialog")).to_be_visible()
+    page.select_option("#incident-disposition", "actioned")
+    page.locator("#incident-resolve-form button[type='submit']").click()
+    expect(page.locator("#incident-result")).to_contain_text("3 items resolved")
+    expect(page.locator("#incident-claim")).to_be_disabled()
+    shown = httpx.get(f"{router}/v1/incidents/{incident_id}", headers=ADMIN).json()
+    assert shown["status"] == "resolved"
+    for item_id in item_of.values():
+        item = httpx.get(f"{router}/v1/items/{item_id}", headers=ADMIN).json()
+        assert (item["status"], item["disposition"]) == ("resolved", "actioned"), item
+    # Resolved, it leaves the open list and its banner.
+    expect(page.locator("#incident-rows tr")).to_have_count(0, timeout=15_000)
+    expect(banner).to_have_count(0)
+    expect(page.locator("#incidents-empty")).to_be_visible()

@@ -10,7 +10,9 @@ mention's geo point. The point is then placed in a district (shapely).
 Street names are one regex, written as a trie of their aliases (about five
 times faster in Python's engine than a flat alternation) and matched on
 lower-cased text; landmarks are one Aho-Corasick automaton. Pure: no Kafka,
-no faust. A demo city ships with the classifier and is the default.
+no faust. A demo city is the default: its gazetteer ships with the classifier, its
+district map in the common package (`switchboard_shared.districts`), which the
+router draws too.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import yaml
 from shapely.geometry import LineString, Point, shape  # type: ignore[import-untyped,import-not-found,unused-ignore]
 from shapely.prepared import prep  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
+from switchboard_shared.districts import shipped_map_text
 from switchboard_shared.events import GeoPoint, Location
 
 _CONNECTOR = re.compile(r"\s*(?:and|&|/|at|y|n|con|e)\s*$", re.IGNORECASE)
@@ -117,11 +120,9 @@ class Places:
             if gazetteer
             else data.joinpath("gazetteer.yaml").read_text("utf-8")
         )
-        d_text = (
-            districts.read_text("utf-8")
-            if districts
-            else data.joinpath("districts.geojson").read_text("utf-8")
-        )
+        # The district map is shared with the router (which draws it): it ships in the
+        # common package.
+        d_text = districts.read_text("utf-8") if districts else shipped_map_text()
         try:
             g = yaml.safe_load(g_text)
             d = json.loads(d_text)

@@ -30,6 +30,7 @@ from switchboard_router.audit import service as access
 from switchboard_router.audit import views as audit_views
 from switchboard_router.audit.retention import Retention
 from switchboard_router.console import views as console_views
+from switchboard_router.districts import views as district_views
 from switchboard_router.gauges import GaugeRefresher
 from switchboard_router.items import views as item_views
 from switchboard_router.kafka.consumer import RouterConsumer
@@ -45,6 +46,7 @@ from switchboard_router.routing.policy import Policy
 from switchboard_router.scheduler import Scheduler
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.background import running
+from switchboard_shared.districts import load_map
 from switchboard_shared.logs import fields
 from switchboard_shared.problems import (
     PROBLEM_CONTENT_TYPE,
@@ -191,6 +193,7 @@ def create_app(
         reply_views,
         routing_views,
         audit_views,
+        district_views,
         health,
         console_views,
     )
@@ -208,6 +211,7 @@ def create_app(
         api_docs=settings.router_api_docs,
     )
     app.state.engine = engine
+    app.state.district_map = load_map(settings.router_districts_path)
     app.state.policies = policies
     app.state.consumer = consumer
     app.state.outcomes = outcomes

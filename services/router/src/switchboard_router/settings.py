@@ -84,6 +84,10 @@ class RouterSettings(CommonSettings):
         "sqlite:///.run/switchboard-router.db",
         description="SQLAlchemy URL of the router's store (postgresql+psycopg://... in production).",
     )
+    router_districts_path: Path | None = shared.unset(
+        "District GeoJSON (polygons with a `name`) the console draws, instead of the shipped "
+        "demo city; the classifier's SWITCHBOARD_CLASSIFIER_DISTRICTS_PATH should be the same map."
+    )
 
     @model_validator(mode="after")
     def _windows_in_order(self) -> RouterSettings:

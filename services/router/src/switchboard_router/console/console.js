@@ -18,6 +18,23 @@
   };
   const STATUS = { open: "Waiting", claimed: "Claimed", acknowledged: "Acknowledged", resolved: "Resolved" };
   const ALERTING = new Set(["escalated", "sla_breached", "lease_expired"]);
+  // Alert banners: one per (kind, queue) that counts its items, at most ALERT_CAP in view
+  // (the rest behind "+k more"). `order` puts the most pressing first.
+  const ALERT_CAP = 3;
+  const ALERT_TTL_MS = 15 * 60 * 1000;  // a group with nothing new for this long goes
+  const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+  const ALERT_KINDS = {
+    notice: { order: 0, urgency: "normal", text: (g) => g.message },
+    critical: { order: 1, urgency: "critical", text: (g) => `${g.items.size} new critical in ${g.queue}` },
+    incidents: { order: 2, urgency: "high", text: (g) => plural(g.count, "incident", "incidents") },
+    escalated: { order: 3, urgency: "critical", text: (g) => `${g.items.size} escalated in ${g.queue}` },
+    sla_breached: { order: 4, urgency: "high", text: (g) => `${plural(g.items.size, "SLA breach", "SLA breaches")} in ${g.queue}` },
+    lease_expired: { order: 5, urgency: "high", text: (g) => `${plural(g.items.size, "claim", "claims")} expired in ${g.queue}` },
+  };
+  const MAP_REFRESH_MS = 2000;  // the district counts follow the stream at most this often
+  const INCIDENTS_REFRESH_MS = 2000;
+  const INCIDENTS_POLL_MS = 30000;  // incident changes that touch no item still show up
+  const SVG_NS = "http://www.w3.org/2000/svg";
 
   const state = {
     token: null,
@@ -38,6 +55,17 @@
     replyItemId: null,
     approvals: [],
     approvalsTimer: null,
+    alertGroups: new Map(),
+    alertsExpanded: false,
+    view: "items",
+    districts: null,
+    openIncidents: [],
+    incidents: [],
+    incidentStatus: "open",
+    incidentId: null,
+    incidentDetail: null,
+    incidentsDismissedAt: 0,
+    throttles: {},
   };
 
   const $ = (id) => document.getElementById(id);
@@ -433,6 +461,8 @@
           backoff = 1000;
           setLive("on", "\u25CF live");
           loadAll().catch(report);
+          loadDistricts().catch(reportMap);
+          loadIncidents().catch(report);
         });
       } catch (error) {
         if (controller.signal.aborted) return;
@@ -474,10 +504,8 @@
 
   function onChange(action, change) {
     if (action.startsWith("reply_") || action === "citizen_answered") scheduleApprovals();
-    if (ALERTING.has(action) || (action === "queued" && change.urgency === "critical")) {
-      const what = action === "queued" ? "New CRITICAL item" : action.replace("_", " ");
-      alertBanner(`${what}: item ${change.item_id} in ${change.queue_id}`, change.urgency, change.item_id);
-    }
+    if (action === "queued" && change.urgency === "critical") addAlert("critical", change.queue_id, change.item_id);
+    else if (ALERTING.has(action)) addAlert(action, change.queue_id, change.item_id);
     state.pending.add(change.item_id);
     clearTimeout(state.pendingTimer);
     state.pendingTimer = setTimeout(() => {
@@ -487,19 +515,396 @@
     }, 150);
     clearTimeout(state.queuesTimer);
     state.queuesTimer = setTimeout(() => refreshQueues().catch(report), 400);
+    // Throttled, not debounced: under a steady stream a debounce would never fire.
+    throttle("districts", loadDistricts, MAP_REFRESH_MS);
+    throttle("incidents", loadIncidents, INCIDENTS_REFRESH_MS);
   }
 
-  function alertBanner(text, urgency, itemId) {
-    const box = $("alerts");
-    const node = el(
-      "button",
-      { type: "button", class: `alert urgency-${urgency}`, onclick: () => { if (itemId !== null) select(itemId); node.remove(); } },
-      el("span", { "aria-hidden": "true" }, "\u26A0\uFE0E "),
-      text,
-    );
-    box.prepend(node);
-    while (box.children.length > 4) box.lastChild.remove();
-    setTimeout(() => node.remove(), 30000);
+  // `fn` once, at most every `wait` ms: the first call schedules it, later ones ride along.
+  function throttle(name, fn, wait) {
+    const entry = state.throttles[name] || (state.throttles[name] = { last: 0, timer: null });
+    if (entry.timer !== null) return;
+    const delay = Math.max(100, entry.last + wait - Date.now());
+    entry.timer = setTimeout(() => {
+      entry.timer = null;
+      entry.last = Date.now();
+      fn().catch(report);
+    }, delay);
+  }
+
+  // Alert banners -------------------------------------------------------------------------------
+
+  function addAlert(kind, queueId, itemId) {
+    const key = `${kind}|${queueId}`;
+    let group = state.alertGroups.get(key);
+    if (!group) {
+      group = { key, kind, queue: queueId, items: new Set(), lastAt: 0 };
+      state.alertGroups.set(key, group);
+    }
+    group.items.add(itemId);  // a set: a replayed event counts its item once
+    group.lastAt = Date.now();
+    renderAlerts();
+  }
+
+  function addNotice(message) {
+    state.alertGroups.set(`notice|${message}`, { key: `notice|${message}`, kind: "notice", queue: null, message, items: new Set(), lastAt: Date.now() });
+    renderAlerts();
+  }
+
+  // The "N incidents" banner follows the open incidents; dismissed, it stays away until more open.
+  function noteIncidents(count) {
+    const key = "incidents|";
+    if (count < state.incidentsDismissedAt) state.incidentsDismissedAt = count;
+    if (count > 0 && count > state.incidentsDismissedAt) {
+      state.alertGroups.set(key, { key, kind: "incidents", queue: null, count, items: new Set(), lastAt: Date.now() });
+    } else {
+      state.alertGroups.delete(key);
+    }
+    renderAlerts();
+  }
+
+  function dismissAlert(group) {
+    state.alertGroups.delete(group.key);
+    if (group.kind === "incidents") state.incidentsDismissedAt = group.count;
+    renderAlerts();
+  }
+
+  function openAlert(group) {
+    state.alertsExpanded = false;
+    if (group.kind === "incidents") {
+      setView("incidents");
+    } else if (group.queue) {
+      setView("items");
+      setFilter(state.queues.some((q) => q.queue_id === group.queue) ? group.queue : null);
+      const first = visibleItems().find((i) => group.items.has(i.item_id));
+      if (first) select(first.item_id);
+    }
+    renderAlerts();
+  }
+
+  function sortedAlerts() {
+    // The most pressing kind first; within a kind the largest group, then the latest. The
+    // incidents banner comes second whatever else is up, so it is never behind "+k more".
+    const groups = [...state.alertGroups.values()].filter((g) => g.kind !== "incidents").sort((a, b) =>
+      ALERT_KINDS[a.kind].order - ALERT_KINDS[b.kind].order || b.items.size - a.items.size ||
+      b.lastAt - a.lastAt);
+    const incidents = state.alertGroups.get("incidents|");
+    if (incidents) groups.splice(Math.min(1, groups.length), 0, incidents);
+    return groups;
+  }
+
+  function alertNode(group) {
+    const kind = ALERT_KINDS[group.kind];
+    const text = kind.text(group);
+    return el("div", {
+      class: `alert urgency-${kind.urgency}`,
+      dataset: { alertKind: group.kind, alertQueue: group.queue || "", count: String(group.kind === "incidents" ? group.count : group.items.size) },
+    },
+    el("button", { type: "button", class: "alert-open", title: text, onclick: () => openAlert(group) },
+      el("span", { "aria-hidden": "true" }, "\u26A0\uFE0E "), text),
+    el("button", { type: "button", class: "alert-dismiss", title: "Dismiss", "aria-label": `Dismiss: ${text}`, onclick: () => dismissAlert(group) }, "\u00D7"));
+  }
+
+  function renderAlerts() {
+    const groups = sortedAlerts();
+    const rest = groups.slice(ALERT_CAP);
+    if (!rest.length) state.alertsExpanded = false;
+    $("alerts").replaceChildren(...[
+      ...groups.slice(0, ALERT_CAP).map(alertNode),
+      rest.length ? el("button", {
+        type: "button", class: "alerts-more", "aria-expanded": String(state.alertsExpanded),
+        onclick: () => { state.alertsExpanded = !state.alertsExpanded; renderAlerts(); },
+      }, `+${rest.length} more`) : null,
+      state.alertsExpanded ? el("div", { class: "alerts-overflow" }, ...rest.map(alertNode)) : null,
+    ].filter(Boolean));
+  }
+
+  function expireAlerts() {
+    const now = Date.now();
+    let gone = false;
+    for (const group of state.alertGroups.values()) {
+      if (group.kind !== "notice" && group.kind !== "incidents" && now - group.lastAt > ALERT_TTL_MS) {
+        state.alertGroups.delete(group.key);
+        gone = true;
+      }
+    }
+    if (gone) renderAlerts();
+  }
+
+  // Views: items, incidents, the district map -------------------------------------------------
+
+  function setView(view) {
+    state.view = view;
+    $("columns").dataset.view = view;
+    for (const tab of document.querySelectorAll(".tabs [role='tab']")) {
+      tab.setAttribute("aria-selected", String(tab.dataset.view === view));
+    }
+    if (view === "incidents") loadIncidents().catch(report);
+    if (view === "map") loadDistricts().catch(report);
+  }
+
+  // The district map ---------------------------------------------------------------------------
+
+  // The same key the router makes of a district name: lower case, runs of other characters a dash.
+  const districtKey = (name) => String(name || "").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+
+  async function loadDistricts() {
+    if (!state.me) return;
+    state.districts = await api("GET", "/v1/districts");
+    $("map-error").textContent = "";
+    renderMap();
+  }
+
+  function svgEl(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value !== null && value !== undefined) node.setAttribute(key, String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function ringsOf(geometry) {
+    if (!geometry) return [];
+    if (geometry.type === "Polygon") return geometry.coordinates;
+    if (geometry.type === "MultiPolygon") return geometry.coordinates.flat();
+    return [];
+  }
+
+  // Longitude and latitude onto the SVG box: equirectangular, longitude shrunk by the cosine
+  // of the middle latitude so a city-sized map keeps its shape; north up.
+  function projection(features, width, pad) {
+    let minLon = Infinity, maxLon = -Infinity, minLat = Infinity, maxLat = -Infinity;
+    for (const f of features) {
+      for (const ring of ringsOf(f.geometry)) {
+        for (const [lon, lat] of ring) {
+          minLon = Math.min(minLon, lon); maxLon = Math.max(maxLon, lon);
+          minLat = Math.min(minLat, lat); maxLat = Math.max(maxLat, lat);
+        }
+      }
+    }
+    if (!Number.isFinite(minLon)) return null;
+    const kx = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);
+    const spanX = Math.max((maxLon - minLon) * kx, 1e-9);
+    const spanY = Math.max(maxLat - minLat, 1e-9);
+    const scale = (width - 2 * pad) / spanX;
+    return {
+      width,
+      height: Math.round(spanY * scale + 2 * pad),
+      point: ([lon, lat]) => [pad + (lon - minLon) * kx * scale, pad + (maxLat - lat) * scale],
+    };
+  }
+
+  // Where a district's label goes: the centroid of its largest ring (shoelace), in SVG units.
+  function labelPoint(points) {
+    let area = 0, cx = 0, cy = 0;
+    for (let i = 0, j = points.length - 1; i < points.length; j = i++) {
+      const cross = points[j][0] * points[i][1] - points[i][0] * points[j][1];
+      area += cross;
+      cx += (points[j][0] + points[i][0]) * cross;
+      cy += (points[j][1] + points[i][1]) * cross;
+    }
+    if (Math.abs(area) < 1e-9) {
+      const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
+      return [(Math.min(...xs) + Math.max(...xs)) / 2, (Math.min(...ys) + Math.max(...ys)) / 2];
+    }
+    return [cx / (3 * area), cy / (3 * area)];
+  }
+
+  function incidentsByDistrict() {
+    const counts = new Map();
+    for (const incident of state.openIncidents) {
+      if (!incident.district) continue;
+      const key = districtKey(incident.district);
+      counts.set(key, (counts.get(key) || 0) + 1);
+    }
+    return counts;
+  }
+
+  function renderMap() {
+    const data = state.districts;
+    const svg = $("district-map");
+    if (!data) return;
+    $("map-name").textContent = data.name ? `(${data.name})` : "";
+    const features = data.features || [];
+    const width = 600;
+    const project = projection(features, width, 12);
+    if (!project) {
+      svg.replaceChildren();
+      $("map-unmapped").textContent = "The district map has no districts.";
+      return;
+    }
+    svg.setAttribute("viewBox", `0 0 ${project.width} ${project.height}`);
+    const most = Math.max(1, ...features.map((f) => f.properties.open_items || 0));
+    const incidents = incidentsByDistrict();
+    svg.replaceChildren(...features.map((feature) => {
+      const props = feature.properties;
+      const open = props.open_items || 0;
+      const keys = new Set([districtKey(props.name), districtKey(props.district_id)]);
+      let openIncidents = 0;
+      for (const key of keys) openIncidents += incidents.get(key) || 0;
+      const shade = open === 0 ? 0 : Math.max(1, Math.ceil((5 * open) / most));
+      const rings = ringsOf(feature.geometry).map((ring) => ring.map(project.point));
+      const d = rings.map((ring) => `M${ring.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join("L")}Z`).join("");
+      const largest = rings.reduce((best, ring) => (ring.length > best.length ? ring : best), []);
+      const [x, y] = labelPoint(largest);
+      const counts = `${plural(open, "open", "open")} \u00B7 ${plural(openIncidents, "incident", "incidents")}`;
+      return svgEl("g", {
+        class: `district shade-${shade}`,
+        "data-district": props.name,
+        "data-open-items": open,
+        "data-open-incidents": openIncidents,
+      },
+      svgEl("title", {}, `${props.name}: ${plural(open, "open item", "open items")}, ${plural(openIncidents, "open incident", "open incidents")}`),
+      svgEl("path", { d, "fill-rule": "evenodd" }),
+      svgEl("text", { x: x.toFixed(1), y: (y - 4).toFixed(1) },
+        svgEl("tspan", { class: "district-name" }, props.name),
+        svgEl("tspan", { class: "district-counts", x: x.toFixed(1), dy: "1.2em" }, counts)));
+    }));
+    const unmapped = data.unmapped_open_items || 0;
+    $("map-unmapped").textContent = unmapped
+      ? `${plural(unmapped, "open item", "open items")} with no district on this map.`
+      : "";
+  }
+
+  // Incidents ------------------------------------------------------------------------------------
+
+  async function loadIncidents() {
+    if (!state.me) return;
+    let open;
+    try {
+      ({ incidents: open } = await api("GET", "/v1/incidents?status=open"));
+    } catch (error) {
+      // A router without incidents yet answers 404: nothing to show, quietly.
+      if (error.status !== 404) throw error;
+      open = null;
+    }
+    state.openIncidents = open || [];
+    if (open === null) state.incidents = [];
+    else if (state.incidentStatus === "open") state.incidents = open;
+    else ({ incidents: state.incidents } = await api("GET", `/v1/incidents?status=${state.incidentStatus}`));
+    noteIncidents(state.openIncidents.length);
+    $("incidents-count").textContent = state.openIncidents.length ? `(${state.openIncidents.length})` : "";
+    renderIncidents();
+    if (state.districts) renderMap();
+    if (state.incidentId !== null && state.view === "incidents") await loadIncident(state.incidentId);
+  }
+
+  function renderIncidents() {
+    const rows = state.incidents;
+    $("incidents-total").textContent = `(${rows.length})`;
+    $("incidents-empty").hidden = rows.length > 0;
+    $("incident-rows").replaceChildren(...rows.map((incident) => el("tr", {
+      class: `urgency-${incident.urgency}`,
+      tabindex: "0",
+      "aria-selected": String(incident.incident_id === state.incidentId),
+      dataset: { incidentId: String(incident.incident_id), status: incident.status },
+      onclick: () => openIncident(incident.incident_id),
+      onkeydown: (event) => { if (event.key === "Enter") { event.preventDefault(); event.stopPropagation(); openIncident(incident.incident_id); } },
+    },
+    el("td", {}, badge(incident.urgency)),
+    el("td", { class: "incident-members" }, String(incident.member_count)),
+    el("td", { class: "incident-suggested" }, String(incident.suggested_count)),
+    el("td", {}, incident.topics.join(", ") || "\u2014"),
+    el("td", {}, incident.district || "\u2014"),
+    el("td", {}, clockTime(incident.first_seen)),
+    el("td", {}, el("span", { dataset: { since: incident.last_seen } }, duration(seconds(incident.last_seen))), " ago"))));
+  }
+
+  async function openIncident(incidentId) {
+    state.incidentId = incidentId;
+    for (const row of document.querySelectorAll("#incident-rows tr")) {
+      row.setAttribute("aria-selected", String(Number(row.dataset.incidentId) === incidentId));
+    }
+    $("incident-result").textContent = "";
+    $("incident-error").textContent = "";
+    await loadIncident(incidentId);
+  }
+
+  async function loadIncident(incidentId) {
+    let detail = null;
+    try {
+      detail = await api("GET", `/v1/incidents/${incidentId}`);
+    } catch (error) {
+      if (error.status !== 404) throw error;
+    }
+    if (incidentId !== state.incidentId) return;
+    state.incidentDetail = detail;
+    renderIncident();
+  }
+
+  const LINK_LABEL = { automatic: "linked", suggested: "suggested", confirmed: "confirmed", rejected: "rejected" };
+  const REASON_LABEL = { reference: "refers to it", near_duplicate: "near duplicate", similar: "similar" };
+
+  function renderIncident() {
+    const incident = state.incidentDetail;
+    $("incident-detail").hidden = !incident;
+    if (!incident) return;
+    $("incident-detail").dataset.incidentId = String(incident.incident_id);
+    $("incident-title").replaceChildren(badge(incident.urgency), ` Incident ${incident.incident_id} \u2014 ${incident.status}`);
+    $("incident-facts").textContent = [
+      plural(incident.member_count, "member", "members"),
+      incident.suggested_count ? `${incident.suggested_count} suggested` : null,
+      incident.topics.join(", ") || null,
+      incident.place || null,
+      incident.district ? `district ${incident.district}` : null,
+      incident.queue_ids.length ? `queues ${incident.queue_ids.join(", ")}` : null,
+      incident.assignee ? `held by ${who(incident.assignee)}` : null,
+    ].filter(Boolean).join(" \u00B7 ");
+    const workable = incident.status === "open" && state.me.role !== "service";
+    $("incident-claim").disabled = !workable;
+    $("incident-resolve").disabled = !workable;
+    const members = [...incident.members].sort((a, b) => Date.parse(a.received_at) - Date.parse(b.received_at) || a.item_id - b.item_id);
+    $("incident-timeline").replaceChildren(...members.map((m) => el("li", {
+      class: `link-${m.link}`,
+      dataset: { itemId: String(m.item_id), link: m.link },
+    },
+    el("span", { class: "when" }, clockTime(m.received_at)),
+    badge(m.urgency),
+    el("button", { type: "button", class: "link", onclick: () => openMember(m.item_id) }, `Item ${m.item_id}`),
+    el("span", {}, `${m.queue_id} \u00B7 ${STATUS[m.status] || m.status}`),
+    el("span", { class: "link-label" }, LINK_LABEL[m.link] || m.link),
+    el("span", { class: "hint" }, `${REASON_LABEL[m.reason] || m.reason} (${Number(m.score).toFixed(2)})`),
+    m.decided_by ? el("span", { class: "hint" }, `by ${who(m.decided_by)}`) : null,
+    m.link === "suggested" && workable ? [
+      el("button", { type: "button", dataset: { memberAction: "confirm" }, onclick: () => memberAction(m.item_id, "confirm") }, "Confirm"),
+      el("button", { type: "button", dataset: { memberAction: "reject" }, onclick: () => memberAction(m.item_id, "reject") }, "Reject"),
+    ] : null)));
+  }
+
+  // The member's detail opens in the item pane beside the timeline (hidden on the wall display).
+  function openMember(itemId) {
+    select(itemId);
+  }
+
+  async function incidentStep(path, body, done) {
+    const incident = state.incidentDetail;
+    if (!incident) return;
+    $("incident-error").textContent = "";
+    $("incident-result").textContent = "";
+    try {
+      const answer = await api("POST", `/v1/incidents/${incident.incident_id}/${path}`, body);
+      if (done) $("incident-result").textContent = done(answer);
+      await loadIncidents();
+      await loadIncident(incident.incident_id);
+    } catch (error) {
+      $("incident-error").textContent = `${path.split("/").pop()}: ${error.message}`;
+    }
+  }
+
+  function memberAction(itemId, action) {
+    return incidentStep(`members/${itemId}/${action}`, undefined, null);
+  }
+
+  function stepSummary(verb) {
+    return (answer) => {
+      const done = answer[verb] || [];
+      const skipped = answer.skipped || [];
+      return `${plural(done.length, "item", "items")} ${verb}` + (skipped.length ? `; ${skipped.length} skipped (not yours to take, or no longer open)` : "");
+    };
   }
 
   // Rendering ----------------------------------------------------------------------------------
@@ -701,6 +1106,11 @@
     window.history.replaceState(null, "", url);
   }
 
+  function reportMap(error) {
+    if (error && error.status === 401) return;
+    $("map-error").textContent = `District map: ${error && error.message ? error.message : String(error)}`;
+  }
+
   function report(error) {
     if (error && error.status === 401) return;
     $("action-error").textContent = error && error.message ? error.message : String(error);
@@ -742,6 +1152,7 @@
     act(action);
   }
 
+  const VIEW_KEYS = { i: "items", g: "incidents", m: "map" };
   const KEYS = { c: "claim", a: "ack", e: "heartbeat", u: "release", t: "transfer", n: "note", r: "resolve", "?": "help" };
 
   function onKey(event) {
@@ -752,6 +1163,7 @@
     if (key === "j" || key === "ArrowDown") move(1);
     else if (key === "k" || key === "ArrowUp") move(-1);
     else if (key === "w") setWall(!document.documentElement.classList.contains("wall"));
+    else if (VIEW_KEYS[key]) setView(VIEW_KEYS[key]);
     else if (key === "0") setFilter(null);
     else if (/^[1-9]$/.test(key) && state.queues[Number(key) - 1]) setFilter(state.queues[Number(key) - 1].queue_id);
     else if (KEYS[key]) command(KEYS[key]);
@@ -774,14 +1186,20 @@
     runStream();
     loadApprovals().catch(report);
     if (!state.me.queues.length && !["admin", "service"].includes(state.me.role)) {
-      alertBanner("You belong to no queue yet: ask an administrator to add you.", "normal", null);
+      addNotice("You belong to no queue yet: ask an administrator to add you.");
     }
   }
 
   function signOut(message) {
     if (state.stream) state.stream.abort();
     sessionStorage.removeItem(TOKEN_KEY);
-    Object.assign(state, { token: null, me: null, queues: [], items: new Map(), selectedId: null, detail: null, lastEventId: null });
+    Object.assign(state, {
+      token: null, me: null, queues: [], items: new Map(), selectedId: null, detail: null, lastEventId: null,
+      alertGroups: new Map(), alertsExpanded: false, districts: null, openIncidents: [], incidents: [],
+      incidentId: null, incidentDetail: null, incidentsDismissedAt: 0,
+    });
+    renderAlerts();
+    $("incident-detail").hidden = true;
     $("app").hidden = true;
     $("sign-out").hidden = true;
     $("whoami").textContent = "";
@@ -838,6 +1256,12 @@
       act("transfer", body);
     });
     $("transfer-queue").addEventListener("input", () => $("transfer-queue").setCustomValidity(""));
+    $("incident-resolve-form").addEventListener("submit", () => {
+      const note = $("incident-resolve-note").value.trim();
+      $("incident-resolve-note").value = "";
+      const body = { disposition: $("incident-disposition").value, note: note || null };
+      incidentStep("resolve", body, stepSummary("resolved"));
+    });
   }
 
   function init() {
@@ -860,7 +1284,18 @@
         if (error.status !== 401) $("signin-error").textContent = `Could not sign in: ${error.message}`;
       });
     });
+    for (const tab of document.querySelectorAll(".tabs [role='tab']")) {
+      tab.addEventListener("click", () => setView(tab.dataset.view));
+    }
+    $("incident-status").addEventListener("change", () => {
+      state.incidentStatus = $("incident-status").value;
+      loadIncidents().catch(report);
+    });
+    $("incident-claim").addEventListener("click", () => incidentStep("claim", undefined, stepSummary("claimed")));
+    $("incident-resolve").addEventListener("click", () => openDialog("incident-resolve-dialog", "incident-disposition"));
     setInterval(timers, 1000);
+    setInterval(expireAlerts, 10000);
+    setInterval(() => { if (state.me) loadIncidents().catch(report); }, INCIDENTS_POLL_MS);
     const saved = sessionStorage.getItem(TOKEN_KEY);
     if (saved) start(saved).catch(() => signOut(""));
     else signOut("");
