@@ -223,9 +223,22 @@ def test_no_shared_topic_no_link():
 
 
 def test_a_short_text_is_never_automatic_even_as_a_near_duplicate_but_may_be_suggested():
-    a = mention("fire dock street", item_id=1)
-    decision = decide(mention("fire dock street!", item_id=2, minutes=1), [lone(a)], CONFIG)
+    a, b = mention("fire dock street", item_id=1), mention(FIRE_A, item_id=2)
+    short = mention("fire dock street!", item_id=3, minutes=1)
+    decision = decide(short, [incident(5, a, b)], CONFIG)
     assert decision is not None and decision.link is Link.SUGGESTED
+    assert decision.reason is LinkReason.NEAR_DUPLICATE
+    # A lone item is never offered as a suggestion: no incident would hold it.
+    assert decide(short, [lone(a)], CONFIG) is None
+
+
+def test_a_suggestion_goes_to_an_incident_never_to_a_lone_item():
+    a, b = mention(FIRE_A, item_id=1), mention(FIRE_B, item_id=2, minutes=1)
+    score = decide(b, [lone(a)], CONFIG).score  # type: ignore[union-attr]
+    suggest_only = CONFIG.model_copy(update={"attach": score + 0.01, "suggest": score - 0.01})
+    assert decide(b, [lone(a)], suggest_only) is None
+    linked = decide(b, [incident(3, a, a)], suggest_only)
+    assert linked is not None and linked.link is Link.SUGGESTED
 
 
 def test_thresholds_decide_automatic_suggested_or_nothing():
@@ -233,10 +246,11 @@ def test_thresholds_decide_automatic_suggested_or_nothing():
     decision = decide(b, [lone(a)], CONFIG)
     assert decision is not None
     score = decision.score
+    assert decision.link is Link.AUTOMATIC
     just_above = CONFIG.model_copy(update={"attach": score + 0.01, "suggest": score - 0.01})
-    assert decide(b, [lone(a)], just_above).link is Link.SUGGESTED  # type: ignore[union-attr]
+    assert decide(b, [incident(3, a, a)], just_above).link is Link.SUGGESTED  # type: ignore[union-attr]
     too_high = CONFIG.model_copy(update={"attach": score + 0.02, "suggest": score + 0.01})
-    assert decide(b, [lone(a)], too_high) is None
+    assert decide(b, [incident(3, a, a)], too_high) is None
 
 
 def test_the_best_candidate_wins_and_ties_go_to_the_lowest_id_whatever_the_order():

@@ -10,7 +10,8 @@ In order of strength:
   of its vector with the candidate's centroid (plus `place_bonus` for the same address)
   reaches `attach` (automatic) or `suggest` (a person confirms).
 A text shorter than `min_words_automatic` words is never linked automatically except by
-reference (it may be suggested). The best candidate wins: strongest link, then reason,
+reference (it may be suggested). A suggestion is only made to an incident: a lone item
+and a new mention open one only when linked automatically. The best candidate wins: strongest link, then reason,
 then score, then incidents before lone items, then the lowest id, so the same input
 gives the same answer whatever order the candidates came in.
 
@@ -216,10 +217,10 @@ def judge(mention: Mention, candidate: Candidate, config: ClusteringConfig) -> D
     same_place = both_placed and mention.place.near(candidate.place, config.radius_km)
     nearest = min((similarity.hamming(mention.simhash, h) for h in candidate.simhashes), default=64)
     if nearest <= config.near_duplicate_bits and (same_place or not both_placed):
-        link = Link.AUTOMATIC if long_enough else Link.SUGGESTED
-        return Decision(
-            candidate, link, LinkReason.NEAR_DUPLICATE, 1.0 - nearest / similarity.SIMHASH_BITS
-        )
+        score = 1.0 - nearest / similarity.SIMHASH_BITS
+        if long_enough:
+            return Decision(candidate, Link.AUTOMATIC, LinkReason.NEAR_DUPLICATE, score)
+        return _suggested(candidate, LinkReason.NEAR_DUPLICATE, score)
     if not same_place:
         return None
     score = similarity.cosine(mention.vector, candidate.vector)
@@ -229,8 +230,17 @@ def judge(mention: Mention, candidate: Candidate, config: ClusteringConfig) -> D
     if score >= config.attach and long_enough:
         return Decision(candidate, Link.AUTOMATIC, LinkReason.SIMILAR, score)
     if score >= config.suggest:
-        return Decision(candidate, Link.SUGGESTED, LinkReason.SIMILAR, score)
+        return _suggested(candidate, LinkReason.SIMILAR, score)
     return None
+
+
+def _suggested(candidate: Candidate, reason: LinkReason, score: float) -> Decision | None:
+    # A suggestion is shown on an incident for a person to confirm; two lone items only
+    # ever open one automatically (an incident has at least two automatic or confirmed
+    # members), so a suggestion to a lone item is no link.
+    if candidate.incident_id is None:
+        return None
+    return Decision(candidate, Link.SUGGESTED, reason, score)
 
 
 def decide(

@@ -14,6 +14,7 @@ Pure: no database, no HTTP, no Kafka. Nothing here logs text.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 import unicodedata
@@ -55,7 +56,7 @@ def _hash(feature: str) -> int:
 def _features(normalised: str) -> Iterable[str]:
     tokens = words(normalised)
     yield from (f"w:{t}" for t in tokens)
-    yield from (f"b:{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))
+    yield from (f"b:{a} {b}" for a, b in itertools.pairwise(tokens))
     for token in tokens:
         padded = f" {token} "
         for n in (3, 4, 5):
