@@ -548,9 +548,12 @@ def merge(
     engine: Engine, *, incident_id: int, other_id: int, actor: Principal, now: datetime
 ) -> dict[str, Any]:
     """Move every member of `other_id` into `incident_id`; `other_id` becomes merged."""
-    if other_id == incident_id:
-        raise Invalid("incident_id: an incident cannot be merged with itself", "body.incident_id")
     with engine.begin() as conn:
+        if other_id == incident_id:
+            _open_for_change(conn, actor, incident_id)  # 404 first for one the caller cannot see
+            raise Invalid(
+                "incident_id: an incident cannot be merged with itself", "body.incident_id"
+            )
         _open_for_change(conn, actor, min(incident_id, other_id))  # lock in id order
         _open_for_change(conn, actor, max(incident_id, other_id))
         moved = list(
@@ -719,11 +722,12 @@ def claim(
             for m in shown["members"]
             if m["link"] in MEMBER_LINKS and m["item_id"] not in workable_ids
         ]
-        conn.execute(
-            update(incidents)
-            .where(incidents.c.id == incident_id)
-            .values(assignee=actor.officer_id, updated_at=context.now)
-        )
+        if claimed:
+            conn.execute(
+                update(incidents)
+                .where(incidents.c.id == incident_id)
+                .values(assignee=actor.officer_id, updated_at=context.now)
+            )
         return {"claimed": sorted(claimed), "skipped": sorted(skipped)}
 
 
