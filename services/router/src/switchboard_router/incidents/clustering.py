@@ -176,7 +176,9 @@ class Candidate:
     topics: frozenset[str]
     last_seen: datetime
     place: Place
-    vector: similarity.Vector  # the centroid of its members' vectors
+    # The centroid of its members' vectors. Mutable, for speed: the clustering stage adds
+    # members in place and builds a new Candidate around it after each link.
+    vector: similarity.Centroid
     simhashes: tuple[int, ...]
     posts: frozenset[tuple[str, str]]  # (source, source_id) of its members
 
@@ -223,7 +225,7 @@ def judge(mention: Mention, candidate: Candidate, config: ClusteringConfig) -> D
         return _suggested(candidate, LinkReason.NEAR_DUPLICATE, score)
     if not same_place:
         return None
-    score = similarity.cosine(mention.vector, candidate.vector)
+    score = candidate.vector.cosine(mention.vector)
     if mention.place.same_text(candidate.place):
         score += config.place_bonus
     score = round(min(score, 1.0), 6)

@@ -24,7 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
 from switchboard_router import metrics
 from switchboard_router.db.engine import aware
@@ -158,75 +158,146 @@ def _received(row: Any) -> datetime:
     return received
 
 
-def _as_candidate(incident_id: int | None, rows: Sequence[Any], topics: Iterable[str]) -> Candidate:
-    places = [_place(r.place) for r in rows]
-    place = places[0]
-    for other in places[1:]:
-        place = place.union(other)
-    return Candidate(
-        incident_id=incident_id,
-        item_ids=tuple(sorted(r.id for r in rows)),
-        topics=frozenset(topics),
-        last_seen=max(_received(r) for r in rows),
-        place=place,
-        vector=similarity.centroid(similarity.load(r.features) for r in rows),
-        simhashes=tuple(similarity.from_signed(r.simhash) for r in rows if r.simhash is not None),
-        posts=frozenset((r.source, r.source_id) for r in rows),
-    )
+class _Group:
+    """An open incident, or a lone item, as the stage sees it while it clusters a batch:
+    loaded once per batch and grown in memory as the batch's mentions join it."""
+
+    def __init__(self, incident_id: int | None, topics: Iterable[str]) -> None:
+        self.incident_id = incident_id
+        self.item_ids: list[int] = []
+        self.topics = set(topics)
+        self.last_seen: datetime | None = None
+        self.place = Place()
+        self.centroid = similarity.Centroid()
+        self.simhashes: list[int] = []
+        self.posts: set[tuple[str, str]] = set()
+        self._candidate: Candidate | None = None
+
+    def add(
+        self,
+        item_id: int,
+        *,
+        topics: Iterable[str],
+        received_at: datetime,
+        place: Place,
+        vector: similarity.Vector,
+        simhash: int | None,
+        post: tuple[str, str],
+    ) -> None:
+        self.item_ids.append(item_id)
+        self.topics |= set(topics)
+        self.last_seen = received_at if self.last_seen is None else max(self.last_seen, received_at)
+        self.place = self.place.union(place) if self.place.known else place
+        self.centroid.add(vector)
+        if simhash is not None:
+            self.simhashes.append(simhash)
+        self.posts.add(post)
+        self._candidate = None
+
+    def add_row(self, row: Any) -> None:
+        self.add(
+            row.id,
+            topics=row.topics or (),
+            received_at=_received(row),
+            place=_place(row.place),
+            vector=similarity.load(row.features),
+            simhash=similarity.from_signed(row.simhash) if row.simhash is not None else None,
+            post=(row.source, row.source_id),
+        )
+
+    def add_mention(self, m: Mention) -> None:
+        self.add(
+            m.item_id,
+            topics=m.topics,
+            received_at=m.received_at,
+            place=m.place,
+            vector=m.vector,
+            simhash=m.simhash,
+            post=(m.source, m.source_id),
+        )
+
+    @property
+    def member_count(self) -> int:
+        return len(self.item_ids)
+
+    def candidate(self) -> Candidate:
+        if self._candidate is None:
+            assert self.last_seen is not None  # a group has at least one member
+            self._candidate = Candidate(
+                incident_id=self.incident_id,
+                item_ids=tuple(sorted(self.item_ids)),
+                topics=frozenset(self.topics),
+                last_seen=self.last_seen,
+                place=self.place,
+                vector=self.centroid,
+                simhashes=tuple(self.simhashes),
+                posts=frozenset(self.posts),
+            )
+        return self._candidate
 
 
-def _incident_candidates(conn: Connection, incident_ids: Iterable[int]) -> list[Candidate]:
-    ids = sorted(set(incident_ids))
-    if not ids:
-        return []
-    heads = {
-        r.id: r
-        for r in conn.execute(
+class _Pool:
+    """The candidates of one batch: the open incidents and lone items of the longest
+    window before its oldest mention, read once, kept current as its mentions are linked."""
+
+    def __init__(self, conn: Connection, config: ClusteringConfig, since: datetime) -> None:
+        self.conn = conn
+        self.incidents: dict[int, _Group] = {}
+        self.lone: dict[int, _Group] = {}
+        self.dirty: set[int] = set()
+        self._load_incidents(
+            conn.scalars(
+                select(incidents.c.id).where(
+                    incidents.c.status == IncidentStatus.OPEN, incidents.c.last_seen >= since
+                )
+            ).all()
+        )
+        linked = select(incident_members.c.item_id).where(incident_members.c.link.in_(MEMBER_LINKS))
+        for row in conn.execute(
+            select(*_MEMBER_COLUMNS)
+            .where(
+                items.c.clustered_at.is_not(None),
+                items.c.received_at >= since,
+                items.c.id.not_in(linked),
+            )
+            .order_by(items.c.received_at.desc(), items.c.id.desc())
+            .limit(config.max_candidates)
+        ):
+            self._add_lone_row(row)
+
+    def _add_lone_row(self, row: Any) -> None:
+        group = _Group(None, row.topics or ())
+        group.add_row(row)
+        self.lone[row.id] = group
+
+    def _load_incidents(self, incident_ids: Iterable[int]) -> None:
+        ids = sorted(set(incident_ids) - set(self.incidents))
+        if not ids:
+            return
+        heads = self.conn.execute(
             select(incidents.c.id, incidents.c.topics).where(
                 incidents.c.id.in_(ids), incidents.c.status == IncidentStatus.OPEN
             )
-        )
-    }
-    members: dict[int, list[Any]] = defaultdict(list)
-    for r in conn.execute(
-        select(incident_members.c.incident_id, *_MEMBER_COLUMNS)
-        .join(items, items.c.id == incident_members.c.item_id)
-        .where(
-            incident_members.c.incident_id.in_(list(heads)),
-            incident_members.c.link.in_(MEMBER_LINKS),
-        )
-    ):
-        members[r.incident_id].append(r)
-    return [
-        _as_candidate(i, members[i], heads[i].topics or ()) for i in sorted(heads) if members[i]
-    ]
-
-
-def _candidates(conn: Connection, mention: Mention, config: ClusteringConfig) -> list[Candidate]:
-    """Open incidents and recent lone items the mention may join, and whatever it echoes."""
-    since = mention.received_at - config.longest_window
-    incident_ids = set(
-        conn.scalars(
-            select(incidents.c.id).where(
-                incidents.c.status == IncidentStatus.OPEN, incidents.c.last_seen >= since
+        ).all()
+        for head in heads:
+            self.incidents[head.id] = _Group(head.id, head.topics or ())
+        for row in self.conn.execute(
+            select(incident_members.c.incident_id, *_MEMBER_COLUMNS)
+            .join(items, items.c.id == incident_members.c.item_id)
+            .where(
+                incident_members.c.incident_id.in_([h.id for h in heads]),
+                incident_members.c.link.in_(MEMBER_LINKS),
             )
-        )
-    )
-    linked = select(incident_members.c.item_id).where(incident_members.c.link.in_(MEMBER_LINKS))
-    lone = conn.execute(
-        select(*_MEMBER_COLUMNS)
-        .where(
-            items.c.clustered_at.is_not(None),
-            items.c.id != mention.item_id,
-            items.c.received_at >= since,
-            items.c.id.not_in(linked),
-        )
-        .order_by(items.c.received_at.desc(), items.c.id.desc())
-        .limit(config.max_candidates)
-    ).all()
-    lone_rows: dict[int, Any] = {r.id: r for r in lone if mention.topics & set(r.topics or ())}
-    if mention.echoes:
-        echoed = conn.execute(
+            .order_by(items.c.received_at, items.c.id)
+        ):
+            self.incidents[row.incident_id].add_row(row)
+        for head in heads:
+            if not self.incidents[head.id].item_ids:
+                del self.incidents[head.id]  # no member left (all rejected): nothing to join
+
+    def _load_echoed(self, mention: Mention) -> None:
+        """Bring in the stored posts the mention reposts or quotes, whatever their age."""
+        rows = self.conn.execute(
             select(*_MEMBER_COLUMNS, incident_members.c.incident_id, incident_members.c.link)
             .outerjoin(incident_members, incident_members.c.item_id == items.c.id)
             .where(
@@ -236,14 +307,40 @@ def _candidates(conn: Connection, mention: Mention, config: ClusteringConfig) ->
                 items.c.id != mention.item_id,
             )
         ).all()
-        for r in echoed:
-            if r.incident_id is not None and r.link in MEMBER_LINKS:
-                incident_ids.add(r.incident_id)
-            else:
-                lone_rows[r.id] = r
-    found = _incident_candidates(conn, incident_ids)
-    found += [_as_candidate(None, [r], r.topics or ()) for _, r in sorted(lone_rows.items())]
-    return found
+        self._load_incidents(
+            r.incident_id for r in rows if r.incident_id is not None and r.link in MEMBER_LINKS
+        )
+        in_incidents = {i for g in self.incidents.values() for i in g.item_ids}
+        for row in rows:
+            if row.id not in in_incidents and row.id not in self.lone:
+                self._add_lone_row(row)
+
+    def candidates(self, mention: Mention) -> list[Candidate]:
+        if mention.echoes:
+            self._load_echoed(mention)
+        groups = [*self.incidents.values(), *self.lone.values()]
+        return [
+            g.candidate() for g in groups if g.topics & mention.topics or g.posts & mention.echoes
+        ]
+
+    def add_lone(self, mention: Mention) -> None:
+        group = _Group(None, mention.topics)
+        group.add_mention(mention)
+        self.lone[mention.item_id] = group
+
+    def join(self, incident_id: int, mention: Mention) -> int:
+        group = self.incidents[incident_id]
+        group.add_mention(mention)
+        self.dirty.add(incident_id)
+        return group.member_count
+
+    def open(self, incident_id: int, first: int, mention: Mention) -> int:
+        group = self.lone.pop(first)
+        group.incident_id = incident_id
+        group.add_mention(mention)
+        self.incidents[incident_id] = group
+        self.dirty.add(incident_id)
+        return group.member_count
 
 
 def cluster_items(
@@ -254,7 +351,6 @@ def cluster_items(
         return []
     by_item = {a.item_id: a for a in arrivals}
     linked: list[Linked] = []
-    links: list[tuple[Link, int]] = []
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
@@ -263,10 +359,13 @@ def cluster_items(
             .where(items.c.id.in_(sorted(by_item)), items.c.clustered_at.is_(None))
             .order_by(items.c.received_at, items.c.id)
         ).all()
+        if not rows:
+            return []
+        pool = _Pool(conn, config, since=_received(rows[0]) - config.longest_window)
         for row in rows:
             arrival = by_item[row.id]
             mention, hashed = _mention(row, arrival, config)
-            decision = decide(mention, _candidates(conn, mention, config), config)
+            decision = decide(mention, pool.candidates(mention), config)
             conn.execute(
                 update(items)
                 .where(items.c.id == row.id)
@@ -277,14 +376,16 @@ def cluster_items(
                     place=_place_json(arrival),
                 )
             )
-            if decision is not None:
-                done = _link(conn, row.id, decision, config, now)
-                linked.append(done)
-                links.append((done.link, done.member_count))
-    for link, count in links:
-        metrics.INCIDENT_LINKS.labels(link).inc()
-        if link in MEMBER_LINKS:
-            metrics.INCIDENT_MEMBERS.observe(count)
+            if decision is None:
+                pool.add_lone(mention)
+                continue
+            linked.append(_link(conn, pool, mention, decision, config, now))
+        for incident_id in sorted(pool.dirty):
+            refresh(conn, incident_id, now)
+    for done in linked:
+        metrics.INCIDENT_LINKS.labels(done.link).inc()
+        if done.link in MEMBER_LINKS:
+            metrics.INCIDENT_MEMBERS.observe(done.member_count)
     return linked
 
 
@@ -304,37 +405,53 @@ def _member_row(
 
 
 def _link(
-    conn: Connection, item_id: int, decision: Decision, config: ClusteringConfig, now: datetime
+    conn: Connection,
+    pool: _Pool,
+    mention: Mention,
+    decision: Decision,
+    config: ClusteringConfig,
+    now: datetime,
 ) -> Linked:
     incident_id = decision.candidate.incident_id
+    item_id = mention.item_id
     new_members = [item_id]
     if incident_id is None:
-        # A lone item and a mention that joins it automatically open an incident.
+        # A lone item and a mention that joins it automatically open an incident (its
+        # summary is written by `refresh` at the end of the batch).
         first = decision.candidate.item_ids[0]
         incident_id = int(
             conn.execute(
                 insert(incidents).values(
                     status=IncidentStatus.OPEN,
-                    urgency=Urgency.LOW,
-                    urgency_rank=Urgency.LOW.rank,
-                    topics=[],
-                    first_seen=now,
-                    last_seen=now,
-                    member_count=0,
+                    urgency=mention.urgency,
+                    urgency_rank=mention.urgency.rank,
+                    topics=sorted(mention.topics),
+                    first_seen=mention.received_at,
+                    last_seen=mention.received_at,
+                    member_count=2,
                     created_at=now,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
         )
+        # A lone item may still carry a suggested or rejected link to another incident;
+        # joining this one automatically replaces it (an item is in one incident).
+        conn.execute(delete(incident_members).where(incident_members.c.item_id == first))
         conn.execute(
             insert(incident_members).values(
                 **_member_row(first, incident_id, decision, config, now)
             )
         )
         new_members.insert(0, first)
+        count = pool.open(incident_id, first, mention)
+    elif decision.link in MEMBER_LINKS:
+        count = pool.join(incident_id, mention)
+    else:
+        # A suggestion: not a member until a person confirms it; still a lone item.
+        count = pool.incidents[incident_id].member_count
+        pool.add_lone(mention)
     conn.execute(
         insert(incident_members).values(**_member_row(item_id, incident_id, decision, config, now))
     )
-    count = refresh(conn, incident_id, now)
     for member in new_members:
         _audit(
             conn,

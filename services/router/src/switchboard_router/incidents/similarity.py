@@ -86,13 +86,39 @@ def cosine(a: Mapping[int, float], b: Mapping[int, float]) -> float:
     return dot / norms if norms else 0.0
 
 
-def centroid(vectors: Iterable[Mapping[int, float]]) -> Vector:
-    """The unit mean of the vectors: an incident's representative."""
-    total: dict[int, float] = {}
-    for v in vectors:
+class Centroid:
+    """The sum of an incident's member vectors and its norm, kept as members arrive: the
+    cosine with a new mention costs the mention's length, not the incident's, and adding
+    a member costs its own length (the norm is updated, not recomputed)."""
+
+    __slots__ = ("_norm_sq", "_sum")
+
+    def __init__(self) -> None:
+        self._sum: dict[int, float] = {}
+        self._norm_sq = 0.0
+
+    def add(self, v: Mapping[int, float]) -> None:
+        """Take in one member's vector (in place: the incident grew)."""
+        total = self._sum
+        cross = sum(w * total.get(i, 0.0) for i, w in v.items())
+        self._norm_sq += 2 * cross + sum(w * w for w in v.values())
         for i, w in v.items():
             total[i] = total.get(i, 0.0) + w
-    return _unit(total)
+
+    def cosine(self, v: Mapping[int, float]) -> float:
+        """The cosine of `v` with the members' mean direction (0 when either is empty)."""
+        total = self._sum
+        dot = sum(w * total.get(i, 0.0) for i, w in v.items())
+        norms = math.sqrt(max(self._norm_sq, 0.0)) * math.sqrt(sum(w * w for w in v.values()))
+        return dot / norms if norms > 1e-12 else 0.0
+
+
+def centroid(vectors: Iterable[Mapping[int, float]]) -> Centroid:
+    """The centroid of the vectors: an incident's representative."""
+    c = Centroid()
+    for v in vectors:
+        c.add(v)
+    return c
 
 
 def simhash(normalised: str) -> int:
