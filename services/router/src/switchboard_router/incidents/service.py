@@ -55,6 +55,7 @@ from switchboard_router.items.steps import (
     change,
     load,
     record,
+    since_queued,
     visible_item_filter,
 )
 from switchboard_router.people.security import Principal
@@ -897,6 +898,7 @@ def resolve(
                         item_id=row.id, officer_id=actor.officer_id, at=now, text=note
                     )
                 )
+            metrics.TIME_TO_RESOLVE.labels(row.urgency).observe(since_queued(row, now))
             resolved.append(row.id)
         workable_ids = {r.id for r in workable}
         skipped += [
