@@ -5,7 +5,9 @@ escalation of an item in an incident."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from threading import Barrier
 
 import pytest
 from sqlalchemy import func, select
@@ -308,3 +310,22 @@ def test_incident_metrics_count_links_and_open_incidents(engine, put_items):
     assert metrics.INCIDENT_MEMBERS._sum.get() == observed + 2
     observe_database(engine, Policy.load())
     assert metrics.INCIDENTS_OPEN._value.get() == 1
+
+
+def test_two_replicas_clustering_at_once_open_one_incident(engine, put_items):
+    # `x` is stored and clustered alone; `a` and `b` (near-duplicates of it) arrive at two
+    # replicas at once. Without the advisory lock both would open an incident with `x`.
+    ids = put_items(engine, fire_item("x"), fire_item("a", minutes=1), fire_item("b", minutes=1))
+    cluster(engine, [ids["x"]], FIRE[:1])
+    barrier = Barrier(2)
+
+    def replica(mention_id):
+        barrier.wait()
+        return cluster(engine, [ids[mention_id]], [f"{FIRE[0]}!"])
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(replica, ["a", "b"]))
+    assert sorted(len(r) for r in results) == [1, 1]
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(incidents)) == 1
+        assert conn.scalar(select(incidents.c.member_count)) == 3
