@@ -329,3 +329,21 @@ def test_two_replicas_clustering_at_once_open_one_incident(engine, put_items):
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(incidents)) == 1
         assert conn.scalar(select(incidents.c.member_count)) == 3
+
+
+def test_a_repost_of_a_post_in_a_resolved_incident_leaves_that_incident_alone(
+    engine, client, fire, put_items, admin_headers
+):
+    incident_id = client.get("/v1/incidents", headers=admin_headers).json()["incidents"][0][
+        "incident_id"
+    ]
+    done = client.post(
+        f"/v1/incidents/{incident_id}/resolve",
+        json={"disposition": "actioned"},
+        headers=admin_headers,
+    )
+    assert done.status_code == 200, done.text
+    repost = put_items(engine, fire_item("late-rp", minutes=30))["late-rp"]
+    assert cluster(engine, [repost], ["wow"], district=None, echoes={repost: ["f2"]}) == []
+    shown = client.get(f"/v1/incidents/{incident_id}", headers=admin_headers).json()
+    assert (shown["status"], shown["member_count"]) == ("resolved", 3)

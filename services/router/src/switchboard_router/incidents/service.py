@@ -311,9 +311,9 @@ class _Pool:
         self._load_incidents(
             r.incident_id for r in rows if r.incident_id is not None and r.link in MEMBER_LINKS
         )
-        in_incidents = {i for g in self.incidents.values() for i in g.item_ids}
         for row in rows:
-            if row.id not in in_incidents and row.id not in self.lone:
+            # A member of a resolved incident stays there: the echo then stands alone.
+            if row.link not in MEMBER_LINKS and row.id not in self.lone:
                 self._add_lone_row(row)
 
     def candidates(self, mention: Mention) -> list[Candidate]:
