@@ -55,10 +55,16 @@ def fire_item(mention_id, *, queue="general", minutes=0, urgency="normal", rank=
     )
 
 
-def cluster(engine, stored_ids, texts, *, config=CONFIG, district="harbour", echoes=None):
+def cluster(
+    engine, stored_ids, texts, *, config=CONFIG, district="harbour", echoes=None, place=None
+):
     arrivals = [
         service.Arrival(
-            item_id, text, district=district, echoes=tuple((echoes or {}).get(item_id, ()))
+            item_id,
+            text,
+            district=district,
+            place_text=place,
+            echoes=tuple((echoes or {}).get(item_id, ())),
         )
         for item_id, text in zip(stored_ids, texts, strict=True)
     ]
@@ -111,11 +117,14 @@ def test_stored_items_are_clustered_once_and_replaying_changes_nothing(engine, f
 
 def test_an_item_stored_but_not_clustered_before_a_crash_is_clustered_on_replay(engine, put_items):
     ids = put_items(engine, fire_item("a"), fire_item("b", minutes=1))
-    cluster(engine, [ids["a"]], FIRE[:1])
+    cluster(engine, [ids["a"]], FIRE[:1], place="Dock Street")
     # The crash: `b` was stored, its clustering never ran. The replay clusters it.
     assert counts(engine)[0] == 0
-    [linked] = cluster(engine, [ids["a"], ids["b"]], FIRE[:2])
+    [linked] = cluster(engine, [ids["a"], ids["b"]], FIRE[:2], place="Dock Street")
     assert (linked.item_id, linked.member_count) == (ids["b"], 2)
+    with engine.connect() as conn:
+        # The place shown is the first member's, as the classifier wrote it.
+        assert conn.scalar(select(incidents.c.place)) == "Dock Street"
 
 
 def test_a_repost_joins_the_incident_of_the_post_it_reposts(engine, fire, put_items):

@@ -106,7 +106,9 @@ class Linked:
 def _place_json(arrival: Arrival) -> dict[str, Any]:
     return {
         "district": arrival.district,
+        # `text` is compared (normalised); `label` is shown (as the classifier found it).
         "text": similarity.place_key(arrival.place_text),
+        "label": arrival.place_text,
         "lat": arrival.lat,
         "lon": arrival.lon,
     }
@@ -129,7 +131,7 @@ def _mention(row: Any, arrival: Arrival, config: ClusteringConfig) -> tuple[Ment
         item_id=row.id,
         source=row.source,
         source_id=row.source_id,
-        received_at=aware(row.received_at),  # type: ignore[arg-type]
+        received_at=_received(row),
         urgency=Urgency(row.urgency),
         topics=frozenset(row.topics or ()),
         place=_place(_place_json(arrival)),
@@ -500,7 +502,7 @@ def refresh(conn: Connection, incident_id: int, now: datetime) -> int:
             last_seen=summary.last_seen,
             member_count=summary.member_count,
             district=first_place.get("district"),
-            place=first_place.get("text"),
+            place=first_place.get("label") or first_place.get("text"),
             updated_at=now,
         )
     )
