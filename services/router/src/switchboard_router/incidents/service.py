@@ -24,7 +24,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from switchboard_router import metrics
 from switchboard_router.db.engine import aware
@@ -346,6 +356,35 @@ class _Pool:
         return group.member_count
 
 
+class _Writes:
+    """A batch's rows, written together at its end (one statement per kind, not per
+    mention): the items' clustering marks, their member rows, their audit rows."""
+
+    def __init__(self) -> None:
+        self.clustered: list[dict[str, Any]] = []
+        # By item: a later link of the same item in the batch replaces an earlier one.
+        self.members: dict[int, dict[str, Any]] = {}
+        self.audits: list[dict[str, Any]] = []
+
+    def flush(self, conn: Connection) -> None:
+        if self.clustered:
+            # The SET clause comes from each row's keys (clustered_at, simhash, ...).
+            conn.execute(update(items).where(items.c.id == bindparam("b_id")), self.clustered)
+        if self.members:
+            conn.execute(insert(incident_members), list(self.members.values()))
+        if self.audits:
+            queue_of = dict(
+                conn.execute(
+                    select(items.c.id, items.c.queue_id).where(
+                        items.c.id.in_(sorted({a["item_id"] for a in self.audits}))
+                    )
+                ).all()
+            )
+            conn.execute(
+                insert(audit), [a | {"queue_id": queue_of.get(a["item_id"])} for a in self.audits]
+            )
+
+
 def cluster_items(
     engine: Engine, *, arrivals: Sequence[Arrival], config: ClusteringConfig, now: datetime
 ) -> list[Linked]:
@@ -365,24 +404,25 @@ def cluster_items(
         if not rows:
             return []
         pool = _Pool(conn, config, since=_received(rows[0]) - config.longest_window)
+        writes = _Writes()
         for row in rows:
             arrival = by_item[row.id]
             mention, hashed = _mention(row, arrival, config)
             decision = decide(mention, pool.candidates(mention), config)
-            conn.execute(
-                update(items)
-                .where(items.c.id == row.id)
-                .values(
-                    clustered_at=now,
-                    simhash=similarity.to_signed(hashed),
-                    features=similarity.dump(mention.vector),
-                    place=_place_json(arrival),
-                )
+            writes.clustered.append(
+                {
+                    "b_id": row.id,
+                    "clustered_at": now,
+                    "simhash": similarity.to_signed(hashed),
+                    "features": similarity.dump(mention.vector),
+                    "place": _place_json(arrival),
+                }
             )
             if decision is None:
                 pool.add_lone(mention)
                 continue
-            linked.append(_link(conn, pool, mention, decision, config, now))
+            linked.append(_link(conn, pool, writes, mention, decision, config, now))
+        writes.flush(conn)
         for incident_id in sorted(pool.dirty):
             refresh(conn, incident_id, now)
     for done in linked:
@@ -410,6 +450,7 @@ def _member_row(
 def _link(
     conn: Connection,
     pool: _Pool,
+    writes: _Writes,
     mention: Mention,
     decision: Decision,
     config: ClusteringConfig,
@@ -439,11 +480,7 @@ def _link(
         # A lone item may still carry a suggested or rejected link to another incident;
         # joining this one automatically replaces it (an item is in one incident).
         conn.execute(delete(incident_members).where(incident_members.c.item_id == first))
-        conn.execute(
-            insert(incident_members).values(
-                **_member_row(first, incident_id, decision, config, now)
-            )
-        )
+        writes.members[first] = _member_row(first, incident_id, decision, config, now)
         new_members.insert(0, first)
         count = pool.open(incident_id, first, mention)
     elif decision.link in MEMBER_LINKS:
@@ -452,22 +489,24 @@ def _link(
         # A suggestion: not a member until a person confirms it; still a lone item.
         count = pool.incidents[incident_id].member_count
         pool.add_lone(mention)
-    conn.execute(
-        insert(incident_members).values(**_member_row(item_id, incident_id, decision, config, now))
-    )
-    for member in new_members:
-        _audit(
-            conn,
-            member,
-            IncidentAction.LINKED,
-            actor=ROUTER_ACTOR,
-            now=now,
-            incident_id=incident_id,
-            link=decision.link,
-            reason=decision.reason,
-            score=decision.score,
-            member_count=count,
-        )
+    writes.members[item_id] = _member_row(item_id, incident_id, decision, config, now)
+    details = {
+        "incident_id": incident_id,
+        "link": decision.link.value,
+        "reason": decision.reason.value,
+        "score": decision.score,
+        "member_count": count,
+    }
+    writes.audits += [
+        {
+            "item_id": member,
+            "at": now,
+            "actor": ROUTER_ACTOR,
+            "action": IncidentAction.LINKED.value,
+            "details": details,
+        }
+        for member in new_members
+    ]
     return Linked(item_id, incident_id, decision.link, decision.reason, count)
 
 
