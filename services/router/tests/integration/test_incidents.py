@@ -356,3 +356,24 @@ def test_a_repost_of_a_post_in_a_resolved_incident_leaves_that_incident_alone(
     assert cluster(engine, [repost], ["wow"], district=None, echoes={repost: ["f2"]}) == []
     shown = client.get(f"/v1/incidents/{incident_id}", headers=admin_headers).json()
     assert (shown["status"], shown["member_count"]) == ("resolved", 3)
+
+
+def test_a_quote_stored_in_the_same_batch_before_its_post_still_joins_it(engine, put_items):
+    # The quote arrived a minute before the post it quotes (clocks, retries): clustered in
+    # one batch, the post is taken first and the quote finds it.
+    ids = put_items(
+        engine,
+        fire_item("quote", minutes=0),
+        fire_item("post", minutes=1),
+        fire_item("rp", minutes=2),
+    )
+    linked = cluster(
+        engine,
+        [ids["quote"], ids["post"], ids["rp"]],
+        ["this!!", FIRE[0], "omg"],
+        district=None,
+        echoes={ids["quote"]: ["post"], ids["rp"]: ["post"]},
+    )
+    assert sorted(link.item_id for link in linked) == sorted([ids["quote"], ids["rp"]])
+    assert {link.reason for link in linked} == {"reference"}
+    assert max(link.member_count for link in linked) == 3

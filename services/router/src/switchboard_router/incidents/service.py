@@ -356,6 +356,29 @@ class _Pool:
         return group.member_count
 
 
+def _echoed_first(rows: Sequence[Any], by_item: dict[int, Arrival]) -> list[Any]:
+    """The batch oldest first, except that a post another of the batch reposts or quotes
+    comes before it: the echo then finds it (an echo is looked up one way, from the
+    echo to the post)."""
+    by_post = {(r.source, r.source_id): r for r in rows}
+    ordered: list[Any] = []
+    seen: set[int] = set()
+
+    def visit(row: Any) -> None:
+        if row.id in seen:
+            return
+        seen.add(row.id)
+        for ref in by_item[row.id].echoes:
+            target = by_post.get((row.source, ref))
+            if target is not None:
+                visit(target)
+        ordered.append(row)
+
+    for row in rows:
+        visit(row)
+    return ordered
+
+
 class _Writes:
     """A batch's rows, written together at its end (one statement per kind, not per
     mention): the items' clustering marks, their member rows, their audit rows."""
@@ -403,6 +426,7 @@ def cluster_items(
         ).all()
         if not rows:
             return []
+        rows = _echoed_first(rows, by_item)
         pool = _Pool(conn, config, since=_received(rows[0]) - config.longest_window)
         writes = _Writes()
         for row in rows:
