@@ -65,3 +65,31 @@ def test_reposts_and_quotes_are_echoes_and_replies_are_not():
         Reference(kind="reply", source_id="c"),
     )
     assert arrival(1, event(references=refs)).echoes == ("a", "b")
+
+
+async def test_a_clustering_failure_never_stops_the_consumer(monkeypatch, caplog):
+    from types import SimpleNamespace
+
+    from sqlalchemy.exc import IntegrityError
+
+    from switchboard_router.incidents import service
+    from switchboard_router.items.steps import StoredItem
+    from switchboard_router.kafka.consumer import RouterConsumer
+    from switchboard_router.routing.policy import Policy
+    from switchboard_router.settings import RouterSettings
+
+    consumer = RouterConsumer(RouterSettings(), engine=None, policy=Policy.load())  # type: ignore[arg-type]
+    e = event()
+    stored = [StoredItem(item_id=1, mention_id=e.mention_id, queue_id="general", created=True)]
+    by_mention = {e.mention_id: SimpleNamespace(event=e)}
+    calls = []
+    for failure in (RuntimeError("bug"), IntegrityError("stmt", {}, Exception("dup"))):
+
+        def failing(*args, failure=failure, **kwargs):
+            calls.append(kwargs["arrivals"])
+            raise failure
+
+        monkeypatch.setattr(service, "cluster_items", failing)
+        await consumer._cluster(stored, by_mention)  # returns: the batch goes on
+    assert [[a.item_id for a in arrivals] for arrivals in calls] == [[1], [1]]
+    assert "stay unclustered" in caplog.text

@@ -317,16 +317,44 @@ class RouterConsumer(GroupMember):
     async def _cluster(
         self, stored: list[steps.StoredItem], by_mention: dict[str, Prepared]
     ) -> None:
-        """Link the batch's items to incidents (those clustered before keep their link)."""
+        """Link the batch's items to incidents (those clustered before keep their link).
+
+        A database that is down is retried, as for storing. Anything else that fails
+        here (a refused row, a bug) is logged and the items stay unclustered: grouping
+        is a help to officers, and must never stop mentions reaching the queues."""
         arrivals = [arrival(item.item_id, by_mention[item.mention_id].event) for item in stored]
-        linked = await with_database(
-            "clustering incidents",
-            incidents.cluster_items,
-            self.engine,
-            arrivals=arrivals,
-            config=self.clustering,
-            now=utc_now(),
-        )
+        attempt = 0
+        while True:
+            try:
+                linked = await asyncio.to_thread(
+                    incidents.cluster_items,
+                    self.engine,
+                    arrivals=arrivals,
+                    config=self.clustering,
+                    now=utc_now(),
+                )
+                break
+            except (DataError, IntegrityError) as exc:
+                log.error(
+                    "clustering a batch was refused; its items stay unclustered",
+                    extra=fields(items=len(arrivals), error=db_error(exc)),
+                )
+                return
+            except SQLAlchemyError as exc:
+                metrics.RETRIES.labels(metrics.Failed.DATABASE).inc()
+                delay = retry_delay(attempt)
+                log.error(
+                    "clustering incidents failed; retrying",
+                    extra=fields(attempt=attempt + 1, error=db_error(exc), retry_in=delay),
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
+            except Exception as exc:
+                log.error(
+                    "clustering a batch failed; its items stay unclustered",
+                    extra=fields(items=len(arrivals), error=type(exc).__name__),
+                )
+                return
         for link in linked:
             log.info(
                 "mention linked to an incident",
