@@ -32,6 +32,8 @@ from switchboard_router.audit.retention import Retention
 from switchboard_router.console import views as console_views
 from switchboard_router.districts import views as district_views
 from switchboard_router.gauges import GaugeRefresher
+from switchboard_router.incidents import views as incident_views
+from switchboard_router.incidents.clustering import ClusteringConfig
 from switchboard_router.items import views as item_views
 from switchboard_router.kafka.consumer import RouterConsumer
 from switchboard_router.kafka.outcomes import OutcomeConsumer
@@ -128,7 +130,9 @@ def create_app(
     """The router app over `engine`, with (unless told not to) Kafka and the clock."""
     policies = policy if isinstance(policy, PolicyHolder) else PolicyHolder(policy)
     metrics.initialise(policies.current())
-    consumer = RouterConsumer(settings, engine, policies)
+    # Read once at start-up: a bad incidents file fails start-up, naming the field.
+    clustering = ClusteringConfig.load(settings.router_incidents_path)
+    consumer = RouterConsumer(settings, engine, policies, clustering=clustering)
     outcomes = OutcomeConsumer(settings, engine)
     relay = OutboxRelay(settings, engine, lambda: consumer.producer if consume else None)
 
@@ -190,6 +194,7 @@ def create_app(
         queue_views,
         people_views,
         item_views,
+        incident_views,
         reply_views,
         routing_views,
         audit_views,
@@ -214,6 +219,7 @@ def create_app(
     app.state.district_map = load_map(settings.router_districts_path)
     app.state.policies = policies
     app.state.consumer = consumer
+    app.state.clustering = clustering
     app.state.outcomes = outcomes
     app.state.relay = relay
     app.state.scheduler = scheduler

@@ -1,5 +1,5 @@
 """The router's gauges read from the database: queue depths, oldest items, the outbox,
-and each queue's answered share of the last day with its target.
+open incidents, and each queue's answered share of the last day with its target.
 
 They used to be read at each scrape, so whoever could reach /metrics could
 make the router query its database as often as they liked. Now a background
@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from switchboard_router import metrics
 from switchboard_router.db.engine import aware
+from switchboard_router.incidents import service as incidents
 from switchboard_router.kafka import relay
 from switchboard_router.queues import service as queues
 from switchboard_router.replies import delivery, reports
@@ -48,6 +49,7 @@ def observe_database(engine: Engine, policy: Policy) -> None:
             (now - oldest).total_seconds() if oldest else 0.0
         )
     metrics.OUTBOX_BACKLOG.set(relay.backlog(engine))
+    metrics.INCIDENTS_OPEN.set(incidents.count_open(engine))
     metrics.REPLIES_UNREPORTED.set(delivery.unreported(engine, now=now))
     shares = reports.answered_shares(engine, policy=policy.replies, now=now)
     for q in listed:

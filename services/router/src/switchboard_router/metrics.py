@@ -11,6 +11,7 @@ from typing import get_args
 
 from prometheus_client import Counter, Gauge, Histogram, Info
 
+from switchboard_router.incidents.clustering import Link
 from switchboard_router.routing.policy import Policy
 from switchboard_shared.events import (
     DeadLetterReason,
@@ -201,6 +202,17 @@ CITIZEN_ANSWERS = Counter(
     "Citizens' answers to our replies joined to the item they answer, by source.",
     ["source"],
 )
+INCIDENTS_OPEN = Gauge("switchboard_router_incidents_open", "Open incidents (read at scrape time).")
+INCIDENT_MEMBERS = Histogram(
+    "switchboard_router_incident_members",
+    "An incident's member count (automatic or confirmed), observed each time a member is linked.",
+    buckets=(2, 3, 5, 10, 20, 50, 100, 200, 500),
+)
+INCIDENT_LINKS = Counter(
+    "switchboard_router_incident_links_total",
+    "Incident links made by clustering (automatic, suggested) and by people (confirmed, rejected).",
+    ["link"],
+)
 POLICY_RELOADS = policy_reloads(
     "switchboard_router_policy_reloads_total",
     "Routing policy file changes, by outcome (swapped in or refused).",
@@ -213,6 +225,7 @@ def initialise(policy: Policy) -> None:
     start_at_zero(DEADLETTERED, reason=DEAD_LETTER_REASONS)
     start_at_zero(RETRIES, failed=Failed)
     start_at_zero(POLICY_RELOADS, outcome=ReloadOutcome)
+    start_at_zero(INCIDENT_LINKS, link=Link)
     for histogram in (TIME_TO_CLAIM, TIME_TO_ACK, TIME_TO_RESOLVE):
         start_at_zero(histogram, urgency=Urgency)
     start_at_zero(REPLY_STEPS, step=REPLY_STEP_LABELS)

@@ -32,6 +32,9 @@ class RouterSettings(CommonSettings):
     router_policy_path: Path | None = shared.unset(
         "YAML routing policy to use instead of the shipped one."
     )
+    router_incidents_path: Path | None = shared.unset(
+        "YAML incident clustering configuration (thresholds, windows) to use instead of the shipped one."
+    )
     router_bootstrap_admin_token: SecretStr | None = shared.unset(
         "When set, an admin whose bearer token is this value exists after start-up (stored hashed)."
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -143,6 +144,15 @@ items = Table(
     _time("updated_at", nullable=True),
     # When retention blanked the mention's text, author and place (migration 0003).
     _time("redacted_at", nullable=True),
+    # Incident clustering (migration 0005): when the item was clustered (NULL: not yet,
+    # so a batch replayed after a crash between storing and clustering is clustered
+    # then), its text's SimHash (signed 64-bit), its heaviest hashed features (from
+    # which incident centroids are rebuilt without reading text again) and the place
+    # the classifier found ({district, text, lat, lon}), compared with later mentions.
+    _time("clustered_at", nullable=True),
+    Column("simhash", BigInteger, nullable=True),
+    Column("features", JSON, nullable=True),
+    Column("place", JSON, nullable=True),
 )
 
 # The queue view reads most urgent first, then oldest.
@@ -160,6 +170,8 @@ Index("ix_items_lease", items.c.status, items.c.lease_expires_at)
 Index("ix_items_sla_due", items.c.sla_due_at)
 Index("ix_items_assignee", items.c.assignee, items.c.status)
 Index("ix_items_received_at", items.c.received_at)  # what retention ages by
+# Reposts and quotes name the post they echo by platform id (migration 0005).
+Index("ix_items_source_post", items.c.source, items.c.source_id)
 
 # Watch copies: the item lives in one queue; members of a watch queue may read it.
 watches = Table(
@@ -283,6 +295,45 @@ answers = Table(
     Column("author", String(256), nullable=True),
     _time("written_at", nullable=False),
     _time("received_at", nullable=False),
+)
+
+# Incidents (migration 0005): mentions of one event grouped so one officer works them.
+# urgency, topics, place and the time bounds summarise the automatic and confirmed
+# members; a merged incident keeps only `merged_into`.
+incidents = Table(
+    "incidents",
+    metadata,
+    _serial(),
+    Column("status", String(16), nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("urgency_rank", SmallInteger, nullable=False),
+    Column("topics", JSON, nullable=False),
+    Column("place", String(256), nullable=True),
+    Column("district", String(128), nullable=True),
+    _time("first_seen", nullable=False),
+    _time("last_seen", nullable=False),
+    Column("member_count", Integer, nullable=False),
+    Column("assignee", String(64), ForeignKey("officers.id"), nullable=True),
+    Column("merged_into", ItemId, ForeignKey("incidents.id"), nullable=True),
+    _created_at(),
+    _time("updated_at", nullable=True),
+    _time("resolved_at", nullable=True),
+)
+Index("ix_incidents_status_last_seen", incidents.c.status, incidents.c.last_seen)
+
+# One row per item in an incident (an item is in at most one): how it was linked,
+# why, by which configuration version and, for confirmed/rejected links, by whom.
+incident_members = Table(
+    "incident_members",
+    metadata,
+    Column("item_id", ItemId, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("incident_id", ItemId, ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("link", String(16), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("decided_by", String(64), nullable=True),
+    _time("linked_at", nullable=False),
 )
 
 # Events waiting for Kafka: written in the step's transaction, published and

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, Select, func, select, text, update
 from switchboard_router import metrics
 from switchboard_router.db.engine import aware, insert_ignore
 from switchboard_router.db.tables import items, memberships, officers, queues
+from switchboard_router.incidents.service import incident_of
 from switchboard_router.items.status import HELD, ON_THE_CLOCK, ItemStatus
 from switchboard_router.items.steps import (
     ROUTER_ACTOR,
@@ -198,6 +199,8 @@ def climb_ladders(engine: Engine, context: StepContext) -> int:
                 details=details,
             )
             if tier.escalate:
+                # The notifier pages once per incident, and again as it grows.
+                incident = incident_of(conn, row.id)
                 enqueue(
                     conn,
                     ESCALATED,
@@ -213,6 +216,8 @@ def climb_ladders(engine: Engine, context: StepContext) -> int:
                         actions=tier.actions,
                         notify=tier.notify,
                         at=context.now,
+                        incident_id=incident[0] if incident else None,
+                        member_count=max(1, incident[1]) if incident else 1,
                     ),
                     context.now,
                 )

@@ -18,6 +18,11 @@ transaction, as every later step does; the consumer relays the outbox itself
 after each batch (`relay.relay_batch`), so the event leaves as soon as the
 item is stored, and the relay task sends whatever a failure left behind. The
 claim SLA clock starts when the item is stored.
+
+After the items are stored, clustering (`incidents/service.py`) links each new one to
+an incident in a second transaction, under an advisory lock shared by every replica.
+Items not yet clustered (a crash between the two transactions) are clustered when
+the batch is replayed; items already clustered keep their link.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
 from switchboard_router import metrics
+from switchboard_router.incidents import service as incidents
+from switchboard_router.incidents.clustering import ClusteringConfig
 from switchboard_router.items import steps
 from switchboard_router.kafka.relay import relay_batch
 from switchboard_router.replies import threads
@@ -131,6 +138,25 @@ def prepare(
     return Prepared(event=event, item=item, record=record)
 
 
+def arrival(item_id: int, event: MentionClassified) -> incidents.Arrival:
+    """What clustering needs of a stored item's event: its text, place and echoes."""
+    c, mention = event.classification, event.mention
+    location = c.location
+    point = (location.lat, location.lon) if location is not None else (None, None)
+    if None in point and mention.geo is not None:
+        point = (mention.geo.lat, mention.geo.lon)
+    named = location is not None and location.how in ("address", "intersection", "landmark")
+    return incidents.Arrival(
+        item_id=item_id,
+        text=mention.text,
+        district=c.district or mention.district,
+        place_text=location.text if named and location is not None else None,
+        lat=point[0],
+        lon=point[1],
+        echoes=tuple(r.source_id for r in mention.references if r.kind in ("repost", "quote")),
+    )
+
+
 def db_error(exc: SQLAlchemyError) -> str:
     """The database's reason without the statement or its parameters (mention text)."""
     orig = exc.orig if isinstance(exc, DBAPIError) else None
@@ -164,12 +190,18 @@ class RouterConsumer(GroupMember):
     task_name = "router-consumer"
 
     def __init__(
-        self, settings: RouterSettings, engine: Engine, policy: Policy | PolicyHolder
+        self,
+        settings: RouterSettings,
+        engine: Engine,
+        policy: Policy | PolicyHolder,
+        *,
+        clustering: ClusteringConfig | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.engine = engine
         self.policies = policy if isinstance(policy, PolicyHolder) else PolicyHolder(policy)
+        self.clustering = clustering or ClusteringConfig.load(settings.router_incidents_path)
         self._next_offsets: dict[TopicPartition, int] = {}
 
     async def _run(self) -> None:
@@ -211,6 +243,7 @@ class RouterConsumer(GroupMember):
             for p, error in refused
         ]
         by_mention = {p.item.mention_id: p for p in prepared}
+        await self._cluster(stored, by_mention)
         now = utc_now()
         outgoing: list[tuple[str, str | None, bytes]] = []
         for item in stored:
@@ -280,6 +313,59 @@ class RouterConsumer(GroupMember):
             for p in prepared
             if p.item.mention_id not in echoes and p.item.mention_id not in answering
         ]
+
+    async def _cluster(
+        self, stored: list[steps.StoredItem], by_mention: dict[str, Prepared]
+    ) -> None:
+        """Link the batch's items to incidents (those clustered before keep their link).
+
+        A database that is down is retried, as for storing. Anything else that fails
+        here (a refused row, a bug) is logged and the items stay unclustered: grouping
+        is a help to officers, and must never stop mentions reaching the queues."""
+        arrivals = [arrival(item.item_id, by_mention[item.mention_id].event) for item in stored]
+        attempt = 0
+        while True:
+            try:
+                linked = await asyncio.to_thread(
+                    incidents.cluster_items,
+                    self.engine,
+                    arrivals=arrivals,
+                    config=self.clustering,
+                    now=utc_now(),
+                )
+                break
+            except (DataError, IntegrityError) as exc:
+                log.error(
+                    "clustering a batch was refused; its items stay unclustered",
+                    extra=fields(items=len(arrivals), error=db_error(exc)),
+                )
+                return
+            except SQLAlchemyError as exc:
+                metrics.RETRIES.labels(metrics.Failed.DATABASE).inc()
+                delay = retry_delay(attempt)
+                log.error(
+                    "clustering incidents failed; retrying",
+                    extra=fields(attempt=attempt + 1, error=db_error(exc), retry_in=delay),
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
+            except Exception as exc:
+                log.error(
+                    "clustering a batch failed; its items stay unclustered",
+                    extra=fields(items=len(arrivals), error=type(exc).__name__),
+                )
+                return
+        for link in linked:
+            log.info(
+                "mention linked to an incident",
+                extra=fields(
+                    item_id=link.item_id,
+                    incident_id=link.incident_id,
+                    link=link.link,
+                    reason=link.reason,
+                    member_count=link.member_count,
+                ),
+            )
 
     def _observe_lag(self) -> None:
         # Lag = the partition's high-water mark minus the next offset this member will handle.

@@ -1,0 +1,1 @@
+"""Incidents: mentions of one event grouped so one officer works them (issue 15)."""
