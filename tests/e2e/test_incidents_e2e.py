@@ -327,9 +327,10 @@ def test_fifty_reports_of_one_fire_are_one_incident_paged_once_per_step_and_repl
         process.stop()
 
     fire_pages = [d for d in deliveries if d["mention_id"] in reports]
-    incident_pages = [d for d in fire_pages if d["incident_id"] == outcome["incident_id"]]
-    stray_pages = [d for d in fire_pages if d["incident_id"] != outcome["incident_id"]]
-    urgencies = {e.urgency for e in escalated.values() if e.incident_id == outcome["incident_id"]}
+    fire_incident = outcome["incident_id"]
+    incident_pages = [d for d in fire_pages if fire_incident and d["incident_id"] == fire_incident]
+    stray_pages = [d for d in fire_pages if d not in incident_pages]
+    urgencies = {e.urgency for e in escalated.values() if e.incident_id == fire_incident}
 
     # The replay: the same raw records through a fresh classifier and router.
     raw = run_async(
