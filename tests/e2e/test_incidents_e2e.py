@@ -310,6 +310,7 @@ def test_fifty_reports_of_one_fire_are_one_incident_paged_once_per_step_and_repl
         )
         by_source_id = post_feed(urls["ingest"], feed)
         kind_of = {by_source_id[x["mention"]["source_id"]]: x["event"] for x in feed}
+        source_id_of = {mention_id: source_id for source_id, mention_id in by_source_id.items()}
         reports = {m for m, kind in kind_of.items() if kind == EVENT}
         unrelated = {m for m, kind in kind_of.items() if kind == UNRELATED}
 
@@ -349,8 +350,10 @@ def test_fifty_reports_of_one_fire_are_one_incident_paged_once_per_step_and_repl
     replayed = settled_incidents(replay_urls["router"], set(kind_of), replay_services)
 
     figures = {
-        **{k: v for k, v in outcome.items() if k != "mixed"},
+        **{k: v for k, v in outcome.items() if k not in ("mixed", "missed")},
         "mixed_incidents": len(outcome["mixed"]),
+        # Test data, not people's: which reports stayed out of the fire's incident.
+        "reports_missed": sorted(source_id_of[m] for m in outcome["missed"]),
         "reports_escalated": len(escalated),
         "pages_for_the_fire": len(fire_pages),
         "pages_of_its_incident": len(incident_pages),
@@ -382,34 +385,31 @@ def test_fifty_reports_of_one_fire_are_one_incident_paged_once_per_step_and_repl
 def clustering_outcome(
     found: dict[int, list[dict[str, Any]]], reports: set[str], unrelated: set[str]
 ) -> dict[str, Any]:
-    """How the incidents hold the fire's reports and the unrelated mentions."""
+    """How the incidents hold the fire's reports and the unrelated mentions: the fire's
+    incident is the one holding most reports."""
     linked = {
         incident_id: {m["mention_id"] for m in members if m["link"] in MEMBER_LINKS}
         for incident_id, members in found.items()
     }
-    if not linked:
-        return {
-            "incident_id": None,
-            "reports_joined": 0,
-            "unrelated_joined": 0,
-            "reports_suggested": 0,
-            "mixed": [],
-        }
-    fire = max(linked, key=lambda incident_id: len(linked[incident_id] & reports))
-    suggested = {m["mention_id"] for m in found[fire] if m["link"] == "suggested"}
+    fire = max(linked, key=lambda incident_id: len(linked[incident_id] & reports), default=None)
+    members = linked.get(fire, set()) if fire is not None else set()
+    suggested = {m["mention_id"] for m in found.get(fire, []) if m["link"] == "suggested"}
     return {
         "incident_id": fire,
-        "reports_joined": len(linked[fire] & reports),
-        "unrelated_joined": len(linked[fire] & unrelated),
+        "reports_joined": len(members & reports),
+        "unrelated_joined": len(members & unrelated),
         "reports_suggested": len(suggested & reports),
         "unrelated_suggested": len(suggested & unrelated),
-        "reports_in_other_incidents": sum(
-            len(members & reports) for i, members in linked.items() if i != fire
+        # [reports, unrelated] of every incident that holds a report, biggest first.
+        "incidents_with_reports": sorted(
+            ([len(m & reports), len(m & unrelated)] for m in linked.values() if m & reports),
+            reverse=True,
         ),
+        "missed": reports - members,
         "mixed": [
             incident_id
-            for incident_id, members in linked.items()
-            if incident_id != fire and members & reports and members & unrelated
+            for incident_id, held in linked.items()
+            if incident_id != fire and held & reports and held & unrelated
         ],
     }
 
