@@ -469,3 +469,28 @@ def _start_replay(
         admin_token=ADMIN_TOKEN,
         kafka_env=router_options(keys),
     )
+
+
+def test_the_demo_feed_makes_a_multi_member_incident(start_services):
+    from switchboard_cli.demo import BURST_EVERY, EVENTS, demo_mentions
+
+    urls, services = start_services(api_key=API_KEY, admin_token=ADMIN_TOKEN)
+    feed = demo_mentions(seed=11)
+    mentions = [next(feed) for _ in range(BURST_EVERY // 4)]  # the first burst and its noise
+    burst = set(EVENTS[0].reports)
+    reports = set()
+    for mention in mentions:
+        answer = httpx.post(
+            f"{urls['ingest']}/v1/mentions",
+            json=mention,
+            headers={"authorization": f"Bearer {API_KEY}"},
+            timeout=10,
+        )
+        assert answer.status_code == 202, answer.text
+        if mention["text"] in burst:
+            reports.add(answer.json()["mention_id"])
+    assert len(reports) == len(burst)
+    found = settled_incidents(urls["router"], reports, services)
+    biggest = max((len(group & reports) for group in groups(found)), default=0)
+    print(f"\ndemo: {biggest} of the first burst's {len(reports)} reports in one incident")
+    assert biggest >= 2, found
