@@ -480,26 +480,24 @@ def _start_replay(
 
 
 def test_the_demo_feed_makes_a_multi_member_incident(start_services):
-    from switchboard_cli.demo import BURST_FIRST, BURST_SPACING, EVENTS, demo_mentions
+    from switchboard_cli.demo import BURST_FIRST, BURST_SPACING, EVENTS, burst_report, demo_mentions
 
     urls, services = start_services(api_key=API_KEY, admin_token=ADMIN_TOKEN)
     feed = demo_mentions(seed=11)
     # The first burst and the noise around it, posted a few a second as `make run` does.
-    mentions = [next(feed) for _ in range(BURST_FIRST + BURST_SPACING * len(EVENTS[0].reports))]
-    burst = set(EVENTS[0].reports)
     reports = set()
-    for mention in mentions:
+    for serial in range(1, BURST_FIRST + BURST_SPACING * len(EVENTS[0].reports) + 1):
         answer = httpx.post(
             f"{urls['ingest']}/v1/mentions",
-            json=mention,
+            json=next(feed),
             headers={"authorization": f"Bearer {API_KEY}"},
             timeout=10,
         )
         assert answer.status_code == 202, answer.text
-        if mention["text"] in burst:
+        if burst_report(serial) is not None:
             reports.add(answer.json()["mention_id"])
         time.sleep(SECONDS_BETWEEN_POSTS)
-    assert len(reports) == len(burst)
+    assert len(reports) == len(EVENTS[0].reports)
     found = settled_incidents(urls["router"], reports, services)
     biggest = max((len(group & reports) for group in groups(found)), default=0)
     print(f"\ndemo: {biggest} of the first burst's {len(reports)} reports in one incident")

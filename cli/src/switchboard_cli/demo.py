@@ -7,7 +7,7 @@ districts and sources so a feed never repeats exactly.
 
 Now and then many people report one event: a burst of reports of it (one
 district, different authors and wording, a few seconds apart at the demo's
-rate) runs through the feed, so the console shows a multi-member incident
+rate; some quote or repost the first one) runs through the feed, so the console shows a multi-member incident
 within the first minutes and a new one every few minutes after.
 """
 
@@ -124,6 +124,9 @@ EVENTS: tuple[DemoEvent, ...] = (
 BURST_EVERY = 400
 BURST_FIRST = 5
 BURST_SPACING = 12
+# Reports of a burst that repost its first report word for word; the other odd-numbered
+# ones quote it with their own words, the even ones are posts of their own.
+REPOSTED = frozenset({6})
 REPORTERS = (
     "dockside_dee",
     "halden_local",
@@ -174,21 +177,36 @@ def demo_mentions(seed: int | None = None) -> Iterator[dict[str, Any]]:
     rng = random.Random(seed)
     serial = 0
     run = f"{rng.getrandbits(40):010x}"
+    # The first report of each burst, (source, source_id, handle, text): the post the
+    # others quote and repost, as a thread grows around one eyewitness post.
+    origins: dict[int, tuple[str, str, str, str]] = {}
     while True:
         serial += 1
         text = rng.choice(TEXTS)
         source = rng.choice(SOURCES)
         district = rng.choice(DISTRICTS)
         handle = rng.choice(HANDLES)
+        source_id = f"demo-{run}-{serial}"
+        references: list[dict[str, str]] = []
         report = burst_report(serial)
         if report is not None:
             burst, event, number = report
             text, district = event.reports[number], event.district
             # A different author for every report of a burst.
             handle = REPORTERS[(burst + number) % len(REPORTERS)]
+            if number == 0:
+                source = "x"
+                origins[burst] = (source, source_id, handle, text)
+            elif number in REPOSTED:
+                source, origin_id, origin_handle, origin_text = origins[burst]
+                text = f"RT @{origin_handle}: {origin_text}"
+                references = [{"kind": "repost", "source_id": origin_id}]
+            elif number % 2:
+                source, origin_id = origins[burst][:2]
+                references = [{"kind": "quote", "source_id": origin_id}]
         mention: dict[str, Any] = {
             "source": source,
-            "source_id": f"demo-{run}-{serial}",
+            "source_id": source_id,
             "text": text,
             "created_at": datetime.now(UTC).isoformat(),
             "author": {
@@ -200,4 +218,6 @@ def demo_mentions(seed: int | None = None) -> Iterator[dict[str, Any]]:
         }
         if district:
             mention["district"] = district
+        if references:
+            mention["references"] = references
         yield mention
