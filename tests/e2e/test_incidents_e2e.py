@@ -5,8 +5,8 @@ the real Kafka and PostgreSQL, the duty officer's webhook played by the stand-in
 district (Harbor): fifty reports of one warehouse fire at Harbor Pier, by fifty authors, in
 the words people use (eyewitnesses, questions, reposts and quotes, typos, Spanish, with an
 address, a landmark, a geo point or none of these), among fifty unrelated mentions of the
-same district and window (noise, a lost dog, praise, permits, traffic, a burglary, and two
-small kitchen fires at other addresses). It was written without looking at the clustering,
+same district and window (noise, a lost dog, praise, permits, traffic, a burglary, two
+small kitchen fires and a grill fire at other places). It was written without looking at the clustering,
 so these tests measure it:
 
 - one incident holds at least 45 of the 50 reports, none of the unrelated mentions, and no
@@ -14,7 +14,8 @@ so these tests measure it:
 - with every item breaching its claim SLA within seconds, the fire's escalations page the
   duty officer once per wave (member step 1, 10, 50 or an urgency rise), not fifty times;
 - the same raw records run again through a fresh classifier and router (new topics, new
-  database) give the same incidents.
+  database) give the same incidents;
+- the demo feed `make run` plays makes a multi-member incident of its first burst.
 
 The figures (reports joined, unrelated joined, pages) are printed: run with -s to see them.
 """
@@ -50,7 +51,6 @@ ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 # The contract's member_count: the members a person would call part of the incident.
 MEMBER_LINKS = ("automatic", "confirmed")
 MEMBER_STEPS = (1, 10, 50)
-URGENCY_LEVELS = 4  # low, normal, high, critical: at most three rises
 MIN_REPORTS_JOINED = 45
 SECONDS_BETWEEN_POSTS = 0.25  # the reports arrive over half a minute, so the incident grows
 SHIPPED_ROUTING = REPO / "services/router/src/switchboard_router/routing/routing.yaml"
