@@ -679,7 +679,154 @@ def classification() -> dict[str, Any]:
     )
 
 
-DASHBOARDS = {"pipeline": pipeline, "queues": queues, "classification": classification}
+def incidents() -> dict[str, Any]:
+    """Incidents and paging: open incidents and their size, how members are linked, and what
+    the notifier sent, suppressed and failed to send per channel."""
+    # The open-incidents gauge is read from the one database by every router replica at the
+    # scrape, so replicas are combined with max, never summed (as the queue gauges).
+    open_now = target("max(switchboard_router_incidents_open)", "open")
+    g = Layout()
+    panels = [
+        g.row("Incidents", width=8, height=6),
+        g.stat(
+            "Open incidents",
+            "Incidents with a member still open, now.",
+            [open_now],
+            thresholds=[(1, "orange")],
+        ),
+        g.stat(
+            "Largest incident (last hour)",
+            "The most members an incident had when a member was linked in the last hour "
+            "(upper bound of the histogram bucket).",
+            [
+                target(
+                    "histogram_quantile(1, sum by (le) "
+                    "(increase(switchboard_router_incident_members_bucket[1h])))"
+                )
+            ],
+        ),
+        g.stat(
+            "Members linked (last hour)",
+            "Mentions linked to an incident automatically or confirmed by an officer in the last hour.",
+            [
+                target(
+                    'sum(increase(switchboard_router_incident_links_total{link=~"automatic|confirmed"}[1h]))'
+                )
+            ],
+        ),
+        g.row("Members"),
+        g.timeseries("Open incidents over time", "Incidents with a member still open.", [open_now]),
+        g.timeseries(
+            "Members per incident (p50 / p95)",
+            "An incident's member count each time a member is linked: big values are one "
+            "event many people report.",
+            percentiles("switchboard_router_incident_members"),
+        ),
+        g.timeseries(
+            "Links by kind",
+            "Mentions linked per interval: automatic, suggested (an officer decides), and "
+            "the officers' decisions (confirmed, rejected). Many rejections: the clustering "
+            "joins what it should not.",
+            [
+                target(
+                    per_interval("switchboard_router_incident_links_total", "link"),
+                    "{{link}}",
+                )
+            ],
+            stack=True,
+            width=24,
+        ),
+        g.row("Notifications"),
+        g.timeseries(
+            "Notifications sent by channel",
+            "Tries that were delivered, per second, by channel.",
+            [
+                target(
+                    per_second('switchboard_notifier_sends_total{outcome="delivered"}', "channel"),
+                    "{{channel}}",
+                )
+            ],
+            unit="reqps",
+            stack=True,
+        ),
+        g.timeseries(
+            "Pages and suppressed escalations",
+            "Escalations that paged (a new wave: first sight, urgency rose, member count "
+            "crossed a step) and those that paged nobody, by reason.",
+            [
+                target(per_interval("switchboard_notifier_waves_total"), "paged (waves)"),
+                target(
+                    per_interval("switchboard_notifier_suppressed_total", "reason"),
+                    "suppressed {{reason}}",
+                ),
+            ],
+        ),
+        g.timeseries(
+            "Failed and unknown sends by channel",
+            "Tries that failed for good, that will be retried, and sends nobody knows were "
+            "delivered (alerts: NotifierChannelFailing, NotifierSendsUnknown).",
+            [
+                target(
+                    per_interval(
+                        'switchboard_notifier_sends_total{outcome!="delivered"}', "channel, outcome"
+                    ),
+                    "{{channel}} {{outcome}}",
+                )
+            ],
+            stack=True,
+            thresholds=[(1, "red")],
+        ),
+        g.timeseries(
+            "Consecutive failures by channel",
+            "Tries of each channel that failed in a row; 0 after a delivery "
+            "(alert: NotifierChannelFailing at 3 for 5 minutes).",
+            [
+                target(
+                    "max by (channel) (switchboard_notifier_channel_consecutive_failures)",
+                    "{{channel}}",
+                )
+            ],
+            thresholds=[(3, "red")],
+        ),
+        g.timeseries(
+            "Send time by channel (p95)",
+            "Time of one try of a send, by channel.",
+            [
+                target(
+                    quantile(0.95, "switchboard_notifier_send_seconds", "channel"),
+                    "{{channel}}",
+                )
+            ],
+            unit="s",
+        ),
+        g.timeseries(
+            "Time to acknowledge (p50 / p95) by urgency",
+            "From queued to acknowledged by an officer (the router's histogram: the notifier "
+            "exports no acknowledgement time of its own).",
+            percentiles("switchboard_router_time_to_acknowledge_seconds", "urgency"),
+            unit="s",
+        ),
+        g.timeseries(
+            "Pending pages cancelled by an acknowledgement",
+            "Later steps and repeats that did not go out because someone acknowledged first.",
+            [target(per_interval("switchboard_notifier_cancelled_total"), "cancelled")],
+        ),
+    ]
+    return dashboard(
+        "switchboard-incidents",
+        "Switchboard · Incidents and paging",
+        "One event, many reports: open incidents and their size, how members are linked, and "
+        "the notifications sent, suppressed and failed per channel.",
+        panels,
+    )
+
+
+DASHBOARDS = {
+    "pipeline": pipeline,
+    "queues": queues,
+    "classification": classification,
+    "incidents": incidents,
+}
 
 
 def render() -> dict[str, str]:

@@ -182,6 +182,24 @@ def test_alerts_cover_what_an_operations_centre_needs():
         assert metric in metric_names(by_name[alert]), f"{alert} does not watch {metric}"
 
 
+def test_the_incidents_dashboard_shows_incidents_and_what_was_paged_per_channel():
+    exprs = list(find_exprs(dashboards()["incidents.json"]))
+    queried = set().union(*(metric_names(expr) for expr in exprs))
+    for metric in (
+        "switchboard_router_incidents_open",
+        "switchboard_router_incident_members_bucket",
+        "switchboard_router_incident_links_total",
+        "switchboard_notifier_sends_total",
+        "switchboard_notifier_waves_total",
+        "switchboard_notifier_suppressed_total",
+        "switchboard_notifier_channel_consecutive_failures",
+    ):
+        assert metric in queried, f"no panel shows {metric}"
+    # Links per kind and sends per channel, not one sum of them.
+    assert any("incident_links_total" in e and "by (link)" in e for e in exprs)
+    assert any("notifier_sends_total" in e and "by (channel" in e for e in exprs)
+
+
 @pytest.mark.parametrize(
     ("alert", "urgency"),
     [("CriticalMentionUnclaimedPastSla", "critical"), ("HighMentionUnclaimedPastSla", "high")],

@@ -4,12 +4,18 @@ Written by hand to look like what an agency's feeds carry: mostly chatter,
 praise and questions, some nuisance and property reports, and now and then a
 real emergency. Each call to `demo_mentions` shuffles them with authors,
 districts and sources so a feed never repeats exactly.
+
+Now and then many people report one event: a burst of reports of it (one
+district, different authors and wording, a few seconds apart at the demo's
+rate; some quote or repost the first one) runs through the feed, so the console shows a multi-member incident
+within the first minutes and a new one every few minutes after.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,6 +72,88 @@ TEXTS: tuple[str, ...] = (
     "Kudos to the deputies who found the lost hiker on Bear Mountain",
 )
 
+
+@dataclass(frozen=True)
+class DemoEvent:
+    """One event many people report: where it is and what they write about it."""
+
+    district: str
+    reports: tuple[str, ...]
+
+
+EVENTS: tuple[DemoEvent, ...] = (
+    DemoEvent(
+        "harbor",
+        (
+            "Huge black smoke coming out of the cold storage warehouse on Harbor Rd, flames on the roof",
+            "is that smoke near the docks?? the whole sky over the pier is black",
+            "Fire at 300 Harbor Road warehouse, flames through the roof, send the fire dept",
+            "warehouse by Harbor Pier fully engulfed, fire trucks just arriving",
+            "Se está quemando una bodega en la calle Harbor, cerca del muelle",
+            "the whole harbor smells like burning plastic, what is on fire??",
+            "Harbor Rd closed at 3rd because of the warehouse fire, police turning cars around",
+            "roof of the burning warehouse at Harbor Pier just collapsed, firefighters pulled back",
+        ),
+    ),
+    DemoEvent(
+        "eastside",
+        (
+            "Strong smell of gas in the lobby of Halden Towers, they are evacuating the building",
+            "why is everyone standing outside Halden Towers? someone said gas leak",
+            "Gas leak at Halden Towers, fire department is here and told us to stay back",
+            "whole building at halden towers evacuated, smells like rotten eggs in the stairwell",
+            "Fuga de gas en Halden Towers, sacaron a todos los vecinos a la calle",
+            "Is it safe to go back into Halden Towers yet? We've been outside an hour",
+        ),
+    ),
+    DemoEvent(
+        "northside",
+        (
+            "Bad crash on Grand Ave at 2nd, three cars, one on its side",
+            "multi car pileup grand and 2nd, people trapped in the silver car, need ambulance",
+            "Grand Avenue blocked at 2nd Street because of a big accident, avoid the area",
+            "just drove past the crash on grand ave, firefighters cutting someone out of a car",
+            "Choque de tres carros en Grand y la 2, hay heridos",
+            "Anyone know what happened at Grand and 2nd? Tons of ambulances",
+            "the wreck at grand ave and 2nd st is still blocking both lanes",
+        ),
+    ),
+)
+# Mentions between the start of two bursts (about three minutes at the demo's 2/s), the
+# mention the first burst starts at, and mentions between two reports of one burst.
+BURST_EVERY = 400
+BURST_FIRST = 5
+BURST_SPACING = 12
+# Reports of a burst that repost its first report word for word; the other odd-numbered
+# ones quote it with their own words, the even ones are posts of their own.
+REPOSTED = frozenset({6})
+REPORTERS = (
+    "dockside_dee",
+    "halden_local",
+    "marcus.t",
+    "jenny_k",
+    "cyclist_mo",
+    "rosa.mtz",
+    "night_shift_al",
+    "tidewater_tom",
+    "bex_runs",
+)
+
+
+def burst_report(serial: int) -> tuple[int, DemoEvent, int] | None:
+    """(burst number, event, report number) when the `serial`-th mention of a feed is a
+    report of a burst's event, else None."""
+    since = serial - BURST_FIRST
+    if since < 0:
+        return None
+    burst, offset = divmod(since, BURST_EVERY)
+    number, between = divmod(offset, BURST_SPACING)
+    event = EVENTS[burst % len(EVENTS)]
+    if between or number >= len(event.reports):
+        return None
+    return burst, event, number
+
+
 SOURCES = ("x", "facebook", "instagram", "reddit", "nextdoor", "bluesky", "mastodon", "app", "sms")
 DISTRICTS = ("north", "south", "east", "west", "central", None, None)
 HANDLES = (
@@ -89,18 +177,40 @@ def demo_mentions(seed: int | None = None) -> Iterator[dict[str, Any]]:
     rng = random.Random(seed)
     serial = 0
     run = f"{rng.getrandbits(40):010x}"
+    # The first report of each burst, (source, source_id, handle, text): the post the
+    # others quote and repost, as a thread grows around one eyewitness post.
+    origins: dict[int, tuple[str, str, str, str]] = {}
     while True:
         serial += 1
         text = rng.choice(TEXTS)
         source = rng.choice(SOURCES)
         district = rng.choice(DISTRICTS)
+        handle = rng.choice(HANDLES)
+        source_id = f"demo-{run}-{serial}"
+        references: list[dict[str, str]] = []
+        report = burst_report(serial)
+        if report is not None:
+            burst, event, number = report
+            text, district = event.reports[number], event.district
+            # A different author for every report of a burst.
+            handle = REPORTERS[(burst + number) % len(REPORTERS)]
+            if number == 0:
+                source = "x"
+                origins[burst] = (source, source_id, handle, text)
+            elif number in REPOSTED:
+                source, origin_id, origin_handle, origin_text = origins[burst]
+                text = f"RT @{origin_handle}: {origin_text}"
+                references = [{"kind": "repost", "source_id": origin_id}]
+            elif number % 2:
+                source, origin_id = origins[burst][:2]
+                references = [{"kind": "quote", "source_id": origin_id}]
         mention: dict[str, Any] = {
             "source": source,
-            "source_id": f"demo-{run}-{serial}",
+            "source_id": source_id,
             "text": text,
             "created_at": datetime.now(UTC).isoformat(),
             "author": {
-                "handle": rng.choice(HANDLES),
+                "handle": handle,
                 "follower_count": rng.randint(0, 5000),
                 "verified": rng.random() < 0.05,
             },
@@ -108,4 +218,6 @@ def demo_mentions(seed: int | None = None) -> Iterator[dict[str, Any]]:
         }
         if district:
             mention["district"] = district
+        if references:
+            mention["references"] = references
         yield mention
