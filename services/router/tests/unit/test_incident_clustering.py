@@ -156,12 +156,42 @@ def test_a_near_duplicate_without_place_joins_automatically():
     assert (decision.link, decision.reason) == (Link.AUTOMATIC, LinkReason.NEAR_DUPLICATE)
 
 
-def test_without_any_place_a_merely_similar_mention_is_not_linked():
+def test_without_any_place_a_similar_mention_still_links_by_its_meaning():
+    # "the warehouse is on fire!!" names no address the classifier can place; it is still
+    # a report of the fire (the e2e set lost most of its reports to this rule).
     original = mention(FIRE_A, item_id=1, place=Place())
-    assert (
-        decide(mention(FIRE_B, item_id=2, minutes=5, place=Place()), [lone(original)], CONFIG)
-        is None
+    decision = decide(
+        mention(FIRE_B, item_id=2, minutes=5, place=Place()), [lone(original)], CONFIG
     )
+    assert decision is not None
+    assert (decision.link, decision.reason) == (Link.AUTOMATIC, LinkReason.SIMILAR)
+    placed = decide(
+        mention(FIRE_B, item_id=3, minutes=5, place=Place()),
+        [lone(mention(FIRE_A, item_id=1))],
+        CONFIG,
+    )
+    assert placed is not None and placed.link == Link.AUTOMATIC  # one side placed: no contradiction
+
+
+def test_an_unplaced_mention_pays_the_unplaced_penalty():
+    original = mention(FIRE_A, item_id=1, place=Place())
+    later = mention(FIRE_B, item_id=2, minutes=5, place=Place())
+    plain = decide(later, [lone(original)], CONFIG)
+    strict = decide(later, [lone(original)], CONFIG.model_copy(update={"unplaced_penalty": 0.5}))
+    assert plain is not None and strict is None
+
+
+def test_questions_or_praise_about_one_place_are_not_an_event():
+    market = "Is the farmers market at Harbor Pier still on this Saturday?"
+    parking = "Is the parking lot at Harbor Pier free on the weekends this Saturday?"
+    pier = Place(districts=frozenset({"harbour"}), texts=frozenset({"harbor pier"}))
+    asked = mention(market, item_id=1, topics=("information_request",), place=pier)
+    again = mention(parking, item_id=2, minutes=5, topics=("information_request",), place=pier)
+    assert decide(again, [lone(asked)], CONFIG) is None
+    # ...and a report tagged with such a topic as well as an event's links by the event only.
+    report = mention(FIRE_A, item_id=3, topics=("fire", "information_request"))
+    question = mention(market, item_id=4, minutes=5, topics=("information_request",))
+    assert decide(question, [lone(report)], CONFIG) is None
 
 
 def test_similar_mentions_in_the_same_district_open_an_incident_automatically():

@@ -76,6 +76,12 @@ class ClusteringConfig(BaseModel):
     attach: Annotated[float, Field(gt=0, le=1)] = 0.45
     suggest: Annotated[float, Field(gt=0, le=1)] = 0.25
     place_bonus: Annotated[float, Field(ge=0, le=1)] = 0.10
+    unplaced_penalty: Annotated[float, Field(ge=0, le=1)] = 0.0
+    # Topics that say what a post is, not what happened: two questions or two compliments
+    # about the harbour are not one event, and a report tagged so must not draw them in.
+    not_event_topics: frozenset[str] = frozenset(
+        {"irrelevant", "information_request", "praise", "community_support"}
+    )
     near_duplicate_bits: Annotated[int, Field(ge=0, le=16)] = 3
     min_words_automatic: Annotated[int, Field(ge=0, le=50)] = 4
     radius_km: Annotated[float, Field(ge=0, le=100)] = 1.0
@@ -208,7 +214,7 @@ def judge(mention: Mention, candidate: Candidate, config: ClusteringConfig) -> D
     """How `mention` would join `candidate`, or None."""
     if mention.echoes & candidate.posts:
         return Decision(candidate, Link.AUTOMATIC, LinkReason.REFERENCE, 1.0)
-    shared = mention.topics & candidate.topics
+    shared = (mention.topics & candidate.topics) - config.not_event_topics
     if not shared:
         return None
     age = mention.received_at - candidate.last_seen
@@ -223,11 +229,13 @@ def judge(mention: Mention, candidate: Candidate, config: ClusteringConfig) -> D
         if long_enough:
             return Decision(candidate, Link.AUTOMATIC, LinkReason.NEAR_DUPLICATE, score)
         return _suggested(candidate, LinkReason.NEAR_DUPLICATE, score)
-    if not same_place:
-        return None
+    if both_placed and not same_place:
+        return None  # two places that contradict each other are two events
     score = candidate.vector.cosine(mention.vector)
     if mention.place.same_text(candidate.place):
         score += config.place_bonus
+    elif not both_placed:
+        score -= config.unplaced_penalty
     score = round(min(score, 1.0), 6)
     if score >= config.attach and long_enough:
         return Decision(candidate, Link.AUTOMATIC, LinkReason.SIMILAR, score)
