@@ -377,3 +377,85 @@ def test_a_quote_stored_in_the_same_batch_before_its_post_still_joins_it(engine,
     assert sorted(link.item_id for link in linked) == sorted([ids["quote"], ids["rp"]])
     assert {link.reason for link in linked} == {"reference"}
     assert max(link.member_count for link in linked) == 3
+
+
+# --- a report that ties two parts of one event together ---------------------
+
+ADDRESS_REPORTS = [
+    "Fire at the Dock Street warehouse, huge flames coming through the roof",
+    "Dock Street warehouse is on fire, flames through the roof",
+]
+UNPLACED_REPORTS = [
+    "Black smoke over the harbour, something big is burning by the pier",
+    "Smoke over the pier, something is burning down by the harbour",
+]
+BRIDGE = (
+    "Huge flames through the roof of the Dock Street warehouse and black smoke over the "
+    "harbour, something big is burning by the pier"
+)
+
+
+def test_a_report_that_would_join_two_incidents_folds_them_into_one(engine, put_items):
+    ids = put_items(
+        engine,
+        fire_item("a1"),
+        fire_item("a2", minutes=1),
+        fire_item("b1", minutes=2),
+        fire_item("b2", minutes=3),
+        fire_item("tie", minutes=4),
+    )
+    cluster(engine, [ids["a1"], ids["a2"]], ADDRESS_REPORTS, place="Dock Street")
+    cluster(engine, [ids["b1"], ids["b2"]], UNPLACED_REPORTS, district=None)
+    with engine.connect() as conn:
+        before = dict(
+            conn.execute(select(incident_members.c.item_id, incident_members.c.incident_id)).all()
+        )
+    # The address and the smoke over the pier are two incidents until one report names both.
+    assert len(set(before.values())) == 2
+    assert before[ids["a1"]] == before[ids["a2"]] != before[ids["b1"]] == before[ids["b2"]]
+
+    linked = cluster(engine, [ids["tie"]], [BRIDGE], place="Dock Street")
+
+    assert len(linked) == 1
+    with engine.connect() as conn:
+        after = dict(
+            conn.execute(select(incident_members.c.item_id, incident_members.c.incident_id)).all()
+        )
+        heads = {r.id: r for r in conn.execute(select(incidents))}
+        merged_audits = conn.execute(
+            select(audit.c.item_id, audit.c.details).where(audit.c.action == "incident_merged")
+        ).all()
+    survivor = linked[0].incident_id
+    assert set(after) == set(ids.values()) and set(after.values()) == {survivor}
+    (gone,) = set(before.values()) - {survivor}
+    assert heads[survivor].status == "open" and heads[survivor].member_count == 5
+    assert (heads[gone].status, heads[gone].merged_into, heads[gone].member_count) == (
+        "merged",
+        survivor,
+        0,
+    )
+    moved = {item for item, incident in before.items() if incident == gone}
+    assert {row.item_id for row in merged_audits} == moved
+    assert all(row.details["from_incident"] == gone for row in merged_audits)
+    # Replayed, the tie is already clustered: nothing moves again.
+    assert cluster(engine, [ids["tie"]], [BRIDGE], place="Dock Street") == []
+
+
+def test_a_suggestion_never_folds_incidents_together(engine, put_items):
+    strict = CONFIG.model_copy(update={"attach": 0.99})
+    ids = put_items(
+        engine,
+        fire_item("a1"),
+        fire_item("a2", minutes=1),
+        fire_item("b1", minutes=2),
+        fire_item("b2", minutes=3),
+        fire_item("tie", minutes=4),
+    )
+    same = "Fire at the Dock Street warehouse, huge flames coming through the roof"
+    cluster(engine, [ids["a1"], ids["a2"]], [same, same], place="Dock Street")
+    smoke = "Black smoke over the harbour, something big is burning by the pier"
+    cluster(engine, [ids["b1"], ids["b2"]], [smoke, smoke], district=None)
+    cluster(engine, [ids["tie"]], [BRIDGE], place="Dock Street", config=strict)
+    with engine.connect() as conn:
+        statuses = sorted(conn.scalars(select(incidents.c.status)).all())
+    assert statuses == ["open", "open"]

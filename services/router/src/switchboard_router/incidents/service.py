@@ -51,6 +51,7 @@ from switchboard_router.incidents.clustering import (
     Mention,
     Place,
     decide,
+    judge,
     summarise,
 )
 from switchboard_router.items.status import HELD, ItemStatus
@@ -229,6 +230,20 @@ class _Group:
             post=(m.source, m.source_id),
         )
 
+    def absorb(self, other: _Group) -> None:
+        """Take in every member of `other` (a mention bridged the two)."""
+        self.item_ids += other.item_ids
+        self.topics |= other.topics
+        if other.last_seen is not None:
+            self.last_seen = (
+                other.last_seen if self.last_seen is None else max(self.last_seen, other.last_seen)
+            )
+        self.place = self.place.union(other.place)
+        self.centroid.absorb(other.centroid)
+        self.simhashes += other.simhashes
+        self.posts |= other.posts
+        self._candidate = None
+
     @property
     def member_count(self) -> int:
         return len(self.item_ids)
@@ -355,6 +370,26 @@ class _Pool:
         self.dirty.add(incident_id)
         return group.member_count
 
+    def bridge(self, into: int, other: Candidate) -> list[int]:
+        """Fold `other` (an open incident or a lone item) into incident `into`; the item
+        ids that moved."""
+        source = (
+            self.incidents.pop(other.incident_id)
+            if other.incident_id is not None
+            else self.lone.pop(other.item_ids[0])
+        )
+        self.incidents[into].absorb(source)
+        self.dirty.add(into)
+        if other.incident_id is not None:
+            self.dirty.discard(other.incident_id)
+        return list(source.item_ids)
+
+    def still_open(self, candidate: Candidate) -> bool:
+        """Whether `candidate` is still a group of its own in this batch."""
+        if candidate.incident_id is not None:
+            return candidate.incident_id in self.incidents
+        return candidate.item_ids[0] in self.lone
+
 
 def _echoed_first(rows: Sequence[Any], by_item: dict[int, Arrival]) -> list[Any]:
     """The batch oldest first, except that a post another of the batch reposts or quotes
@@ -432,7 +467,8 @@ def cluster_items(
         for row in rows:
             arrival = by_item[row.id]
             mention, hashed = _mention(row, arrival, config)
-            decision = decide(mention, pool.candidates(mention), config)
+            candidates = pool.candidates(mention)
+            decision = decide(mention, candidates, config)
             writes.clustered.append(
                 {
                     "b_id": row.id,
@@ -445,7 +481,10 @@ def cluster_items(
             if decision is None:
                 pool.add_lone(mention)
                 continue
-            linked.append(_link(conn, pool, writes, mention, decision, config, now))
+            done = _link(conn, pool, writes, mention, decision, config, now)
+            linked.append(done)
+            if decision.link == Link.AUTOMATIC:
+                _bridge(conn, pool, writes, mention, done.incident_id, candidates, config, now)
         writes.flush(conn)
         for incident_id in sorted(pool.dirty):
             refresh(conn, incident_id, now)
@@ -532,6 +571,76 @@ def _link(
         for member in new_members
     ]
     return Linked(item_id, incident_id, decision.link, decision.reason, count)
+
+
+def _bridge(
+    conn: Connection,
+    pool: _Pool,
+    writes: _Writes,
+    mention: Mention,
+    into: int,
+    candidates: Sequence[Candidate],
+    config: ClusteringConfig,
+    now: datetime,
+) -> None:
+    """A mention linked automatically to `into` that would as well have joined other open
+    incidents or lone items automatically says they are one event: fold them into `into`.
+
+    Fifty reports of one fire arrive in fifty wordings; the first few can open two or three
+    incidents (an address in one, "the docks" in another) before a report that names both
+    the place and the smoke ties them. Without this the event stays split, and each part
+    is claimed and paged on its own. Only automatic links bridge: a suggestion never
+    merges anything. Deterministic: candidates are folded in their fixed order.
+    """
+    bridged = sorted(
+        (
+            d
+            for c in candidates
+            if c.incident_id != into
+            and pool.still_open(c)
+            and (d := judge(mention, c, config)) is not None
+            and d.link == Link.AUTOMATIC
+        ),
+        key=lambda d: d.candidate.order,
+    )
+    for decision in bridged:
+        other = decision.candidate
+        moved = pool.bridge(into, other)
+        if other.incident_id is not None:
+            for row in writes.members.values():  # linked earlier in this batch, not yet written
+                if row["incident_id"] == other.incident_id:
+                    row["incident_id"] = into
+            conn.execute(
+                update(incident_members)
+                .where(incident_members.c.incident_id == other.incident_id)
+                .values(incident_id=into)
+            )
+            conn.execute(
+                update(incidents)
+                .where(incidents.c.id == other.incident_id)
+                .values(
+                    status=IncidentStatus.MERGED, merged_into=into, member_count=0, updated_at=now
+                )
+            )
+            details: dict[str, Any] = {"incident_id": into, "from_incident": other.incident_id}
+            action = IncidentAction.MERGED
+        else:
+            (item_id,) = moved
+            conn.execute(delete(incident_members).where(incident_members.c.item_id == item_id))
+            # Linked as the bridging mention would have linked it.
+            writes.members[item_id] = _member_row(item_id, into, decision, config, now)
+            details = {"incident_id": into, "link": Link.AUTOMATIC.value, "via": mention.item_id}
+            action = IncidentAction.LINKED
+        writes.audits += [
+            {
+                "item_id": m,
+                "at": now,
+                "actor": ROUTER_ACTOR,
+                "action": action.value,
+                "details": details,
+            }
+            for m in moved
+        ]
 
 
 def refresh(conn: Connection, incident_id: int, now: datetime) -> int:

@@ -105,6 +105,10 @@ class Centroid:
         for i, w in v.items():
             total[i] = total.get(i, 0.0) + w
 
+    def absorb(self, other: Centroid) -> None:
+        """Take in every member of `other` (two incidents became one)."""
+        self.add(other._sum)  # a sum of members adds like one vector: |a+b|² = |a|²+2a·b+|b|²
+
     def cosine(self, v: Mapping[int, float]) -> float:
         """The cosine of `v` with the members' mean direction (0 when either is empty)."""
         total = self._sum
