@@ -90,6 +90,19 @@ def test_aged_items_are_redacted_then_deleted_and_the_access_audit_outlives_them
         ],
     )
     ids = {s.mention_id: s.item_id for s in stored}
+    clustered = {
+        "features": {"123": 0.5},
+        "simhash": 42,
+        "place": {
+            "district": "north",
+            "text": "12 elm st",
+            "label": "12 Elm St",
+            "lat": 51.5,
+            "lon": -0.12,
+        },
+    }
+    with engine.begin() as conn:  # what the incident clustering keeps of each
+        conn.execute(items.update().values(**clustered))
     for mention_id, days in (("fresh", 10), ("old", 100), ("ancient", 400)):
         work.add_note(
             engine,
@@ -125,6 +138,9 @@ def test_aged_items_are_redacted_then_deleted_and_the_access_audit_outlives_them
     assert "smoke" not in str(old.mention) and "jane" not in str(old.mention).lower()
     assert old.reasons == [{"rule": "topics.fire", "label": "fire", "matched": []}]
     assert old.redacted_at is not None
+    # The clustering's hashed copy of the text and the author's address go with it.
+    assert (old.features, old.simhash, old.place) == (None, None, {"district": "north"})
+    assert rows["fresh"].place == clustered["place"] and rows["fresh"].features is not None
     # What statistics need stays.
     assert (old.queue_id, old.urgency, old.mention["district"]) == ("general", "normal", "north")
     assert rows["fresh"].text == MENTION["text"]

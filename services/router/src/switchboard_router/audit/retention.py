@@ -95,7 +95,7 @@ def purge(
 ) -> dict[str, int]:
     """One bounded pass of redaction and deletion on `conn` (the caller's transaction)."""
     to_redact = conn.execute(
-        select(items.c.id, items.c.mention, items.c.reasons)
+        select(items.c.id, items.c.mention, items.c.reasons, items.c.place)
         .where(items.c.received_at < now - retention.redact_after, items.c.redacted_at.is_(None))
         .order_by(items.c.received_at)
         .limit(batch)
@@ -127,6 +127,11 @@ def purge(
                 text="",
                 mention=redacted_mention(row.mention or {}),
                 reasons=redacted_reasons(row.reasons or []),
+                # The incident clustering's copy of the text (hashed n-grams) and of where the
+                # author said they were go with it; the district, coarse, stays for the map.
+                features=None,
+                simhash=None,
+                place={"district": row.place.get("district")} if row.place else None,
                 redacted_at=now,
             )
         )
