@@ -562,7 +562,6 @@ def wait_for_incident(router: str, members: int, suggested: int, processes) -> d
 def test_incidents_are_listed_opened_confirmed_claimed_and_resolved_in_the_console(
     start_services, browser, tmp_path
 ):
-    pytest.importorskip("switchboard_router.incidents", reason="the router has no incidents")
     from playwright.sync_api import expect
 
     urls, processes = start_services(
