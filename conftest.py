@@ -9,6 +9,7 @@ missing: a green run must mean they ran.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -56,9 +57,9 @@ def topic_prefix() -> str:
     return f"test-{uuid.uuid4().hex[:10]}."
 
 
-@pytest.fixture
-def database_url(postgres_admin_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+@contextlib.contextmanager
+def fresh_database(postgres_admin_url: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped when the block ends."""
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -67,9 +68,18 @@ def database_url(postgres_admin_url: str) -> Iterator[str]:
     conninfo = f"host={admin.host} port={admin.port} user={admin.username} dbname={admin.database}"
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    with fresh_database(postgres_admin_url) as url:
+        yield url
 
 
 def free_port() -> int:

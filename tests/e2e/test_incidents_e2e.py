@@ -36,7 +36,16 @@ import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
 
-from conftest import REPO, ServiceProcess, Standin, TopicReader, free_port, poll, run_async
+from conftest import (
+    REPO,
+    ServiceProcess,
+    Standin,
+    TopicReader,
+    free_port,
+    fresh_database,
+    poll,
+    run_async,
+)
 from switchboard_shared.events import MentionEscalated, MentionIn
 from switchboard_shared.topics import ESCALATED, RAW
 
@@ -165,17 +174,8 @@ def router_options(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def second_database_url(postgres_admin_url: str) -> Iterator[str]:
     """A second fresh database, for the router that replays the raw records."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(postgres_admin_url)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    conninfo = f"host={admin.host} port={admin.port} user={admin.username} dbname={admin.database}"
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(postgres_admin_url) as url:
+        yield url
 
 
 # --- reading the router ------------------------------------------------------------------------
