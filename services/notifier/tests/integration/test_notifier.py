@@ -73,14 +73,18 @@ async def test_fifty_escalations_of_one_incident_page_at_1_10_and_50(
 ):
     suppressed_before = sample("switchboard_notifier_suppressed_total", reason="same_wave")
     async with run_notifier(notifier_settings()) as notifier:
+        # One key, one partition: the counts arrive in order, so the waves are exactly the
+        # steps. (Keyed by mention, as the router sends them, they spread over six
+        # partitions; read out of order, a count of 50 before 10 pages at 50 and then
+        # suppresses 10 — two pages, not three. That made this test flaky under load.)
         for count in range(1, 51):
-            await publish(make_escalation(incident_id=4242, member_count=count))
+            escalation = make_escalation(incident_id=4242, member_count=count)
+            await publish(encode(escalation), key="incident-4242")
         assert await wait_for(
             lambda: store.suppressed_count(notifier.engine, group="incident:4242") == 47
         )
         assert await wait_for(lambda: delivered(notifier.engine) == 12)
     seen = await deliveries()
-    # The member counts arrive on six partitions, in any order: the waves are the same.
     waves = {key.split("|")[1] for key in seen["by_key"]["pagerduty"]}
     assert waves == {"critical@1", "critical@10", "critical@50"}
     assert (
