@@ -16,7 +16,16 @@ from switchboard_router import scheduler
 from switchboard_router.audit import service as access
 from switchboard_router.audit.retention import Retention, purge
 from switchboard_router.db.engine import make_engine, migrate
-from switchboard_router.db.tables import access_audit, audit, items, notes, retention_runs, tokens
+from switchboard_router.db.tables import (
+    access_audit,
+    audit,
+    incident_members,
+    incidents,
+    items,
+    notes,
+    retention_runs,
+    tokens,
+)
 from switchboard_router.items import service as work
 from switchboard_router.items.steps import StepContext, save_items
 from switchboard_router.people import service as people
@@ -103,6 +112,32 @@ def test_aged_items_are_redacted_then_deleted_and_the_access_audit_outlives_them
     }
     with engine.begin() as conn:  # what the incident clustering keeps of each
         conn.execute(items.update().values(**clustered))
+        for name, mention_id in (("old", "old"), ("fresh", "fresh")):
+            incident = conn.execute(
+                incidents.insert().values(
+                    status="open",
+                    urgency="normal",
+                    urgency_rank=2,
+                    topics=["fire"],
+                    place="12 Elm St",
+                    district="north",
+                    first_seen=NOW,
+                    last_seen=NOW,
+                    member_count=1,
+                    created_at=NOW,
+                )
+            ).inserted_primary_key[0]
+            conn.execute(
+                incident_members.insert().values(
+                    item_id=ids[mention_id],
+                    incident_id=incident,
+                    link="automatic",
+                    score=1.0,
+                    reason="similar",
+                    model_version=name,
+                    linked_at=NOW,
+                )
+            )
     for mention_id, days in (("fresh", 10), ("old", 100), ("ancient", 400)):
         work.add_note(
             engine,
@@ -141,6 +176,14 @@ def test_aged_items_are_redacted_then_deleted_and_the_access_audit_outlives_them
     # The clustering's hashed copy of the text and the author's address go with it.
     assert (old.features, old.simhash, old.place) == (None, None, {"district": "north"})
     assert rows["fresh"].place == clustered["place"] and rows["fresh"].features is not None
+    with engine.connect() as conn:
+        rows_shown = conn.execute(
+            select(incident_members.c.model_version, incidents.c.place, incidents.c.district).join(
+                incidents, incidents.c.id == incident_members.c.incident_id
+            )
+        ).all()
+    shown = {version: (place, district) for version, place, district in rows_shown}
+    assert shown == {"old": (None, "north"), "fresh": ("12 Elm St", "north")}
     # What statistics need stays.
     assert (old.queue_id, old.urgency, old.mention["district"]) == ("general", "normal", "north")
     assert rows["fresh"].text == MENTION["text"]

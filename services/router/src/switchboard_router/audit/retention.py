@@ -34,6 +34,8 @@ from switchboard_router.db.tables import (
     access_audit,
     answers,
     audit,
+    incident_members,
+    incidents,
     items,
     notes,
     replies,
@@ -141,6 +143,18 @@ def purge(
         conn.execute(update(replies).where(replies.c.item_id.in_(redacted)).values(text=""))
         conn.execute(
             update(answers).where(answers.c.item_id.in_(redacted)).values(text="", author=None)
+        )
+        # An incident shows the address its first member named: it goes with that member's.
+        conn.execute(
+            update(incidents)
+            .where(
+                incidents.c.id.in_(
+                    select(incident_members.c.incident_id).where(
+                        incident_members.c.item_id.in_(redacted)
+                    )
+                )
+            )
+            .values(place=None)
         )
     done["redacted"] = len(to_redact)
     run_id = None
