@@ -610,18 +610,7 @@ def _bridge(
             for row in writes.members.values():  # linked earlier in this batch, not yet written
                 if row["incident_id"] == other.incident_id:
                     row["incident_id"] = into
-            conn.execute(
-                update(incident_members)
-                .where(incident_members.c.incident_id == other.incident_id)
-                .values(incident_id=into)
-            )
-            conn.execute(
-                update(incidents)
-                .where(incidents.c.id == other.incident_id)
-                .values(
-                    status=IncidentStatus.MERGED, merged_into=into, member_count=0, updated_at=now
-                )
-            )
+            _fold(conn, into=into, other_id=other.incident_id, now=now)
             details: dict[str, Any] = {"incident_id": into, "from_incident": other.incident_id}
             action = IncidentAction.MERGED
         else:
@@ -641,6 +630,27 @@ def _bridge(
             }
             for m in moved
         ]
+
+
+def _fold(conn: Connection, *, into: int, other_id: int, now: datetime) -> list[int]:
+    """Move every stored member row of `other_id` into `into` and leave `other_id` merged,
+    pointing at it; the item ids moved. The caller refreshes `into`'s summary."""
+    moved = list(
+        conn.scalars(
+            select(incident_members.c.item_id).where(incident_members.c.incident_id == other_id)
+        )
+    )
+    conn.execute(
+        update(incident_members)
+        .where(incident_members.c.incident_id == other_id)
+        .values(incident_id=into)
+    )
+    conn.execute(
+        update(incidents)
+        .where(incidents.c.id == other_id)
+        .values(status=IncidentStatus.MERGED, merged_into=into, member_count=0, updated_at=now)
+    )
+    return moved
 
 
 def refresh(conn: Connection, incident_id: int, now: datetime) -> int:
@@ -848,26 +858,7 @@ def merge(
             )
         _open_for_change(conn, actor, min(incident_id, other_id))  # lock in id order
         _open_for_change(conn, actor, max(incident_id, other_id))
-        moved = list(
-            conn.scalars(
-                select(incident_members.c.item_id).where(incident_members.c.incident_id == other_id)
-            )
-        )
-        conn.execute(
-            update(incident_members)
-            .where(incident_members.c.incident_id == other_id)
-            .values(incident_id=incident_id)
-        )
-        conn.execute(
-            update(incidents)
-            .where(incidents.c.id == other_id)
-            .values(
-                status=IncidentStatus.MERGED,
-                merged_into=incident_id,
-                member_count=0,
-                updated_at=now,
-            )
-        )
+        moved = _fold(conn, into=incident_id, other_id=other_id, now=now)
         refresh(conn, incident_id, now)
         for item_id in moved:
             _audit(
