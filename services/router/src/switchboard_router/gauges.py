@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from switchboard_router import metrics
 from switchboard_router.db.engine import aware
-from switchboard_router.incidents import service as incidents
+from switchboard_router.incidents import store as incidents
 from switchboard_router.kafka import relay
 from switchboard_router.queues import service as queues
 from switchboard_router.replies import delivery, reports

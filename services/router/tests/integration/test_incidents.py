@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from switchboard_router import metrics, scheduler
 from switchboard_router.db.tables import audit, incident_members, incidents, outbox
 from switchboard_router.gauges import observe_database
-from switchboard_router.incidents import service
+from switchboard_router.incidents import stage
 from switchboard_router.incidents.clustering import ClusteringConfig
 from switchboard_router.items.steps import NewItem, StepContext
 from switchboard_router.routing.policy import Policy
@@ -59,7 +59,7 @@ def cluster(
     engine, stored_ids, texts, *, config=CONFIG, district="harbour", echoes=None, place=None
 ):
     arrivals = [
-        service.Arrival(
+        stage.Arrival(
             item_id,
             text,
             district=district,
@@ -68,7 +68,7 @@ def cluster(
         )
         for item_id, text in zip(stored_ids, texts, strict=True)
     ]
-    return service.cluster_items(engine, arrivals=arrivals, config=config, now=T0)
+    return stage.cluster_items(engine, arrivals=arrivals, config=config, now=T0)
 
 
 def counts(engine):

@@ -72,7 +72,7 @@ async def test_a_clustering_failure_never_stops_the_consumer(monkeypatch, caplog
 
     from sqlalchemy.exc import IntegrityError
 
-    from switchboard_router.incidents import service
+    from switchboard_router.incidents import stage
     from switchboard_router.items.steps import StoredItem
     from switchboard_router.kafka.consumer import RouterConsumer
     from switchboard_router.routing.policy import Policy
@@ -89,7 +89,7 @@ async def test_a_clustering_failure_never_stops_the_consumer(monkeypatch, caplog
             calls.append(kwargs["arrivals"])
             raise failure
 
-        monkeypatch.setattr(service, "cluster_items", failing)
+        monkeypatch.setattr(stage, "cluster_items", failing)
         await consumer._cluster(stored, by_mention)  # returns: the batch goes on
     assert [[a.item_id for a in arrivals] for arrivals in calls] == [[1], [1]]
     assert "stay unclustered" in caplog.text

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, Select, func, select, text, update
 from switchboard_router import metrics
 from switchboard_router.db.engine import aware, insert_ignore
 from switchboard_router.db.tables import items, memberships, officers, queues
-from switchboard_router.incidents.service import incident_of
+from switchboard_router.incidents.store import incident_of
 from switchboard_router.items.status import HELD, ON_THE_CLOCK, ItemStatus
 from switchboard_router.items.steps import (
     ROUTER_ACTOR,

@@ -19,7 +19,7 @@ after each batch (`relay.relay_batch`), so the event leaves as soon as the
 item is stored, and the relay task sends whatever a failure left behind. The
 claim SLA clock starts when the item is stored.
 
-After the items are stored, clustering (`incidents/service.py`) links each new one to
+After the items are stored, clustering (`incidents/stage.py`) links each new one to
 an incident in a second transaction, under an advisory lock shared by every replica.
 Items not yet clustered (a crash between the two transactions) are clustered when
 the batch is replayed; items already clustered keep their link.
@@ -41,7 +41,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
 from switchboard_router import metrics
-from switchboard_router.incidents import service as incidents
+from switchboard_router.incidents import stage as incidents
 from switchboard_router.incidents.clustering import ClusteringConfig
 from switchboard_router.items import steps
 from switchboard_router.kafka.relay import relay_batch
