@@ -192,9 +192,14 @@ class Location(_Frozen):
     """Where a mention places its event, and how the classifier found it."""
 
     text: str
-    how: Literal["address", "intersection", "landmark", "geo"]
+    # "street": a street named without a house number or a crossing ("fire on Harbor Rd"):
+    # no point (a street is a line), a district only when the street lies in one.
+    how: Literal["address", "intersection", "landmark", "street", "geo"]
     lat: Annotated[float, Field(ge=-90, le=90)] | None = None
     lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    # The gazetteer's name of the street an address or a street place is on, so that
+    # "300 Harbor Rd" and "harbor road" are known to be on one street.
+    street: str | None = None
 
 
 class Classification(_Frozen):

@@ -4,8 +4,10 @@ The gazetteer (YAML) names streets (polylines with aliases) and landmarks
 (points with aliases); the district map is GeoJSON polygons with a `name`
 property. Found in order of precision: an address ("418 Birch St", "the 400
 block of Walnut", "calle Elm 14"), an intersection ("5th and Main", "corner
-of 4th & Birch", "Maple y 3"), a landmark ("Westgate Mall"), else the
-mention's geo point. The point is then placed in a district (shapely).
+of 4th & Birch", "Maple y 3"), a landmark ("Westgate Mall"), a street named
+with its kind ("on Harbor Rd", "calle 8": no point, since a street is a line;
+its district when it lies in one), else the mention's geo point. The point is
+then placed in a district (shapely).
 
 Street names are one regex, written as a trie of their aliases (about five
 times faster in Python's engine than a flat alternation) and matched on
@@ -43,6 +45,11 @@ _NUMBER_BEFORE = re.compile(
 _CALLE_NUMBER = re.compile(r"(?:calle|avenida)\s+$", re.IGNORECASE)
 _NUMBER_AFTER = re.compile(r"\s+(\d{1,5})(?!\w)")
 _NUMBER_WINDOW = 48  # characters before a street name searched for its house number
+# A street alone is a place only when named with its kind ("harbor rd", "calle 8"): a
+# bare "main" or "9th" is as often "the main thing" or "my 9th call".
+_STREET_KIND = re.compile(
+    r"(?<!\w)(?:st|street|rd|road|ave|avenue|blvd|boulevard|ln|lane|dr|drive|way|calle|avenida)(?!\w)"
+)
 
 
 class PlaceError(ValueError):
@@ -84,6 +91,11 @@ class Places:
                 for alias in [item["name"], *item.get("aliases", [])]:
                     alias_to_street[alias.lower()] = index
             self._alias_to_street = alias_to_street
+            self._named_with_kind = {
+                alias
+                for alias, index in alias_to_street.items()
+                if _STREET_KIND.search(alias) or alias == self.streets[index].name.lower()
+            }
             self._landmarks: list[tuple[str, Point]] = []
             self._automaton = ahocorasick.Automaton()
             for index, item in enumerate(gazetteer.get("landmarks", [])):
@@ -100,6 +112,18 @@ class Places:
             self._district_shapes = [shape(f["geometry"]) for f in districts.get("features", [])]
             for polygon in self._district_shapes:
                 shapely.prepare(polygon)
+            # A street that lies in one district places a mention there; one that
+            # crosses several says nothing of the district.
+            self._street_district: dict[str, str | None] = {}
+            for street_ in self.streets:
+                holding = [
+                    name
+                    for name, polygon in zip(
+                        self._district_names, self._district_shapes, strict=True
+                    )
+                    if polygon.contains(street_.line)
+                ]
+                self._street_district[street_.name] = holding[0] if len(holding) == 1 else None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlaceError(f"bad gazetteer or district map: {exc!r}") from exc
         if len(self._automaton):
@@ -181,8 +205,12 @@ class Places:
             lowered = text
             matches = list(self._street_regex_any_case.finditer(text))
         best: Location | None = None
+        named: int | None = None  # the first street named with its kind
         for i, m in enumerate(matches):
-            street = self._alias_to_street[" ".join(m.group(0).lower().split())]
+            alias = " ".join(m.group(0).lower().split())
+            street = self._alias_to_street[alias]
+            if named is None and alias in self._named_with_kind:
+                named = street
             # A house number sits just before the street name: search the last few words
             # only (the look-behind still sees the character before the window).
             window = max(0, m.start() - _NUMBER_WINDOW)
@@ -195,7 +223,9 @@ class Places:
                 span = (number.start(), m.end()) if number else None
             if number and span:
                 point = self._along(street, int(number.group(1)))
-                return _location(text[span[0] : span[1]], "address", point)
+                return _location(
+                    text[span[0] : span[1]], "address", point, street=self.streets[street].name
+                )
             if best is None and i + 1 < len(matches):
                 nxt = matches[i + 1]
                 if _CONNECTOR.match(text[m.end() : nxt.start()]):
@@ -213,6 +243,9 @@ class Places:
                 if before_ok and after_ok:
                     name, point = self._landmarks[index]
                     return _location(name, "landmark", point)
+        if named is not None:
+            name = self.streets[named].name
+            return Location(text=name, how="street", street=name)
         return None
 
     def _location(self, text: str, geo: GeoPoint | None) -> Location | None:
@@ -228,7 +261,12 @@ class Places:
         location = self._location(text, geo)
         if location is not None and location.lat is not None and location.lon is not None:
             return Found(location, self.district_of(location.lon, location.lat) or district)
-        return Found(location, district)
+        return Found(location, self._street_district_of(location) or district)
+
+    def _street_district_of(self, location: Location | None) -> str | None:
+        if location is None or location.how != "street" or location.street is None:
+            return None
+        return self._street_district.get(location.street)
 
     def locate_many(
         self,
@@ -239,7 +277,7 @@ class Places:
         """`locate` over a batch, with the districts of all its points found together."""
         locations = [self._location(t, g) for t, g in zip(texts, geos, strict=True)]
         found = [
-            Found(location, district)
+            Found(location, self._street_district_of(location) or district)
             for location, district in zip(locations, districts, strict=True)
         ]
         placed: list[int] = []
@@ -281,8 +319,12 @@ def _trie_pattern(aliases: list[str]) -> str:
 
 
 def _location(
-    text: str, how: Literal["address", "intersection", "landmark"], point: Point | None
+    text: str,
+    how: Literal["address", "intersection", "landmark"],
+    point: Point | None,
+    *,
+    street: str | None = None,
 ) -> Location:
     if point is None:
-        return Location(text=text, how=how)
-    return Location(text=text, how=how, lat=round(point.y, 6), lon=round(point.x, 6))
+        return Location(text=text, how=how, street=street)
+    return Location(text=text, how=how, lat=round(point.y, 6), lon=round(point.x, 6), street=street)

@@ -101,3 +101,38 @@ def test_a_batch_finds_the_districts_that_one_mention_at_a_time_finds(places, go
     corners = [xy for _, polygon in places._districts for xy in polygon.context.exterior.coords]
     lons, lats = [x for x, _ in corners], [y for _, y in corners]
     assert places.districts_of(lons, lats) == [places.district_of(x, y) for x, y in corners]
+
+
+def test_a_street_named_with_its_kind_is_a_place_with_the_district_it_lies_in(places):
+    found = places.locate("warehouse on harbor rd on fire, flames everywhere")
+    assert found.location is not None
+    assert (found.location.how, found.location.text, found.location.street) == (
+        "street",
+        "Harbor Road",
+        "Harbor Road",
+    )
+    assert (found.location.lat, found.location.lon) == (None, None)  # a street is a line
+    assert found.district == "Harbor"  # Harbor Road lies in Harbor only
+    spanish = places.locate("se está quemando una bodega en Harbor Road")
+    assert spanish.location is not None and spanish.location.street == "Harbor Road"
+
+
+def test_a_street_that_crosses_districts_places_no_district(places):
+    found = places.locate("water main break on 11th Street, water everywhere", None, "stated")
+    assert found.location is not None and found.location.how == "street"
+    assert found.district == "stated"  # 11th Street runs through several districts
+
+
+def test_a_bare_street_alias_without_its_kind_is_not_a_place(places):
+    for text in ("this is my 9th call about it", "the main thing is nobody is hurt"):
+        assert places.locate(text).location is None, text
+
+
+def test_an_address_names_its_street_and_a_batch_places_a_street_as_one_at_a_time_does(places):
+    found = places.locate("Fire at 300 Harbor Rd warehouse")
+    assert found.location is not None and found.location.how == "address"
+    assert found.location.street == "Harbor Road"
+    texts = ["fire on Harbor Road", "loud music on Main St", "crash on 11th Street"]
+    batch = places.locate_many(texts, [None] * 3, [None] * 3)
+    assert batch == [places.locate(t) for t in texts]
+    assert [f.district for f in batch] == ["Harbor", "Harbor", None]

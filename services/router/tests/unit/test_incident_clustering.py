@@ -331,3 +331,25 @@ def test_a_config_with_suggest_above_attach_is_refused_naming_the_field():
         ClusteringConfig.parse("version: x\nattach: 0.2\nsuggest: 0.5\n")
     with pytest.raises(ConfigError, match="attach"):
         ClusteringConfig.parse("version: x\nattach: 2\n")
+
+
+def test_a_street_shared_with_an_address_adds_the_place_bonus_but_two_far_addresses_contradict():
+    # "300 Dock St" and "a fire on Dock Street" name one street: the bonus, like one address.
+    address = Place(
+        texts=frozenset({"300 dock st"}),
+        points=((51.5000, -0.1200),),
+        streets=frozenset({"dock street"}),
+    )
+    street_only = Place(texts=frozenset({"dock street"}), streets=frozenset({"dock street"}))
+    a, b = mention(FIRE_A, item_id=1, place=address), mention(FIRE_B, item_id=2, place=street_only)
+    with_bonus = decide(b, [lone(a)], CONFIG)
+    unnamed = decide(replace(b, place=Place()), [lone(a)], CONFIG)
+    assert with_bonus is not None and unnamed is not None
+    assert with_bonus.score == pytest.approx(unnamed.score + CONFIG.place_bonus, abs=1e-5)
+    # Two addresses 11 km apart on one long street are two places, whatever their street.
+    far = Place(
+        texts=frozenset({"9000 dock st"}),
+        points=((51.6000, -0.1200),),
+        streets=frozenset({"dock street"}),
+    )
+    assert decide(mention(FIRE_C, item_id=3, minutes=1, place=far), [lone(a)], CONFIG) is None

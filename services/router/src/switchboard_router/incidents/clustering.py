@@ -129,8 +129,12 @@ class Place:
     """Where a mention (or a candidate's members) places the event."""
 
     districts: frozenset[str] = frozenset()
-    texts: frozenset[str] = frozenset()  # normalised addresses / landmarks
+    texts: frozenset[str] = frozenset()  # normalised addresses / landmarks / streets
     points: tuple[tuple[float, float], ...] = ()
+    # Normalised names of the streets its addresses and streets are on: "300 Harbor Rd"
+    # and "a fire on Harbor Road" name one street, which earns the place bonus; but two
+    # addresses far apart on one long street still contradict (`near`).
+    streets: frozenset[str] = frozenset()
 
     @property
     def known(self) -> bool:
@@ -139,10 +143,17 @@ class Place:
     def same_text(self, other: Place) -> bool:
         return bool(self.texts & other.texts)
 
+    def same_name(self, other: Place) -> bool:
+        """Both name the same address, landmark or street (the score's place bonus)."""
+        return self.same_text(other) or bool(self.streets & other.streets)
+
     def near(self, other: Place, radius_km: float) -> bool:
-        """Same district, same address/landmark, or two points within the radius."""
+        """Same district, same address/landmark, two points within the radius, or one
+        street when one side has no point."""
         if self.districts & other.districts or self.same_text(other):
             return True
+        if self.streets & other.streets and not (self.points and other.points):
+            return True  # a street named alone is anywhere along it
         return any(
             similarity.distance_km(a, b) <= radius_km for a in self.points for b in other.points
         )
@@ -152,6 +163,7 @@ class Place:
             self.districts | other.districts,
             self.texts | other.texts,
             tuple(sorted(set(self.points) | set(other.points))),
+            self.streets | other.streets,
         )
 
 
@@ -232,7 +244,7 @@ def judge(mention: Mention, candidate: Candidate, config: ClusteringConfig) -> D
     if both_placed and not same_place:
         return None  # two places that contradict each other are two events
     score = candidate.vector.cosine(mention.vector)
-    if mention.place.same_text(candidate.place):
+    if mention.place.same_name(candidate.place):
         score += config.place_bonus
     elif not both_placed:
         score -= config.unplaced_penalty

@@ -31,6 +31,7 @@ def stored_place(stored: dict[str, Any] | None) -> Place:
     return Place(
         districts=frozenset([stored["district"]] if stored.get("district") else []),
         texts=frozenset([stored["text"]] if stored.get("text") else []),
+        streets=frozenset([stored["street"]] if stored.get("street") else []),
         points=((float(lat), float(lon)),) if lat is not None and lon is not None else (),
     )
 

@@ -66,6 +66,7 @@ class Arrival:
     text: str
     district: str | None = None
     place_text: str | None = None
+    street: str | None = None  # the gazetteer's name of the street it is on
     lat: float | None = None
     lon: float | None = None
     # Platform ids of the posts it reposts or quotes.
@@ -89,6 +90,7 @@ def _place_json(arrival: Arrival) -> dict[str, Any]:
         # `text` is compared (normalised); `label` is shown (as the classifier found it).
         "text": similarity.place_key(arrival.place_text),
         "label": arrival.place_text,
+        "street": similarity.place_key(arrival.street),
         "lat": arrival.lat,
         "lon": arrival.lon,
     }

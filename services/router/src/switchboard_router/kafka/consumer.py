@@ -145,12 +145,18 @@ def arrival(item_id: int, event: MentionClassified) -> incidents.Arrival:
     point = (location.lat, location.lon) if location is not None else (None, None)
     if None in point and mention.geo is not None:
         point = (mention.geo.lat, mention.geo.lon)
-    named = location is not None and location.how in ("address", "intersection", "landmark")
+    named = location is not None and location.how in (
+        "address",
+        "intersection",
+        "landmark",
+        "street",
+    )
     return incidents.Arrival(
         item_id=item_id,
         text=mention.text,
         district=c.district or mention.district,
         place_text=location.text if named and location is not None else None,
+        street=location.street if location is not None else None,
         lat=point[0],
         lon=point[1],
         echoes=tuple(r.source_id for r in mention.references if r.kind in ("repost", "quote")),
