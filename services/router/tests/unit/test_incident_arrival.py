@@ -3,7 +3,7 @@ classifier found (else the mention's own), and the posts the mention echoes."""
 
 from datetime import UTC, datetime
 
-from switchboard_router.kafka.consumer import arrival
+from switchboard_router.incidents.stage import Arrival
 from switchboard_shared.events import (
     Classification,
     Location,
@@ -12,6 +12,8 @@ from switchboard_shared.events import (
     Reference,
     Urgency,
 )
+
+arrival = Arrival.of
 
 
 def event(*, location=None, district=None, geo=None, mention_district=None, references=()):
@@ -50,6 +52,18 @@ def test_the_classifiers_address_and_point_and_district_are_the_place():
         -0.1,
     )
 
+
+
+def test_a_street_named_alone_is_a_named_place_without_a_point_and_keeps_its_street():
+    street = Location(text="Dock Street", how="street", street="Dock Street")
+    a = arrival(3, event(location=street, district="harbour"))
+    assert (a.place_text, a.street, a.lat, a.lon, a.district) == (
+        "Dock Street",
+        "Dock Street",
+        None,
+        None,
+        "harbour",
+    )
 
 def test_a_geo_point_is_a_point_not_an_address_and_the_mentions_own_fills_gaps():
     point = Location(text="51.5,-0.1", how="geo")

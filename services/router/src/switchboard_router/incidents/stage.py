@@ -53,7 +53,7 @@ from switchboard_router.incidents.store import IncidentAction, fold, refresh
 from switchboard_router.items.steps import (
     ROUTER_ACTOR,
 )
-from switchboard_shared.events import Urgency
+from switchboard_shared.events import MentionClassified, Urgency
 
 _LOCK_KEY = 0x1C_1DE7  # the clustering stage's advisory lock (one for all replicas)
 
@@ -71,6 +71,31 @@ class Arrival:
     lon: float | None = None
     # Platform ids of the posts it reposts or quotes.
     echoes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, item_id: int, event: MentionClassified) -> Arrival:
+        """What clustering needs of a stored item's event: its text, place and echoes."""
+        c, mention = event.classification, event.mention
+        location = c.location
+        point = (location.lat, location.lon) if location is not None else (None, None)
+        if None in point and mention.geo is not None:
+            point = (mention.geo.lat, mention.geo.lon)
+        named = location is not None and location.how in (
+            "address",
+            "intersection",
+            "landmark",
+            "street",
+        )
+        return cls(
+            item_id=item_id,
+            text=mention.text,
+            district=c.district or mention.district,
+            place_text=location.text if named and location is not None else None,
+            street=location.street if location is not None else None,
+            lat=point[0],
+            lon=point[1],
+            echoes=tuple(r.source_id for r in mention.references if r.kind in ("repost", "quote")),
+        )
 
 
 @dataclass(frozen=True)

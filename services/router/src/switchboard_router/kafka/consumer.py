@@ -138,31 +138,6 @@ def prepare(
     return Prepared(event=event, item=item, record=record)
 
 
-def arrival(item_id: int, event: MentionClassified) -> incidents.Arrival:
-    """What clustering needs of a stored item's event: its text, place and echoes."""
-    c, mention = event.classification, event.mention
-    location = c.location
-    point = (location.lat, location.lon) if location is not None else (None, None)
-    if None in point and mention.geo is not None:
-        point = (mention.geo.lat, mention.geo.lon)
-    named = location is not None and location.how in (
-        "address",
-        "intersection",
-        "landmark",
-        "street",
-    )
-    return incidents.Arrival(
-        item_id=item_id,
-        text=mention.text,
-        district=c.district or mention.district,
-        place_text=location.text if named and location is not None else None,
-        street=location.street if location is not None else None,
-        lat=point[0],
-        lon=point[1],
-        echoes=tuple(r.source_id for r in mention.references if r.kind in ("repost", "quote")),
-    )
-
-
 def db_error(exc: SQLAlchemyError) -> str:
     """The database's reason without the statement or its parameters (mention text)."""
     orig = exc.orig if isinstance(exc, DBAPIError) else None
@@ -328,7 +303,9 @@ class RouterConsumer(GroupMember):
         A database that is down is retried, as for storing. Anything else that fails
         here (a refused row, a bug) is logged and the items stay unclustered: grouping
         is a help to officers, and must never stop mentions reaching the queues."""
-        arrivals = [arrival(item.item_id, by_mention[item.mention_id].event) for item in stored]
+        arrivals = [
+            incidents.Arrival.of(item.item_id, by_mention[item.mention_id].event) for item in stored
+        ]
         attempt = 0
         while True:
             try:
