@@ -32,7 +32,16 @@ FIRE = [
 UNRELATED = "Lost dog near the marina, brown terrier answers to Max"
 
 
-def fire_item(mention_id, *, queue="general", minutes=0, urgency="normal", rank=2, sla_due_at=None):
+def fire_item(
+    mention_id,
+    *,
+    queue="general",
+    minutes=0,
+    urgency="normal",
+    rank=2,
+    sla_due_at=None,
+    references=(),
+):
     return NewItem(
         mention_id=mention_id,
         queue_id=queue,
@@ -47,7 +56,7 @@ def fire_item(mention_id, *, queue="general", minutes=0, urgency="normal", rank=
         source="x",
         source_id=mention_id,
         text="(text)",
-        mention={"source": "x"},
+        mention={"source": "x", "references": list(references)},
         received_at=T0 + timedelta(minutes=minutes),
         classified_at=T0 + timedelta(minutes=minutes, seconds=1),
         priority_rank=rank,
@@ -377,6 +386,29 @@ def test_a_quote_stored_in_the_same_batch_before_its_post_still_joins_it(engine,
     assert sorted(link.item_id for link in linked) == sorted([ids["quote"], ids["rp"]])
     assert {link.reason for link in linked} == {"reference"}
     assert max(link.member_count for link in linked) == 3
+
+
+def test_a_quote_clustered_a_batch_before_its_post_is_found_by_the_post(engine, put_items):
+    # A replay, or two partitions, can store the quote and cluster it before the post it
+    # quotes: it stands alone then. The post, clustered later, finds it by its stored
+    # references, so the two end up together whatever the order (replay gives the same).
+    quoting = [{"kind": "quote", "source_id": "post"}]
+    ids = put_items(
+        engine,
+        fire_item("quote", minutes=1, references=quoting),
+        fire_item("post", minutes=0),
+    )
+    assert (
+        cluster(engine, [ids["quote"]], ["this!!"], district=None, echoes={ids["quote"]: ["post"]})
+        == []
+    )
+    [linked] = cluster(engine, [ids["post"]], [FIRE[0]], district=None)
+    assert (linked.item_id, linked.reason, linked.member_count) == (ids["post"], "reference", 2)
+    with engine.connect() as conn:
+        members = dict(
+            conn.execute(select(incident_members.c.item_id, incident_members.c.incident_id)).all()
+        )
+    assert members[ids["quote"]] == members[ids["post"]]
 
 
 # --- a report that ties two parts of one event together ---------------------

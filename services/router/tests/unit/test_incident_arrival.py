@@ -53,7 +53,6 @@ def test_the_classifiers_address_and_point_and_district_are_the_place():
     )
 
 
-
 def test_a_street_named_alone_is_a_named_place_without_a_point_and_keeps_its_street():
     street = Location(text="Dock Street", how="street", street="Dock Street")
     a = arrival(3, event(location=street, district="harbour"))
@@ -64,6 +63,7 @@ def test_a_street_named_alone_is_a_named_place_without_a_point_and_keeps_its_str
         None,
         "harbour",
     )
+
 
 def test_a_geo_point_is_a_point_not_an_address_and_the_mentions_own_fills_gaps():
     point = Location(text="51.5,-0.1", how="geo")

@@ -353,3 +353,44 @@ def test_a_street_shared_with_an_address_adds_the_place_bonus_but_two_far_addres
         streets=frozenset({"dock street"}),
     )
     assert decide(mention(FIRE_C, item_id=3, minutes=1, place=far), [lone(a)], CONFIG) is None
+
+
+def test_a_spanish_report_is_compared_in_english_words_and_meets_the_english_ones():
+    english = [mention(t, item_id=i) for i, t in enumerate((FIRE_A, FIRE_B, FIRE_C), start=1)]
+    spanish = "Hay un incendio enorme en el almacén de Dock Street, mucho humo negro"
+    n = similarity.normalise(spanish)
+    assert CONFIG.glossaries["es"], "the shipped Spanish glossary is loaded"
+    carried = CONFIG.in_english(n, "es")
+    assert "fire" in carried.split() and "warehouse" in carried.split()
+    assert CONFIG.in_english(n, "en") == n == CONFIG.in_english(n, None)  # others unchanged
+    as_is = similarity.centroid(m.vector for m in english).cosine(similarity.vector(n))
+    in_english = similarity.centroid(m.vector for m in english).cosine(similarity.vector(carried))
+    assert in_english > as_is + 0.15
+
+
+def test_a_glossary_that_is_missing_or_not_words_is_refused_naming_its_field(tmp_path):
+    incidents = tmp_path / "incidents.yaml"
+    incidents.write_text("version: x\nglossary_files: {es: words_es.yaml}\n")
+    with pytest.raises(ConfigError, match=r"glossary_files\.es: cannot read words_es\.yaml"):
+        ClusteringConfig.load(incidents)
+    (tmp_path / "words_es.yaml").write_text("words: {incendio: [fire]}\n")
+    with pytest.raises(ConfigError, match=r"glossary_files\.es"):
+        ClusteringConfig.load(incidents)
+    (tmp_path / "words_es.yaml").write_text("words: {incendio: fire, humo: smoke}\n")
+    loaded = ClusteringConfig.load(incidents)
+    assert loaded.in_english("incendio y humo", "es") == "fire y smoke"
+    with pytest.raises(ConfigError, match="glossary_files"):
+        ClusteringConfig.parse("version: x\nglossary_files: {es: ../../etc/passwd}\n")
+
+
+def test_a_post_joins_a_stored_quote_of_it_by_reference_whatever_its_text():
+    quote = mention("this!!", item_id=1, place=Place())
+    quoted = replace(lone(quote), echoes=frozenset({("x", "post-2")}))
+    post = mention(UNRELATED_FOR_ECHO, item_id=2, topics=("noise_nuisance",))
+    decision = decide(post, [quoted], CONFIG)
+    assert decision is not None
+    assert (decision.link, decision.reason) == (Link.AUTOMATIC, LinkReason.REFERENCE)
+    assert decide(post, [lone(quote)], CONFIG) is None  # without the reference: nothing
+
+
+UNRELATED_FOR_ECHO = "Loud music from the bar next door again, it is two in the morning"

@@ -90,6 +90,14 @@ class ClusteringConfig(BaseModel):
     )
     features_kept: Annotated[int, Field(ge=16, le=4096)] = 256
     max_candidates: Annotated[int, Field(ge=1, le=10_000)] = 300
+    # Word lists that carry a mention in another language into English before it is
+    # compared, so that a Spanish report of a fire meets the English ones: language ->
+    # a file beside the incidents file (or shipped beside `incidents.yaml`).
+    glossary_files: dict[str, Annotated[str, Field(pattern=r"^[\w.-]+\.ya?ml$")]] = Field(
+        default_factory=dict
+    )
+    # Filled by `load` from `glossary_files`: language -> word -> English words.
+    glossaries: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _ordered(self) -> ClusteringConfig:
@@ -120,8 +128,34 @@ class ClusteringConfig(BaseModel):
 
     @classmethod
     def load(cls, path: Path | None = None) -> ClusteringConfig:
-        """The file at `path`, or the shipped `incidents.yaml`."""
-        return cls.parse(text_or_shipped(path, package=__package__ or "", name="incidents.yaml"))
+        """The file at `path`, or the shipped `incidents.yaml`, with its glossaries."""
+        package = __package__ or ""
+        config = cls.parse(text_or_shipped(path, package=package, name="incidents.yaml"))
+        glossaries: dict[str, dict[str, str]] = {}
+        for language, name in sorted(config.glossary_files.items()):
+            where = f"glossary_files.{language}"
+            beside = path.parent / name if path is not None else None
+            try:
+                text = text_or_shipped(beside, package=package, name=name)
+            except OSError as exc:
+                raise ConfigError(f"{where}: cannot read {name}: {exc.strerror or exc}") from exc
+            words = (parse_yaml(text, ConfigError) or {}).get("words")
+            if not isinstance(words, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) and k and v for k, v in words.items()
+            ):
+                raise ConfigError(f"{where}: {name} must map words to words under `words`")
+            glossaries[language] = {
+                similarity.normalise(k): similarity.normalise(v) for k, v in words.items()
+            }
+        return config.model_copy(update={"glossaries": glossaries})
+
+    def in_english(self, normalised: str, language: str | None) -> str:
+        """A normalised text with its words carried into English by the glossary of its
+        language (unchanged when there is none): what its vector is made of."""
+        words = self.glossaries.get(language or "")
+        if not words:
+            return normalised
+        return " ".join(words.get(w, w) for w in normalised.split())
 
 
 @dataclass(frozen=True)
@@ -199,6 +233,9 @@ class Candidate:
     vector: similarity.Centroid
     simhashes: tuple[int, ...]
     posts: frozenset[tuple[str, str]]  # (source, source_id) of its members
+    # (source, source_id) of the posts its members repost or quote: a post stored after
+    # its quote finds the quote through this (the echo is then linked both ways).
+    echoes: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def order(self) -> tuple[int, int]:
@@ -224,7 +261,7 @@ _REASON_RANK = {LinkReason.REFERENCE: 3, LinkReason.NEAR_DUPLICATE: 2, LinkReaso
 
 def judge(mention: Mention, candidate: Candidate, config: ClusteringConfig) -> Decision | None:
     """How `mention` would join `candidate`, or None."""
-    if mention.echoes & candidate.posts:
+    if mention.echoes & candidate.posts or (mention.source, mention.source_id) in candidate.echoes:
         return Decision(candidate, Link.AUTOMATIC, LinkReason.REFERENCE, 1.0)
     shared = (mention.topics & candidate.topics) - config.not_event_topics
     if not shared:

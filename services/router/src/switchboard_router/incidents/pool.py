@@ -45,6 +45,7 @@ MEMBER_COLUMNS = (
     items.c.simhash,
     items.c.features,
     items.c.place,
+    items.c.mention["references"].label("references"),
 )
 
 
@@ -52,6 +53,16 @@ def received(row: Any) -> datetime:
     received = aware(row.received_at)
     assert received is not None  # the column is NOT NULL
     return received
+
+
+def _echoes_of(row: Any) -> list[tuple[str, str]]:
+    """The posts a stored item reposts or quotes, from its stored mention's references."""
+    references = row.references if isinstance(row.references, list) else []
+    return [
+        (row.source, str(r["source_id"]))
+        for r in references
+        if isinstance(r, dict) and r.get("kind") in ("repost", "quote") and r.get("source_id")
+    ]
 
 
 class Group:
@@ -67,6 +78,7 @@ class Group:
         self.centroid = similarity.Centroid()
         self.simhashes: list[int] = []
         self.posts: set[tuple[str, str]] = set()
+        self.echoes: set[tuple[str, str]] = set()
         self._candidate: Candidate | None = None
 
     def add(
@@ -79,6 +91,7 @@ class Group:
         vector: similarity.Vector,
         simhash: int | None,
         post: tuple[str, str],
+        echoes: Iterable[tuple[str, str]],
     ) -> None:
         self.item_ids.append(item_id)
         self.topics |= set(topics)
@@ -88,6 +101,7 @@ class Group:
         if simhash is not None:
             self.simhashes.append(simhash)
         self.posts.add(post)
+        self.echoes.update(echoes)
         self._candidate = None
 
     def add_row(self, row: Any) -> None:
@@ -99,6 +113,7 @@ class Group:
             vector=similarity.load(row.features),
             simhash=similarity.from_signed(row.simhash) if row.simhash is not None else None,
             post=(row.source, row.source_id),
+            echoes=_echoes_of(row),
         )
 
     def add_mention(self, m: Mention) -> None:
@@ -110,6 +125,7 @@ class Group:
             vector=m.vector,
             simhash=m.simhash,
             post=(m.source, m.source_id),
+            echoes=m.echoes,
         )
 
     def absorb(self, other: Group) -> None:
@@ -124,6 +140,7 @@ class Group:
         self.centroid.absorb(other.centroid)
         self.simhashes += other.simhashes
         self.posts |= other.posts
+        self.echoes |= other.echoes
         self._candidate = None
 
     @property
@@ -142,6 +159,7 @@ class Group:
                 vector=self.centroid,
                 simhashes=tuple(self.simhashes),
                 posts=frozenset(self.posts),
+                echoes=frozenset(self.echoes),
             )
         return self._candidate
 
@@ -229,8 +247,11 @@ class Pool:
         if mention.echoes:
             self._load_echoed(mention)
         groups = [*self.incidents.values(), *self.lone.values()]
+        post = (mention.source, mention.source_id)
         return [
-            g.candidate() for g in groups if g.topics & mention.topics or g.posts & mention.echoes
+            g.candidate()
+            for g in groups
+            if g.topics & mention.topics or g.posts & mention.echoes or post in g.echoes
         ]
 
     def add_lone(self, mention: Mention) -> None:

@@ -67,6 +67,7 @@ class Arrival:
     district: str | None = None
     place_text: str | None = None
     street: str | None = None  # the gazetteer's name of the street it is on
+    language: str | None = None  # as the classifier found it
     lat: float | None = None
     lon: float | None = None
     # Platform ids of the posts it reposts or quotes.
@@ -92,6 +93,7 @@ class Arrival:
             district=c.district or mention.district,
             place_text=location.text if named and location is not None else None,
             street=location.street if location is not None else None,
+            language=c.language,
             lat=point[0],
             lon=point[1],
             echoes=tuple(r.source_id for r in mention.references if r.kind in ("repost", "quote")),
@@ -132,7 +134,9 @@ def _mention(row: Any, arrival: Arrival, config: ClusteringConfig) -> tuple[Ment
         urgency=Urgency(row.urgency),
         topics=frozenset(row.topics or ()),
         place=stored_place(_place_json(arrival)),
-        vector=similarity.vector(normalised, keep=config.features_kept),
+        vector=similarity.vector(
+            config.in_english(normalised, arrival.language), keep=config.features_kept
+        ),
         simhash=hashed,
         word_count=len(similarity.words(normalised)),
         echoes=frozenset((row.source, ref) for ref in arrival.echoes),
