@@ -5,7 +5,6 @@ record of each run in .run/faults/results.jsonl beside the other drills."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -19,21 +18,13 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from conftest import REPO, ServiceProcess, Standin, free_port, poll, run_async
+from conftest import ServiceProcess, Standin, free_port, poll, run_async
 from switchboard_shared.events import MentionEscalated, ReplyRequested
 from switchboard_shared.kafka import encode
+from tests.faults.results import RUNS, record
 
-RUNS = int(os.environ.get("SWITCHBOARD_FAULT_RUNS", "1"))
-RESULTS = REPO / ".run" / "faults" / "results.jsonl"
 # How long a kill waits for the first tries to be answered.
 PROGRESS_TIMEOUT_SECONDS = 120
-
-
-def record(result: dict[str, Any]) -> None:
-    """Append one run's result to the drills' table."""
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a") as out:
-        out.write(json.dumps(result) + "\n")
 
 
 async def publish(
