@@ -103,7 +103,7 @@ class Restarted:
             process.stop()
 
 
-def drill_cases(name: str, *, full: int, quick: int) -> Any:
+def drill_cases(name: str, *, full: int, quick: int) -> pytest.MarkDecorator:
     """The runs of the drill `name`, as the test's parameters (name, load, kills):
     SWITCHBOARD_FAULT_RUNS full runs of a load of `full` killed twice, and the quick run
     of `quick` killed once (marked `quick`, so `make test` runs it too)."""
