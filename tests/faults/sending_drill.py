@@ -1,34 +1,30 @@
-"""What the notifier's and the responder's SIGKILL drills share: publishing the load,
-the service run as a process that is killed mid-send and started again, and the
+"""What the notifier's and the responder's SIGKILL drills share: a run's own topics and
+stand-in, the service's environment, publishing the load, the service run as a process
+that is killed mid-send and started again, the wait for every send to end, and the
 record of each run in .run/faults/results.jsonl beside the other drills."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
+import time
+import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from conftest import REPO, ServiceProcess, poll
+from conftest import ServiceProcess, Standin, free_port, poll, run_async
 from switchboard_shared.events import MentionEscalated, ReplyRequested
 from switchboard_shared.kafka import encode
+from tests.faults.results import RUNS, record
 
-RUNS = int(os.environ.get("SWITCHBOARD_FAULT_RUNS", "1"))
-RESULTS = REPO / ".run" / "faults" / "results.jsonl"
 # How long a kill waits for the first tries to be answered.
 PROGRESS_TIMEOUT_SECONDS = 120
-
-
-def record(result: dict[str, Any]) -> None:
-    """Append one run's result to the drills' table."""
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a") as out:
-        out.write(json.dumps(result) + "\n")
 
 
 async def publish(
@@ -107,10 +103,114 @@ class Restarted:
             process.stop()
 
 
-def drill_cases(name: str, *, full: int, quick: int) -> list[Any]:
-    """The runs of the drill `name` as (fault, load, kills): SWITCHBOARD_FAULT_RUNS full
-    runs of `full` sends killed twice, and the quick run of `quick` sends killed once
-    (marked `quick`, so `make test` runs it too)."""
+def drill_cases(name: str, *, full: int, quick: int) -> pytest.MarkDecorator:
+    """The runs of the drill `name`, as the test's parameters (name, load, kills):
+    SWITCHBOARD_FAULT_RUNS full runs of a load of `full` killed twice, and the quick run
+    of `quick` killed once (marked `quick`, so `make test` runs it too)."""
     full_runs = [pytest.param(name, full, 2, id=f"full-{run + 1}") for run in range(RUNS)]
     quick_run = pytest.param(f"{name}_quick", quick, 1, id="quick", marks=pytest.mark.quick)
-    return [*full_runs, quick_run]
+    return pytest.mark.parametrize(("name", "load", "kills"), [*full_runs, quick_run])
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """How one run's kills and recovery went."""
+
+    in_flight_at_kills: list[int]
+    all_final: bool
+    seconds: float
+
+    def fields(self) -> dict[str, Any]:
+        """This run's part of the recorded result, under the names every drill records."""
+        return {
+            "in_flight_at_kills": self.in_flight_at_kills,
+            "recovery_seconds": self.seconds,
+            "all_final_within_bound": self.all_final,
+        }
+
+
+class SendingDrill:
+    """One run of a SIGKILL drill: topics of its own (`prefix`), the platform and channel
+    stand-in as a process of its own, and the service under test; the block's end stops
+    the service (every start of it) and the stand-in."""
+
+    def __init__(self, name: str, *, kills: int, tmp_path: Path) -> None:
+        self.name = name
+        self.kills = kills
+        self.tmp_path = tmp_path
+        self.prefix = f"fault-{uuid.uuid4().hex[:8]}."
+        self.standin = Standin(tmp_path / "standin.log")
+        self._services: list[Restarted] = []
+
+    def __enter__(self) -> SendingDrill:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        for service in self._services:
+            service.stop()
+        self.standin.stop()
+
+    def service(
+        self, module: str, *, kafka_bootstrap: str, database_url: str, env: dict[str, str]
+    ) -> Restarted:
+        """`module` (not started yet) on this run's broker, topics, group and database, with
+        the drills' short Kafka ack timeout, INFO logs and its own `env` on top."""
+        service = module.removeprefix("switchboard_")
+        port = free_port()
+        full_env = {
+            "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "SWITCHBOARD_TOPIC_PREFIX": self.prefix,
+            f"SWITCHBOARD_{service.upper()}_GROUP_ID": f"{self.prefix}{service}",
+            f"SWITCHBOARD_{service.upper()}_PORT": str(port),
+            "SWITCHBOARD_DATABASE_URL": database_url,
+            "SWITCHBOARD_KAFKA_ACK_TIMEOUT_SECONDS": "2",
+            "SWITCHBOARD_LOG_LEVEL": "INFO",
+            **env,
+        }
+        restarted = Restarted(module, full_env, port, self.tmp_path)
+        self._services.append(restarted)
+        return restarted
+
+    def run(
+        self,
+        service: Restarted,
+        *,
+        kafka_bootstrap: str,
+        topic: str,
+        load: Sequence[MentionEscalated | ReplyRequested],
+        tries: int,
+        received: Callable[[], int],
+        in_flight: Callable[[int], int],
+        all_final: Callable[[], bool],
+        bound_seconds: float,
+        interval: float,
+    ) -> Recovered:
+        """Start `service`, publish `load` onto `topic`, kill it mid-send `kills` times
+        (see `Restarted.kill_while_sending`), then wait up to `bound_seconds` until
+        `all_final()`, asked every `interval` seconds."""
+        service.start()
+        run_async(publish(kafka_bootstrap, topic, load))
+        in_flight_at_kills = service.kill_while_sending(
+            kills=self.kills, tries=tries, received=received, in_flight=in_flight
+        )
+        started = time.monotonic()
+        done = poll(all_final, timeout=bound_seconds, interval=interval)
+        return Recovered(in_flight_at_kills, bool(done), round(time.monotonic() - started, 1))
+
+    def record(self, recovered: Recovered, **result: Any) -> dict[str, Any]:
+        """Record this run (its name, prefix and kills, how it recovered, and the drill's
+        own `result`) in the drills' table; the whole record."""
+        whole = {
+            "fault": self.name,
+            "prefix": self.prefix,
+            "kills": self.kills,
+            **result,
+            **recovered.fields(),
+        }
+        record(whole)
+        return whole

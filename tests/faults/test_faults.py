@@ -10,7 +10,6 @@ times; `make test` runs the quick subset (marked `quick`).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -25,12 +24,11 @@ import sqlalchemy as sa
 
 from conftest import REPO, OwnBroker, run_async
 from tests.bench.stack import INGEST_AUTH, Stack
+from tests.faults.results import RUNS, record
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e]
 
 PG_SH = str(REPO / "deploy" / "local" / "postgres.sh")
-RUNS = int(os.environ.get("SWITCHBOARD_FAULT_RUNS", "1"))
-RESULTS = REPO / ".run" / "faults" / "results.jsonl"
 RECOVERY_BOUND_SECONDS = 120
 
 
@@ -148,12 +146,6 @@ def wait_until(predicate, timeout: float, step: float = 0.5) -> float | None:
             return time.monotonic() - started
         time.sleep(step)
     return None
-
-
-def record(result: dict) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a") as out:
-        out.write(json.dumps(result) + "\n")
 
 
 def run_scenario(name, inject, broker, database_url, tmp_path, poison=None):

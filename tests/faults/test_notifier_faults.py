@@ -18,7 +18,6 @@ Each run is recorded in .run/faults/results.jsonl beside the other drills.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -27,10 +26,9 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from conftest import Standin, free_port, poll, run_async
 from switchboard_shared.events import MentionEscalated, Urgency
 from switchboard_shared.topics import ESCALATED
-from tests.faults.sending_drill import Restarted, drill_cases, publish, record
+from tests.faults.sending_drill import SendingDrill, drill_cases
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e]
 
@@ -55,43 +53,22 @@ rules:
 """
 
 
-def run_drill(name, *, escalations: int, kills: int, kafka_bootstrap, database_url, tmp_path):
-    prefix = f"fault-{uuid.uuid4().hex[:8]}."
-    standin = Standin(tmp_path / "standin.log")
-    # Every answer is slow: many tries are in flight at any moment.
-    for channel in CHANNELS:
-        httpx.post(
-            f"{standin.url}/_standin/notify/faults",
-            json={
-                "kind": "slow",
-                "channel": channel,
-                "seconds": SLOW_ANSWER_SECONDS,
-                "count": 10**6,
-            },
-            timeout=5,
-        ).raise_for_status()
-    policy = tmp_path / "notification.yaml"
-    policy.write_text(POLICY.format(url=standin.url))
-    port = free_port()
-    env = {
-        "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "SWITCHBOARD_TOPIC_PREFIX": prefix,
-        "SWITCHBOARD_NOTIFIER_GROUP_ID": f"{prefix}notifier",
-        "SWITCHBOARD_NOTIFIER_PORT": str(port),
-        "SWITCHBOARD_DATABASE_URL": database_url,
-        "SWITCHBOARD_NOTIFIER_POLICY_PATH": str(policy),
-        "SWITCHBOARD_NOTIFIER_WEBHOOK_SECRET": "standin-webhook-secret",
-        "SWITCHBOARD_NOTIFIER_SMS_TOKEN": "standin-sms-token",
-        "SWITCHBOARD_NOTIFIER_REQUEST_TIMEOUT_SECONDS": "2",
-        "SWITCHBOARD_NOTIFIER_CONNECT_TIMEOUT_SECONDS": "1",
-        "SWITCHBOARD_NOTIFIER_CLAIM_LEASE_SECONDS": "4",
-        "SWITCHBOARD_NOTIFIER_RETRY_BACKOFF_SECONDS": "0.2",
-        "SWITCHBOARD_NOTIFIER_SCHEDULER_INTERVAL_SECONDS": "0.1",
-        "SWITCHBOARD_NOTIFIER_CLAIM_BATCH": "30",
-        "SWITCHBOARD_KAFKA_ACK_TIMEOUT_SECONDS": "2",
-        "SWITCHBOARD_LOG_LEVEL": "INFO",
-    }
-    notifier = Restarted("switchboard_notifier", env, port, tmp_path)
+@drill_cases("notifier_sigkill_mid_send", full=150, quick=60)
+def test_a_notifier_killed_while_notifying_pages_nobody_twice_and_loses_nothing(
+    name, load, kills, kafka_bootstrap, database_url, tmp_path
+):
+    escalations = load
+    engine = create_engine(database_url)
+
+    def states() -> dict[str, int]:
+        with engine.connect() as connection:
+            try:
+                rows = connection.execute(
+                    text("SELECT state, count(*) FROM notifier_sends GROUP BY state")
+                ).all()
+            except Exception:  # the table is created by the notifier's first start
+                return {}
+        return {state: count for state, count in rows}
 
     batch = [
         MentionEscalated(
@@ -107,94 +84,85 @@ def run_drill(name, *, escalations: int, kills: int, kafka_bootstrap, database_u
         for n in range(escalations)
     ]
     sends = escalations * len(CHANNELS)
-    engine = create_engine(database_url)
-
-    def states() -> dict[str, int]:
-        with engine.connect() as connection:
-            try:
-                rows = connection.execute(
-                    text("SELECT state, count(*) FROM notifier_sends GROUP BY state")
-                ).all()
-            except Exception:  # the table is created by the notifier's first start
-                return {}
-        return {state: count for state, count in rows}
-
-    def requests_seen() -> int:
-        return sum(standin.get("/_standin/notify/deliveries")["requests"].values())
-
     try:
-        notifier.start()
-        run_async(publish(kafka_bootstrap, ESCALATED.name(prefix), batch))
-        in_flight_at_kills = notifier.kill_while_sending(
-            kills=kills,
-            tries=sends,
-            received=requests_seen,
-            in_flight=lambda _received: states().get("sending", 0),
-        )
-        started = time.monotonic()
-        done = poll(
-            lambda: sum(states().get(s, 0) for s in FINAL) >= sends,
-            timeout=RECOVERY_BOUND_SECONDS,
-            interval=1,
-        )
-        recovery = round(time.monotonic() - started, 1)
-        final_states = states()
-        seen = standin.get("/_standin/notify/deliveries")
+        with SendingDrill(name, kills=kills, tmp_path=tmp_path) as drill:
+            standin = drill.standin
+            # Every answer is slow: many tries are in flight at any moment.
+            for channel in CHANNELS:
+                httpx.post(
+                    f"{standin.url}/_standin/notify/faults",
+                    json={
+                        "kind": "slow",
+                        "channel": channel,
+                        "seconds": SLOW_ANSWER_SECONDS,
+                        "count": 10**6,
+                    },
+                    timeout=5,
+                ).raise_for_status()
+            policy = tmp_path / "notification.yaml"
+            policy.write_text(POLICY.format(url=standin.url))
+            notifier = drill.service(
+                "switchboard_notifier",
+                kafka_bootstrap=kafka_bootstrap,
+                database_url=database_url,
+                env={
+                    "SWITCHBOARD_NOTIFIER_POLICY_PATH": str(policy),
+                    "SWITCHBOARD_NOTIFIER_WEBHOOK_SECRET": "standin-webhook-secret",
+                    "SWITCHBOARD_NOTIFIER_SMS_TOKEN": "standin-sms-token",
+                    "SWITCHBOARD_NOTIFIER_REQUEST_TIMEOUT_SECONDS": "2",
+                    "SWITCHBOARD_NOTIFIER_CONNECT_TIMEOUT_SECONDS": "1",
+                    "SWITCHBOARD_NOTIFIER_CLAIM_LEASE_SECONDS": "4",
+                    "SWITCHBOARD_NOTIFIER_RETRY_BACKOFF_SECONDS": "0.2",
+                    "SWITCHBOARD_NOTIFIER_SCHEDULER_INTERVAL_SECONDS": "0.1",
+                    "SWITCHBOARD_NOTIFIER_CLAIM_BATCH": "30",
+                },
+            )
+            recovered = drill.run(
+                notifier,
+                kafka_bootstrap=kafka_bootstrap,
+                topic=ESCALATED.name(drill.prefix),
+                load=batch,
+                tries=sends,
+                received=lambda: sum(
+                    standin.get("/_standin/notify/deliveries")["requests"].values()
+                ),
+                in_flight=lambda _received: states().get("sending", 0),
+                all_final=lambda: sum(states().get(s, 0) for s in FINAL) >= sends,
+                bound_seconds=RECOVERY_BOUND_SECONDS,
+                interval=1,
+            )
+            final_states = states()
+            seen = standin.get("/_standin/notify/deliveries")
+        # Read once the notifier is stopped: nothing changes them any more.
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT channel, dedupe_key, state FROM notifier_sends")
+            ).all()
     finally:
-        notifier.stop()
-        standin.stop()
         engine.dispose()
     by_key = {channel: Counter(seen["by_key"].get(channel, {})) for channel in CHANNELS}
-    with create_engine(database_url).connect() as connection:
-        rows = connection.execute(
-            text("SELECT channel, dedupe_key, state FROM notifier_sends")
-        ).all()
     keys = {channel: {key for ch, key, _ in rows if ch == channel} for channel in CHANNELS}
     unknown_sms = {key for ch, key, state in rows if ch == "sms" and state == "unknown"}
-    result = {
-        "fault": name,
-        "prefix": prefix,
-        "escalations": escalations,
-        "sends": sends,
-        "kills": kills,
-        "in_flight_at_kills": in_flight_at_kills,
-        "states": final_states,
-        "stored_sends": len(rows),
-        "paged": {channel: len(by_key[channel]) for channel in CHANNELS},
-        "resent_and_deduplicated": sum(
+    result = drill.record(
+        recovered,
+        escalations=escalations,
+        sends=sends,
+        states=final_states,
+        stored_sends=len(rows),
+        paged={channel: len(by_key[channel]) for channel in CHANNELS},
+        resent_and_deduplicated=sum(
             count - 1 for channel in ("webhook", "pagerduty") for count in by_key[channel].values()
         ),
-        "sms_twice": sum(1 for count in by_key["sms"].values() if count > 1),
-        "lost": sum(len(keys[c] - set(by_key[c])) for c in ("webhook", "pagerduty"))
+        sms_twice=sum(1 for count in by_key["sms"].values() if count > 1),
+        lost=sum(len(keys[c] - set(by_key[c])) for c in ("webhook", "pagerduty"))
         + len(keys["sms"] - set(by_key["sms"]) - unknown_sms),
-        "bad_signatures": seen["bad_signatures"],
-        "recovery_seconds": recovery,
-        "all_final_within_bound": bool(done),
-    }
-    record(result)
+        bad_signatures=seen["bad_signatures"],
+    )
     assert result["stored_sends"] == sends, result
-    assert done, result
+    assert recovered.all_final, result
     assert result["sms_twice"] == 0, result
     assert result["lost"] == 0, result
     for channel in CHANNELS:
         assert set(by_key[channel]) <= keys[channel], result  # no page nobody asked for
     assert result["bad_signatures"] == 0, result
-    assert any(in_flight_at_kills), f"no send was in flight at any kill: {result}"
-    return result
-
-
-@pytest.mark.parametrize(
-    ("name", "escalations", "kills"),
-    drill_cases("notifier_sigkill_mid_send", full=150, quick=60),
-)
-def test_a_notifier_killed_while_notifying_pages_nobody_twice_and_loses_nothing(
-    name, escalations, kills, kafka_bootstrap, database_url, tmp_path
-):
-    run_drill(
-        name,
-        escalations=escalations,
-        kills=kills,
-        kafka_bootstrap=kafka_bootstrap,
-        database_url=database_url,
-        tmp_path=tmp_path,
-    )
+    assert any(recovered.in_flight_at_kills), f"no send was in flight at any kill: {result}"

@@ -14,16 +14,15 @@ pipeline's drills; `make test-faults` runs the drill SWITCHBOARD_FAULT_RUNS time
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections import Counter
 
 import pytest
 
-from conftest import Standin, TopicReader, free_port, poll, run_async
+from conftest import TopicReader, run_async
 from switchboard_shared.events import ReplyOutcome, ReplyRequested, Source
 from switchboard_shared.topics import REPLIES, REPLY_OUTCOMES
-from tests.faults.sending_drill import Restarted, drill_cases, publish, record
+from tests.faults.sending_drill import SendingDrill, drill_cases
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e]
 
@@ -41,65 +40,61 @@ def final_outcomes(bootstrap: str, topic: str) -> dict[str, list[ReplyOutcome]]:
     return by_reply
 
 
-def run_drill(name, *, requests: int, kills: int, kafka_bootstrap, database_url, tmp_path):
-    prefix = f"fault-{uuid.uuid4().hex[:8]}."
-    standin = Standin(tmp_path / "standin.log")
-    # Every Mastodon answer is slow: many sends are in flight at any moment.
-    standin.fault(kind="slow", platform="mastodon", seconds=SLOW_ANSWER_SECONDS, count=10**6)
-    port = free_port()
-    channels = {
-        "mastodon": {"base_url": standin.url, "token": "standin-mastodon-token", "max_chars": 500}
-    }
-    env = {
-        "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "SWITCHBOARD_TOPIC_PREFIX": prefix,
-        "SWITCHBOARD_RESPONDER_GROUP_ID": f"{prefix}responder",
-        "SWITCHBOARD_RESPONDER_PORT": str(port),
-        "SWITCHBOARD_DATABASE_URL": database_url,
-        "SWITCHBOARD_RESPONDER_CHANNELS": json.dumps(channels),
-        "SWITCHBOARD_RESPONDER_MAX_IN_FLIGHT": "25",
-        "SWITCHBOARD_RESPONDER_REQUEST_TIMEOUT_SECONDS": "5",
-        "SWITCHBOARD_RESPONDER_RETRY_BACKOFF_SECONDS": "0.2",
-        "SWITCHBOARD_KAFKA_ACK_TIMEOUT_SECONDS": "2",
-        "SWITCHBOARD_LOG_LEVEL": "INFO",
-    }
-    responder = Restarted("switchboard_responder", env, port, tmp_path)
-
-    batch = [
-        ReplyRequested(
-            reply_id=f"drill-{prefix}{n}",
-            mention_id=str(uuid.uuid4()),
-            item_id=n + 1,
-            source=Source.MASTODON,
-            in_reply_to=str(109_000_000 + n),
-            text=f"Officers are on their way, reference {prefix}{n}.",
+@drill_cases("responder_sigkill_mid_send", full=300, quick=100)
+def test_a_responder_killed_mid_send_posts_nothing_twice_and_loses_nothing(
+    name, load, kills, kafka_bootstrap, database_url, tmp_path
+):
+    requests = load
+    with SendingDrill(name, kills=kills, tmp_path=tmp_path) as drill:
+        standin, prefix = drill.standin, drill.prefix
+        # Every Mastodon answer is slow: many sends are in flight at any moment.
+        standin.fault(kind="slow", platform="mastodon", seconds=SLOW_ANSWER_SECONDS, count=10**6)
+        channels = {
+            "mastodon": {
+                "base_url": standin.url,
+                "token": "standin-mastodon-token",
+                "max_chars": 500,
+            }
+        }
+        responder = drill.service(
+            "switchboard_responder",
+            kafka_bootstrap=kafka_bootstrap,
+            database_url=database_url,
+            env={
+                "SWITCHBOARD_RESPONDER_CHANNELS": json.dumps(channels),
+                "SWITCHBOARD_RESPONDER_MAX_IN_FLIGHT": "25",
+                "SWITCHBOARD_RESPONDER_REQUEST_TIMEOUT_SECONDS": "5",
+                "SWITCHBOARD_RESPONDER_RETRY_BACKOFF_SECONDS": "0.2",
+            },
         )
-        for n in range(requests)
-    ]
-    try:
-        responder.start()
-        run_async(publish(kafka_bootstrap, REPLIES.name(prefix), batch))
-        in_flight_at_kills = responder.kill_while_sending(
-            kills=kills,
+        batch = [
+            ReplyRequested(
+                reply_id=f"drill-{prefix}{n}",
+                mention_id=str(uuid.uuid4()),
+                item_id=n + 1,
+                source=Source.MASTODON,
+                in_reply_to=str(109_000_000 + n),
+                text=f"Officers are on their way, reference {prefix}{n}.",
+            )
+            for n in range(requests)
+        ]
+        outcomes_topic = REPLY_OUTCOMES.name(prefix)
+        recovered = drill.run(
+            responder,
+            kafka_bootstrap=kafka_bootstrap,
+            topic=REPLIES.name(prefix),
+            load=batch,
             tries=requests,
             received=lambda: standin.get("/_standin/requests")["mastodon"],
             # Received but not posted: the sends still in flight.
             in_flight=lambda received: received - len(standin.get("/_standin/posts")["posts"]),
-        )
-        started = time.monotonic()
-        outcomes_topic = REPLY_OUTCOMES.name(prefix)
-        done = poll(
-            lambda: len(final_outcomes(kafka_bootstrap, outcomes_topic)) >= requests,
-            timeout=RECOVERY_BOUND_SECONDS,
+            all_final=lambda: len(final_outcomes(kafka_bootstrap, outcomes_topic)) >= requests,
+            bound_seconds=RECOVERY_BOUND_SECONDS,
             interval=2,
         )
-        recovery = round(time.monotonic() - started, 1)
         by_reply = final_outcomes(kafka_bootstrap, outcomes_topic)
         posts = standin.get("/_standin/posts")["posts"]
         deduplicated = standin.get("/_standin/requests")["mastodon_deduplicated"]
-    finally:
-        responder.stop()
-        standin.stop()
     # Counted by text (unique per request), not by key: a resend under another key counts.
     reply_of_text = {r.text: r.reply_id for r in batch}
     posted = Counter(reply_of_text.get(p["text"], p["text"]) for p in posts)
@@ -110,24 +105,18 @@ def run_drill(name, *, requests: int, kills: int, kafka_bootstrap, database_url,
         for reply, outs in by_reply.items()
         if outs[-1].status.value != "sent" and not outs[-1].error
     ]
-    result = {
-        "fault": name,
-        "prefix": prefix,
-        "requests": requests,
-        "kills": kills,
-        "in_flight_at_kills": in_flight_at_kills,
-        "finished": len(wanted & set(by_reply)),
-        "lost": len(wanted - set(by_reply)),
-        "posted": len(posted),
-        "posted_twice": sum(1 for count in posted.values() if count > 1),
+    result = drill.record(
+        recovered,
+        requests=requests,
+        finished=len(wanted & set(by_reply)),
+        lost=len(wanted - set(by_reply)),
+        posted=len(posted),
+        posted_twice=sum(1 for count in posted.values() if count > 1),
         # Resends the instance answered from its Idempotency-Key store (crash recovery at work).
-        "resent_and_deduplicated": deduplicated,
-        "statuses": dict(Counter(last_status.values())),
-        "without_reason": without_reason[:5],
-        "recovery_seconds": recovery,
-        "all_final_within_bound": bool(done),
-    }
-    record(result)
+        resent_and_deduplicated=deduplicated,
+        statuses=dict(Counter(last_status.values())),
+        without_reason=without_reason[:5],
+    )
     assert result["posted_twice"] == 0, result
     assert result["lost"] == 0, result
     assert result["without_reason"] == [], result
@@ -135,22 +124,4 @@ def run_drill(name, *, requests: int, kills: int, kafka_bootstrap, database_url,
     # Sent means posted: every sent outcome's post is on the stand-in.
     sent = {reply for reply, status in last_status.items() if status == "sent"}
     assert sent <= set(posted), result
-    assert any(in_flight_at_kills), f"no send was in flight at any kill: {result}"
-    return result
-
-
-@pytest.mark.parametrize(
-    ("name", "requests", "kills"),
-    drill_cases("responder_sigkill_mid_send", full=300, quick=100),
-)
-def test_a_responder_killed_mid_send_posts_nothing_twice_and_loses_nothing(
-    name, requests, kills, kafka_bootstrap, database_url, tmp_path
-):
-    run_drill(
-        name,
-        requests=requests,
-        kills=kills,
-        kafka_bootstrap=kafka_bootstrap,
-        database_url=database_url,
-        tmp_path=tmp_path,
-    )
+    assert any(recovered.in_flight_at_kills), f"no send was in flight at any kill: {result}"

@@ -15,12 +15,12 @@ import asyncio
 import json
 import logging
 import ssl
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 from pydantic import BaseModel, ValidationError
 
@@ -280,6 +280,26 @@ class GroupMember(BackgroundLoop):
         self.started.set()
         logger.info("consuming", extra=fields(topic=topic.base_name, group=group_id))
         return self.consumer
+
+    async def commit(
+        self, offsets: Mapping[TopicPartition, int], *, logger: logging.Logger
+    ) -> None:
+        """Commit `offsets` (each partition's next record to read; none: nothing to do).
+
+        A commit fails when a rebalance gave the partitions to another member first, or
+        Kafka did not answer: that member reads again from the last commit, which each
+        consumer makes safe in its own way (it says how where it commits). The failure is
+        logged, not raised, so the loop goes on with the partitions it owns now.
+        """
+        if not offsets:
+            return
+        assert self.consumer is not None, "commit before join"
+        try:
+            await self.consumer.commit(dict(offsets))
+        except (CommitFailedError, KafkaError) as exc:
+            logger.warning(
+                "offset commit failed; records will be replayed", extra=fields(error=repr(exc))
+            )
 
     async def stop(self) -> None:
         """Stop the loop, then the clients."""

@@ -15,22 +15,10 @@ from switchboard_ingest.doors import UNKNOWN_SOURCE, Rejection
 from switchboard_ingest.intake import Intake
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.problems import ProblemError
+from switchboard_web.state import app_state
 
-
-def get_intake(request: Request) -> Intake:
-    """The app's intake."""
-    intake: Intake = request.app.state.intake
-    return intake
-
-
-def get_settings(request: Request) -> IngestSettings:
-    """The app's settings."""
-    settings: IngestSettings = request.app.state.settings
-    return settings
-
-
-IntakeDep = Annotated[Intake, Depends(get_intake)]
-SettingsDep = Annotated[IngestSettings, Depends(get_settings)]
+IntakeDep = Annotated[Intake, Depends(app_state("intake", Intake))]
+SettingsDep = Annotated[IngestSettings, Depends(app_state("settings", IngestSettings))]
 
 
 def unavailable(cause: str, retry_after: int) -> ProblemError:

@@ -27,6 +27,7 @@ from switchboard_ingest.doors import LimitedDoor
 from switchboard_ingest.settings import IngestSettings
 from switchboard_shared.problems import ProblemError
 from switchboard_shared.ratelimit import Limit, RateLimiter
+from switchboard_web.state import app_state
 
 
 class Limits:
@@ -96,10 +97,4 @@ def _charge(
     )
 
 
-def get_limits(request: Request) -> Limits:
-    """The app's rate limits."""
-    limits: Limits = request.app.state.limits
-    return limits
-
-
-LimitsDep = Annotated[Limits, Depends(get_limits)]
+LimitsDep = Annotated[Limits, Depends(app_state("limits", Limits))]

@@ -18,7 +18,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord
-from aiokafka.errors import CommitFailedError, KafkaError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -123,14 +122,9 @@ class EscalationConsumer(GroupMember):
                     failures = 0
                     handled = record.offset
                 if handled is not None:
-                    try:
-                        await consumer.commit({tp: handled + 1})
-                    except (CommitFailedError, KafkaError) as exc:
-                        # The new owner replays them; stored event ids make that change nothing.
-                        log.warning(
-                            "offset commit failed; records will be replayed",
-                            extra=fields(error=repr(exc)),
-                        )
+                    # A member that takes the partition over replays from the last commit;
+                    # stored event ids make that change nothing.
+                    await self.commit({tp: handled + 1}, logger=log)
 
     async def _handle(self, record: ConsumerRecord[Any, Any]) -> None:
         decoded = decode(record)

@@ -31,7 +31,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
 from sqlalchemy import Engine
 
 from switchboard_responder import ledger, metrics
@@ -205,17 +204,9 @@ class Responder(GroupMember):
             self.consumer.resume(*assignment)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
-        if not offsets:
-            return
-        assert self.consumer is not None
-        try:
-            await self.consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
-            # Another member owns these partitions now and replays from its last commit;
-            # the ledger makes the replay send nothing twice.
-            log.warning(
-                "offset commit failed; records will be replayed", extra=fields(error=repr(exc))
-            )
+        # A member that takes these partitions over replays from the last commit; the
+        # ledger makes the replay send nothing twice.
+        await self.commit(offsets, logger=log)
 
     async def _handle(self, tp: TopicPartition, record: ConsumerRecord[Any, Any]) -> None:
         try:
