@@ -35,7 +35,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
@@ -205,7 +204,9 @@ class RouterConsumer(GroupMember):
             with metrics.BATCH_SECONDS.time():
                 await self.handle_batch(records)
                 offsets = {tp: batch[-1].offset + 1 for tp, batch in batches.items() if batch}
-                await self._commit(offsets)
+                # After a rebalance another member owns these partitions and replays the
+                # batch; storing is idempotent, so a refused commit is safe.
+                await self.commit(offsets, logger=log)
                 self._next_offsets.update(offsets)
 
     async def handle_batch(self, records: list[ConsumerRecord[Any, Any]]) -> None:
@@ -427,14 +428,3 @@ class RouterConsumer(GroupMember):
                 pass
         except SQLAlchemyError as exc:
             log.error("relaying the outbox failed", extra=fields(error=db_error(exc)))
-
-    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
-        assert self.consumer is not None
-        try:
-            await self.consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
-            # After a rebalance another member owns these partitions and will
-            # replay the batch; storing is idempotent, so that is safe.
-            log.warning(
-                "offset commit failed; the batch will be replayed", extra=fields(error=repr(exc))
-            )

@@ -14,7 +14,6 @@ import logging
 from typing import Any
 
 from aiokafka import ConsumerRecord
-from aiokafka.errors import CommitFailedError, KafkaError
 from sqlalchemy import Engine
 
 from switchboard_router import metrics
@@ -69,14 +68,8 @@ class OutcomeConsumer(GroupMember):
                 continue
             await self.handle_batch(records)
             offsets = {tp: batch[-1].offset + 1 for tp, batch in batches.items() if batch}
-            try:
-                await consumer.commit(offsets)
-            except (CommitFailedError, KafkaError) as exc:
-                # Another member replays the batch; applying a report twice changes nothing.
-                log.warning(
-                    "offset commit failed; the batch will be replayed",
-                    extra=fields(error=repr(exc)),
-                )
+            # Another member replays the batch; applying a report twice changes nothing.
+            await self.commit(offsets, logger=log)
 
     async def handle_batch(self, records: list[ConsumerRecord[Any, Any]]) -> None:
         """Apply a batch of reports; return once they are stored and dead letters sent."""

@@ -21,18 +21,10 @@ from switchboard_router.people.security import Principal, Role
 from switchboard_router.queues.service import queue_exists
 from switchboard_router.routing.holder import PolicyHolder
 from switchboard_shared.problems import ProblemError
+from switchboard_web.state import app_state
 
-
-def get_engine(request: Request) -> Engine:
-    """The app's database engine."""
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-def get_policies(request: Request) -> PolicyHolder:
-    """The routing policy holder."""
-    holder: PolicyHolder = request.app.state.policies
-    return holder
+get_engine = app_state("engine", Engine)
+get_policies = app_state("policies", PolicyHolder)
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
