@@ -92,7 +92,7 @@ class ClusteringConfig(BaseModel):
     max_candidates: Annotated[int, Field(ge=1, le=10_000)] = 300
     # Word lists that carry a mention in another language into English before it is
     # compared, so that a Spanish report of a fire meets the English ones: language ->
-    # a file beside the incidents file (or shipped beside `incidents.yaml`).
+    # a file of that name beside the incidents file, else the one shipped with it.
     glossary_files: dict[str, Annotated[str, Field(pattern=r"^[\w.-]+\.ya?ml$")]] = Field(
         default_factory=dict
     )
@@ -134,7 +134,11 @@ class ClusteringConfig(BaseModel):
         glossaries: dict[str, dict[str, str]] = {}
         for language, name in sorted(config.glossary_files.items()):
             where = f"glossary_files.{language}"
+            # A file of that name beside the incidents file, else the shipped one (an
+            # agency's own incidents.yaml keeps the shipped Spanish glossary).
             beside = path.parent / name if path is not None else None
+            if beside is not None and not beside.exists():
+                beside = None
             try:
                 text = text_or_shipped(beside, package=package, name=name)
             except OSError as exc:

@@ -163,16 +163,15 @@ def merge(
         _open_for_change(conn, actor, max(incident_id, other_id))
         moved = fold(conn, into=incident_id, other_id=other_id, now=now)
         refresh(conn, incident_id, now)
-        for item_id in moved:
-            write_audit(
-                conn,
-                item_id,
-                IncidentAction.MERGED,
-                actor=actor.officer_id,
-                now=now,
-                incident_id=incident_id,
-                from_incident=other_id,
-            )
+        write_audit(
+            conn,
+            moved,
+            IncidentAction.MERGED,
+            actor=actor.officer_id,
+            now=now,
+            incident_id=incident_id,
+            from_incident=other_id,
+        )
         return _visible_incident(conn, actor, incident_id)
 
 
@@ -212,16 +211,15 @@ def split(
         )
         refresh(conn, incident_id, now)
         refresh(conn, new_id, now)
-        for item_id in sorted(set(item_ids)):
-            write_audit(
-                conn,
-                item_id,
-                IncidentAction.SPLIT,
-                actor=actor.officer_id,
-                now=now,
-                incident_id=new_id,
-                from_incident=incident_id,
-            )
+        write_audit(
+            conn,
+            item_ids,
+            IncidentAction.SPLIT,
+            actor=actor.officer_id,
+            now=now,
+            incident_id=new_id,
+            from_incident=incident_id,
+        )
         return _visible_incident(conn, actor, new_id)
 
 
@@ -253,7 +251,7 @@ def decide_member(
         action = IncidentAction.CONFIRMED if link is Link.CONFIRMED else IncidentAction.REJECTED
         write_audit(
             conn,
-            item_id,
+            [item_id],
             action,
             actor=actor.officer_id,
             now=now,
@@ -379,14 +377,13 @@ def resolve(
             .where(incidents.c.id == incident_id)
             .values(status=IncidentStatus.RESOLVED, resolved_at=now, updated_at=now)
         )
-        for item_id in resolved:
-            write_audit(
-                conn,
-                item_id,
-                IncidentAction.RESOLVED,
-                actor=actor.officer_id,
-                now=now,
-                incident_id=incident_id,
-                disposition=disposition,
-            )
+        write_audit(
+            conn,
+            resolved,
+            IncidentAction.RESOLVED,
+            actor=actor.officer_id,
+            now=now,
+            incident_id=incident_id,
+            disposition=disposition,
+        )
         return {"resolved": sorted(resolved), "skipped": sorted(set(skipped))}

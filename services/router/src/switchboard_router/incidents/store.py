@@ -4,6 +4,7 @@ timers and the gauge. Shared by the clustering stage and the officers' steps."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -98,23 +99,34 @@ def refresh(conn: Connection, incident_id: int, now: datetime) -> int:
 
 def write_audit(
     conn: Connection,
-    item_id: int,
+    item_ids: Iterable[int],
     action: IncidentAction,
     *,
     actor: str,
     now: datetime,
     **details: Any,
 ) -> None:
-    queue_id = conn.scalar(select(items.c.queue_id).where(items.c.id == item_id))
+    """One audit row per item, each with the item's queue and the same details."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return
+    queue_of = dict(
+        conn.execute(select(items.c.id, items.c.queue_id).where(items.c.id.in_(ids))).all()
+    )
+    shown = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in details.items()}
     conn.execute(
-        insert(audit).values(
-            item_id=item_id,
-            queue_id=queue_id,
-            at=now,
-            actor=actor,
-            action=action.value,
-            details={k: (v.value if isinstance(v, StrEnum) else v) for k, v in details.items()},
-        )
+        insert(audit),
+        [
+            {
+                "item_id": item_id,
+                "queue_id": queue_of.get(item_id),
+                "at": now,
+                "actor": actor,
+                "action": action.value,
+                "details": shown,
+            }
+            for item_id in ids
+        ],
     )
 
 

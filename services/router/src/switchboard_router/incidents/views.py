@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar, cast
 
 from fastapi import Depends, Path, Query, Request
@@ -144,7 +145,27 @@ async def split_incident(incident_id: IncidentPath, body: Split, work: Work) -> 
     return IncidentDetail.of(shown)
 
 
-async def _decide(work: IncidentWork, incident_id: int, item_id: int, link: Link) -> MemberPublic:
+class Decision(StrEnum):
+    """What a person says of a member's link (the path's last word)."""
+
+    CONFIRM = "confirm"  # the item belongs to the incident (a suggestion becomes a member)
+    REJECT = "reject"  # the item is not about this incident; it stops counting
+
+
+_LINK_OF = {Decision.CONFIRM: Link.CONFIRMED, Decision.REJECT: Link.REJECTED}
+
+
+@router.post(
+    "/v1/incidents/{incident_id}/members/{item_id}/{decision}",
+    summary="Confirm or reject a member's link",
+    responses=STEP_ERRORS,
+)
+async def decide_member(
+    incident_id: IncidentPath, item_id: ItemPath, decision: Decision, work: Work
+) -> MemberPublic:
+    """`confirm`: the item belongs to the incident (a suggested link becomes a member).
+    `reject`: the item is not about this incident; it stops counting as a member."""
+    link = _LINK_OF[decision]
     member = await work.act(
         service.decide_member,
         incident_id,
@@ -154,26 +175,6 @@ async def _decide(work: IncidentWork, incident_id: int, item_id: int, link: Link
         now=datetime.now(UTC),
     )
     return MemberPublic.of(member)
-
-
-@router.post(
-    "/v1/incidents/{incident_id}/members/{item_id}/confirm",
-    summary="Confirm a member's link",
-    responses=STEP_ERRORS,
-)
-async def confirm_member(incident_id: IncidentPath, item_id: ItemPath, work: Work) -> MemberPublic:
-    """The item belongs to the incident (a suggested link becomes a member)."""
-    return await _decide(work, incident_id, item_id, Link.CONFIRMED)
-
-
-@router.post(
-    "/v1/incidents/{incident_id}/members/{item_id}/reject",
-    summary="Reject a member's link",
-    responses=STEP_ERRORS,
-)
-async def reject_member(incident_id: IncidentPath, item_id: ItemPath, work: Work) -> MemberPublic:
-    """The item is not about this incident; it stops counting as a member."""
-    return await _decide(work, incident_id, item_id, Link.REJECTED)
 
 
 @router.post(
