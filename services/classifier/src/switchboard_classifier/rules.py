@@ -304,8 +304,8 @@ def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVe
     else:
         # The first urgency group any found topic is in (see `Ruleset.topic_group`).
         topic_group = ruleset.topic_group
-        group = min([topic_group.get(topic, _NO_GROUP) for topic in found])
-        if group == _CRITICAL_TOPICS:
+        first_group = min([topic_group.get(topic, _NO_GROUP) for topic in found])
+        if first_group == _CRITICAL_TOPICS:
             # A negated threat is a report after the fact ("no one was hurt").
             critical_hit = not negated
             urgency = Urgency.NORMAL if negated else Urgency.CRITICAL
@@ -313,14 +313,14 @@ def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVe
             # A threat to life ("people trapped inside"), whatever the topic.
             critical_hit = True
             urgency = Urgency.CRITICAL
-        elif group == _ESCALATING_TOPICS:
+        elif first_group == _ESCALATING_TOPICS:
             urgency = Urgency.NORMAL if negated else Urgency.CRITICAL if pressing else Urgency.HIGH
             critical_hit = urgency is Urgency.CRITICAL
-        elif group == _HIGH_TOPICS:
+        elif first_group == _HIGH_TOPICS:
             urgency = Urgency.NORMAL if negated else Urgency.HIGH
-        elif group == _IN_PROGRESS_TOPICS:
+        elif first_group == _IN_PROGRESS_TOPICS:
             urgency = Urgency.HIGH if witnessed and not negated else Urgency.NORMAL
-        elif group == _NORMAL_TOPICS:
+        elif first_group == _NORMAL_TOPICS:
             urgency = Urgency.NORMAL
         else:
             urgency = Urgency.LOW
