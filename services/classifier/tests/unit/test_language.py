@@ -49,3 +49,19 @@ def test_the_compiled_walk_counts_what_the_numpy_walk_counts_on_the_gold_texts(g
     assert np.array_equal(compiled.indices, reference.indices)
     assert compiled.data.dtype == reference.data.dtype
     assert np.array_equal(compiled.data, reference.data)
+
+
+def test_the_widened_table_scores_bit_for_bit_what_py3langids_own_table_scores(gold_texts):
+    import numpy as np
+
+    # detect_many multiplies by a float32 copy of py3langid's float16 table, made once,
+    # instead of letting scipy widen the table at every batch: the scores must not move.
+    texts = [*gold_texts, "ÉL ESTÁ ARMADO, AYUDA", "日本語のテキスト", "x" * 300, "مرحبا بكم"]
+    detector = default_detector()
+    ident = detector._identifier
+    counts = detector._feature_counts([ident._encode(text) for text in texts])
+    counts.data = np.log1p(counts.data)
+    widened = np.asarray(counts @ detector._ptc + ident.nb_pc)
+    own = np.asarray(counts @ ident.nb_ptc + ident.nb_pc)
+    assert widened.dtype == own.dtype == np.float32
+    assert np.array_equal(widened.view(np.uint32), own.view(np.uint32))
