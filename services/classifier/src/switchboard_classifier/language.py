@@ -43,11 +43,6 @@ class LanguageDetector:
         self._next = np.frombuffer(self._identifier.tk_nextmove, dtype=np.uint32)
         self._rowbase = np.asarray(self._identifier._rowbase, dtype=np.intp)
         self._output = np.asarray(self._identifier.tk_output, dtype=np.intp)
-        # py3langid's per-feature log-probabilities are a float16 column view; scipy's
-        # product with the float32 counts copied and widened all of them (10 MB) at every
-        # batch, six times the product itself. Widened once here instead: the same float32
-        # values, so the same scores bit for bit.
-        self._ptc = np.ascontiguousarray(self._identifier.nb_ptc, dtype=np.float32)
 
     def _feature_counts(self, encoded: list[bytes]) -> sp.csr_matrix:
         """How often each of py3langid's features occurs in each text: its byte automaton
@@ -96,6 +91,27 @@ class LanguageDetector:
         counts.sum_duplicates()
         return counts
 
+    def _scores(self, counts: sp.csr_matrix) -> Any:
+        """`counts @ nb_ptc + nb_pc` over the table rows of the features the batch holds.
+
+        py3langid's table (100,000 features by the languages) is a float16 column
+        view; multiplied by float32 counts, scipy copied and widened all of it (10 MB)
+        at every batch, ten times the product itself. Only the rows of the features
+        that occur are widened here, and the counts renumbered to them in the same
+        order (the renumbering keeps order), so every sum is the same float32 one,
+        bit for bit, without keeping a widened table in memory.
+        """
+        table = self._identifier.nb_ptc
+        occurs = np.zeros(table.shape[0], dtype=np.bool_)
+        occurs[counts.indices] = True
+        renumbered = np.cumsum(occurs, dtype=np.int32) - 1
+        compact = sp.csr_matrix(
+            (counts.data, renumbered[counts.indices], counts.indptr),
+            shape=(counts.shape[0], int(renumbered[-1]) + 1 if len(renumbered) else 0),
+        )
+        rows = table[np.flatnonzero(occurs)].astype(np.result_type(counts.data, table))
+        return compact @ rows + self._identifier.nb_pc
+
     def detect_many(self, texts: Sequence[str], stated: Sequence[str | None]) -> list[str]:
         """`detect` over a batch: one walk and one sparse product for all texts stating none."""
         result = [primary_subtag(hint) if hint else "" for hint in stated]
@@ -105,7 +121,7 @@ class LanguageDetector:
         ident = self._identifier
         counts = self._feature_counts([ident._encode(texts[index]) for index in todo])
         counts.data = np.log1p(counts.data)
-        scores = counts @ self._ptc + ident.nb_pc
+        scores = self._scores(counts)
         best = np.asarray(scores).argmax(axis=1)
         classes = ident.nb_classes
         for row, index in enumerate(todo):

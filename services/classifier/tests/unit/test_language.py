@@ -51,17 +51,20 @@ def test_the_compiled_walk_counts_what_the_numpy_walk_counts_on_the_gold_texts(g
     assert np.array_equal(compiled.data, reference.data)
 
 
-def test_the_widened_table_scores_bit_for_bit_what_py3langids_own_table_scores(gold_texts):
+
+def test_the_scores_over_the_batchs_own_features_are_py3langids_bit_for_bit(gold_texts):
     import numpy as np
 
-    # detect_many multiplies by a float32 copy of py3langid's float16 table, made once,
-    # instead of letting scipy widen the table at every batch: the scores must not move.
-    texts = [*gold_texts, "ÉL ESTÁ ARMADO, AYUDA", "日本語のテキスト", "x" * 300, "مرحبا بكم"]
+    # detect_many widens only the table rows of the features a batch holds, instead of
+    # letting scipy widen the whole float16 table at every batch: the scores must not move.
     detector = default_detector()
     ident = detector._identifier
-    counts = detector._feature_counts([ident._encode(text) for text in texts])
-    counts.data = np.log1p(counts.data)
-    widened = np.asarray(counts @ detector._ptc + ident.nb_pc)
-    own = np.asarray(counts @ ident.nb_ptc + ident.nb_pc)
-    assert widened.dtype == own.dtype == np.float32
-    assert np.array_equal(widened.view(np.uint32), own.view(np.uint32))
+    texts = [*gold_texts, "ÉL ESTÁ ARMADO, AYUDA", "日本語のテキスト", "x" * 300, "مرحبا بكم", ""]
+    for batch in (texts, texts[:1], texts[-5:], texts[::7], ["", " "]):
+        counts = detector._feature_counts([ident._encode(text) for text in batch])
+        counts.data = np.log1p(counts.data)
+        compact = np.asarray(detector._scores(counts))
+        whole = np.asarray(counts @ ident.nb_ptc + ident.nb_pc)
+        assert compact.shape == whole.shape == (len(batch), len(ident.nb_classes))
+        assert compact.dtype == whole.dtype == np.float32
+        assert np.array_equal(compact.view(np.uint32), whole.view(np.uint32))
