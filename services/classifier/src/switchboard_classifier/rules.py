@@ -18,7 +18,7 @@ Free of faust, Kafka and HTTP: tested as plain functions.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -224,6 +224,41 @@ def _has_shouting(text: str) -> bool:
     return letters >= 12 and capitals / letters > 0.7
 
 
+def topic_urgency(
+    ruleset: Ruleset,
+    topics: Iterable[str],
+    negated: bool,
+    danger: bool,
+    pressing: bool,
+    witnessed: bool,
+) -> tuple[Urgency, bool]:
+    """The rule urgency of a mention whose (not suppressed) topics were found, and whether
+    it is a critical hit: the first urgency group any of them is in decides.
+
+    The first group is looked up (`Ruleset.topic_group`) rather than found by
+    intersecting the topics with each group in turn; a test holds the two equal.
+    """
+    topic_group = ruleset.topic_group
+    first_group = min([topic_group.get(topic, _NO_GROUP) for topic in topics])
+    if first_group == _CRITICAL_TOPICS:
+        # A negated threat is a report after the fact ("no one was hurt").
+        return (Urgency.NORMAL, False) if negated else (Urgency.CRITICAL, True)
+    if danger and not negated:
+        # A threat to life ("people trapped inside"), whatever the topic.
+        return Urgency.CRITICAL, True
+    if first_group == _ESCALATING_TOPICS:
+        if negated:
+            return Urgency.NORMAL, False
+        return (Urgency.CRITICAL, True) if pressing else (Urgency.HIGH, False)
+    if first_group == _HIGH_TOPICS:
+        return Urgency.NORMAL if negated else Urgency.HIGH, False
+    if first_group == _IN_PROGRESS_TOPICS:
+        return Urgency.HIGH if witnessed and not negated else Urgency.NORMAL, False
+    if first_group == _NORMAL_TOPICS:
+        return Urgency.NORMAL, False
+    return Urgency.LOW, False
+
+
 def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVerdict:
     """Run the packs for `language` over `text`: topics, cues and the rule urgency."""
     packs = ruleset.packs_for(language)
@@ -302,28 +337,7 @@ def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVe
         reasons.append(Hit("suppressed", "low", ()))
         urgency = Urgency.LOW
     else:
-        # The first urgency group any found topic is in (see `Ruleset.topic_group`).
-        topic_group = ruleset.topic_group
-        first_group = min([topic_group.get(topic, _NO_GROUP) for topic in found])
-        if first_group == _CRITICAL_TOPICS:
-            # A negated threat is a report after the fact ("no one was hurt").
-            critical_hit = not negated
-            urgency = Urgency.NORMAL if negated else Urgency.CRITICAL
-        elif danger and not negated:
-            # A threat to life ("people trapped inside"), whatever the topic.
-            critical_hit = True
-            urgency = Urgency.CRITICAL
-        elif first_group == _ESCALATING_TOPICS:
-            urgency = Urgency.NORMAL if negated else Urgency.CRITICAL if pressing else Urgency.HIGH
-            critical_hit = urgency is Urgency.CRITICAL
-        elif first_group == _HIGH_TOPICS:
-            urgency = Urgency.NORMAL if negated else Urgency.HIGH
-        elif first_group == _IN_PROGRESS_TOPICS:
-            urgency = Urgency.HIGH if witnessed and not negated else Urgency.NORMAL
-        elif first_group == _NORMAL_TOPICS:
-            urgency = Urgency.NORMAL
-        else:
-            urgency = Urgency.LOW
+        urgency, critical_hit = topic_urgency(ruleset, found, negated, danger, pressing, witnessed)
     if len(found) > 1:
         order = ruleset.topic_order
         ordered = tuple(sorted(found, key=order.__getitem__))

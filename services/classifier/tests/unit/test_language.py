@@ -51,7 +51,6 @@ def test_the_compiled_walk_counts_what_the_numpy_walk_counts_on_the_gold_texts(g
     assert np.array_equal(compiled.data, reference.data)
 
 
-
 def test_the_scores_over_the_batchs_own_features_are_py3langids_bit_for_bit(gold_texts):
     import numpy as np
 
