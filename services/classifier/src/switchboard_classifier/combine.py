@@ -73,6 +73,8 @@ _RANK_INDEX = {urgency: URGENCY_LABELS.index(urgency.value) for urgency in _URGE
 _RANK = {urgency: urgency.rank for urgency in _URGENCIES}  # a dict lookup, not a property call
 # Model topics below this probability are left out of `topic_scores`.
 TOPIC_SCORE_FLOOR = 0.1
+_RULE_TOPIC_SCORE = RULE_SCORE[Urgency.CRITICAL]  # the score of a topic the rules found
+_IRRELEVANT_ONLY = (IRRELEVANT,)
 
 
 def _calibration_points(model: TextModel | None) -> tuple[list[float], list[float]] | None:
@@ -313,10 +315,10 @@ class Classifier:
         *,
         refined: bool = False,
     ) -> Decision:
+        # Hits, decisions and the like are built positionally: this runs for every mention.
         policy = policy or self.policy
-        verdict = (
-            evaluate(self.ruleset, text, language) if self.ruleset.packs_for(language) else None
-        )
+        ruleset = self.ruleset
+        verdict = evaluate(ruleset, text, language) if ruleset.packs_for(language) else None
         reasons: list[Hit] = list(verdict.reasons) if verdict else []
         topic_scores: dict[str, float] = dict(model_topics)
         model_urgency: Urgency | None = None
@@ -325,26 +327,23 @@ class Classifier:
             model_p = max(probs)
             model_urgency = _URGENCIES[probs.index(model_p)]
             if refined:  # these probabilities are the cascade's average: say so
-                reasons.append(
-                    Hit(rule="meaning", label=model_urgency.value, matched=(f"{model_p:.2f}",))
-                )
+                reasons.append(Hit("meaning", model_urgency.value, (f"{model_p:.2f}",)))
 
-        rule_topics = list(verdict.topics) if verdict and not verdict.suppressed else []
-        held = bool(verdict and (verdict.suppressed or verdict.negated))
-        if verdict and verdict.critical_hit:
+        suppressed = verdict is not None and verdict.suppressed
+        rule_topics = list(verdict.topics) if verdict is not None and not suppressed else []
+        if verdict is not None and verdict.critical_hit:
             urgency = Urgency.CRITICAL  # never lowered, whatever the model says
         else:
-            urgency = verdict.urgency if verdict and verdict.topics else Urgency.LOW
+            urgency = verdict.urgency if verdict is not None and verdict.topics else Urgency.LOW
             if model_urgency is not None:
+                held = verdict is not None and (suppressed or verdict.negated)
                 weighed = self._weigh_model(urgency, verdict, held, model_urgency, model_p, policy)
                 if weighed is not urgency:  # the model moved the rules: say so
                     urgency = weighed
-                    reasons.append(
-                        Hit(rule="model", label=urgency.value, matched=(f"{model_p:.2f}",))
-                    )
+                    reasons.append(Hit("model", urgency.value, (f"{model_p:.2f}",)))
         if probs is not None:
             score = probs[_RANK_INDEX[urgency]]
-            if verdict and verdict.topics and urgency is verdict.urgency:
+            if verdict is not None and verdict.topics and urgency is verdict.urgency:
                 score = max(score, RULE_SCORE[urgency])
         else:
             score = RULE_SCORE[urgency]
@@ -352,24 +351,32 @@ class Classifier:
             score = _interpolate(score, *calibration)
 
         topics = rule_topics  # already in the rule set's order
-        threshold = policy.topic_threshold
-        if rule_topics and policy.topic_threshold_beside_rules is not None:
+        if rule_topics:
             threshold = policy.topic_threshold_beside_rules
-        for t in rule_topics:
-            topic_scores[t] = max(topic_scores.get(t, 0.0), RULE_SCORE[Urgency.CRITICAL])
-        if not (verdict and verdict.suppressed):
+            if threshold is None:
+                threshold = policy.topic_threshold
+            rule_topic_score = _RULE_TOPIC_SCORE
+            for t in rule_topics:
+                topic_scores[t] = max(topic_scores.get(t, 0.0), rule_topic_score)
+        else:
+            threshold = policy.topic_threshold
+        if not suppressed:
             for label, p in topic_scores.items():
                 if p >= threshold and label not in topics and label != IRRELEVANT:
                     topics.append(label)
+        if found is None:
+            location = district = None
+        else:
+            location, district = found
         return Decision(
-            urgency=urgency,
-            score=round(min(max(score, 0.0), 1.0), 3),
-            topics=tuple(topics) or (IRRELEVANT,),
-            topic_scores=topic_scores,
-            reasons=tuple(reasons),
-            language=language,
-            location=found.location if found else None,
-            district=found.district if found else None,
+            urgency,
+            round(min(max(score, 0.0), 1.0), 3),
+            tuple(topics) or _IRRELEVANT_ONLY,
+            topic_scores,
+            tuple(reasons),
+            language,
+            location,
+            district,
         )
 
     def classify_mentions(self, mentions: Sequence[MentionIn]) -> list[Classification]:

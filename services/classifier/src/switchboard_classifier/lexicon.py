@@ -131,8 +131,14 @@ class Pack:
     _singles: dict[tuple[str, int], re.Pattern[str]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # The topic of each named group of the topic expressions ("t3" -> the fourth topic):
+    # a look-up per match instead of parsing the group's name.
+    group_topics: dict[str, str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "group_topics", {f"t{i}": name for i, name in enumerate(self.topic_names)}
+        )
         for lexicon, patterns in self.patterns.items():
             for index in range(len(patterns)):
                 self._singles[(lexicon, index)] = _bounded(self._body(lexicon, (index,)))

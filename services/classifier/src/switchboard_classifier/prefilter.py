@@ -67,7 +67,9 @@ class Prefilter:
                 self._database.scan(
                     text.encode("utf-8"), match_event_handler=_collect, context=hits
                 )
-        return tuple(sorted(hits))
+        if len(hits) > 1:  # one id or none (most texts) is sorted already
+            hits.sort()
+        return tuple(hits)
 
     def _group(self, hits: tuple[int, ...]) -> dict[str, dict[str, tuple[int, ...]]]:
         grouped: dict[str, dict[str, list[int]]] = {}

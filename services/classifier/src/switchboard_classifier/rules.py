@@ -18,7 +18,7 @@ Free of faust, Kafka and HTTP: tested as plain functions.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -44,6 +44,15 @@ _URGENCY_GROUPS = (
     "normal_topics",
     "low_topics",
 )
+(
+    _CRITICAL_TOPICS,
+    _ESCALATING_TOPICS,
+    _HIGH_TOPICS,
+    _IN_PROGRESS_TOPICS,
+    _NORMAL_TOPICS,
+    _LOW_TOPICS,
+) = range(len(_URGENCY_GROUPS))
+_NO_GROUP = len(_URGENCY_GROUPS)
 
 # Confidence of a rule-only decision; the model's probabilities replace them
 # where the model agrees (see `combine`).
@@ -62,6 +71,9 @@ class Ruleset:
 
     topic_names: tuple[str, ...] = field(init=False, compare=False)
     topic_order: dict[str, int] = field(init=False, compare=False, repr=False)
+    # topic -> the first of `_URGENCY_GROUPS` holding it (a topic in none is absent): the
+    # group `evaluate` settles on is the first any found topic is in, the least of these.
+    topic_group: dict[str, int] = field(init=False, compare=False, repr=False)
     full_plan: Plan = field(init=False, compare=False, repr=False)
     _packs_by_language: dict[str | None, list[Pack]] = field(
         init=False, compare=False, repr=False, default_factory=dict
@@ -74,6 +86,11 @@ class Ruleset:
             names.update(dict.fromkeys(pack.topic_names))
         object.__setattr__(self, "topic_names", tuple(names))
         object.__setattr__(self, "topic_order", {name: i for i, name in enumerate(names)})
+        topic_group: dict[str, int] = {}
+        for index, group in enumerate(_URGENCY_GROUPS):
+            for topic in self.urgency_groups.get(group, ()):
+                topic_group.setdefault(topic, index)
+        object.__setattr__(self, "topic_group", topic_group)
         # without a prefilter: every lexicon that has patterns, whole
         full_plan = {
             language: {
@@ -207,6 +224,41 @@ def _has_shouting(text: str) -> bool:
     return letters >= 12 and capitals / letters > 0.7
 
 
+def topic_urgency(
+    ruleset: Ruleset,
+    topics: Iterable[str],
+    negated: bool,
+    danger: bool,
+    pressing: bool,
+    witnessed: bool,
+) -> tuple[Urgency, bool]:
+    """The rule urgency of a mention whose (not suppressed) topics were found, and whether
+    it is a critical hit: the first urgency group any of them is in decides.
+
+    The first group is looked up (`Ruleset.topic_group`) rather than found by
+    intersecting the topics with each group in turn; a test holds the two equal.
+    """
+    topic_group = ruleset.topic_group
+    first_group = min([topic_group.get(topic, _NO_GROUP) for topic in topics])
+    if first_group == _CRITICAL_TOPICS:
+        # A negated threat is a report after the fact ("no one was hurt").
+        return (Urgency.NORMAL, False) if negated else (Urgency.CRITICAL, True)
+    if danger and not negated:
+        # A threat to life ("people trapped inside"), whatever the topic.
+        return Urgency.CRITICAL, True
+    if first_group == _ESCALATING_TOPICS:
+        if negated:
+            return Urgency.NORMAL, False
+        return (Urgency.CRITICAL, True) if pressing else (Urgency.HIGH, False)
+    if first_group == _HIGH_TOPICS:
+        return Urgency.NORMAL if negated else Urgency.HIGH, False
+    if first_group == _IN_PROGRESS_TOPICS:
+        return Urgency.HIGH if witnessed and not negated else Urgency.NORMAL, False
+    if first_group == _NORMAL_TOPICS:
+        return Urgency.NORMAL, False
+    return Urgency.LOW, False
+
+
 def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVerdict:
     """Run the packs for `language` over `text`: topics, cues and the rule urgency."""
     packs = ruleset.packs_for(language)
@@ -226,39 +278,48 @@ def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVe
         if not regexes:
             continue
         idiom_regex = regexes.get("idioms")
-        idioms = [(m.start(), m.end()) for m in idiom_regex.finditer(text)] if idiom_regex else []
+        idioms = [m.span() for m in idiom_regex.finditer(text)] if idiom_regex else []
         topic_regex = regexes.get(TOPICS)
         if topic_regex is not None:
+            group_topics = pack.group_topics
             for match in topic_regex.finditer(text):
                 group = match.lastgroup
                 if group is None:
                     continue
-                topic = pack.topic_names[int(group[1:])]
-                words = original[match.start() : match.end()]
-                if idioms and _overlaps(match.start(), match.end(), idioms):
-                    reasons.append(Hit(rule="idiom", label=topic, matched=(words,)))
+                topic = group_topics[group]
+                start, end = match.span()
+                words = original[start:end]
+                if idioms and _overlaps(start, end, idioms):
+                    reasons.append(Hit("idiom", topic, (words,)))
                     cues.setdefault("idioms", []).append(words)
                     continue
-                found.setdefault(topic, []).append(words)
+                listed = found.get(topic)
+                if listed is None:
+                    found[topic] = [words]
+                else:
+                    listed.append(words)
         for cue, regex in regexes.items():
             if cue == TOPICS or cue == "idioms":
                 continue
-            matched = [
-                original[m.start() : m.end()]
-                for m in regex.finditer(text)
-                if cue != "danger" or not _overlaps(m.start(), m.end(), idioms)
-            ]
+            if cue == "danger" and idioms:
+                matched = [
+                    original[start:end]
+                    for start, end in (m.span() for m in regex.finditer(text))
+                    if not _overlaps(start, end, idioms)
+                ]
+            else:
+                matched = [original[m.start() : m.end()] for m in regex.finditer(text)]
             if matched:
                 cues.setdefault(cue, []).extend(matched)
     for topic, words_found in found.items():
-        reasons.append(Hit(rule=f"topics.{topic}", label=topic, matched=tuple(words_found)))
+        reasons.append(Hit(f"topics.{topic}", topic, tuple(words_found)))
     if cues:
         for cue in _REASON_CUES:
             if cue in cues:
-                reasons.append(Hit(rule=cue, label=cue, matched=tuple(cues[cue])))
+                reasons.append(Hit(cue, cue, tuple(cues[cue])))
     shouting = _has_shouting(original)
     if shouting:
-        reasons.append(Hit(rule="emphasis.caps", label="emphasis", matched=()))
+        reasons.append(Hit("emphasis.caps", "emphasis", ()))
 
     negated = "negation" in cues
     witnessed = "immediacy" in cues or "witness" in cues
@@ -268,48 +329,30 @@ def evaluate(ruleset: Ruleset, text: str, language: str | None = None) -> RuleVe
     # is watching it happen; an idiom holds it down when it was the only alarm.
     held_down = "elsewhere" in cues or "jest" in cues or "fiction" in cues
     suppressed = (held_down and not witnessed) or ("idioms" in cues and not found)
-    groups = ruleset.urgency_groups
-    topics = found.keys()
     critical_hit = False
     if not found:  # no topic: only a threat to life makes it more than low
         critical_hit = danger and not negated and not suppressed
         urgency = Urgency.CRITICAL if critical_hit else Urgency.LOW
     elif suppressed:
-        reasons.append(Hit(rule="suppressed", label="low", matched=()))
+        reasons.append(Hit("suppressed", "low", ()))
         urgency = Urgency.LOW
-    elif topics & groups["critical_topics"]:
-        # A negated threat is a report after the fact ("no one was hurt").
-        critical_hit = not negated
-        urgency = Urgency.NORMAL if negated else Urgency.CRITICAL
-    elif danger and not negated and not suppressed:
-        # A threat to life ("people trapped inside"), whatever the topic.
-        critical_hit = True
-        urgency = Urgency.CRITICAL
-    elif topics & groups["escalating_topics"]:
-        urgency = Urgency.NORMAL if negated else Urgency.CRITICAL if pressing else Urgency.HIGH
-        critical_hit = urgency is Urgency.CRITICAL
-    elif topics & groups["high_topics"]:
-        urgency = Urgency.NORMAL if negated else Urgency.HIGH
-    elif topics & groups["in_progress_topics"]:
-        urgency = Urgency.HIGH if witnessed and not negated else Urgency.NORMAL
-    elif topics & groups["normal_topics"]:
-        urgency = Urgency.NORMAL
     else:
-        urgency = Urgency.LOW
+        urgency, critical_hit = topic_urgency(ruleset, found, negated, danger, pressing, witnessed)
     if len(found) > 1:
         order = ruleset.topic_order
         ordered = tuple(sorted(found, key=order.__getitem__))
     else:
         ordered = tuple(found)
+    # positional, in the fields' order: a named tuple is built faster without keywords
     return RuleVerdict(
-        urgency=urgency,
-        topics=ordered,
-        reasons=tuple(reasons),
-        applied=bool(packs),
-        critical_hit=critical_hit,
-        negated=negated,
-        suppressed=suppressed,
-        pressing=pressing,
+        urgency,
+        ordered,
+        tuple(reasons),
+        bool(packs),  # applied
+        critical_hit,
+        negated,
+        suppressed,
+        pressing,
     )
 
 

@@ -49,3 +49,21 @@ def test_the_compiled_walk_counts_what_the_numpy_walk_counts_on_the_gold_texts(g
     assert np.array_equal(compiled.indices, reference.indices)
     assert compiled.data.dtype == reference.data.dtype
     assert np.array_equal(compiled.data, reference.data)
+
+
+def test_the_scores_over_the_batchs_own_features_are_py3langids_bit_for_bit(gold_texts):
+    import numpy as np
+
+    # detect_many widens only the table rows of the features a batch holds, instead of
+    # letting scipy widen the whole float16 table at every batch: the scores must not move.
+    detector = default_detector()
+    ident = detector._identifier
+    texts = [*gold_texts, "ÉL ESTÁ ARMADO, AYUDA", "日本語のテキスト", "x" * 300, "مرحبا بكم", ""]
+    for batch in (texts, texts[:1], texts[-5:], texts[::7], ["", " "]):
+        counts = detector._feature_counts([ident._encode(text) for text in batch])
+        counts.data = np.log1p(counts.data)
+        compact = np.asarray(detector._scores(counts))
+        whole = np.asarray(counts @ ident.nb_ptc + ident.nb_pc)
+        assert compact.shape == whole.shape == (len(batch), len(ident.nb_classes))
+        assert compact.dtype == whole.dtype == np.float32
+        assert np.array_equal(compact.view(np.uint32), whole.view(np.uint32))

@@ -178,3 +178,44 @@ def test_a_pattern_hyperscan_refuses_is_always_run():
     assert ruleset.prefilter is not None
     assert classify_text(ruleset, "flames everywhere").topics == ("fire",)
     assert "topics" in ruleset.prefilter.plan("calm")["*"]  # run though nothing matched
+
+
+def _urgency_by_intersections(ruleset, topics, negated, danger, pressing, witnessed):
+    """The rule urgency as first written: the topics intersected with each group in turn."""
+    groups = ruleset.urgency_groups
+    topics = set(topics)
+    if topics & groups["critical_topics"]:
+        return (Urgency.NORMAL, False) if negated else (Urgency.CRITICAL, True)
+    if danger and not negated:
+        return Urgency.CRITICAL, True
+    if topics & groups["escalating_topics"]:
+        urgency = Urgency.NORMAL if negated else Urgency.CRITICAL if pressing else Urgency.HIGH
+        return urgency, urgency is Urgency.CRITICAL
+    if topics & groups["high_topics"]:
+        return (Urgency.NORMAL if negated else Urgency.HIGH), False
+    if topics & groups["in_progress_topics"]:
+        return (Urgency.HIGH if witnessed and not negated else Urgency.NORMAL), False
+    if topics & groups["normal_topics"]:
+        return Urgency.NORMAL, False
+    return Urgency.LOW, False
+
+
+def test_the_first_group_table_gives_the_urgency_the_group_intersections_give(ruleset):
+    import itertools
+
+    from switchboard_classifier.rules import topic_urgency
+
+    # Also a topic in two groups (the first decides) and a topic in none.
+    groups = dict(ruleset.urgency_groups)
+    groups["high_topics"] = groups["high_topics"] | {"fire"}
+    twice = dataclasses.replace(ruleset, urgency_groups=groups)
+    names = [*ruleset.topic_names, "in_no_group"]
+    checked = 0
+    for rules in (ruleset, twice):
+        for size in (1, 2, 3):
+            for topics in itertools.combinations(names, size):
+                for flags in itertools.product((False, True), repeat=4):
+                    expected = _urgency_by_intersections(rules, topics, *flags)
+                    assert topic_urgency(rules, topics, *flags) == expected, (topics, flags)
+                    checked += 1
+    assert checked > 10_000
