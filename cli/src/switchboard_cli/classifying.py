@@ -88,7 +88,13 @@ def output_record(mention_id: str, d: Decision, versions: dict[str, str | None])
         ],
         "language": d.language,
         "location": (
-            {"text": location.text, "how": location.how, "lat": location.lat, "lon": location.lon}
+            {
+                "text": location.text,
+                "how": location.how,
+                "lat": location.lat,
+                "lon": location.lon,
+                "street": location.street,
+            }
             if location
             else None
         ),

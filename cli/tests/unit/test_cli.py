@@ -53,6 +53,7 @@ def test_classify_writes_one_classification_per_mention(tmp_path, capsys):
         "how": "intersection",
         "lat": 40.0,
         "lon": -74.975,
+        "street": None,  # an intersection is on two streets: none is named
     }
     assert out[1]["district"] == "Harbor"
     assert set(out[1]["versions"]) == {"ruleset", "model"} and all(out[1]["versions"].values())
