@@ -7,7 +7,12 @@ Combination policy (one batch at a time; every step leaves a reason):
 2. Urgency. Rules give an urgency from their topics and cues; the model gives
    probabilities over critical/high/normal/low.
    - A critical rule hit (a critical topic, or a threat-to-life cue, not
-     negated and not suppressed) is never lowered.
+     negated and not suppressed) is never lowered silently: only a model at
+     least `lower_critical_confidence` sure that the mention is normal or low
+     (None, the default: never) lowers it to that, with the reason
+     `model_lowered_critical` on the mention for the officer and the audit.
+     The lexicon reads "shooting" in "shooting hoops"; an agency's own model
+     may know better, and cross-validation decides whether it does.
    - Otherwise the model's label counts when its probability is at least
      `model_confidence`: the final urgency is the more urgent of the rules'
      and the model's. Rules can raise the model; the model can raise rules,
@@ -96,6 +101,11 @@ def _interpolate(x: float, xs: list[float], ys: list[float]) -> float:
     return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
 
+# What a confident model may lower a critical rule hit to (never to high: a high is
+# still pulled out for an officer, so lowering to it would only hide the rule's call).
+_NOT_ACTIONABLE = (Urgency.NORMAL, Urgency.LOW)
+
+
 class Policy(NamedTuple):
     """The thresholds that let the model move the rules' urgency (see the module docstring)."""
 
@@ -107,6 +117,9 @@ class Policy(NamedTuple):
     # Beside topics the rules found, the model may need to be surer to add its own
     # (None: the same threshold).
     topic_threshold_beside_rules: float | None = None
+    # None: a critical rule hit is never lowered. A probability: a model at least this
+    # sure of normal or low lowers it, and says so in the reasons.
+    lower_critical_confidence: float | None = None
 
 
 class Decision(NamedTuple):
@@ -149,7 +162,10 @@ class Classifier:
     # None: beside rules that fired the model raises one level at most. A
     # probability: a model at least this sure may raise further.
     raise_any_confidence: float | None = None
-    # The two above come from the model's metadata when it carries a policy.
+    # None: a critical rule hit is never lowered. A probability: a model at least
+    # this sure that the mention is normal or low lowers it (a visible reason).
+    lower_critical_confidence: float | None = None
+    # The thresholds above come from the model's metadata when it carries a policy.
     use_model_policy: bool = True
     # Share of mentions the model's meaning head may see (None: the share it was
     # trained with; 0: never, the n-gram stage alone).
@@ -259,12 +275,16 @@ class Classifier:
         lower, raise_any = self.lower_confidence, self.raise_any_confidence
         critical, topic = self.critical_confidence, self.topic_threshold
         beside = self.topic_threshold_beside_rules
+        lower_critical = self.lower_critical_confidence
         if self.use_model_policy and isinstance(chosen, dict):
+            lower_critical = chosen.get("lower_critical_confidence")
             lower, raise_any = chosen.get("lower_confidence"), chosen.get("raise_any_confidence")
             critical = chosen.get("critical_confidence", critical)
             topic = chosen.get("topic_threshold", topic)
             beside = chosen.get("topic_threshold_beside_rules", beside)
-        return Policy(self.model_confidence, critical, lower, raise_any, topic, beside)
+        return Policy(
+            self.model_confidence, critical, lower, raise_any, topic, beside, lower_critical
+        )
 
     @staticmethod
     def _weigh_model(
@@ -332,7 +352,17 @@ class Classifier:
         suppressed = verdict is not None and verdict.suppressed
         rule_topics = list(verdict.topics) if verdict is not None and not suppressed else []
         if verdict is not None and verdict.critical_hit:
-            urgency = Urgency.CRITICAL  # never lowered, whatever the model says
+            urgency = Urgency.CRITICAL
+            lower_critical = policy.lower_critical_confidence
+            if (
+                lower_critical is not None
+                and model_urgency in _NOT_ACTIONABLE
+                and model_p >= lower_critical
+            ):
+                # Never silent: the reason names the model and how sure it was.
+                assert model_urgency is not None
+                urgency = model_urgency
+                reasons.append(Hit("model_lowered_critical", urgency.value, (f"{model_p:.2f}",)))
         else:
             urgency = verdict.urgency if verdict is not None and verdict.topics else Urgency.LOW
             if model_urgency is not None:

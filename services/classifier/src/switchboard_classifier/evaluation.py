@@ -251,6 +251,10 @@ RAISE_ANY_CONFIDENCES = (None, 0.5, 0.6, 0.7, 0.8, 0.9)
 # the rules-first policy's, the one every other candidate must not do worse than.
 CRITICAL_CONFIDENCES = (0.6, 0.5, 0.4, 0.3)
 TOPIC_THRESHOLDS = (0.5, 0.4, 0.6, 0.7)
+# How sure the model must be that a critical rule hit is normal or low to lower it
+# (tried after the rest of the policy is chosen; None, never, unless one of these
+# loses no critical recall anywhere and flags fewer no-action mentions).
+LOWER_CRITICAL_CONFIDENCES = (0.95, 0.9, 0.85, 0.8)
 
 
 def _topic_micro_f1(records: Sequence[dict[str, Any]], answers: Sequence[Classification]) -> float:
@@ -360,6 +364,54 @@ def choose_policy(
         (c for c in candidates if safe(c)),
         key=lambda c: (c["critical_recall"] or 0, c["macro_f1"] or 0, -moves(c)),
     )
+    best = {**best, "lower_critical_confidence": None}
+    # Then whether the model may lower a critical rule hit it is sure is normal or low
+    # (the lexicon's "shooting" in "shooting hoops"): only if that loses no critical
+    # recall, on the whole and on every data set, stays safe, and flags fewer no-action
+    # mentions; the fewest wins, then the best macro-F1.
+    lowering: list[dict[str, Any]] = []
+    for lower_critical in LOWER_CRITICAL_CONFIDENCES:
+        classified = held_out_answers(
+            dataclasses.replace(
+                classifier,
+                lower_confidence=best["lower_confidence"],
+                raise_any_confidence=best["raise_any_confidence"],
+                critical_confidence=best["critical_confidence"],
+                lower_critical_confidence=lower_critical,
+                use_model_policy=False,
+            )
+        )
+        lowering.append(
+            {
+                **{k: best[k] for k in ("lower_confidence", "raise_any_confidence")},
+                "critical_confidence": best["critical_confidence"],
+                "lower_critical_confidence": lower_critical,
+                **summary(score(records, classified)),
+                "by_source": {
+                    source: summary(
+                        score([records[i] for i in rows], [classified[i] for i in rows])
+                    )
+                    for source, rows in sources.items()
+                },
+            }
+        )
+
+    def keeps_recall(c: dict[str, Any]) -> bool:
+        return (c["critical_recall"] or 0) >= (best["critical_recall"] or 0) and all(
+            (c["by_source"][s]["critical_recall"] or 0)
+            >= (best["by_source"][s]["critical_recall"] or 0)
+            for s in sources
+        )
+
+    fewer = [
+        c
+        for c in lowering
+        if safe(c)
+        and keeps_recall(c)
+        and (c["no_action_flagged"] or 0) < (best["no_action_flagged"] or 0)
+    ]
+    if fewer:
+        best = min(fewer, key=lambda c: (c["no_action_flagged"] or 0, -(c["macro_f1"] or 0)))
     # Then how sure the model must be to add a topic of its own, under that policy:
     # alone, and beside topics the rules found. The pair with the best topic micro-F1
     # that loses none on any data set against the usual (0.5, 0.5) wins.
@@ -372,6 +424,7 @@ def choose_policy(
                     lower_confidence=best["lower_confidence"],
                     raise_any_confidence=best["raise_any_confidence"],
                     critical_confidence=best["critical_confidence"],
+                    lower_critical_confidence=best["lower_critical_confidence"],
                     topic_threshold=alone,
                     topic_threshold_beside_rules=beside,
                     use_model_policy=False,
@@ -398,6 +451,7 @@ def choose_policy(
         "raise_any_confidence": best["raise_any_confidence"],
         "model_confidence": classifier.model_confidence,
         "critical_confidence": best["critical_confidence"],
+        "lower_critical_confidence": best["lower_critical_confidence"],
         "topic_threshold": topic_threshold,
         "topic_threshold_beside_rules": beside_rules,
         "topic_micro_f1_by_thresholds": {
@@ -406,7 +460,10 @@ def choose_policy(
         "chosen_by": f"{folds}-fold cross-validation on the training records (seed {seed}):"
         " best critical recall, then urgency macro-F1, raising no more hard negatives and no"
         " more no-action mentions than the rules-first policy and no worse on macro-F1, on"
-        " the whole and on every data set; then the topic thresholds (alone, beside the"
+        " the whole and on every data set; then whether a model sure a critical rule hit is"
+        " normal or low may lower it (only if no critical recall is lost anywhere and fewer"
+        " no-action mentions are flagged); then the topic thresholds (alone, beside the"
         " rules' topics) with the best topic micro-F1 losing none on any data set",
         "candidates": candidates,
+        "lowering_critical": lowering,
     }

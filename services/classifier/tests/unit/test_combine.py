@@ -179,6 +179,48 @@ def test_a_critical_rule_hit_is_never_lowered_even_when_the_model_may_lower():
     assert result.urgency is Urgency.CRITICAL
 
 
+SHOTS = "Shots fired near the school right now"
+
+
+def test_a_critical_rule_hit_is_lowered_only_by_a_model_sure_enough_and_never_silently():
+    def classifier(probabilities, lower_critical):
+        return Classifier(
+            ruleset=Ruleset.load(),
+            model=_fixed(probabilities),
+            lower_critical_confidence=lower_critical,
+            use_model_policy=False,
+        )
+
+    sure_low = [0.0, 0.0, 0.03, 0.97]
+    (lowered,) = classifier(sure_low, 0.95).classify_texts([SHOTS], languages=["en"])
+    assert lowered.urgency is Urgency.LOW
+    said = [r for r in lowered.reasons if r.rule == "model_lowered_critical"]
+    assert [(r.label, r.matched) for r in said] == [("low", ("0.97",))]  # the officer sees why
+    assert any(r.rule == "topics.active_threat" for r in lowered.reasons)  # and the rule's call
+    # Not sure enough, or no threshold at all: the rule's critical stands.
+    assert classifier(sure_low, 0.98).classify_texts([SHOTS], languages=["en"])[0].urgency is (
+        Urgency.CRITICAL
+    )
+    assert classifier(sure_low, None).classify_texts([SHOTS], languages=["en"])[0].urgency is (
+        Urgency.CRITICAL
+    )
+    # Never lowered to high (still pulled out for an officer: lowering would hide the call).
+    sure_high = [0.0, 0.99, 0.01, 0.0]
+    assert classifier(sure_high, 0.5).classify_texts([SHOTS], languages=["en"])[0].urgency is (
+        Urgency.CRITICAL
+    )
+
+
+def test_the_lowering_of_critical_hits_a_model_was_trained_with_is_followed():
+    model = _fixed([0.0, 0.0, 0.02, 0.98])
+    model.meta["combination"] = {"lower_critical_confidence": 0.9}
+    c = Classifier(ruleset=Ruleset.load(), model=model)
+    assert c.policy.lower_critical_confidence == 0.9
+    assert c.classify_texts([SHOTS], languages=["en"])[0].urgency is Urgency.LOW
+    model.meta["combination"] = {"lower_confidence": 0.8}  # a model from before: never
+    assert Classifier(ruleset=Ruleset.load(), model=model).policy.lower_critical_confidence is None
+
+
 def test_a_sure_model_may_raise_past_one_level_only_when_the_policy_lets_it():
     sure_critical = _fixed([0.95, 0.05, 0.0, 0.0])
     one_level = Classifier(ruleset=Ruleset.load(), model=sure_critical, use_model_policy=False)

@@ -171,3 +171,51 @@ def test_a_model_trained_with_a_critical_threshold_brings_it_to_the_classifier()
         ruleset=Ruleset.load(), model=trained, critical_confidence=0.6, use_model_policy=False
     ).policy
     assert own.critical_confidence == 0.6
+
+
+def test_a_critical_rule_hit_may_be_lowered_only_when_cross_validation_loses_no_emergency():
+    from switchboard_classifier.combine import Classifier
+    from switchboard_classifier.evaluation import LOWER_CRITICAL_CONFIDENCES, choose_policy
+    from switchboard_classifier.rules import Ruleset
+
+    # The lexicon reads "shots fired" in a bar's happy hour as gunfire: a model trained on
+    # these mentions knows better, and lowering those hits loses no real emergency.
+    real = [
+        f"someone fired shots at my window {i} and I am hiding in the bathroom" for i in range(12)
+    ]
+    happy_hour = [
+        f"happy hour {i}: shots fired at the bar tonight, tequila shots for everyone"
+        for i in range(12)
+    ]
+    records = [
+        {"text": t, "urgency": "critical", "topics": ["active_threat"], "hard_negative": False}
+        for t in real
+    ] + [
+        {"text": t, "urgency": "low", "topics": ["irrelevant"], "hard_negative": True}
+        for t in happy_hour
+    ]
+    chosen = choose_policy(Classifier(ruleset=Ruleset.load()), records)
+    tried = chosen["lowering_critical"]
+    assert [c["lower_critical_confidence"] for c in tried] == list(LOWER_CRITICAL_CONFIDENCES)
+    assert chosen["lower_critical_confidence"] in LOWER_CRITICAL_CONFIDENCES
+    picked = next(
+        c for c in tried if c["lower_critical_confidence"] == chosen["lower_critical_confidence"]
+    )
+    never = next(
+        c
+        for c in chosen["candidates"]
+        if (c["lower_confidence"], c["raise_any_confidence"], c["critical_confidence"])
+        == (
+            chosen["lower_confidence"],
+            chosen["raise_any_confidence"],
+            chosen["critical_confidence"],
+        )
+    )
+    assert picked["no_action_flagged"] < never["no_action_flagged"]
+    assert picked["critical_recall"] >= never["critical_recall"]
+    # Where lowering would lose an emergency (the same words in both), it is never chosen.
+    twins = [dict(r, text=real[0].replace(" 0 ", f" {n} ")) for n, r in enumerate(records)]
+    assert (
+        choose_policy(Classifier(ruleset=Ruleset.load()), twins)["lower_critical_confidence"]
+        is None
+    )
