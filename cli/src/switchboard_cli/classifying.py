@@ -27,7 +27,6 @@ from pydantic_core import to_json as json_bytes
 from switchboard_classifier.combine import Classifier, Decision
 from switchboard_classifier.evaluation import (
     by_source,
-    choose_policy,
     cross_predictions,
     cross_rows,
     evaluate,
@@ -38,6 +37,7 @@ from switchboard_classifier.evaluation import (
 )
 from switchboard_classifier.model import ModelError, TextModel, data_sha256, train
 from switchboard_classifier.place import Places
+from switchboard_classifier.policy_search import choose_policy
 from switchboard_classifier.rules import Ruleset, RulesetError
 from switchboard_classifier.scoring import fit_calibration, summary_table, to_json, urgency_outcomes
 from switchboard_cli import feedback as feedback_cli

@@ -86,7 +86,7 @@ def test_no_action_mentions_put_in_front_of_an_officer_are_counted():
 
 def test_the_chosen_combination_policy_never_costs_more_false_alarms_than_rules_first():
     from switchboard_classifier.combine import Classifier
-    from switchboard_classifier.evaluation import choose_policy
+    from switchboard_classifier.policy_search import choose_policy
     from switchboard_classifier.rules import Ruleset
 
     # Emergencies without a lexicon word (only a model can learn them) and chatter
@@ -175,7 +175,7 @@ def test_a_model_trained_with_a_critical_threshold_brings_it_to_the_classifier()
 
 def test_a_critical_rule_hit_may_be_lowered_only_when_cross_validation_loses_no_emergency():
     from switchboard_classifier.combine import Classifier
-    from switchboard_classifier.evaluation import LOWER_CRITICAL_CONFIDENCES, choose_policy
+    from switchboard_classifier.policy_search import LOWER_CRITICAL_CONFIDENCES, choose_policy
     from switchboard_classifier.rules import Ruleset
 
     # The lexicon reads "shots fired" in a bar's happy hour as gunfire: a model trained on
