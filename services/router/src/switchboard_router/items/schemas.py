@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from switchboard_router.db.engine import aware
 from switchboard_router.fields import (
+    MAX_ITEM_ID,
     Body,
     OfficerId,
     QueueId,
@@ -124,3 +130,24 @@ class FeedbackPublic(BaseModel):
     urgency: Urgency | None
     topics: list[str] | None
     comment: str | None
+
+
+# The page cursor is part of the wire format: opaque to clients, read back here.
+def encode_cursor(row: dict[str, Any]) -> str:
+    """The `next_cursor` after `row`: its sort key (priority, received, id), opaque to clients."""
+    key = [row["priority_rank"], aware(row["received_at"]).isoformat(), row["id"]]  # type: ignore[union-attr]
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[int, datetime, int]:
+    """The sort key in a cursor `encode_cursor` made; ValueError for anything else."""
+    try:
+        rank, received, item_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        when = datetime.fromisoformat(received)
+        when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+        rank, item_id = int(rank), int(item_id)
+        if not (-(2**15) < rank < 2**15 and 0 <= item_id <= MAX_ITEM_ID):
+            raise ValueError("out of range")
+        return rank, when, item_id
+    except (binascii.Error, ValueError, TypeError, OverflowError, UnicodeError) as exc:
+        raise ValueError("not a cursor this API issued") from exc

@@ -33,6 +33,8 @@ from switchboard_router.items.schemas import (
     NotePublic,
     Resolve,
     Transfer,
+    decode_cursor,
+    encode_cursor,
 )
 from switchboard_router.items.status import ACTIVE, ItemStatus
 from switchboard_router.people.deps import (
@@ -129,7 +131,7 @@ async def get_queue_items(
     after = None
     if cursor is not None:
         try:
-            after = service.decode_cursor(cursor)
+            after = decode_cursor(cursor)
         except ValueError as exc:
             raise invalid("query.cursor", str(exc)) from exc
     await require_readable_queue(caller, engine, queue_id)
@@ -150,7 +152,7 @@ async def get_queue_items(
     return ItemPage(
         queue_id=queue_id,
         items=[ItemPublic.of(row) for row in page],
-        next_cursor=service.encode_cursor(page[-1]) if more else None,
+        next_cursor=encode_cursor(page[-1]) if more else None,
     )
 
 
