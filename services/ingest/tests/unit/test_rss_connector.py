@@ -246,7 +246,10 @@ async def test_a_loud_feed_is_paced_not_dropped(tmp_path, make_intake, fast_retr
             store=CursorStore(tmp_path),
             poll_seconds=1,
             http=http,
-            pace=Limit(rate=20, burst=3),
+            # 4 a second: a token every 250 ms, far longer than handling an item even on a
+            # loaded machine, so the five past the burst wait (at 20/s, a slow run refilled
+            # tokens while it worked and fewer waited).
+            pace=Limit(rate=4, burst=3),
             **fast_retries,
         )
         await connector.load_cursor()
