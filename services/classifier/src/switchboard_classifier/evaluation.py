@@ -166,6 +166,11 @@ def split_predictions(
     """Each row's classifications of `test_records`; the model (and the baseline) trained
     on `train_records`, or the classifier's own model when there are none."""
     model = model_module.train(train_records) if train_records is not None else classifier.model
+    shipped = classifier.model.meta.get("combination") if classifier.model is not None else None
+    if model is not None and model is not classifier.model and isinstance(shipped, dict):
+        # A model trained here for the split carries no policy of its own: it is combined
+        # under the one the given model ships with, so the split measures that policy.
+        model = dataclasses.replace(model, meta={**model.meta, "combination": shipped})
     peer = BaselineModel(train_records) if baseline and train_records is not None else None
     texts = [r["text"] for r in test_records]
     return {

@@ -219,3 +219,34 @@ def test_a_critical_rule_hit_may_be_lowered_only_when_cross_validation_loses_no_
         choose_policy(Classifier(ruleset=Ruleset.load()), twins)["lower_critical_confidence"]
         is None
     )
+
+
+def test_a_split_measures_the_policy_the_given_model_ships_with():
+    import dataclasses
+
+    from switchboard_classifier.combine import Classifier
+    from switchboard_classifier.evaluation import split_predictions
+    from switchboard_classifier.model import TextModel
+    from switchboard_classifier.rules import Ruleset
+
+    happy = [
+        f"happy hour {i}: shots fired at the bar tonight, tequila shots for all" for i in range(16)
+    ]
+    real = [
+        f"someone fired shots at my window {i} and I am hiding in the bathroom" for i in range(16)
+    ]
+    train = [{"text": t, "urgency": "low", "topics": ["irrelevant"]} for t in happy[:12]] + [
+        {"text": t, "urgency": "critical", "topics": ["active_threat"]} for t in real[:12]
+    ]
+    test = [{"text": t, "urgency": "low", "topics": ["irrelevant"]} for t in happy[12:]]
+    base = TextModel.load()
+
+    def lowered(combination):
+        shipped = dataclasses.replace(base, meta={**base.meta, "combination": combination})
+        rows = split_predictions(Classifier(ruleset=Ruleset.load(), model=shipped), train, test)
+        return sum(
+            any(r.rule == "model_lowered_critical" for r in c.reasons) for c in rows["combined"]
+        )
+
+    assert lowered({"lower_critical_confidence": 0.5}) > 0  # the split follows the policy
+    assert lowered({"lower_critical_confidence": None}) == 0
