@@ -76,34 +76,30 @@ def choose_policy(
                 answers[i] = c
         return [a for a in answers if a is not None]
 
-    candidates: list[dict[str, Any]] = []
-    for critical in CRITICAL_CONFIDENCES:
-        for lower in LOWER_CONFIDENCES:
-            for raise_any in RAISE_ANY_CONFIDENCES:
-                classified = held_out_answers(
-                    dataclasses.replace(
-                        classifier,
-                        lower_confidence=lower,
-                        raise_any_confidence=raise_any,
-                        critical_confidence=critical,
-                        use_model_policy=False,
-                    )
-                )
-                figures = summary(score(records, classified))
-                candidates.append(
-                    {
-                        "lower_confidence": lower,
-                        "raise_any_confidence": raise_any,
-                        "critical_confidence": critical,
-                        **figures,
-                        "by_source": {
-                            source: summary(
-                                score([records[i] for i in rows], [classified[i] for i in rows])
-                            )
-                            for source, rows in sources.items()
-                        },
-                    }
-                )
+    def under(**thresholds: Any) -> list[Classification]:
+        """The held-out answers under these policy thresholds."""
+        return held_out_answers(
+            dataclasses.replace(classifier, use_model_policy=False, **thresholds)
+        )
+
+    def scored(**thresholds: Any) -> dict[str, Any]:
+        """The thresholds with their held-out figures, on the whole and per data set."""
+        classified = under(**thresholds)
+        return {
+            **thresholds,
+            **summary(score(records, classified)),
+            "by_source": {
+                source: summary(score([records[i] for i in rows], [classified[i] for i in rows]))
+                for source, rows in sources.items()
+            },
+        }
+
+    candidates = [
+        scored(lower_confidence=lower, raise_any_confidence=raise_any, critical_confidence=critical)
+        for critical in CRITICAL_CONFIDENCES
+        for lower in LOWER_CONFIDENCES
+        for raise_any in RAISE_ANY_CONFIDENCES
+    ]
     rules_first = candidates[0]
 
     def no_worse(c: dict[str, Any], first: dict[str, Any]) -> bool:
@@ -136,36 +132,17 @@ def choose_policy(
         key=lambda c: (c["critical_recall"] or 0, c["macro_f1"] or 0, -moves(c)),
     )
     best = {**best, "lower_critical_confidence": None}
+    chosen = {
+        k: best[k] for k in ("lower_confidence", "raise_any_confidence", "critical_confidence")
+    }
     # Then whether the model may lower a critical rule hit it is sure is normal or low
     # (the lexicon's "shooting" in "shooting hoops"): only if that loses no critical
     # recall, on the whole and on every data set, stays safe, and flags fewer no-action
     # mentions; the fewest wins, then the best macro-F1.
-    lowering: list[dict[str, Any]] = []
-    for lower_critical in LOWER_CRITICAL_CONFIDENCES:
-        classified = held_out_answers(
-            dataclasses.replace(
-                classifier,
-                lower_confidence=best["lower_confidence"],
-                raise_any_confidence=best["raise_any_confidence"],
-                critical_confidence=best["critical_confidence"],
-                lower_critical_confidence=lower_critical,
-                use_model_policy=False,
-            )
-        )
-        lowering.append(
-            {
-                **{k: best[k] for k in ("lower_confidence", "raise_any_confidence")},
-                "critical_confidence": best["critical_confidence"],
-                "lower_critical_confidence": lower_critical,
-                **summary(score(records, classified)),
-                "by_source": {
-                    source: summary(
-                        score([records[i] for i in rows], [classified[i] for i in rows])
-                    )
-                    for source, rows in sources.items()
-                },
-            }
-        )
+    lowering = [
+        scored(**chosen, lower_critical_confidence=lower_critical)
+        for lower_critical in LOWER_CRITICAL_CONFIDENCES
+    ]
 
     def keeps_recall(c: dict[str, Any]) -> bool:
         return (c["critical_recall"] or 0) >= (best["critical_recall"] or 0) and all(
@@ -189,17 +166,11 @@ def choose_policy(
     topic_figures: dict[tuple[float, float], tuple[float, dict[str, float]]] = {}
     for alone in TOPIC_THRESHOLDS:
         for beside in TOPIC_THRESHOLDS:
-            given = held_out_answers(
-                dataclasses.replace(
-                    classifier,
-                    lower_confidence=best["lower_confidence"],
-                    raise_any_confidence=best["raise_any_confidence"],
-                    critical_confidence=best["critical_confidence"],
-                    lower_critical_confidence=best["lower_critical_confidence"],
-                    topic_threshold=alone,
-                    topic_threshold_beside_rules=beside,
-                    use_model_policy=False,
-                )
+            given = under(
+                **chosen,
+                lower_critical_confidence=best["lower_critical_confidence"],
+                topic_threshold=alone,
+                topic_threshold_beside_rules=beside,
             )
             topic_figures[(alone, beside)] = (
                 _topic_micro_f1(records, given),
