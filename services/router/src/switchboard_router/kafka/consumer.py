@@ -1,8 +1,8 @@
 """The router's Kafka loop: classified mentions in, queue items stored, offsets committed.
 
 Order per batch: store items with their routed events (one database
-transaction) -> publish dead letters (await Kafka's acks) and relay the outbox
--> commit offsets. A crash at any point replays the batch, and replay changes
+transaction) -> relay the outbox -> cluster -> publish dead letters (await
+Kafka's acks) -> commit offsets. A crash at any point replays the batch, and replay changes
 nothing: an item is unique per mention id.
 
 A batch the database cannot take because it is down or unreachable is
@@ -191,6 +191,7 @@ class RouterConsumer(GroupMember):
             group_id=self.settings.router_group_id,
             client_id="switchboard-router",
             logger=log,
+            linger_ms=self.settings.router_kafka_linger_ms,
             create=ALL,
         )
         while True:
@@ -225,6 +226,10 @@ class RouterConsumer(GroupMember):
             for p, error in refused
         ]
         by_mention = {p.item.mention_id: p for p in prepared}
+        # The queued events leave before clustering: they need only the stored items,
+        # and clustering (a second transaction, under a lock all replicas share) writes
+        # no events, so waiting for it would only hold every mention of the batch back.
+        await self._relay()
         await self._cluster(stored, by_mention)
         now = utc_now()
         outgoing: list[tuple[str, str | None, bytes]] = []
@@ -254,7 +259,6 @@ class RouterConsumer(GroupMember):
                 (DEADLETTER.name(self.settings.topic_prefix), letter.mention_id, encode(letter))
             )
         await self._publish(outgoing)
-        await self._relay()
 
     async def _threads(self, prepared: list[Prepared], policy: Policy) -> list[Prepared]:
         """Drop our own replies brought back (echoes), put citizens' answers to them in
