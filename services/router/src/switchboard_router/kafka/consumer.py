@@ -229,7 +229,7 @@ class RouterConsumer(GroupMember):
         # The queued events leave before clustering: they need only the stored items,
         # and clustering (a second transaction, under a lock all replicas share) writes
         # no events, so waiting for it would only hold every mention of the batch back.
-        await self._relay()
+        await self._relay([item.mention_id for item in stored])
         await self._cluster(stored, by_mention)
         now = utc_now()
         outgoing: list[tuple[str, str | None, bytes]] = []
@@ -423,12 +423,17 @@ class RouterConsumer(GroupMember):
             on_retry=metrics.RETRIES.labels(metrics.Failed.KAFKA).inc,
         )
 
-    async def _relay(self) -> None:
+    async def _relay(self, mention_ids: list[str]) -> None:
         # The queued events wait in the outbox: sending them now, before the offsets
         # move, keeps them as prompt as the mentions; if Kafka fails, the relay retries.
+        # Only this batch's mentions' events: the relay task sends the others (the
+        # clock's breaches and escalations, in thousands when SLAs expire together),
+        # which would otherwise be sent first, in id order, while the batch waits.
         assert self.producer is not None
+        if not mention_ids:
+            return
         try:
-            while await relay_batch(self.settings, self.engine, self.producer):
+            while await relay_batch(self.settings, self.engine, self.producer, keys=mention_ids):
                 pass
         except SQLAlchemyError as exc:
             log.error("relaying the outbox failed", extra=fields(error=db_error(exc)))
