@@ -70,14 +70,26 @@ def client_options(settings: KafkaSettings) -> dict[str, Any]:
     return options
 
 
-def new_producer(settings: CommonSettings, *, client_id: str) -> AIOKafkaProducer:
-    """An idempotent producer: `acks=all`, retries without duplicates."""
+# How long a producer holds a record for more to join its batch, unless told otherwise.
+LINGER_MS = 5
+
+
+def new_producer(
+    settings: CommonSettings, *, client_id: str, linger_ms: int = LINGER_MS
+) -> AIOKafkaProducer:
+    """An idempotent producer: `acks=all`, retries without duplicates.
+
+    `linger_ms=0` holds nothing back, and still batches under load: aiokafka has one
+    request in flight per broker, and the records that arrive while it waits for the
+    ack go out together in the next one, so a batch grows with the load (up to the
+    producer's batch size) and an idle producer sends at once.
+    """
     return AIOKafkaProducer(
         **client_options(settings),
         client_id=client_id,
         enable_idempotence=True,  # also forces acks="all"
         acks="all",
-        linger_ms=5,
+        linger_ms=linger_ms,
         request_timeout_ms=int(settings.kafka_ack_timeout_seconds * 1000),
         compression_type=None,
     )
@@ -199,13 +211,14 @@ async def start_group_member(
     client_id: str,
     logger: logging.Logger,
     create: Iterable[TopicSpec] = (),
+    linger_ms: int = LINGER_MS,
 ) -> tuple[AIOKafkaProducer, AIOKafkaConsumer]:
     """A started producer and a consumer of `topic` in `group_id`, tried with back-off until
     Kafka answers (a stage starts before its broker and waits); `create`'s topics are made
-    first when `SWITCHBOARD_CREATE_TOPICS` says so."""
+    first when `SWITCHBOARD_CREATE_TOPICS` says so. `linger_ms` is the producer's."""
     backoff = Backoff()
     while True:
-        producer = new_producer(settings, client_id=client_id)
+        producer = new_producer(settings, client_id=client_id, linger_ms=linger_ms)
         consumer = new_consumer(settings, topic, group_id=group_id, client_id=client_id)
         try:
             if settings.create_topics and create:
@@ -272,10 +285,17 @@ class GroupMember(BackgroundLoop):
         client_id: str,
         logger: logging.Logger,
         create: Iterable[TopicSpec] = (),
+        linger_ms: int = LINGER_MS,
     ) -> AIOKafkaConsumer:
         """Start both clients (waiting for Kafka as long as it takes); the consumer."""
         self.producer, self.consumer = await start_group_member(
-            settings, topic, group_id=group_id, client_id=client_id, logger=logger, create=create
+            settings,
+            topic,
+            group_id=group_id,
+            client_id=client_id,
+            logger=logger,
+            create=create,
+            linger_ms=linger_ms,
         )
         self.started.set()
         logger.info("consuming", extra=fields(topic=topic.base_name, group=group_id))

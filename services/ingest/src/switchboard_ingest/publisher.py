@@ -74,7 +74,11 @@ class Publisher:
     async def _start_until_connected(self) -> None:
         backoff = Backoff()
         while True:
-            producer = new_producer(self.settings, client_id="switchboard-ingest")
+            producer = new_producer(
+                self.settings,
+                client_id="switchboard-ingest",
+                linger_ms=self.settings.ingest_kafka_linger_ms,
+            )
             try:
                 if self.settings.create_topics:
                     await ensure_topics(self.settings, ALL)

@@ -32,6 +32,12 @@ class IngestSettings(CommonSettings):
     ingest_max_in_flight: int = shared.at_least(
         1, 2000, "Most mentions waiting for Kafka's ack at once; beyond it intake answers 503."
     )
+    ingest_kafka_linger_ms: Annotated[int, Field(ge=0, le=1000)] = Field(
+        0,
+        description="How long the producer holds a raw record for more to join its batch; "
+        "every 202 waits for it. 0: none; batches still grow under load (records wait for "
+        "the request in flight).",
+    )
     ingest_api_keys_file: Path | None = shared.unset(
         "JSON file of API keys (name, sha256 hash, sources, optional agency). "
         "Unset: ingest refuses to start unless SWITCHBOARD_INGEST_ALLOW_OPEN is true."

@@ -29,6 +29,12 @@ class RouterSettings(CommonSettings):
     router_batch_size: Annotated[int, Field(ge=1, le=10_000)] = Field(
         500, description="Most classified mentions stored per database transaction."
     )
+    router_kafka_linger_ms: Annotated[int, Field(ge=0, le=1000)] = Field(
+        0,
+        description="How long the router's producer holds a routed event or dead letter for "
+        "more to join its batch. 0: none; batches still grow under load (records wait for "
+        "the request in flight).",
+    )
     router_policy_path: Path | None = shared.unset(
         "YAML routing policy to use instead of the shipped one."
     )

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from conftest import wait_for
 from switchboard_router.db.tables import audit, outbox
-from switchboard_router.kafka.relay import OutboxRelay, backlog
+from switchboard_router.kafka.relay import OutboxRelay, backlog, relay_batch
 from switchboard_router.settings import RouterSettings
 from switchboard_shared.events import MentionRouted
 from switchboard_shared.kafka import ensure_topics, new_producer
@@ -75,3 +75,31 @@ async def test_a_queued_event_left_in_the_outbox_is_published_by_the_relay(
         await producer.stop()
     event = MentionRouted.model_validate_json(record.value)
     assert (event.action, event.item_id, event.mention_id) == ("queued", item_id, "m1")
+
+
+@pytest.mark.kafka
+@pytest.mark.postgres
+async def test_relaying_by_keys_sends_only_those_mentions_events_and_leaves_the_rest(
+    engine, put_items, make_item, kafka_bootstrap, topic_prefix, topic_reader
+):
+    # The consumer relays its own batch's events this way, so an outbox backlog of
+    # other events (an SLA storm's breaches) does not go out before them.
+    settings = RouterSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        database_url=str(engine.url),
+    )
+    await ensure_topics(settings, ALL)
+    put_items(engine, make_item("older"))
+    newer_id = put_items(engine, make_item("newer"))["newer"]
+    producer = new_producer(settings, client_id="test-relay-keys", linger_ms=0)
+    await producer.start()
+    try:
+        assert await relay_batch(settings, engine, producer, keys=["newer"]) is False
+    finally:
+        await producer.stop()
+    [record] = await topic_reader.read_quiet(ROUTED.name(topic_prefix), settle=3.0)  # only one
+    event = MentionRouted.model_validate_json(record.value)
+    assert (event.mention_id, event.item_id) == ("newer", newer_id)
+    _, left = stored_steps(engine)
+    assert [e["mention_id"] for e in left] == ["older"]

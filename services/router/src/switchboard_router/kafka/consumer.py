@@ -1,8 +1,8 @@
 """The router's Kafka loop: classified mentions in, queue items stored, offsets committed.
 
 Order per batch: store items with their routed events (one database
-transaction) -> publish dead letters (await Kafka's acks) and relay the outbox
--> commit offsets. A crash at any point replays the batch, and replay changes
+transaction) -> relay the outbox -> cluster -> publish dead letters (await
+Kafka's acks) -> commit offsets. A crash at any point replays the batch, and replay changes
 nothing: an item is unique per mention id.
 
 A batch the database cannot take because it is down or unreachable is
@@ -191,6 +191,7 @@ class RouterConsumer(GroupMember):
             group_id=self.settings.router_group_id,
             client_id="switchboard-router",
             logger=log,
+            linger_ms=self.settings.router_kafka_linger_ms,
             create=ALL,
         )
         while True:
@@ -225,6 +226,10 @@ class RouterConsumer(GroupMember):
             for p, error in refused
         ]
         by_mention = {p.item.mention_id: p for p in prepared}
+        # The queued events leave before clustering: they need only the stored items,
+        # and clustering (a second transaction, under a lock all replicas share) writes
+        # no events, so waiting for it would only hold every mention of the batch back.
+        await self._relay([item.mention_id for item in stored])
         await self._cluster(stored, by_mention)
         now = utc_now()
         outgoing: list[tuple[str, str | None, bytes]] = []
@@ -254,7 +259,6 @@ class RouterConsumer(GroupMember):
                 (DEADLETTER.name(self.settings.topic_prefix), letter.mention_id, encode(letter))
             )
         await self._publish(outgoing)
-        await self._relay()
 
     async def _threads(self, prepared: list[Prepared], policy: Policy) -> list[Prepared]:
         """Drop our own replies brought back (echoes), put citizens' answers to them in
@@ -419,12 +423,17 @@ class RouterConsumer(GroupMember):
             on_retry=metrics.RETRIES.labels(metrics.Failed.KAFKA).inc,
         )
 
-    async def _relay(self) -> None:
+    async def _relay(self, mention_ids: list[str]) -> None:
         # The queued events wait in the outbox: sending them now, before the offsets
         # move, keeps them as prompt as the mentions; if Kafka fails, the relay retries.
+        # Only this batch's mentions' events: the relay task sends the others (the
+        # clock's breaches and escalations, in thousands when SLAs expire together),
+        # which would otherwise be sent first, in id order, while the batch waits.
         assert self.producer is not None
+        if not mention_ids:
+            return
         try:
-            while await relay_batch(self.settings, self.engine, self.producer):
+            while await relay_batch(self.settings, self.engine, self.producer, keys=mention_ids):
                 pass
         except SQLAlchemyError as exc:
             log.error("relaying the outbox failed", extra=fields(error=db_error(exc)))

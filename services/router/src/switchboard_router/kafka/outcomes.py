@@ -58,6 +58,7 @@ class OutcomeConsumer(GroupMember):
             group_id=self.group_id,
             client_id="switchboard-router-replies",
             logger=log,
+            linger_ms=self.settings.router_kafka_linger_ms,
         )
         while True:
             batches = await consumer.getmany(

@@ -1,6 +1,8 @@
 """The outbox relay: publishes events that steps wrote to the `outbox` table
 (`queued` included), then deletes them. `relay_batch` is one pass; the relay
-task runs it when woken and every second, the consumer after each batch.
+task runs it when woken and every second, the consumer after each batch for the
+events of that batch's mentions only (so a backlog of other events, an SLA storm's
+breaches and escalations, never holds a new mention's `queued` event back).
 
 Rows are taken in id order and leased for `LEASE` seconds (`claimed_until`)
 in a short transaction — with `FOR UPDATE SKIP LOCKED` on PostgreSQL so two
@@ -17,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,8 +42,8 @@ BATCH = 500
 TOPICS = {spec.base_name: spec for spec in ALL}
 
 
-def take_batch(engine: Engine, *, now: datetime) -> list[Any]:
-    """Lease the oldest unsent events to this relay."""
+def take_batch(engine: Engine, *, now: datetime, keys: Sequence[str] | None = None) -> list[Any]:
+    """Lease the oldest unsent events to this relay (`keys`: only those with these keys)."""
     with engine.begin() as conn:
         query = (
             select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload)
@@ -49,6 +51,8 @@ def take_batch(engine: Engine, *, now: datetime) -> list[Any]:
             .order_by(outbox.c.id)
             .limit(BATCH)
         )
+        if keys is not None:
+            query = query.where(outbox.c.key.in_(list(keys)))
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         rows = conn.execute(query).all()
@@ -79,9 +83,16 @@ def backlog(engine: Engine) -> int:
         return int(conn.scalar(select(func.count()).select_from(outbox)) or 0)
 
 
-async def relay_batch(settings: RouterSettings, engine: Engine, producer: AIOKafkaProducer) -> bool:
-    """Publish one batch of the outbox and delete it; True if more may be waiting."""
-    rows = await asyncio.to_thread(take_batch, engine, now=datetime.now(UTC))
+async def relay_batch(
+    settings: RouterSettings,
+    engine: Engine,
+    producer: AIOKafkaProducer,
+    *,
+    keys: Sequence[str] | None = None,
+) -> bool:
+    """Publish one batch of the outbox (`keys`: only events with these keys) and delete
+    it; True if more may be waiting."""
+    rows = await asyncio.to_thread(take_batch, engine, now=datetime.now(UTC), keys=keys)
     if not rows:
         return False
     ids = [r.id for r in rows]
