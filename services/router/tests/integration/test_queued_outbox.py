@@ -49,17 +49,23 @@ def test_storing_an_item_writes_its_queued_audit_row_and_event_and_a_replay_only
     assert [(e["action"], e["item_id"]) for e in events] == [("queued", item_id)] * 2
 
 
-@pytest.mark.kafka
-@pytest.mark.postgres
-async def test_a_queued_event_left_in_the_outbox_is_published_by_the_relay(
-    engine, put_items, make_item, kafka_bootstrap, topic_prefix, topic_reader
-):
+async def relay_settings(engine, kafka_bootstrap, topic_prefix):
+    """A router's settings on the test broker and database, its topics created."""
     settings = RouterSettings(
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_prefix=topic_prefix,
         database_url=str(engine.url),
     )
     await ensure_topics(settings, ALL)
+    return settings
+
+
+@pytest.mark.kafka
+@pytest.mark.postgres
+async def test_a_queued_event_left_in_the_outbox_is_published_by_the_relay(
+    engine, put_items, make_item, kafka_bootstrap, topic_prefix, topic_reader
+):
+    settings = await relay_settings(engine, kafka_bootstrap, topic_prefix)
     item_id = put_items(engine, make_item("m1"))["m1"]  # stored while no relay ran
     assert backlog(engine) == 1
     producer = new_producer(settings, client_id="test-relay")
@@ -84,12 +90,7 @@ async def test_relaying_by_keys_sends_only_those_mentions_events_and_leaves_the_
 ):
     # The consumer relays its own batch's events this way, so an outbox backlog of
     # other events (an SLA storm's breaches) does not go out before them.
-    settings = RouterSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        topic_prefix=topic_prefix,
-        database_url=str(engine.url),
-    )
-    await ensure_topics(settings, ALL)
+    settings = await relay_settings(engine, kafka_bootstrap, topic_prefix)
     put_items(engine, make_item("older"))
     newer_id = put_items(engine, make_item("newer"))["newer"]
     producer = new_producer(settings, client_id="test-relay-keys", linger_ms=0)
