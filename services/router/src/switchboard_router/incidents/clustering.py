@@ -20,6 +20,8 @@ Pure: no database, no HTTP, no Kafka.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -222,6 +224,11 @@ class Mention:
     # (source, source_id) of the posts it reposts or quotes.
     echoes: frozenset[tuple[str, str]] = frozenset()
 
+    @functools.cached_property
+    def vector_norm(self) -> float:
+        """The vector's length, once: the mention is compared with every candidate."""
+        return math.sqrt(sum(w * w for w in self.vector.values()))
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -275,16 +282,15 @@ def judge(mention: Mention, candidate: Candidate, config: ClusteringConfig) -> D
         return None
     long_enough = mention.word_count >= config.min_words_automatic
     both_placed = mention.place.known and candidate.place.known
-    same_place = both_placed and mention.place.near(candidate.place, config.radius_km)
+    if both_placed and not mention.place.near(candidate.place, config.radius_km):
+        return None  # two places that contradict each other are two events
     nearest = min((similarity.hamming(mention.simhash, h) for h in candidate.simhashes), default=64)
-    if nearest <= config.near_duplicate_bits and (same_place or not both_placed):
+    if nearest <= config.near_duplicate_bits:
         score = 1.0 - nearest / similarity.SIMHASH_BITS
         if long_enough:
             return Decision(candidate, Link.AUTOMATIC, LinkReason.NEAR_DUPLICATE, score)
         return _suggested(candidate, LinkReason.NEAR_DUPLICATE, score)
-    if both_placed and not same_place:
-        return None  # two places that contradict each other are two events
-    score = candidate.vector.cosine(mention.vector)
+    score = candidate.vector.cosine(mention.vector, v_norm=mention.vector_norm)
     if mention.place.same_name(candidate.place):
         score += config.place_bonus
     elif not both_placed:

@@ -109,11 +109,14 @@ class Centroid:
         """Take in every member of `other` (two incidents became one)."""
         self.add(other._sum)  # a sum of members adds like one vector: |a+b|² = |a|²+2a·b+|b|²
 
-    def cosine(self, v: Mapping[int, float]) -> float:
-        """The cosine of `v` with the members' mean direction (0 when either is empty)."""
-        total = self._sum
-        dot = sum(w * total.get(i, 0.0) for i, w in v.items())
-        norms = math.sqrt(max(self._norm_sq, 0.0)) * math.sqrt(sum(w * w for w in v.values()))
+    def cosine(self, v: Mapping[int, float], *, v_norm: float | None = None) -> float:
+        """The cosine of `v` with the members' mean direction (0 when either is empty);
+        `v_norm`, when the caller knows it, saves recomputing `v`'s length per candidate."""
+        get = self._sum.get
+        dot = sum(w * get(i, 0.0) for i, w in v.items())
+        if v_norm is None:
+            v_norm = math.sqrt(sum(w * w for w in v.values()))
+        norms = math.sqrt(max(self._norm_sq, 0.0)) * v_norm
         return dot / norms if norms > 1e-12 else 0.0
 
 
