@@ -45,6 +45,9 @@ class Link(StrEnum):
     REJECTED = "rejected"
 
 
+# The reference kinds that make a post an echo of another (a reply is a conversation).
+ECHO_KINDS = ("repost", "quote")
+
 # The links that make an item a member (counted in member_count, drive urgency).
 MEMBER_LINKS = (Link.AUTOMATIC, Link.CONFIRMED)
 

@@ -16,6 +16,7 @@ from switchboard_router.db.engine import aware
 from switchboard_router.db.tables import incident_members, incidents, items
 from switchboard_router.incidents import similarity
 from switchboard_router.incidents.clustering import (
+    ECHO_KINDS,
     MEMBER_LINKS,
     Candidate,
     ClusteringConfig,
@@ -61,7 +62,7 @@ def _echoes_of(row: Any) -> list[tuple[str, str]]:
     return [
         (row.source, str(r["source_id"]))
         for r in references
-        if isinstance(r, dict) and r.get("kind") in ("repost", "quote") and r.get("source_id")
+        if isinstance(r, dict) and r.get("kind") in ECHO_KINDS and r.get("source_id")
     ]
 
 

@@ -37,6 +37,7 @@ from switchboard_router import metrics
 from switchboard_router.db.tables import audit, incident_members, incidents, items
 from switchboard_router.incidents import similarity
 from switchboard_router.incidents.clustering import (
+    ECHO_KINDS,
     MEMBER_LINKS,
     Candidate,
     ClusteringConfig,
@@ -96,7 +97,7 @@ class Arrival:
             language=c.language,
             lat=point[0],
             lon=point[1],
-            echoes=tuple(r.source_id for r in mention.references if r.kind in ("repost", "quote")),
+            echoes=tuple(r.source_id for r in mention.references if r.kind in ECHO_KINDS),
         )
 
 
